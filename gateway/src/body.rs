@@ -1,0 +1,119 @@
+//! The body types that flow through the gateway's service stack.
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+
+/// The error type inside bodies and middleware.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A request or response body: a boxed stream of bytes.
+///
+/// A newtype rather than an alias of `BoxBody` so that the trait solver never
+/// has to reason about the `dyn Error` inside (which trips rustc's
+/// higher-ranked `Send` checks in async code).
+#[derive(Debug)]
+pub struct Body(BoxBody<Bytes, BoxError>);
+
+impl Body {
+    /// Wraps any body whose errors convert to [`BoxError`].
+    pub fn new<B>(body: B) -> Self
+    where
+        B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+        B::Error: Into<BoxError>,
+    {
+        Self(body.map_err(Into::into).boxed())
+    }
+
+    /// An empty body.
+    pub fn empty() -> Self {
+        full(Bytes::new())
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        std::pin::Pin::new(&mut self.0).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.0.size_hint()
+    }
+}
+
+/// A request body as handlers see it: already bounded by
+/// `server.max_body_size`.
+pub type RequestBody = Body;
+
+/// A response body.
+pub type ResponseBody = Body;
+
+/// A request as handlers see it.
+pub type Request = http::Request<RequestBody>;
+
+/// A response as handlers produce it.
+pub type Response = http::Response<ResponseBody>;
+
+/// A body holding `bytes`, for requests in tests and responses.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Body(
+        Full::new(bytes.into())
+            .map_err(|never| match never {})
+            .boxed(),
+    )
+}
+
+/// Wraps any body so that reading more than `limit` bytes fails with
+/// [`http_body_util::LengthLimitError`].
+pub fn limited<B>(body: B, limit: usize) -> RequestBody
+where
+    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+    B::Error: Into<BoxError>,
+{
+    Body::new(Limited::new(body, limit))
+}
+
+/// Why a request body could not be read whole.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// The body is larger than `server.max_body_size`.
+    #[error("request body larger than {limit} bytes")]
+    TooLarge {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// The connection failed or the client stopped sending.
+    #[error("reading the request body failed: {0}")]
+    Read(#[source] BoxError),
+}
+
+/// Reads a whole request body, turning the size limit into
+/// [`BodyError::TooLarge`].
+pub async fn read_to_bytes(body: RequestBody, limit: usize) -> Result<Bytes, BodyError> {
+    match body.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge { limit }),
+        Err(e) => Err(BodyError::Read(e)),
+    }
+}
+
+/// A plain-text response with `status`.
+pub fn text_response(status: http::StatusCode, text: impl Into<String>) -> Response {
+    let mut response = http::Response::new(full(text.into()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}

@@ -1,0 +1,560 @@
+//! The gateway's configuration: one TOML file, every field defaulted, unknown
+//! keys rejected, then `ITHACA_*` environment overrides, then command-line
+//! overrides.
+//!
+//! The commented default file that `ithaca config default` prints is
+//! [`DEFAULT_CONFIG_TOML`]; a test keeps it equal to [`Config::default`].
+//!
+//! Environment overrides name a key path with `__` between sections:
+//! `ITHACA_SERVER__LISTEN=0.0.0.0:8080` sets `server.listen`. Every `ITHACA_*`
+//! variable must name a real key, except `ITHACA_CONFIG` (the config file).
+
+mod units;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use units::defaults;
+pub use units::{ByteSize, HumanDuration, UnitError};
+
+/// The commented default configuration, as printed by `ithaca config default`.
+pub const DEFAULT_CONFIG_TOML: &str = include_str!("default.toml");
+
+/// The environment variable that names the configuration file.
+pub const CONFIG_ENV: &str = "ITHACA_CONFIG";
+
+/// The prefix of environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "ITHACA_";
+
+/// The whole configuration of one `ithaca serve` process.
+#[derive(Clone, Debug, Default, Deserialize, Eq, PartialEq, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The main HTTP listener that hosts services.
+    pub server: ServerConfig,
+    /// The admin endpoints (`/healthz`, `/readyz`, `/metrics`).
+    pub admin: AdminConfig,
+    /// Where durable state lives.
+    pub storage: StorageConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// The main HTTP listener.
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// PEM certificate chain; with `tls_key`, the listener speaks TLS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls_cert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+    /// Accept HTTP/2 (h2c with prior knowledge, or h2 by ALPN over TLS).
+    pub http2: bool,
+    /// Keep HTTP/1.1 connections open between requests.
+    pub keep_alive: bool,
+    /// How long a client may take to send a request's headers, and how long an
+    /// idle keep-alive connection stays open.
+    pub header_read_timeout: HumanDuration,
+    /// How long one request may take from its headers to its response.
+    pub request_timeout: HumanDuration,
+    /// How long a response write may make no progress (a client that stops
+    /// reading) before the connection is closed.
+    pub write_stall_timeout: HumanDuration,
+    /// Largest request body accepted; larger ones get 413.
+    pub max_body_size: ByteSize,
+    /// Requests handled at once; beyond that new requests get 503.
+    pub max_concurrent_requests: usize,
+    /// Open connections at once; beyond that the listener stops accepting.
+    pub max_connections: usize,
+    /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
+    pub drain_timeout: HumanDuration,
+}
+
+/// The admin endpoints.
+#[derive(Clone, Debug, Default, Deserialize, Eq, PartialEq, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// A separate listener for the admin endpoints; unset, they are served on
+    /// `server.listen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// Bearer token that admin requests must carry. Required when the admin
+    /// endpoints are reachable beyond loopback.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// A file holding the bearer token (first line), instead of `token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
+    /// PEM certificate chain for the admin listener.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for the admin listener.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// Where durable state lives.
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Directory for the embedded SQLite store and other durable files.
+    pub data_dir: PathBuf,
+    /// A shared PostgreSQL database (`postgres://…`); unset, only the
+    /// embedded store is used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postgres_url: Option<String>,
+}
+
+/// Logging.
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A `tracing` filter such as `info` or `ithaca_gateway=debug,info`.
+    /// `RUST_LOG`, when set, takes precedence.
+    pub filter: String,
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    #[default]
+    Text,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            tls_cert: None,
+            tls_key: None,
+            http2: true,
+            keep_alive: true,
+            header_read_timeout: defaults::secs(10),
+            request_timeout: defaults::secs(30),
+            write_stall_timeout: defaults::secs(30),
+            max_body_size: defaults::mib(8),
+            max_concurrent_requests: 512,
+            max_connections: 4096,
+            drain_timeout: defaults::secs(30),
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./ithaca-data"),
+            postgres_url: None,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            filter: "info".to_owned(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// Where a configuration value came from, for error messages.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub enum Origin {
+    /// The built-in defaults.
+    Default,
+    /// The configuration file.
+    File(PathBuf),
+    /// An environment variable.
+    Env(String),
+    /// A command-line flag.
+    Flag(String),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Default => f.write_str("built-in defaults"),
+            Self::File(path) => write!(f, "{}", path.display()),
+            Self::Env(name) => write!(f, "environment variable {name}"),
+            Self::Flag(flag) => write!(f, "command-line flag {flag}"),
+        }
+    }
+}
+
+/// A configuration that cannot be used. Its `Display` is one line naming where
+/// the value came from, the key and the problem.
+#[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
+#[error("{origin}: {}{problem}", key.as_deref().map(|k| format!("{k}: ")).unwrap_or_default())]
+pub struct ConfigError {
+    /// The file, variable or flag the bad value came from.
+    pub origin: Origin,
+    /// The dotted key path (`server.listen`), when one key is at fault.
+    pub key: Option<String>,
+    /// What is wrong, in one line.
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(origin: Origin, key: Option<String>, problem: impl Into<String>) -> Self {
+        // Keep the message on one line whatever the underlying error says.
+        let problem = problem
+            .into()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        Self {
+            origin,
+            key,
+            problem,
+        }
+    }
+}
+
+/// Overrides given on the command line; each wins over file and environment.
+#[derive(Clone, Debug, Default)]
+pub struct CliOverrides {
+    /// `--listen ADDR`: `server.listen`.
+    pub listen: Option<String>,
+    /// `--data-dir DIR`: `storage.data_dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--admin-listen ADDR`: `admin.listen`.
+    pub admin_listen: Option<String>,
+}
+
+/// Builds a [`Config`] from a file, the environment and flags, remembering
+/// where each overridden key came from.
+#[derive(Debug)]
+pub struct ConfigLoader {
+    file: Option<PathBuf>,
+    table: toml::Table,
+    origins: BTreeMap<String, Origin>,
+}
+
+impl ConfigLoader {
+    /// Starts from the built-in defaults.
+    pub fn new() -> Self {
+        Self {
+            file: None,
+            table: toml::Table::new(),
+            origins: BTreeMap::new(),
+        }
+    }
+
+    /// Reads and parses a TOML file.
+    pub fn file(mut self, path: &Path) -> Result<Self, ConfigError> {
+        let origin = Origin::File(path.to_owned());
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(origin.clone(), None, format!("cannot read: {e}")))?;
+        self.table = parse_toml(&text, &origin)?;
+        self.file = Some(path.to_owned());
+        Ok(self)
+    }
+
+    /// Parses TOML text as if it were the configuration file at `origin`.
+    pub fn text(mut self, text: &str, origin: Origin) -> Result<Self, ConfigError> {
+        self.table = parse_toml(text, &origin)?;
+        if let Origin::File(path) = &origin {
+            self.file = Some(path.clone());
+        }
+        Ok(self)
+    }
+
+    /// Applies `ITHACA_*` variables (all but [`CONFIG_ENV`]).
+    pub fn env<I>(mut self, vars: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let mut vars: Vec<_> = vars
+            .into_iter()
+            .filter(|(name, _)| name.starts_with(ENV_PREFIX) && name != CONFIG_ENV)
+            .collect();
+        vars.sort();
+        for (name, value) in vars {
+            let path = name[ENV_PREFIX.len()..]
+                .split("__")
+                .map(str::to_ascii_lowercase)
+                .collect::<Vec<_>>();
+            if path.iter().any(String::is_empty) {
+                return Err(ConfigError::new(
+                    Origin::Env(name),
+                    None,
+                    "not a configuration key: write sections and keys separated by `__`, e.g. ITHACA_SERVER__LISTEN",
+                ));
+            }
+            self.set(&path, &value, Origin::Env(name))?;
+        }
+        Ok(self)
+    }
+
+    /// Applies command-line overrides.
+    pub fn cli(mut self, overrides: &CliOverrides) -> Result<Self, ConfigError> {
+        if let Some(listen) = &overrides.listen {
+            self.set(
+                &["server", "listen"],
+                listen,
+                Origin::Flag("--listen".into()),
+            )?;
+        }
+        if let Some(dir) = &overrides.data_dir {
+            let dir = dir.to_string_lossy();
+            self.set(
+                &["storage", "data_dir"],
+                &dir,
+                Origin::Flag("--data-dir".into()),
+            )?;
+        }
+        if let Some(listen) = &overrides.admin_listen {
+            self.set(
+                &["admin", "listen"],
+                listen,
+                Origin::Flag("--admin-listen".into()),
+            )?;
+        }
+        Ok(self)
+    }
+
+    /// Sets one key from text, typed like the default value at that key.
+    fn set<S: AsRef<str>>(
+        &mut self,
+        path: &[S],
+        value: &str,
+        origin: Origin,
+    ) -> Result<(), ConfigError> {
+        let dotted = path.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(".");
+        let typed = typed_value(&dotted, value)
+            .map_err(|problem| ConfigError::new(origin.clone(), Some(dotted.clone()), problem))?;
+        let mut table = &mut self.table;
+        let (last, sections) = match path.split_last() {
+            Some(split) => split,
+            None => return Ok(()),
+        };
+        for section in sections {
+            let entry = table
+                .entry(section.as_ref())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            table = match entry {
+                toml::Value::Table(t) => t,
+                _ => {
+                    return Err(ConfigError::new(
+                        origin,
+                        Some(dotted),
+                        format!("`{}` is not a section", section.as_ref()),
+                    ));
+                }
+            };
+        }
+        table.insert(last.as_ref().to_owned(), typed);
+        self.origins.insert(dotted, origin);
+        Ok(())
+    }
+
+    /// Deserializes and validates the merged configuration.
+    pub fn build(self) -> Result<Config, ConfigError> {
+        let file_origin = self.file.clone().map_or(Origin::Default, Origin::File);
+        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(self.table))
+            .map_err(|e| {
+                let key = e.path().to_string();
+                let origin = self
+                    .origins
+                    .iter()
+                    .find(|(k, _)| key == **k || key.starts_with(&format!("{k}.")))
+                    .map_or_else(|| file_origin.clone(), |(_, o)| o.clone());
+                let key = (key != ".").then_some(key);
+                ConfigError::new(origin, key, e.into_inner().to_string())
+            })?;
+        config.validate().map_err(|(key, problem)| {
+            let origin = self
+                .origins
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| file_origin.clone());
+            ConfigError::new(origin, Some(key.to_owned()), problem)
+        })?;
+        Ok(config)
+    }
+}
+
+impl Default for ConfigLoader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn parse_toml(text: &str, origin: &Origin) -> Result<toml::Table, ConfigError> {
+    text.parse::<toml::Table>().map_err(|e| {
+        let location = e
+            .span()
+            .map(|span| {
+                let before = text.get(..span.start).unwrap_or(text);
+                let line = before.matches('\n').count() + 1;
+                let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                format!("line {line}, column {col}: ")
+            })
+            .unwrap_or_default();
+        ConfigError::new(
+            origin.clone(),
+            None,
+            format!("invalid TOML: {location}{}", e.message()),
+        )
+    })
+}
+
+/// Interprets override text with the type of the key's default value, so
+/// `ITHACA_SERVER__HTTP2=false` is a boolean and `ITHACA_ADMIN__TOKEN=123` a
+/// string. Unknown keys stay strings and are rejected when deserializing.
+fn typed_value(dotted: &str, text: &str) -> Result<toml::Value, String> {
+    let defaults = match toml::Value::try_from(Config::default()) {
+        Ok(v) => v,
+        Err(_) => return Ok(toml::Value::String(text.to_owned())),
+    };
+    let mut current = Some(&defaults);
+    for part in dotted.split('.') {
+        current = current.and_then(|v| v.get(part));
+    }
+    Ok(match current {
+        Some(toml::Value::Boolean(_)) => match text {
+            "true" | "1" | "yes" | "on" => toml::Value::Boolean(true),
+            "false" | "0" | "no" | "off" => toml::Value::Boolean(false),
+            _ => return Err(format!("`{text}` is not a boolean (true or false)")),
+        },
+        Some(toml::Value::Integer(_)) => toml::Value::Integer(
+            text.trim()
+                .parse()
+                .map_err(|_| format!("`{text}` is not a whole number"))?,
+        ),
+        _ => toml::Value::String(text.to_owned()),
+    })
+}
+
+impl Config {
+    /// The configuration `ithaca serve` uses with no file, no environment and
+    /// no flags.
+    pub fn embedded_defaults() -> Self {
+        Self::default()
+    }
+
+    /// Loads the file (if any), then the process environment, then flags.
+    pub fn load(file: Option<&Path>, cli: &CliOverrides) -> Result<Self, ConfigError> {
+        let mut loader = ConfigLoader::new();
+        if let Some(file) = file {
+            loader = loader.file(file)?;
+        }
+        loader.env(std::env::vars())?.cli(cli)?.build()
+    }
+
+    /// Checks the rules that types alone cannot express, returning the key at
+    /// fault and the problem.
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        let s = &self.server;
+        pair_check(&s.tls_cert, &s.tls_key, "server.tls_cert", "server.tls_key")?;
+        let a = &self.admin;
+        pair_check(&a.tls_cert, &a.tls_key, "admin.tls_cert", "admin.tls_key")?;
+        if a.tls_cert.is_some() && a.listen.is_none() {
+            return Err((
+                "admin.tls_cert",
+                "needs admin.listen: without it the admin endpoints share server.listen and its TLS settings".into(),
+            ));
+        }
+        for (key, value) in [
+            ("server.header_read_timeout", s.header_read_timeout),
+            ("server.request_timeout", s.request_timeout),
+            ("server.write_stall_timeout", s.write_stall_timeout),
+        ] {
+            if value.get().is_zero() {
+                return Err((key, "must be longer than zero".into()));
+            }
+        }
+        if s.max_body_size.bytes() == 0 {
+            return Err(("server.max_body_size", "must be at least 1 byte".into()));
+        }
+        if s.max_concurrent_requests == 0 {
+            return Err((
+                "server.max_concurrent_requests",
+                "must be at least 1".into(),
+            ));
+        }
+        if s.max_connections == 0 {
+            return Err(("server.max_connections", "must be at least 1".into()));
+        }
+        if self.storage.data_dir.as_os_str().is_empty() {
+            return Err(("storage.data_dir", "must not be empty".into()));
+        }
+        if let Some(url) = &self.storage.postgres_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err((
+                "storage.postgres_url",
+                "must start with postgres:// or postgresql://".into(),
+            ));
+        }
+        if a.token.is_some() && a.token_file.is_some() {
+            return Err((
+                "admin.token_file",
+                "set admin.token or admin.token_file, not both".into(),
+            ));
+        }
+        if let Some(token) = &a.token
+            && (token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err((
+                "admin.token",
+                "must be at least 16 printable ASCII characters without spaces".into(),
+            ));
+        }
+        let admin_addr = a.listen.unwrap_or(s.listen);
+        if !admin_addr.ip().is_loopback() && a.token.is_none() && a.token_file.is_none() {
+            let key = if a.listen.is_some() {
+                "admin.listen"
+            } else {
+                "server.listen"
+            };
+            return Err((
+                key,
+                format!(
+                    "the admin endpoints would be reachable beyond loopback on {admin_addr}: set admin.token (or admin.token_file), or bind admin.listen to 127.0.0.1"
+                ),
+            ));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.filter) {
+            return Err(("log.filter", format!("not a valid filter: {e}")));
+        }
+        Ok(())
+    }
+
+    /// Where the admin endpoints are served, and whether that is its own
+    /// listener.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin.listen.unwrap_or(self.server.listen)
+    }
+}
+
+fn pair_check(
+    cert: &Option<PathBuf>,
+    key: &Option<PathBuf>,
+    cert_name: &'static str,
+    key_name: &'static str,
+) -> Result<(), (&'static str, String)> {
+    match (cert, key) {
+        (Some(_), None) => Err((key_name, format!("required when {cert_name} is set"))),
+        (None, Some(_)) => Err((cert_name, format!("required when {key_name} is set"))),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

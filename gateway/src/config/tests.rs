@@ -1,0 +1,243 @@
+use super::*;
+
+fn load(text: &str) -> Result<Config, ConfigError> {
+    ConfigLoader::new()
+        .text(text, Origin::File("ithaca.toml".into()))?
+        .build()
+}
+
+fn err(text: &str) -> String {
+    load(text).unwrap_err().to_string()
+}
+
+#[test]
+fn default_template_is_the_default_config() {
+    assert_eq!(load(DEFAULT_CONFIG_TOML).unwrap(), Config::default());
+}
+
+#[test]
+fn default_template_documents_every_key() {
+    // Every key, optional ones included, appears in the template, set or
+    // commented out.
+    let mut config = Config::default();
+    config.server.tls_cert = Some("c".into());
+    config.server.tls_key = Some("k".into());
+    config.admin = AdminConfig {
+        listen: Some("127.0.0.1:1".parse().unwrap()),
+        token: Some("t".into()),
+        token_file: Some("f".into()),
+        tls_cert: Some("c".into()),
+        tls_key: Some("k".into()),
+    };
+    config.storage.postgres_url = Some("postgres://x".into());
+    let toml::Value::Table(all) = toml::Value::try_from(config).unwrap() else {
+        panic!("config serializes to a table")
+    };
+    for (section, keys) in all {
+        assert!(
+            DEFAULT_CONFIG_TOML.contains(&format!("[{section}]")),
+            "section [{section}] missing from the template"
+        );
+        for key in keys.as_table().unwrap().keys() {
+            let set = format!("\n{key} = ");
+            let commented = format!("\n# {key} = ");
+            assert!(
+                DEFAULT_CONFIG_TOML.contains(&set) || DEFAULT_CONFIG_TOML.contains(&commented),
+                "{section}.{key} missing from the template"
+            );
+        }
+    }
+}
+
+#[test]
+fn empty_file_gives_embedded_defaults() {
+    let config = load("").unwrap();
+    assert_eq!(config.server.listen, "127.0.0.1:8080".parse().unwrap());
+    assert_eq!(config.storage.data_dir, PathBuf::from("./ithaca-data"));
+    assert_eq!(config.server.max_body_size, ByteSize(8 << 20));
+}
+
+#[test]
+fn unknown_keys_are_named() {
+    assert_eq!(
+        err("[server]\nlisten_on = \"127.0.0.1:1\"\n"),
+        "ithaca.toml: server.listen_on: unknown field `listen_on`, expected one of `listen`, `tls_cert`, `tls_key`, `http2`, `keep_alive`, `header_read_timeout`, `request_timeout`, `write_stall_timeout`, `max_body_size`, `max_concurrent_requests`, `max_connections`, `drain_timeout`"
+    );
+    assert!(err("[servers]\n").starts_with("ithaca.toml: servers: unknown field `servers`"));
+}
+
+#[test]
+fn wrong_types_are_named() {
+    assert_eq!(
+        err("[server]\nhttp2 = \"yes\"\n"),
+        "ithaca.toml: server.http2: invalid type: string \"yes\", expected a boolean"
+    );
+    assert_eq!(
+        err("[server]\nlisten = \"localhost\"\n"),
+        "ithaca.toml: server.listen: invalid socket address syntax"
+    );
+    assert_eq!(
+        err("[server]\nrequest_timeout = 30\n"),
+        "ithaca.toml: server.request_timeout: `30` has no unit: write \"30s\" or \"30ms\""
+    );
+    assert_eq!(
+        err("[server]\nmax_body_size = \"8 megs\"\n"),
+        "ithaca.toml: server.max_body_size: `8 megs` is not a size: write bytes or a number and a unit, e.g. \"8MiB\""
+    );
+    assert_eq!(
+        err("[log]\nformat = \"xml\"\n"),
+        "ithaca.toml: log.format: unknown variant `xml`, expected `json` or `text`"
+    );
+}
+
+#[test]
+fn syntax_errors_give_a_position_on_one_line() {
+    let e = err("[server]\nlisten = \n");
+    assert!(
+        e.starts_with("ithaca.toml: invalid TOML: line 2, column"),
+        "{e}"
+    );
+    assert!(!e.contains('\n'), "{e}");
+}
+
+#[test]
+fn unreadable_files_are_named() {
+    let e = ConfigLoader::new()
+        .file(Path::new("/nonexistent/ithaca.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("/nonexistent/ithaca.toml: cannot read: No such file"),
+        "{e}"
+    );
+}
+
+#[test]
+fn semantic_rules_name_the_key() {
+    assert_eq!(
+        err("[server]\ntls_cert = \"c.pem\"\n"),
+        "ithaca.toml: server.tls_key: required when server.tls_cert is set"
+    );
+    assert_eq!(
+        err("[server]\nmax_concurrent_requests = 0\n"),
+        "ithaca.toml: server.max_concurrent_requests: must be at least 1"
+    );
+    assert_eq!(
+        err("[server]\nrequest_timeout = \"0s\"\n"),
+        "ithaca.toml: server.request_timeout: must be longer than zero"
+    );
+    assert!(
+        err("[log]\nfilter = \"=[\"\n").starts_with("ithaca.toml: log.filter: not a valid filter")
+    );
+}
+
+#[test]
+fn admin_beyond_loopback_needs_a_token() {
+    let e = err("[server]\nlisten = \"0.0.0.0:8080\"\n");
+    assert!(
+        e.starts_with(
+            "ithaca.toml: server.listen: the admin endpoints would be reachable beyond loopback"
+        ),
+        "{e}"
+    );
+    // A separate loopback admin listener makes a public server listener fine.
+    load("[server]\nlisten = \"0.0.0.0:8080\"\n[admin]\nlisten = \"127.0.0.1:9090\"\n").unwrap();
+    load("[server]\nlisten = \"0.0.0.0:8080\"\n[admin]\ntoken = \"0123456789abcdef\"\n").unwrap();
+    assert!(
+        err("[admin]\ntoken = \"short\"\n")
+            .starts_with("ithaca.toml: admin.token: must be at least 16")
+    );
+}
+
+#[test]
+fn env_overrides_are_typed_and_checked() {
+    let vars = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let config = ConfigLoader::new()
+        .env(vars(&[
+            ("ITHACA_SERVER__LISTEN", "127.0.0.1:9999"),
+            ("ITHACA_SERVER__HTTP2", "false"),
+            ("ITHACA_SERVER__MAX_CONCURRENT_REQUESTS", "7"),
+            ("ITHACA_ADMIN__TOKEN", "1234567890123456"),
+            ("ITHACA_CONFIG", "ignored.toml"),
+            ("PATH", "/bin"),
+        ]))
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(config.server.listen, "127.0.0.1:9999".parse().unwrap());
+    assert!(!config.server.http2);
+    assert_eq!(config.server.max_concurrent_requests, 7);
+    assert_eq!(config.admin.token.as_deref(), Some("1234567890123456"));
+
+    let e = ConfigLoader::new()
+        .env(vars(&[("ITHACA_SERVER__LISTN", "x")]))
+        .unwrap()
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with(
+            "environment variable ITHACA_SERVER__LISTN: server.listn: unknown field `listn`"
+        ),
+        "{e}"
+    );
+    let e = ConfigLoader::new()
+        .env(vars(&[("ITHACA_SERVER__HTTP2", "maybe")]))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "environment variable ITHACA_SERVER__HTTP2: server.http2: `maybe` is not a boolean (true or false)"
+    );
+    let e = ConfigLoader::new()
+        .env(vars(&[("ITHACA_SERVER__LISTEN", "nowhere")]))
+        .unwrap()
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "environment variable ITHACA_SERVER__LISTEN: server.listen: invalid socket address syntax"
+    );
+}
+
+#[test]
+fn precedence_is_file_then_env_then_flags() {
+    let config = ConfigLoader::new()
+        .text(
+            "[server]\nlisten = \"127.0.0.1:1\"\n[storage]\ndata_dir = \"/from/file\"\n",
+            Origin::File("f.toml".into()),
+        )
+        .unwrap()
+        .env([(
+            "ITHACA_SERVER__LISTEN".to_string(),
+            "127.0.0.1:2".to_string(),
+        )])
+        .unwrap()
+        .cli(&CliOverrides {
+            listen: Some("127.0.0.1:3".into()),
+            data_dir: None,
+            admin_listen: None,
+        })
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(config.server.listen, "127.0.0.1:3".parse().unwrap());
+    assert_eq!(config.storage.data_dir, PathBuf::from("/from/file"));
+
+    let e = ConfigLoader::new()
+        .cli(&CliOverrides {
+            listen: Some("0.0.0.0:80".into()),
+            ..CliOverrides::default()
+        })
+        .unwrap()
+        .build()
+        .unwrap_err();
+    assert_eq!(e.origin, Origin::Flag("--listen".into()));
+    assert_eq!(e.key.as_deref(), Some("server.listen"));
+}

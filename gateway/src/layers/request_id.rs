@@ -1,0 +1,136 @@
+//! Request ids: every request carries an `x-request-id` header and a
+//! [`RequestId`] extension, and its response echoes the header.
+
+use std::future::Future;
+use std::hash::{BuildHasher, RandomState};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use http::HeaderValue;
+
+use crate::body::Response;
+
+/// The header that carries the id.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The id of one request, as a request extension.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct RequestId(pub HeaderValue);
+
+impl RequestId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        // Ids are checked to be visible ASCII when made or accepted.
+        self.0.to_str().unwrap_or("-")
+    }
+}
+
+/// Layer for [`SetRequestId`].
+#[derive(Clone, Debug)]
+pub struct RequestIdLayer {
+    generator: Arc<IdGenerator>,
+}
+
+#[derive(Debug)]
+struct IdGenerator {
+    prefix: u32,
+    next: AtomicU64,
+}
+
+impl RequestIdLayer {
+    /// Ids are `PREFIX-COUNTER`, with a prefix random per process.
+    pub fn new() -> Self {
+        let prefix = RandomState::new().hash_one(std::process::id()) as u32;
+        Self {
+            generator: Arc::new(IdGenerator {
+                prefix,
+                next: AtomicU64::new(1),
+            }),
+        }
+    }
+}
+
+impl Default for RequestIdLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S> tower::Layer<S> for RequestIdLayer {
+    type Service = SetRequestId<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SetRequestId {
+            inner,
+            generator: self.generator.clone(),
+        }
+    }
+}
+
+/// Sets the request id on the request and its response.
+#[derive(Clone, Debug)]
+pub struct SetRequestId<S> {
+    inner: S,
+    generator: Arc<IdGenerator>,
+}
+
+/// A client's id is kept when it is 1 to 128 characters of `[A-Za-z0-9._:-]`.
+fn acceptable(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    (1..=128).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+impl<S, B> tower::Service<http::Request<B>> for SetRequestId<S>
+where
+    B: Send + 'static,
+    S: tower::Service<http::Request<B>, Response = Response>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        let id = match request.headers().get(REQUEST_ID_HEADER) {
+            Some(value) if acceptable(value) => value.clone(),
+            _ => {
+                let n = self.generator.next.fetch_add(1, Ordering::Relaxed);
+                let text = format!("{:08x}-{n:x}", self.generator.prefix);
+                // Hex digits and a dash are always a valid header value.
+                HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static("-"))
+            }
+        };
+        request.headers_mut().insert(REQUEST_ID_HEADER, id.clone());
+        request.extensions_mut().insert(RequestId(id.clone()));
+        let future = self.inner.call(request);
+        Box::pin(async move {
+            let mut response = future.await?;
+            response.headers_mut().insert(REQUEST_ID_HEADER, id);
+            Ok(response)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_sane_client_ids_are_kept() {
+        assert!(acceptable(&HeaderValue::from_static("abc-123_x.y:z")));
+        assert!(!acceptable(&HeaderValue::from_static("")));
+        assert!(!acceptable(&HeaderValue::from_static("has space")));
+        assert!(!acceptable(
+            &HeaderValue::from_str(&"a".repeat(129)).unwrap()
+        ));
+    }
+}

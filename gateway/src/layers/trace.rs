@@ -1,0 +1,80 @@
+//! One `tracing` span per request, carrying its id, method and path; the
+//! outcome is logged when the response is ready (server errors at `warn`).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use tracing::Instrument;
+
+use super::RequestId;
+use crate::body::Response;
+
+/// Layer for [`Trace`].
+#[derive(Clone, Copy, Debug)]
+pub struct TraceLayer;
+
+impl<S> tower::Layer<S> for TraceLayer {
+    type Service = Trace<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Trace { inner }
+    }
+}
+
+/// Wraps each request in a span.
+#[derive(Clone, Debug)]
+pub struct Trace<S> {
+    inner: S,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for Trace<S>
+where
+    B: Send + 'static,
+    S: tower::Service<http::Request<B>, Response = Response>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(|id| id.as_str().to_owned())
+            .unwrap_or_default();
+        let span = tracing::info_span!(
+            "request",
+            id = %id,
+            method = %request.method(),
+            path = %request.uri().path(),
+        );
+        let start = Instant::now();
+        let future = {
+            let _entered = span.enter();
+            self.inner.call(request)
+        };
+        Box::pin(
+            async move {
+                let result = future.await;
+                if let Ok(response) = &result {
+                    let status = response.status().as_u16();
+                    let micros = start.elapsed().as_micros() as u64;
+                    if response.status().is_server_error() {
+                        tracing::warn!(status, micros, "response");
+                    } else {
+                        tracing::debug!(status, micros, "response");
+                    }
+                }
+                result
+            }
+            .instrument(span),
+        )
+    }
+}

@@ -1,0 +1,203 @@
+//! `ithaca`: the gateway's command line.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use ithaca_gateway::Gateway;
+use ithaca_gateway::config::{
+    CONFIG_ENV, CliOverrides, Config, ConfigLoader, DEFAULT_CONFIG_TOML, LogFormat,
+};
+
+/// Ithaca: a SOAP gateway with a CORBA bridge, a WS-AtomicTransaction
+/// coordinator and a membership oracle.
+#[derive(Debug, Parser)]
+#[command(name = "ithaca", version, about, long_about = None)]
+struct Cli {
+    /// The configuration file (TOML); see `ithaca config default`.
+    #[arg(long, global = true, value_name = "FILE", env = CONFIG_ENV)]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway (the default when no command is given).
+    Serve(ServeArgs),
+    /// Check or print configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Default, clap::Args)]
+struct ServeArgs {
+    /// Listen on ADDR (overrides server.listen), e.g. 127.0.0.1:8080.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Keep durable state in DIR (overrides storage.data_dir).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Serve the admin endpoints on their own listener (overrides admin.listen).
+    #[arg(long, value_name = "ADDR")]
+    admin_listen: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Check a configuration file (with ITHACA_* overrides applied); exit 2
+    /// with one line naming the key and the problem if it is bad.
+    Check {
+        /// The file to check.
+        file: PathBuf,
+    },
+    /// Print the full default configuration, every key commented.
+    Default,
+}
+
+/// Exit status for configuration and start-up errors.
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Config(ConfigCommand::Default)) => {
+            print!("{DEFAULT_CONFIG_TOML}");
+            ExitCode::SUCCESS
+        }
+        Some(Command::Config(ConfigCommand::Check { file })) => {
+            let checked = ConfigLoader::new()
+                .file(&file)
+                .and_then(|l| l.env(std::env::vars()))
+                .and_then(ConfigLoader::build);
+            match checked {
+                Ok(_) => {
+                    println!("{}: ok", file.display());
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("ithaca: config error: {error}");
+                    ExitCode::from(EXIT_CONFIG)
+                }
+            }
+        }
+        Some(Command::Serve(args)) => serve(cli.config, args),
+        None => serve(cli.config, ServeArgs::default()),
+    }
+}
+
+fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> ExitCode {
+    let overrides = CliOverrides {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        admin_listen: args.admin_listen,
+    };
+    let config = match Config::load(config_file.as_deref(), &overrides) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("ithaca: config error: {error}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    init_logging(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("ithaca: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("ithaca: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<ExitCode> {
+    let data_dir = config.storage.data_dir.clone();
+    let gateway = match Gateway::new(config).start().await {
+        Ok(gateway) => gateway,
+        Err(error) => {
+            eprintln!("ithaca: {error}");
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ithaca {} is running", env!("CARGO_PKG_VERSION"))?;
+    for listener in gateway.listeners() {
+        writeln!(out, "listening: {} {}", listener.role, listener.url())?;
+        if listener.admin {
+            let url = listener.url();
+            writeln!(out, "  admin:   {url}/healthz  {url}/readyz  {url}/metrics")?;
+        }
+    }
+    writeln!(
+        out,
+        "data:      {} (embedded SQLite store: {})",
+        data_dir.display(),
+        data_dir.join(ithaca_gateway::store::SQLITE_FILE).display()
+    )?;
+    writeln!(
+        out,
+        "stop with Ctrl-C or SIGTERM; in-flight requests are drained first"
+    )?;
+    out.flush()?;
+    drop(out);
+
+    let signal = shutdown_signal()
+        .await
+        .context("cannot listen for signals")?;
+    tracing::info!(signal, "shutting down: draining in-flight requests");
+    let drain = gateway.shutdown();
+    tokio::pin!(drain);
+    tokio::select! {
+        outcome = &mut drain => {
+            if outcome.abandoned_connections > 0 {
+                tracing::warn!(connections = outcome.abandoned_connections, "drain deadline passed");
+            }
+            tracing::info!("stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        second = shutdown_signal() => {
+            tracing::warn!(signal = second.unwrap_or("?"), "second signal: exiting without waiting for the drain");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Waits for SIGTERM or SIGINT and says which.
+async fn shutdown_signal() -> std::io::Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    })
+}
+
+fn init_logging(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .or_else(|| EnvFilter::try_new(&config.log.filter).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
