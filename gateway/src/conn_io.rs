@@ -1,6 +1,8 @@
-//! A connection wrapper that closes connections whose writes stall: a client
+//! A connection wrapper that closes connections whose writes stall (a client
 //! that stops reading its response would otherwise hold the connection and
-//! its buffers forever.
+//! its buffers forever) and connections that never send a first byte (the
+//! HTTP version sniffing that precedes hyper's own header timeout has no
+//! deadline).
 
 use std::future::Future;
 use std::io;
@@ -13,7 +15,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 pin_project! {
-    /// Fails a write that has made no progress for `timeout`.
+    /// Fails a write that has made no progress for `timeout`, and a read that
+    /// waits longer than `first_byte_timeout` for the connection's first byte.
     #[derive(Debug)]
     pub struct StallGuard<T> {
         #[pin]
@@ -21,17 +24,20 @@ pin_project! {
         timeout: Duration,
         deadline: Pin<Box<Sleep>>,
         armed: bool,
+        first_byte: Option<Pin<Box<Sleep>>>,
     }
 }
 
 impl<T> StallGuard<T> {
-    /// Wraps `inner`.
-    pub fn new(inner: T, timeout: Duration) -> Self {
+    /// Wraps `inner`: writes may stall for `write_timeout`, the first byte
+    /// may take `first_byte_timeout` to arrive.
+    pub fn new(inner: T, write_timeout: Duration, first_byte_timeout: Duration) -> Self {
         Self {
             inner,
-            timeout,
-            deadline: Box::pin(tokio::time::sleep(timeout)),
+            timeout: write_timeout,
+            deadline: Box::pin(tokio::time::sleep(write_timeout)),
             armed: false,
+            first_byte: Some(Box::pin(tokio::time::sleep(first_byte_timeout))),
         }
     }
 
@@ -68,7 +74,24 @@ impl<T: AsyncRead> AsyncRead for StallGuard<T> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        self.project().inner.poll_read(cx, buf)
+        let this = self.project();
+        let before = buf.filled().len();
+        let result = this.inner.poll_read(cx, buf);
+        if let Some(first_byte) = this.first_byte {
+            match &result {
+                Poll::Ready(Ok(())) if buf.filled().len() > before => *this.first_byte = None,
+                Poll::Pending => {
+                    if first_byte.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "the client sent nothing (server.header_read_timeout)",
+                        )));
+                    }
+                }
+                _ => {}
+            }
+        }
+        result
     }
 }
 
@@ -139,7 +162,7 @@ mod tests {
     async fn a_write_nobody_reads_fails_after_the_timeout() {
         // A duplex pipe with a tiny buffer and no reader: writes block.
         let (client, _server) = tokio::io::duplex(16);
-        let mut guarded = StallGuard::new(client, Duration::from_secs(5));
+        let mut guarded = StallGuard::new(client, Duration::from_secs(5), Duration::from_secs(5));
         let error = guarded.write_all(&[0u8; 1024]).await.unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::TimedOut);
     }
@@ -147,7 +170,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_slow_but_steady_reader_is_fine() {
         let (client, mut server) = tokio::io::duplex(16);
-        let mut guarded = StallGuard::new(client, Duration::from_secs(5));
+        let mut guarded = StallGuard::new(client, Duration::from_secs(5), Duration::from_secs(5));
         let reader = tokio::spawn(async move {
             let mut sink = Vec::new();
             let mut buf = [0u8; 16];
@@ -164,5 +187,23 @@ mod tests {
         guarded.shutdown().await.unwrap();
         drop(guarded);
         assert_eq!(reader.await.unwrap(), 256);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_peer_times_out_but_a_talking_one_does_not() {
+        use tokio::io::AsyncReadExt;
+        let (client, _server) = tokio::io::duplex(16);
+        let mut guarded = StallGuard::new(client, Duration::from_secs(5), Duration::from_secs(1));
+        let mut buf = [0u8; 4];
+        let error = guarded.read(&mut buf).await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+
+        let (client, mut server) = tokio::io::duplex(16);
+        let mut guarded = StallGuard::new(client, Duration::from_secs(5), Duration::from_secs(1));
+        server.write_all(b"x").await.unwrap();
+        assert_eq!(guarded.read(&mut buf).await.unwrap(), 1);
+        // After the first byte, waiting is hyper's business (keep-alive).
+        let wait = tokio::time::timeout(Duration::from_secs(60), guarded.read(&mut buf)).await;
+        assert!(wait.is_err(), "later reads have no first-byte deadline");
     }
 }

@@ -419,7 +419,11 @@ struct Connection {
 
 impl Connection {
     async fn serve(self) {
-        let guarded = StallGuard::new(self.stream, self.http.write_stall_timeout);
+        let guarded = StallGuard::new(
+            self.stream,
+            self.http.write_stall_timeout,
+            self.http.header_read_timeout,
+        );
         match self.tls.clone() {
             None => serve_io(guarded, self.service, self.http, self.shutdown, self.peer).await,
             Some(acceptor) => {

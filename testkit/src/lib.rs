@@ -1,1 +1,32 @@
-//! x
+//! Test harnesses shared by Ithaca's test suites.
+//!
+//! - [`pg`]: throwaway PostgreSQL clusters (`initdb` + `pg_ctl` on 127.0.0.1
+//!   and a free port, prepared transactions enabled), a fresh database per
+//!   test, everything stopped and deleted on drop, on panic, and even when
+//!   the test process is killed.
+//! - [`interop`]: where the third-party clients installed by
+//!   `scripts/install-test-deps.sh` live (the Python venv, node modules).
+//! - [`free_port`]: a port on 127.0.0.1 that nothing listens on right now.
+//!
+//! A test that needs PostgreSQL and cannot get it fails with a message that
+//! says what to install; it never skips.
+//!
+//! # Example
+//!
+//! ```no_run
+//! let db = ithaca_testkit::pg::database().expect("PostgreSQL for tests");
+//! println!("connect to {}", db.url());
+//! // The database is dropped with `db`; the cluster when the process exits.
+//! ```
+
+pub mod interop;
+pub mod pg;
+
+use std::net::{Ipv4Addr, TcpListener};
+
+/// A TCP port on 127.0.0.1 that was free a moment ago. Another process may
+/// take it before the caller binds it, so callers retry on `AddrInUse`.
+pub fn free_port() -> std::io::Result<u16> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    Ok(listener.local_addr()?.port())
+}

@@ -339,9 +339,8 @@ impl ConfigLoader {
         let typed = typed_value(&dotted, value)
             .map_err(|problem| ConfigError::new(origin.clone(), Some(dotted.clone()), problem))?;
         let mut table = &mut self.table;
-        let (last, sections) = match path.split_last() {
-            Some(split) => split,
-            None => return Ok(()),
+        let Some((last, sections)) = path.split_last() else {
+            return Ok(());
         };
         for section in sections {
             let entry = table
@@ -372,10 +371,14 @@ impl ConfigLoader {
                 let origin = self
                     .origins
                     .iter()
-                    .find(|(k, _)| key == **k || key.starts_with(&format!("{k}.")))
+                    .find(|(k, _)| {
+                        key == **k
+                            || key.starts_with(&format!("{k}."))
+                            || k.starts_with(&format!("{key}."))
+                    })
                     .map_or_else(|| file_origin.clone(), |(_, o)| o.clone());
                 let key = (key != ".").then_some(key);
-                ConfigError::new(origin, key, e.into_inner().to_string())
+                ConfigError::new(origin, key, strip_location(&e.into_inner().to_string()))
             })?;
         config.validate().map_err(|(key, problem)| {
             let origin = self
@@ -392,6 +395,16 @@ impl ConfigLoader {
 impl Default for ConfigLoader {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// The TOML deserializer ends messages with `in `server.http2``; the key is
+/// already part of our message.
+fn strip_location(message: &str) -> String {
+    let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    match message.rfind(" in `") {
+        Some(at) if message.ends_with('`') => message[..at].to_owned(),
+        _ => message.to_owned(),
     }
 }
 
@@ -418,9 +431,8 @@ fn parse_toml(text: &str, origin: &Origin) -> Result<toml::Table, ConfigError> {
 /// `ITHACA_SERVER__HTTP2=false` is a boolean and `ITHACA_ADMIN__TOKEN=123` a
 /// string. Unknown keys stay strings and are rejected when deserializing.
 fn typed_value(dotted: &str, text: &str) -> Result<toml::Value, String> {
-    let defaults = match toml::Value::try_from(Config::default()) {
-        Ok(v) => v,
-        Err(_) => return Ok(toml::Value::String(text.to_owned())),
+    let Ok(defaults) = toml::Value::try_from(Config::default()) else {
+        return Ok(toml::Value::String(text.to_owned()));
     };
     let mut current = Some(&defaults);
     for part in dotted.split('.') {

@@ -97,11 +97,11 @@ impl FromStr for HumanDuration {
 impl fmt::Display for HumanDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let millis = self.0.as_millis();
-        if millis % 3_600_000 == 0 && millis > 0 {
+        if millis.is_multiple_of(3_600_000) && millis > 0 {
             write!(f, "{}h", millis / 3_600_000)
-        } else if millis % 60_000 == 0 && millis > 0 {
+        } else if millis.is_multiple_of(60_000) && millis > 0 {
             write!(f, "{}m", millis / 60_000)
-        } else if millis % 1_000 == 0 {
+        } else if millis.is_multiple_of(1_000) {
             write!(f, "{}s", millis / 1_000)
         } else {
             write!(f, "{millis}ms")
@@ -135,7 +135,7 @@ impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.0;
         for (factor, unit) in [(1u64 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")] {
-            if n >= factor && n % factor == 0 {
+            if n >= factor && n.is_multiple_of(factor) {
                 return write!(f, "{}{unit}", n / factor);
             }
         }

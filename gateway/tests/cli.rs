@@ -1,0 +1,337 @@
+//! The `ithaca` binary as an operator uses it: configuration errors, the
+//! embedded defaults, signals, and `/metrics` read by a real Prometheus
+//! parser.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use support::{RawOutcome, raw_exchange};
+
+fn ithaca() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ithaca"));
+    // The tests' own environment must not configure the binary.
+    for (name, _) in std::env::vars() {
+        if name.starts_with("ITHACA_") || name == "RUST_LOG" {
+            command.env_remove(name);
+        }
+    }
+    command.stdin(Stdio::null());
+    command
+}
+
+/// Runs `ithaca ARGS` to completion; returns (status, stdout, stderr).
+fn run(mut command: Command) -> (i32, String, String) {
+    let output = command.output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Asserts exit status 2 with exactly one line on stderr containing every
+/// part of `expected`.
+fn assert_config_error(command: Command, expected: &[&str]) {
+    let (status, _, stderr) = run(command);
+    assert_eq!(status, 2, "stderr: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "not one line: {stderr:?}");
+    for part in expected {
+        assert!(stderr.contains(part), "{stderr:?} lacks {part:?}");
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn version_is_printed() {
+    let (status, stdout, _) = run({
+        let mut c = ithaca();
+        c.arg("--version");
+        c
+    });
+    assert_eq!(status, 0);
+    assert_eq!(
+        stdout.trim(),
+        format!("ithaca {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn the_default_config_is_complete_and_checks_clean() {
+    let (status, default, _) = run({
+        let mut c = ithaca();
+        c.args(["config", "default"]);
+        c
+    });
+    assert_eq!(status, 0);
+    assert!(default.contains("[server]") && default.contains("listen = \"127.0.0.1:8080\""));
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "default.toml", &default);
+    let (status, stdout, stderr) = run({
+        let mut c = ithaca();
+        c.args(["config", "check"]).arg(&file);
+        c
+    });
+    assert_eq!(status, 0, "{stderr}");
+    assert!(stdout.ends_with(": ok\n"));
+}
+
+#[test]
+fn bad_config_files_exit_2_with_one_line_naming_file_key_and_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |file: &Path| {
+        let mut c = ithaca();
+        c.args(["config", "check"]).arg(file);
+        c
+    };
+    let unknown = write(dir.path(), "unknown.toml", "[server]\nlisten_port = 80\n");
+    assert_config_error(
+        check(&unknown),
+        &[
+            "unknown.toml",
+            "server.listen_port",
+            "unknown field `listen_port`",
+        ],
+    );
+    let wrong_type = write(
+        dir.path(),
+        "type.toml",
+        "[server]\nmax_concurrent_requests = \"many\"\n",
+    );
+    assert_config_error(
+        check(&wrong_type),
+        &[
+            "type.toml",
+            "server.max_concurrent_requests",
+            "invalid type",
+        ],
+    );
+    let syntax = write(dir.path(), "syntax.toml", "[server\n");
+    assert_config_error(check(&syntax), &["syntax.toml", "invalid TOML", "line 1"]);
+    assert_config_error(
+        check(&dir.path().join("missing.toml")),
+        &["missing.toml", "cannot read"],
+    );
+    let unreadable = dir.path().join("a-directory.toml");
+    std::fs::create_dir(&unreadable).unwrap();
+    assert_config_error(check(&unreadable), &["a-directory.toml", "cannot read"]);
+
+    // `serve` reports the same way, before binding anything.
+    let mut serve = ithaca();
+    serve.arg("--config").arg(&unknown).arg("serve");
+    assert_config_error(serve, &["unknown.toml", "server.listen_port"]);
+}
+
+#[test]
+fn bad_environment_and_flags_are_named() {
+    let mut c = ithaca();
+    c.env("ITHACA_SERVER__REQUEST_TIMEOUT", "soon")
+        .args(["serve", "--listen", "127.0.0.1:0"]);
+    assert_config_error(
+        c,
+        &[
+            "ITHACA_SERVER__REQUEST_TIMEOUT",
+            "server.request_timeout",
+            "not a duration",
+        ],
+    );
+    let mut c = ithaca();
+    c.env("ITHACA_SERVR__LISTEN", "127.0.0.1:0").arg("serve");
+    assert_config_error(c, &["ITHACA_SERVR__LISTEN", "unknown field `servr`"]);
+    let mut c = ithaca();
+    c.args(["serve", "--listen", "localhost:80"]);
+    assert_config_error(c, &["--listen", "server.listen", "invalid socket address"]);
+}
+
+#[test]
+fn a_port_in_use_exits_2_with_one_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = ithaca();
+    c.args(["serve", "--listen", &addr.to_string(), "--data-dir"])
+        .arg(dir.path());
+    assert_config_error(
+        c,
+        &[&format!(
+            "cannot listen on {addr} (server.listen): address already in use"
+        )],
+    );
+}
+
+/// A running `ithaca serve`, killed on drop if still running.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(mut command: Command) -> Self {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = lines
+            .find_map(|l| {
+                let line = l.ok()?;
+                line.strip_prefix("listening: server http://")?.parse().ok()
+            })
+            .expect("ithaca prints where it listens");
+        std::thread::spawn(move || lines.for_each(drop));
+        Self { child, addr }
+    }
+
+    fn terminate(&mut self) -> i32 {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        self.child.wait().unwrap().code().unwrap_or(-1)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_on_embedded_defaults_answers_healthz_and_exits_0_on_sigterm() {
+    // Exactly what the README's first command runs: no flags, no file.
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = ithaca();
+    command.current_dir(dir.path());
+    let mut server = Server::start(command);
+    assert_eq!(server.addr, "127.0.0.1:8080".parse().unwrap());
+    let health = support::http1(server.addr, support::get("/healthz")).await;
+    assert_eq!((health.status, health.text().as_str()), (200, "ok\n"));
+    let ready = support::http1(server.addr, support::get("/readyz")).await;
+    assert_eq!(ready.status, 200);
+    assert!(dir.path().join("ithaca-data/ithaca.sqlite3").exists());
+    assert_eq!(server.terminate(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_under_load_completes_every_accepted_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = ithaca();
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path());
+    let mut server = Server::start(command);
+    let addr = server.addr;
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut outcomes = Vec::new();
+                while !stop.load(Ordering::SeqCst) {
+                    let outcome =
+                        raw_exchange(addr, b"GET /readyz HTTP/1.1\r\nHost: t\r\n\r\n").await;
+                    let refused = outcome == RawOutcome::Refused;
+                    outcomes.push(outcome);
+                    if refused {
+                        break;
+                    }
+                }
+                outcomes
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let status = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .unwrap();
+    assert_eq!(status, 0);
+    stop.store(true, Ordering::SeqCst);
+    let mut complete = 0;
+    for client in clients {
+        for outcome in client.await.unwrap() {
+            match outcome {
+                // 503: /readyz says "draining" once shutdown began.
+                RawOutcome::Complete(status) => {
+                    assert!(status == 200 || status == 503, "status {status}");
+                    complete += 1;
+                }
+                RawOutcome::Refused => {}
+                RawOutcome::Truncated(n) => panic!("a response was cut after {n} bytes"),
+            }
+        }
+    }
+    assert!(complete > 16, "the load did not run ({complete} requests)");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_parse_with_the_prometheus_client_parser() {
+    let python = ithaca_testkit::interop::python().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = ithaca();
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path());
+    let mut server = Server::start(command);
+    for path in ["/healthz", "/readyz", "/nope"] {
+        support::http1(server.addr, support::get(path)).await;
+    }
+    let metrics = support::http1(server.addr, support::get("/metrics")).await;
+    assert_eq!(metrics.status, 200);
+    let file = dir.path().join("metrics.txt");
+    std::fs::write(&file, &metrics.body).unwrap();
+    let script = r#"
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+families = {f.name: f for f in text_string_to_metric_families(open(sys.argv[1]).read())}
+for name in sorted(families):
+    f = families[name]
+    print(name, f.type, len(f.samples))
+requests = families["ithaca_http_requests"]
+seen = {(s.labels["route"], s.labels["status"]) for s in requests.samples}
+assert ("healthz", "200") in seen, seen
+assert ("unmatched", "404") in seen, seen
+"#;
+    let output = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        "ithaca_http_requests counter",
+        "ithaca_http_request_duration_seconds histogram",
+        "ithaca_http_requests_in_flight gauge",
+        "ithaca_http_connections_open gauge",
+        "ithaca_build_info gauge",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "{expected:?} missing from:\n{stdout}"
+        );
+    }
+    assert_eq!(server.terminate(), 0);
+}
