@@ -1,0 +1,103 @@
+//! The CORBA side of Ithaca: CDR, GIOP 1.0–1.2, object references and
+//! (later) OMG IDL.
+//!
+//! Ithaca bridges legacy CORBA clients and servers (omniORB, TAO, JacORB)
+//! to web services. This crate holds everything the bridge needs to speak
+//! CORBA on the wire, written sans-IO: it turns bytes into values and values
+//! into bytes, never touches a socket or a clock, and never panics on input.
+//! Every size, length, count and nesting depth read from the wire is checked
+//! against a limit or against the bytes that are actually there before
+//! anything is allocated.
+//!
+//! # What exists
+//!
+//! - [`cdr`]: the Common Data Representation. [`cdr::CdrReader`] and
+//!   [`cdr::CdrWriter`] handle every primitive type (including `wchar` and
+//!   `long double`), strings and wide strings with the rules of each GIOP
+//!   version, sequences and encapsulations, in both byte orders, with
+//!   alignment counted from the start of the GIOP message.
+//! - [`giop`]: the GIOP header and all eight message types in versions 1.0,
+//!   1.1 and 1.2, service contexts (with the CodeSets context), target
+//!   addresses, every reply and locate status, system exceptions, and a
+//!   framer ([`giop::GiopCodec`]) with a message size limit (64 MiB by
+//!   default). GIOP 1.3 and later are refused with an error that calls for a
+//!   MessageError.
+//! - [`connection`]: a sans-IO GIOP connection state machine: request ids,
+//!   outstanding requests and owed replies, fragmentation of large GIOP 1.2
+//!   messages and reassembly of fragmented ones (1.1 and 1.2), and the
+//!   MessageError and CloseConnection rules. Bytes go in through
+//!   `handle_input`; events and bytes to send come out of `poll_event` and
+//!   `poll_transmit`.
+//! - [`ior`]: object references, IIOP profiles 1.0–1.2 with tagged
+//!   components (ORB type, code sets, alternate addresses), `IOR:` strings
+//!   and `corbaloc:` URLs.
+//! - [`Error`]: one error type for all of it; [`Error::is_message_error`]
+//!   separates broken framing (answer MessageError and close) from one
+//!   broken message (answer MARSHAL).
+//!
+//! # What is still to come
+//!
+//! The tokio driver for [`connection::Connection`] and deadlines (time will
+//! be passed in as an argument); the dynamic, TypeCode-driven CDR codec for
+//! every IDL type and code-set negotiation (the transmission code sets are
+//! already selectable on readers and writers); `corbaname:` URLs and a
+//! CosNaming client and server; the OMG IDL preprocessor and parser; the
+//! ORB runtime (client invocation, object adapter); code generation and the
+//! `ithaca idl`/`ithaca corba` commands.
+//!
+//! # Example
+//!
+//! Encode a GIOP 1.2 request for `deposit(5)`, then frame and decode it as
+//! a server would, and read the argument from the body:
+//!
+//! ```
+//! use bytes::{Bytes, BytesMut};
+//! use ithaca_idl::GiopVersion;
+//! use ithaca_idl::cdr::{ByteOrder, CdrReader, CdrWriter};
+//! use ithaca_idl::giop::{self, Message, MessageBody, Request, ResponseFlags, TargetAddress};
+//!
+//! # fn main() -> Result<(), ithaca_idl::Error> {
+//! // GIOP 1.2 bodies start on a multiple of 8, so the arguments can be
+//! // encoded on their own.
+//! let mut args = BytesMut::new();
+//! CdrWriter::new(&mut args, ByteOrder::LittleEndian, GiopVersion::V1_2).write_long(5);
+//!
+//! let request = Message::new(
+//!     GiopVersion::V1_2,
+//!     ByteOrder::LittleEndian,
+//!     MessageBody::Request(Request {
+//!         request_id: 6,
+//!         response_flags: ResponseFlags::SyncWithTarget,
+//!         target: TargetAddress::KeyAddr(Bytes::from_static(b"Account")),
+//!         operation: "deposit".to_owned(),
+//!         service_contexts: Vec::new(),
+//!         requesting_principal: Bytes::new(),
+//!         body: args.freeze(),
+//!     }),
+//! );
+//! let mut wire = BytesMut::new();
+//! giop::encode(&request, &mut wire)?;
+//! assert_eq!(&wire[..4], b"GIOP");
+//!
+//! // The framer waits until the whole message is there.
+//! let mut partial = BytesMut::from(&wire[..20]);
+//! assert_eq!(giop::decode(&mut partial)?, None);
+//!
+//! let decoded = giop::decode(&mut wire)?.expect("a whole message");
+//! assert_eq!(decoded, request);
+//! let MessageBody::Request(request) = decoded.body else { unreachable!() };
+//! let mut args = CdrReader::new(request.body, ByteOrder::LittleEndian, GiopVersion::V1_2);
+//! assert_eq!(args.read_long()?, 5);
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod cdr;
+pub mod connection;
+pub mod error;
+pub mod giop;
+pub mod ior;
+pub mod version;
+
+pub use error::{Error, Result};
+pub use version::{GiopVersion, Version};
