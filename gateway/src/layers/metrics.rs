@@ -14,12 +14,18 @@ use crate::router::Router;
 #[derive(Clone, Debug)]
 pub struct MetricsLayer {
     router: Router,
+    in_flight: metrics::Gauge,
 }
 
 impl MetricsLayer {
     /// Labels requests with the name of the `router` route they match.
+    /// Handles are taken from the recorder installed now, so install it
+    /// first ([`crate::metrics::install`]).
     pub fn new(router: Router) -> Self {
-        Self { router }
+        Self {
+            router,
+            in_flight: metrics::gauge!(crate::metrics::IN_FLIGHT),
+        }
     }
 }
 
@@ -30,6 +36,7 @@ impl<S> tower::Layer<S> for MetricsLayer {
         Metrics {
             inner,
             router: self.router.clone(),
+            in_flight: self.in_flight.clone(),
         }
     }
 }
@@ -39,22 +46,23 @@ impl<S> tower::Layer<S> for MetricsLayer {
 pub struct Metrics<S> {
     inner: S,
     router: Router,
+    in_flight: metrics::Gauge,
 }
 
 /// Decrements the in-flight gauge when the request ends, even if its future
 /// is dropped (client gone, shutdown deadline).
-struct InFlight;
+struct InFlight(metrics::Gauge);
 
 impl InFlight {
-    fn start() -> Self {
-        metrics::gauge!(crate::metrics::IN_FLIGHT).increment(1.0);
-        Self
+    fn start(gauge: &metrics::Gauge) -> Self {
+        gauge.increment(1.0);
+        Self(gauge.clone())
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        metrics::gauge!(crate::metrics::IN_FLIGHT).decrement(1.0);
+        self.0.decrement(1.0);
     }
 }
 
@@ -89,7 +97,7 @@ where
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let route = self.router.route_name(request.uri().path());
         let method = method_label(request.method());
-        let in_flight = InFlight::start();
+        let in_flight = InFlight::start(&self.in_flight);
         let start = Instant::now();
         let future = self.inner.call(request);
         Box::pin(async move {
