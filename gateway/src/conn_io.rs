@@ -80,13 +80,11 @@ impl<T: AsyncRead> AsyncRead for StallGuard<T> {
         if let Some(first_byte) = this.first_byte {
             match &result {
                 Poll::Ready(Ok(())) if buf.filled().len() > before => *this.first_byte = None,
-                Poll::Pending => {
-                    if first_byte.as_mut().poll(cx).is_ready() {
-                        return Poll::Ready(Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            "the client sent nothing (server.header_read_timeout)",
-                        )));
-                    }
+                Poll::Pending if first_byte.as_mut().poll(cx).is_ready() => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client sent nothing (server.header_read_timeout)",
+                    )));
                 }
                 _ => {}
             }

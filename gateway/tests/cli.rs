@@ -198,8 +198,12 @@ impl Server {
     }
 
     fn terminate(&mut self) -> i32 {
+        self.signal("-TERM")
+    }
+
+    fn signal(&mut self, signal: &str) -> i32 {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([signal, &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
@@ -227,6 +231,30 @@ async fn serve_on_embedded_defaults_answers_healthz_and_exits_0_on_sigterm() {
     let ready = support::http1(server.addr, support::get("/readyz")).await;
     assert_eq!(ready.status, 200);
     assert!(dir.path().join("ithaca-data/ithaca.sqlite3").exists());
+    assert_eq!(server.terminate(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigint_stops_the_gateway_cleanly_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = ithaca();
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path());
+    let mut server = Server::start(command);
+    assert_eq!(
+        support::http1(server.addr, support::get("/healthz"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(server.signal("-INT"), 0);
+    // The data directory lock is released: a new gateway can start on it.
+    let mut again = ithaca();
+    again
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path());
+    let mut server = Server::start(again);
     assert_eq!(server.terminate(), 0);
 }
 
