@@ -392,6 +392,26 @@ async fn graceful_shutdown_finishes_every_accepted_request() {
 }
 
 #[tokio::test]
+async fn the_drain_deadline_bounds_shutdown() {
+    let routes = slow_route(Duration::from_secs(60));
+    let gw = TestGateway::start(routes, |c| {
+        c.server.drain_timeout = "300ms".parse().unwrap();
+        c.server.request_timeout = "120s".parse().unwrap();
+    })
+    .await;
+    let addr = gw.addr();
+    let stuck = tokio::spawn(async move {
+        raw_exchange(addr, b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n").await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    let outcome = gw.gateway.shutdown().await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(outcome.abandoned_connections, 1);
+    stuck.abort();
+}
+
+#[tokio::test]
 async fn readyz_fails_while_draining() {
     let gw = TestGateway::start(Router::new(), |_| {}).await;
     gw.gateway.readiness().start_draining();
@@ -515,6 +535,30 @@ mod tls {
             outcome,
             RawOutcome::Refused | RawOutcome::Truncated(_)
         ));
+        gw.gateway.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn the_admin_listener_takes_its_own_certificate() {
+        let pki = make_pki();
+        let (cert, key) = (pki.dir.path().join("cert.pem"), pki.dir.path().join("key.pem"));
+        let gw = TestGateway::start(Router::new(), |c| {
+            c.admin.listen = Some("127.0.0.1:0".parse().unwrap());
+            c.admin.tls_cert = Some(cert);
+            c.admin.tls_key = Some(key);
+        })
+        .await;
+        let listeners = gw.gateway.listeners();
+        assert_eq!((listeners[0].role, listeners[0].tls), ("server", false));
+        assert_eq!((listeners[1].role, listeners[1].tls), ("admin", true));
+        let stream = connect(gw.gateway.admin_addr(), &pki, &[b"http/1.1"]).await;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .unwrap();
+        tokio::spawn(conn);
+        let reply = collect(sender.send_request(get("/healthz")).await.unwrap()).await;
+        assert_eq!(reply.status, 200);
         gw.gateway.shutdown().await;
     }
 
