@@ -400,9 +400,10 @@ async fn the_drain_deadline_bounds_shutdown() {
     })
     .await;
     let addr = gw.addr();
-    let stuck = tokio::spawn(async move {
-        raw_exchange(addr, b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n").await
-    });
+    let stuck =
+        tokio::spawn(
+            async move { raw_exchange(addr, b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n").await },
+        );
     tokio::time::sleep(Duration::from_millis(200)).await;
     let started = std::time::Instant::now();
     let outcome = gw.gateway.shutdown().await;
@@ -541,7 +542,10 @@ mod tls {
     #[tokio::test]
     async fn the_admin_listener_takes_its_own_certificate() {
         let pki = make_pki();
-        let (cert, key) = (pki.dir.path().join("cert.pem"), pki.dir.path().join("key.pem"));
+        let (cert, key) = (
+            pki.dir.path().join("cert.pem"),
+            pki.dir.path().join("key.pem"),
+        );
         let gw = TestGateway::start(Router::new(), |c| {
             c.admin.listen = Some("127.0.0.1:0".parse().unwrap());
             c.admin.tls_cert = Some(cert);
