@@ -31,18 +31,24 @@
 //! - [`ior`]: object references, IIOP profiles 1.0–1.2 with tagged
 //!   components (ORB type, code sets, alternate addresses), `IOR:` strings
 //!   and `corbaloc:` URLs.
+//! - [`orb`]: the ORB runtime, the only part that does I/O: thin tokio
+//!   drivers around the connection state machine. [`orb::OrbServer`]
+//!   dispatches requests by object key to [`orb::Servant`]s (DSI-style) and
+//!   answers `_is_a`, `_non_existent` and LocateRequests itself;
+//!   [`orb::OrbClient`] invokes operations (DII-style) over GIOP 1.0–1.2 in
+//!   either byte order. Both interoperate with omniORB 4.2.
 //! - [`Error`]: one error type for all of it; [`Error::is_message_error`]
 //!   separates broken framing (answer MessageError and close) from one
 //!   broken message (answer MARSHAL).
 //!
 //! # What is still to come
 //!
-//! The tokio driver for [`connection::Connection`] and deadlines (time will
-//! be passed in as an argument); the dynamic, TypeCode-driven CDR codec for
+//! Deadlines, connection pooling and LOCATION_FORWARD handling in the ORB
+//! runtime; the dynamic, TypeCode-driven CDR codec for
 //! every IDL type and code-set negotiation (the transmission code sets are
 //! already selectable on readers and writers); `corbaname:` URLs and a
 //! CosNaming client and server; the OMG IDL preprocessor and parser; the
-//! ORB runtime (client invocation, object adapter); code generation and the
+//! IOR publication for objects served by [`orb::OrbServer`]; code generation and the
 //! `ithaca idl`/`ithaca corba` commands.
 //!
 //! # Example
@@ -97,6 +103,7 @@ pub mod connection;
 pub mod error;
 pub mod giop;
 pub mod ior;
+pub mod orb;
 pub mod version;
 
 pub use error::{Error, Result};

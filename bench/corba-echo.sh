@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Ithaca's ORB against omniORB 4.2, side by side in one run, for each mode
+# (echo, add, reverse): ../shared/bench/corba/corba-echo-compare.sh times
+# omniORB's client against Ithaca's `corba_echo` server and against omniORB's
+# server (server_ratio), and Ithaca's `corba_echo_client` against omniORB's
+# server (client_ratio).
+#
+#   bench/corba-echo.sh [--calls N] [--rounds R]
+#
+# Prints the compare script's last line for each mode, prefixed by the mode.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+shared=${ITHACA_SHARED:-$root/../shared}
+compare="$shared/bench/corba/corba-echo-compare.sh"
+[ -x "$compare" ] || [ -f "$compare" ] || { echo "the omniORB compare script is not here ($compare): no comparison possible" >&2; exit 2; }
+calls=20000 rounds=3
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --calls) calls=$2; shift 2 ;;
+        --rounds) rounds=$2; shift 2 ;;
+        *) echo "unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+(cd "$root" && cargo build --release --locked -q -p ithaca-corba-echo --bins)
+bin="$root/target/release"
+port=18291
+for mode in echo add reverse; do
+    line=$(bash "$compare" --target-cmd "$bin/corba_echo $port" --target-port "$port" \
+        --client-cmd "$bin/corba_echo_client" --calls "$calls" --rounds "$rounds" --mode "$mode" | tail -n 1)
+    echo "mode=$mode $line"
+done

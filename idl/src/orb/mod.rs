@@ -1,0 +1,85 @@
+//! The ORB runtime: thin tokio drivers around the sans-IO
+//! [`Connection`](crate::connection::Connection).
+//!
+//! - [`OrbServer`] accepts IIOP connections and dispatches each request by
+//!   object key to a registered [`Servant`] (DSI-style: the servant reads its
+//!   arguments from CDR and writes its results, no generated skeletons). It
+//!   answers `_is_a`, `_non_existent` and LocateRequests itself, an unknown
+//!   key with `OBJECT_NOT_EXIST` and a body it cannot read with `MARSHAL`.
+//! - [`OrbClient`] holds one connection to a server and invokes operations
+//!   on it (DII-style), over GIOP 1.0, 1.1 or 1.2 in either byte order.
+//!
+//! This is the only part of the crate that does I/O; everything it needs to
+//! decide lives in the sans-IO modules.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use ithaca_idl::orb::{Call, ClientConfig, OrbClient, OrbServer, Outcome, ReplyBody, Servant, ServantFuture};
+//!
+//! struct Greeter;
+//!
+//! impl Servant for Greeter {
+//!     fn repository_id(&self) -> &str {
+//!         "IDL:Demo/Greeter:1.0"
+//!     }
+//!     fn invoke(&self, mut call: Call) -> ServantFuture<'_> {
+//!         Box::pin(async move {
+//!             match call.operation() {
+//!                 "greet" => {
+//!                     let name = match call.args().read_string() {
+//!                         Ok(name) => name,
+//!                         Err(e) => return Outcome::marshal(e),
+//!                     };
+//!                     call.reply(|w| w.write_string(&format!("hello, {name}")))
+//!                 }
+//!                 _ => Outcome::bad_operation(),
+//!             }
+//!         })
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = OrbServer::bind("127.0.0.1:0".parse()?).await?;
+//! server.register("Greeter", Arc::new(Greeter));
+//! let addr = server.local_addr();
+//! let running = server.spawn();
+//!
+//! let mut client = OrbClient::connect(addr, ClientConfig::default()).await?;
+//! let reply = client
+//!     .invoke(b"Greeter", "greet", |w| w.write_string("ada"))
+//!     .await?;
+//! let ReplyBody::Return(mut result) = reply else { panic!("{reply:?}") };
+//! assert_eq!(result.read_string()?, "hello, ada");
+//! running.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod client;
+mod servant;
+mod server;
+
+pub use client::{ClientConfig, OrbClient, ReplyBody};
+pub use servant::{Call, Outcome, Servant, ServantFuture};
+pub use server::{OrbServer, RunningOrbServer};
+
+/// Why an ORB call or connection failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OrbError {
+    /// The socket failed.
+    #[error("connection failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// A message could not be encoded or decoded.
+    #[error("GIOP error: {0}")]
+    Giop(#[from] crate::Error),
+    /// The connection closed before the reply arrived.
+    #[error("the connection closed before the reply arrived")]
+    Closed,
+    /// The reference names no IIOP address this client can use.
+    #[error("no usable IIOP address in the reference: {0}")]
+    NoAddress(&'static str),
+}
