@@ -24,22 +24,66 @@
 //! - [`EnvelopeWriter`] and [`write_envelope`]: response envelopes around a
 //!   payload given as bytes.
 //! - [`xsd::builtin`]: lexical validation of the XSD built-in simple types.
+//! - [`load_file`] and [`load_bytes`]: the WSDL 1.1 / XSD loader. It reads
+//!   a document with roxmltree (any DOCTYPE refused), follows
+//!   `wsdl:import`, `xs:import` and `xs:include` relative to the importing
+//!   document, from local files only unless a [`Resolver`] in
+//!   [`LoadOptions`] allows other locations, reads each document once
+//!   (cycles and repeated imports are harmless), bounds sizes, counts and
+//!   depths by [`LoadLimits`], and never fails wholesale: it returns a
+//!   [`Loaded`] model with every problem as a [`Diagnostic`] carrying
+//!   `file:line:col`. An `xs:import` location is a hint: when it cannot be
+//!   used, its namespace is handled laxly with a warning, as are remote
+//!   locations that were refused.
+//! - [`xsd::SchemaSet`]: the XSD model used at run time. Global elements,
+//!   types, groups, attribute groups and attributes by expanded name (see
+//!   [`xsd::model`]); every `type=`, `ref=`, `base=`, `itemType=`,
+//!   `memberTypes=` and `substitutionGroup=` resolved against the
+//!   namespaces in scope; chameleon includes; `elementFormDefault`,
+//!   `attributeFormDefault` and `form`; simple type restrictions with
+//!   every facet, lists and unions; complex types with nested
+//!   sequence/choice/all and occurrences, simple and complex content
+//!   derived by extension or restriction, abstract types, substitution
+//!   groups, nillable elements, wildcards with `processContents`, and
+//!   recursive types. Unresolved references and circular definitions are
+//!   diagnostics. [`xsd::pattern`] is a bounded, non-backtracking engine
+//!   for XSD patterns (its module documents the subset and the Unicode
+//!   approximations).
+//! - [`xsd::SchemaSet::validate_simple`] and
+//!   [`xsd::SchemaSet::validate_element`]: validation of a value or of an
+//!   element's XML (such as a body payload from [`read_envelope`]) against
+//!   the schema, reporting the element path and the rule violated, for
+//!   example `/echoString/count: value "x" is not a valid xs:int`.
+//! - [`wsdl11::Definitions`]: the WSDL 1.1 model (messages and parts, port
+//!   types with request-response and one-way operations, SOAP 1.1 and
+//!   SOAP 1.2 bindings with `soap:body`, `soap:header`, `soap:headerfault`
+//!   and `soap:fault`, services, ports and addresses), and
+//!   [`wsdl11::Definitions::operations`], which derives per operation the
+//!   SOAP version, style, use, `soapAction`, wrapped/bare/rpc parameter
+//!   style, the body QName used for dispatch, header blocks and declared
+//!   faults. Notification and solicit-response operations are reported as
+//!   unsupported.
 //!
 //! # What is still to come
 //!
-//! The XSD schema model (restrictions, complex types, imports), the
-//! WSDL 1.1 model and loader, validation of payloads against a schema, the
-//! value tree and codecs for document/literal, rpc/literal and rpc/encoded,
-//! `?wsdl` publication and code generation.
+//! The value tree and its codecs for document/literal, rpc/literal and
+//! rpc/encoded (SOAP section 5 arrays and multi-ref), applying attribute
+//! and element defaults to decoded values, identity constraints
+//! (`key`/`keyref`/`unique`, ignored today), `xs:redefine` (read as an
+//! include), WS-I Basic Profile checks, `?wsdl` publication and code
+//! generation.
 //!
 //! # Bad input
 //!
 //! The readers take untrusted bytes. They never panic, never expand an
-//! entity, and bound memory and time by [`Limits`]. The functions fit as
-//! fuzz targets as they are: [`read_envelope`] and [`read_fault`] over
-//! `&[u8]`, [`ContentType::parse`] and [`parse_soap_action`] over `&str`,
-//! and [`xsd::builtin::BuiltinType::validate`]. The messages in
-//! `tests/fixtures/` make a seed corpus.
+//! entity, and bound memory and time by [`Limits`] (envelopes),
+//! [`LoadLimits`] (WSDL and XSD documents) and [`xsd::InstanceLimits`]
+//! (instance validation). The functions fit as fuzz targets as they are:
+//! [`read_envelope`] and [`read_fault`] over `&[u8]`,
+//! [`ContentType::parse`] and [`parse_soap_action`] over `&str`,
+//! [`xsd::builtin::BuiltinType::validate`], [`load_bytes`] (which never
+//! touches the file system) and [`xsd::pattern::Pattern::new`]. The files
+//! in `tests/fixtures/` and `tests/fixtures/wsdl/` make seed corpora.
 //!
 //! # Example
 //!
@@ -70,26 +114,87 @@
 //! assert_eq!(error.fault_code(), ithaca_wsdl::FaultCode::MustUnderstand);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Loading a WSDL and validating a payload against it:
+//!
+//! ```
+//! use ithaca_wsdl::wsdl11::ParameterStyle;
+//! use ithaca_wsdl::xsd::InstanceLimits;
+//! use ithaca_wsdl::{LoadOptions, QName, load_bytes};
+//!
+//! let wsdl = br#"<definitions xmlns="http://schemas.xmlsoap.org/wsdl/"
+//!     xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/"
+//!     xmlns:xs="http://www.w3.org/2001/XMLSchema"
+//!     xmlns:tns="urn:echo" targetNamespace="urn:echo">
+//!   <types>
+//!     <xs:schema targetNamespace="urn:echo" elementFormDefault="qualified">
+//!       <xs:element name="echoString">
+//!         <xs:complexType><xs:sequence>
+//!           <xs:element name="text" type="xs:string"/>
+//!           <xs:element name="count" type="xs:int"/>
+//!         </xs:sequence></xs:complexType>
+//!       </xs:element>
+//!     </xs:schema>
+//!   </types>
+//!   <message name="in"><part name="parameters" element="tns:echoString"/></message>
+//!   <portType name="Echo">
+//!     <operation name="echoString"><input message="tns:in"/></operation>
+//!   </portType>
+//!   <binding name="EchoSoap" type="tns:Echo">
+//!     <soap:binding style="document" transport="http://schemas.xmlsoap.org/soap/http"/>
+//!     <operation name="echoString">
+//!       <soap:operation soapAction="urn:echo"/>
+//!       <input><soap:body use="literal"/></input>
+//!     </operation>
+//!   </binding>
+//! </definitions>"#;
+//! let loaded = load_bytes("echo.wsdl", wsdl, &LoadOptions::default());
+//! assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
+//!
+//! let operations = loaded.definitions.operations(&loaded.schema);
+//! let echo = &operations[0];
+//! assert_eq!(echo.parameter_style, ParameterStyle::Wrapped);
+//! let body = echo.input.as_ref().and_then(|i| i.body_name.clone());
+//! assert_eq!(body, Some(QName::new("urn:echo", "echoString")));
+//!
+//! let payload = r#"<e:echoString xmlns:e="urn:echo"><e:text>hi</e:text><e:count>x</e:count></e:echoString>"#;
+//! let violations = loaded
+//!     .schema
+//!     .validate_element(payload, &[], None, &InstanceLimits::default())
+//!     .unwrap_err();
+//! assert_eq!(
+//!     violations[0].to_string(),
+//!     r#"/echoString/count: value "x" is not a valid xs:int"#
+//! );
+//! ```
 
 mod content_type;
+mod diagnostic;
 mod envelope;
 mod error;
 mod fault;
 mod limits;
+mod loader;
 mod names;
 mod qname;
 mod scan;
 mod version;
+pub mod wsdl11;
 mod xml_out;
+mod xmldoc;
 pub mod xsd;
 
 pub use content_type::{ContentType, parse_soap_action};
+pub use diagnostic::{Diagnostic, DiagnosticKind, Location, Severity};
 pub use envelope::{
     Body, BodyEntry, Envelope, EnvelopeWriter, Header, HeaderBlock, read_envelope, write_envelope,
 };
 pub use error::{ContentTypeError, LexicalError, ReadError, WriteError};
 pub use fault::{Fault, FaultCode, Reason, read_fault, write_fault};
 pub use limits::Limits;
+pub use loader::{
+    DocumentKind, LoadLimits, LoadOptions, Loaded, LoadedDocument, Resolver, load_bytes, load_file,
+};
 pub use qname::{NamespaceBinding, QName};
 pub use version::{
     SOAP11_ACTOR_NEXT, SOAP11_ENVELOPE_NS, SOAP12_ENVELOPE_NS, SOAP12_ROLE_NEXT, SOAP12_ROLE_NONE,
