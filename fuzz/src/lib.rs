@@ -36,6 +36,20 @@ pub fn soap_envelope(data: &[u8]) {
     let _ = ithaca_wsdl::read_fault(data, &limits);
 }
 
+/// The WSDL/XSD loader over one in-memory document (imports are refused:
+/// no resolver), then every operation summary; and the XSD pattern engine,
+/// with the first line as a pattern and the rest as a value.
+pub fn wsdl_loader(data: &[u8]) {
+    let loaded = ithaca_wsdl::load_bytes("fuzz.wsdl", data, &ithaca_wsdl::LoadOptions::default());
+    let _ = loaded.definitions.operations(&loaded.schema);
+    if let Ok(text) = std::str::from_utf8(data)
+        && let Some((pattern, value)) = text.split_once('\n')
+        && let Ok(pattern) = ithaca_wsdl::xsd::pattern::Pattern::new(pattern)
+    {
+        let _ = pattern.is_match(value);
+    }
+}
+
 /// The GIOP framer: decodes messages until it needs more bytes or fails.
 pub fn giop_frames(data: &[u8]) {
     let mut buffer = bytes::BytesMut::from(data);
@@ -75,6 +89,7 @@ pub type Target = fn(&[u8]);
 pub const TARGETS: &[(&str, Target)] = &[
     ("config", config),
     ("soap_envelope", soap_envelope),
+    ("wsdl_loader", wsdl_loader),
     ("giop_frames", giop_frames),
     ("giop_connection", giop_connection),
     ("object_reference", object_reference),

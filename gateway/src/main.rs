@@ -1,5 +1,7 @@
 //! `ithaca`: the gateway's command line.
 
+mod commands;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +33,21 @@ enum Command {
     /// Check or print configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Work with WSDL and XSD contracts.
+    #[command(subcommand)]
+    Wsdl(WsdlCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum WsdlCommand {
+    /// Load WSDL or XSD files with their local imports and includes, print
+    /// every diagnostic (file:line:col) and each SOAP operation; exit 1 if
+    /// any file has an error.
+    Check {
+        /// The files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -84,6 +101,11 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Some(Command::Wsdl(WsdlCommand::Check { files })) => commands::wsdl::check(&files)
+            .unwrap_or_else(|error| {
+                eprintln!("ithaca: {error:#}");
+                ExitCode::FAILURE
+            }),
         Some(Command::Serve(args)) => serve(cli.config, args),
         None => serve(cli.config, ServeArgs::default()),
     }

@@ -363,3 +363,43 @@ assert ("unmatched", "404") in seen, seen
     }
     assert_eq!(server.terminate(), 0);
 }
+
+#[test]
+fn wsdl_check_lists_operations_and_reports_diagnostics_with_positions() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wsdl/tests/fixtures/wsdl");
+    let (status, stdout, stderr) = run({
+        let mut c = ithaca();
+        c.args(["wsdl", "check"])
+            .arg(fixtures.join("doc-literal-wrapped.wsdl"))
+            .arg(fixtures.join("rpc-literal-soap12.wsdl"));
+        c
+    });
+    assert_eq!(status, 0, "{stderr}");
+    assert!(
+        stdout.contains("echoString SOAP 1.1 document/literal Wrapped"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("SOAP 1.2 rpc/literal"), "{stdout}");
+    assert!(stdout.contains("0 errors"), "{stdout}");
+
+    let (status, _, stderr) = run({
+        let mut c = ithaca();
+        c.args(["wsdl", "check"])
+            .arg(fixtures.join("bad-unresolved.wsdl"));
+        c
+    });
+    assert_eq!(status, 1);
+    assert!(
+        stderr.contains("bad-unresolved.wsdl:11:7: error: unknown type {urn:bad}NoSuchType"),
+        "{stderr}"
+    );
+    // A DOCTYPE is refused, not expanded, and nothing panics.
+    let (status, _, stderr) = run({
+        let mut c = ithaca();
+        c.args(["wsdl", "check"])
+            .arg(fixtures.join("bad-doctype.wsdl"));
+        c
+    });
+    assert_eq!(status, 1, "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -1,0 +1,3 @@
+//! Commands of the `ithaca` binary other than `serve` and `config`.
+
+pub(crate) mod wsdl;
