@@ -444,6 +444,13 @@ impl Connection {
                     },
                     _ = shutdown.changed() => return,
                 };
+                // The handshake's ClientHello was the first byte below; a
+                // client that then sends no request gets the same deadline.
+                let stream = StallGuard::new(
+                    stream,
+                    self.http.write_stall_timeout,
+                    self.http.header_read_timeout,
+                );
                 serve_io(stream, self.service, self.http, self.shutdown, self.peer).await;
             }
         }

@@ -497,6 +497,7 @@ mod tls {
         let gw = TestGateway::start(Router::new(), |c| {
             c.server.tls_cert = Some(cert);
             c.server.tls_key = Some(key);
+            c.server.header_read_timeout = "500ms".parse().unwrap();
         })
         .await;
         assert!(gw.gateway.listeners()[0].tls);
@@ -529,6 +530,14 @@ mod tls {
         tokio::spawn(conn);
         let reply = collect(sender.send_request(get("/readyz")).await.unwrap()).await;
         assert_eq!((reply.status, reply.text().as_str()), (200, "sqlite: ok\n"));
+
+        // A client that completes the handshake and then sends nothing is
+        // closed after the header timeout like a plain-text one.
+        let mut silent = connect(gw.addr(), &pki, &[b"http/1.1"]).await;
+        let mut rest = Vec::new();
+        let closed =
+            tokio::time::timeout(Duration::from_secs(5), silent.read_to_end(&mut rest)).await;
+        assert!(closed.is_ok(), "a silent TLS client holds its connection");
 
         // Plain text on a TLS port gets no HTTP answer.
         let outcome = raw_exchange(gw.addr(), b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n").await;
