@@ -69,6 +69,15 @@ pub fn giop_connection(data: &[u8]) {
     }
 }
 
+/// The OMG IDL front end: preprocessor, parser and semantic pass over one
+/// in-memory file (includes are not read from disk).
+pub fn idl_front_end(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = ithaca_idl::front::analyze_str(text);
+}
+
 /// Object references: `IOR:` strings and `corbaloc:` URLs.
 pub fn object_reference(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -93,4 +102,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("giop_frames", giop_frames),
     ("giop_connection", giop_connection),
     ("object_reference", object_reference),
+    ("idl_front_end", idl_front_end),
 ];
