@@ -59,7 +59,10 @@ wait_port() { # HOST:PORT
     return 1
 }
 gport=18281 rport=18282
-g=$(start "$root/target/release/ithaca serve --listen 127.0.0.1:$gport --data-dir $work/data" gateway); pids+=("$g")
+# The gateway reads every ITHACA_* variable as configuration (ITHACA_SHARED
+# and ITHACA_BENCH_CACHE are this script's), so it runs with none of them.
+unset_config=$(compgen -e | grep '^ITHACA_' | sed 's/^/-u /' | tr '\n' ' ' || true)
+g=$(start "env $unset_config $root/target/release/ithaca serve --listen 127.0.0.1:$gport --data-dir $work/data" gateway); pids+=("$g")
 r=$(start "$cache/hyper-raw $rport" raw); pids+=("$r")
 wait_port "127.0.0.1:$gport"
 wait_port "127.0.0.1:$rport"

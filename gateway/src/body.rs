@@ -107,6 +107,13 @@ pub async fn read_to_bytes(body: RequestBody, limit: usize) -> Result<Bytes, Bod
     }
 }
 
+/// A response extension saying that an error status was the client's doing
+/// even though it is a 5xx: SOAP 1.1 sends every fault, `Client` ones
+/// included, with 500. The trace layer logs such responses at `debug`, so a
+/// client cannot flood the log with warnings.
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+pub struct ClientCaused;
+
 /// A plain-text response with `status`.
 pub fn text_response(status: http::StatusCode, text: impl Into<String>) -> Response {
     let mut response = http::Response::new(full(text.into()));

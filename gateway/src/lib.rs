@@ -9,7 +9,8 @@
 //! - [`layers`]: the tower middleware every request passes through (metrics,
 //!   request ids, tracing, load shedding, timeouts, body limits);
 //! - [`admin`]: `/healthz`, `/readyz` and `/metrics`;
-//! - [`store`]: the embedded SQLite store and the optional PostgreSQL one.
+//! - [`store`]: the embedded SQLite store and the optional PostgreSQL one;
+//! - [`soap`]: hosted SOAP services (a WSDL contract and its handlers).
 //!
 //! Hosted services plug in as [`Router`] routes.
 //!
@@ -53,6 +54,7 @@ pub mod metrics;
 pub mod readiness;
 pub mod router;
 pub mod server;
+pub mod soap;
 pub mod store;
 pub mod tls;
 

@@ -146,7 +146,14 @@ fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> ExitCode {
 
 async fn run(config: Config) -> anyhow::Result<ExitCode> {
     let data_dir = config.storage.data_dir.clone();
-    let gateway = match Gateway::new(config).start().await {
+    let services = match ithaca_gateway::soap::builtin::services() {
+        Ok(services) => services,
+        Err(error) => {
+            eprintln!("ithaca: built-in services: {error}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let gateway = match Gateway::new(config).routes(&services).start().await {
         Ok(gateway) => gateway,
         Err(error) => {
             eprintln!("ithaca: {error}");
@@ -160,6 +167,11 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
         if listener.admin {
             let url = listener.url();
             writeln!(out, "  admin:   {url}/healthz  {url}/readyz  {url}/metrics")?;
+        }
+        if listener.role == "server" {
+            let url = listener.url();
+            let echo = ithaca_gateway::soap::builtin::ECHO_SERVICE_PATH;
+            writeln!(out, "  soap:    EchoService {url}{echo}?wsdl")?;
         }
     }
     writeln!(

@@ -1,9 +1,18 @@
 //! Services that ship with Ithaca and run inside `ithaca serve`.
 //!
-//! Planned here: the EchoService (the benchmark target), the bank and transfer
-//! services of the WS-AT scenario, and the sector-status service of the
-//! membership scenario.
+//! Each service here is its contract (a WSDL kept in `wsdl/` and compiled
+//! in) plus the logic of its operations as plain functions from the bytes
+//! of a request body element to the bytes of a response body element. The
+//! gateway (`ithaca_gateway::soap`) hosts them: it reads and checks the
+//! envelope, dispatches, validates against the contract and writes the
+//! response envelope, so nothing here touches HTTP or SOAP envelopes.
 //!
-//! Status: nothing is implemented yet. The gateway hosts no services until the
-//! SOAP hosting issue lands; this crate exists so that the workspace layout is
-//! the final one.
+//! - [`echo`]: the EchoService, the benchmark contract (document/literal
+//!   wrapped `echoString(text) -> result`), hosted by default at
+//!   `/services/EchoService` (SOAP 1.1) and `/services/EchoService/soap12`
+//!   (SOAP 1.2).
+//!
+//! Planned here: the bank and transfer services of the WS-AT scenario and
+//! the sector-status service of the membership scenario.
+
+pub mod echo;

@@ -72,7 +72,11 @@ where
                 if let Ok(response) = &result {
                     let status = response.status().as_u16();
                     let micros = start.elapsed().as_micros() as u64;
-                    if response.status().is_server_error() {
+                    let client_caused = response
+                        .extensions()
+                        .get::<crate::body::ClientCaused>()
+                        .is_some();
+                    if response.status().is_server_error() && !client_caused {
                         tracing::warn!(
                             request_id = %id,
                             %method,

@@ -164,3 +164,154 @@ pub async fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A test contract with what the EchoService lacks: qualified elements, an
+/// `xs:int`, a bound header, a declared fault, a one-way operation, an
+/// operation dispatched by body only and one without a handler.
+pub const SHOP_WSDL: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<definitions name="Shop" targetNamespace="urn:ithaca:test:shop"
+    xmlns="http://schemas.xmlsoap.org/wsdl/" xmlns:tns="urn:ithaca:test:shop"
+    xmlns:xs="http://www.w3.org/2001/XMLSchema"
+    xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/"
+    xmlns:soap12="http://schemas.xmlsoap.org/wsdl/soap12/">
+  <types>
+    <xs:schema targetNamespace="urn:ithaca:test:shop" elementFormDefault="qualified">
+      <xs:element name="order"><xs:complexType><xs:sequence>
+        <xs:element name="item" type="xs:string"/>
+        <xs:element name="count" type="xs:int"/>
+      </xs:sequence></xs:complexType></xs:element>
+      <xs:element name="orderResponse"><xs:complexType><xs:sequence>
+        <xs:element name="total" type="xs:string"/>
+      </xs:sequence></xs:complexType></xs:element>
+      <xs:element name="outOfStock"><xs:complexType><xs:sequence>
+        <xs:element name="item" type="xs:string"/>
+      </xs:sequence></xs:complexType></xs:element>
+      <xs:element name="notify"><xs:complexType><xs:sequence>
+        <xs:element name="message" type="xs:string"/>
+      </xs:sequence></xs:complexType></xs:element>
+      <xs:element name="lookup"><xs:complexType><xs:sequence>
+        <xs:element name="item" type="xs:string"/>
+      </xs:sequence></xs:complexType></xs:element>
+      <xs:element name="lookupResponse"><xs:complexType><xs:sequence>
+        <xs:element name="found" type="xs:string"/>
+      </xs:sequence></xs:complexType></xs:element>
+      <xs:element name="audit"><xs:complexType><xs:sequence/></xs:complexType></xs:element>
+      <xs:element name="auditResponse"><xs:complexType><xs:sequence/></xs:complexType></xs:element>
+      <xs:element name="trace" type="xs:string"/>
+    </xs:schema>
+  </types>
+  <message name="orderIn"><part name="parameters" element="tns:order"/><part name="trace" element="tns:trace"/></message>
+  <message name="orderOut"><part name="parameters" element="tns:orderResponse"/></message>
+  <message name="outOfStock"><part name="fault" element="tns:outOfStock"/></message>
+  <message name="notifyIn"><part name="parameters" element="tns:notify"/></message>
+  <message name="lookupIn"><part name="parameters" element="tns:lookup"/></message>
+  <message name="lookupOut"><part name="parameters" element="tns:lookupResponse"/></message>
+  <message name="auditIn"><part name="parameters" element="tns:audit"/></message>
+  <message name="auditOut"><part name="parameters" element="tns:auditResponse"/></message>
+  <portType name="Shop">
+    <operation name="order">
+      <input message="tns:orderIn"/><output message="tns:orderOut"/>
+      <fault name="OutOfStock" message="tns:outOfStock"/>
+    </operation>
+    <operation name="notify"><input message="tns:notifyIn"/></operation>
+    <operation name="lookup"><input message="tns:lookupIn"/><output message="tns:lookupOut"/></operation>
+    <operation name="audit"><input message="tns:auditIn"/><output message="tns:auditOut"/></operation>
+  </portType>
+  <binding name="ShopSoap11" type="tns:Shop">
+    <soap:binding style="document" transport="http://schemas.xmlsoap.org/soap/http"/>
+    <operation name="order">
+      <soap:operation soapAction="urn:shop#order"/>
+      <input><soap:body parts="parameters" use="literal"/><soap:header message="tns:orderIn" part="trace" use="literal"/></input>
+      <output><soap:body use="literal"/></output>
+      <fault name="OutOfStock"><soap:fault name="OutOfStock" use="literal"/></fault>
+    </operation>
+    <operation name="notify">
+      <soap:operation soapAction="urn:shop#notify"/>
+      <input><soap:body use="literal"/></input>
+    </operation>
+    <operation name="lookup">
+      <soap:operation soapAction=""/>
+      <input><soap:body use="literal"/></input><output><soap:body use="literal"/></output>
+    </operation>
+    <operation name="audit">
+      <soap:operation soapAction="urn:shop#audit"/>
+      <input><soap:body use="literal"/></input><output><soap:body use="literal"/></output>
+    </operation>
+  </binding>
+  <binding name="ShopSoap12" type="tns:Shop">
+    <soap12:binding style="document" transport="http://schemas.xmlsoap.org/soap/http"/>
+    <operation name="order">
+      <soap12:operation soapAction="urn:shop#order"/>
+      <input><soap12:body parts="parameters" use="literal"/><soap12:header message="tns:orderIn" part="trace" use="literal"/></input>
+      <output><soap12:body use="literal"/></output>
+      <fault name="OutOfStock"><soap12:fault name="OutOfStock" use="literal"/></fault>
+    </operation>
+    <operation name="notify">
+      <soap12:operation soapAction="urn:shop#notify"/>
+      <input><soap12:body use="literal"/></input>
+    </operation>
+    <operation name="lookup">
+      <soap12:operation soapAction=""/>
+      <input><soap12:body use="literal"/></input><output><soap12:body use="literal"/></output>
+    </operation>
+    <operation name="audit">
+      <soap12:operation soapAction="urn:shop#audit"/>
+      <input><soap12:body use="literal"/></input><output><soap12:body use="literal"/></output>
+    </operation>
+  </binding>
+  <service name="ShopService">
+    <port name="ShopSoap11Port" binding="tns:ShopSoap11"><soap:address location="http://localhost/shop"/></port>
+    <port name="ShopSoap12Port" binding="tns:ShopSoap12"><soap12:address location="http://localhost/shop12"/></port>
+  </service>
+</definitions>"#;
+
+/// The text between the first `open` and the next `close` after it.
+pub fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
+    let start = text.find(open)? + open.len();
+    let end = start + text[start..].find(close)?;
+    Some(&text[start..end])
+}
+
+/// The shop service at `/services/ShopService` (and `/soap12`): `order`
+/// echoes its count back as the total (or raises the declared fault
+/// `OutOfStock` for the item `gone`), `notify` records its message in
+/// `notified`, `lookup` always fails, `audit` has no handler.
+pub fn shop_service(
+    validation: bool,
+    notified: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) -> Router {
+    use ithaca_gateway::soap::{Contract, SoapError, SoapRequest, SoapService};
+    let contract = Contract::from_bytes("shop.wsdl", SHOP_WSDL).unwrap();
+    SoapService::builder(contract)
+        .validation(validation)
+        .operation("order", |request: SoapRequest| async move {
+            let body = String::from_utf8_lossy(request.body()).into_owned();
+            let item = between(&body, "item>", "</").unwrap_or_default();
+            if item == "gone" {
+                return Err(SoapError::declared(
+                    "OutOfStock",
+                    "out of stock",
+                    r#"<s:outOfStock xmlns:s="urn:ithaca:test:shop"><s:item>gone</s:item></s:outOfStock>"#,
+                ));
+            }
+            let count = between(&body, "count>", "</").unwrap_or_default();
+            Ok(format!(
+                r#"<s:orderResponse xmlns:s="urn:ithaca:test:shop"><s:total>{count}</s:total></s:orderResponse>"#
+            )
+            .into_bytes())
+        })
+        .operation("notify", move |request: SoapRequest| {
+            let notified = notified.clone();
+            async move {
+                let body = String::from_utf8_lossy(request.body()).into_owned();
+                let message = between(&body, "message>", "</").unwrap_or_default();
+                notified.lock().unwrap().push(message.to_owned());
+                Ok(Vec::new())
+            }
+        })
+        .operation("lookup", |_request: SoapRequest| async move {
+            Err(SoapError::receiver("the catalogue database is down"))
+        })
+        .build()
+        .unwrap()
+}

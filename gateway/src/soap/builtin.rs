@@ -1,0 +1,30 @@
+//! The services that ship with Ithaca (`ithaca_services`), hosted.
+
+use super::contract::Contract;
+use super::error::SetupError;
+use super::handler::{SoapError, SoapRequest};
+use super::service::SoapService;
+use crate::router::Router;
+
+/// Where `ithaca serve` hosts the EchoService's SOAP 1.1 port; its SOAP
+/// 1.2 port is at this path followed by `/soap12`.
+pub const ECHO_SERVICE_PATH: &str = "/services/EchoService";
+
+/// The EchoService ([`ithaca_services::echo`]) at [`ECHO_SERVICE_PATH`],
+/// validation on.
+pub fn echo_service() -> Result<Router, SetupError> {
+    use ithaca_services::echo;
+    let contract = Contract::from_bytes(echo::WSDL_NAME, echo::WSDL)?;
+    SoapService::builder(contract)
+        .service(echo::SERVICE)
+        .base_path(ECHO_SERVICE_PATH)
+        .operation(echo::OPERATION, |request: SoapRequest| async move {
+            echo::echo_string(request.body()).map_err(|error| SoapError::sender(error.to_string()))
+        })
+        .build()
+}
+
+/// Every built-in service, as `ithaca serve` hosts them.
+pub fn services() -> Result<Router, SetupError> {
+    echo_service()
+}

@@ -1,0 +1,87 @@
+//! Keeps a panicking handler from costing the client its response: the
+//! panic is caught and answered as a Server / Receiver fault, so every
+//! request still gets exactly one response.
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::handler::{HandlerFuture, OperationHandler, SoapError, SoapRequest};
+
+/// Calls `handler` and runs its future, turning a panic in either into
+/// [`SoapError::Receiver`].
+pub(crate) async fn call(
+    handler: &dyn OperationHandler,
+    request: SoapRequest,
+) -> Result<Vec<u8>, SoapError> {
+    let Ok(future) = catch_unwind(AssertUnwindSafe(|| handler.call(request))) else {
+        return Err(panicked());
+    };
+    CatchUnwind(future).await
+}
+
+fn panicked() -> SoapError {
+    tracing::error!("a SOAP operation handler panicked");
+    SoapError::receiver("internal error in the service")
+}
+
+struct CatchUnwind(HandlerFuture);
+
+impl Future for CatchUnwind {
+    type Output = Result<Vec<u8>, SoapError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let future = &mut self.get_mut().0;
+        match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(poll) => poll,
+            Err(_) => Poll::Ready(Err(panicked())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> SoapRequest {
+        let message = bytes::Bytes::from_static(
+            br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body/></s:Envelope>"#,
+        );
+        let envelope =
+            ithaca_wsdl::read_envelope(&message, None, &ithaca_wsdl::Limits::default()).unwrap();
+        SoapRequest {
+            message,
+            envelope,
+            operation: "op".into(),
+            action: None,
+            headers: http::HeaderMap::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn panics_become_receiver_faults() {
+        let in_future = |_request: SoapRequest| async move {
+            if true {
+                panic!("boom");
+            }
+            Ok(Vec::new())
+        };
+        assert_eq!(
+            call(&in_future, request()).await,
+            Err(SoapError::receiver("internal error in the service"))
+        );
+        fn sync_part(_request: SoapRequest) -> HandlerFuture {
+            panic!("before the future");
+        }
+        struct Sync;
+        impl OperationHandler for Sync {
+            fn call(&self, request: SoapRequest) -> HandlerFuture {
+                sync_part(request)
+            }
+        }
+        assert!(call(&Sync, request()).await.is_err());
+        let fine = |_request: SoapRequest| async move { Ok(b"<ok/>".to_vec()) };
+        assert_eq!(call(&fine, request()).await, Ok(b"<ok/>".to_vec()));
+    }
+}
