@@ -134,6 +134,17 @@ pub enum Error {
     /// A stringified object reference was malformed.
     #[error("invalid object reference: {0}")]
     InvalidReference(&'static str),
+    /// A TypeCode was malformed on the wire, or could not be built from
+    /// an IDL type.
+    #[error("invalid typecode: {0}")]
+    InvalidTypeCode(String),
+    /// A dynamic value did not match the TypeCode it was encoded with.
+    #[error("value does not match its typecode: {0}")]
+    TypeMismatch(String),
+    /// The data uses a feature the dynamic codec does not implement yet
+    /// (chunked or shared valuetypes).
+    #[error("unsupported: {0}")]
+    Unsupported(&'static str),
 }
 
 impl Error {

@@ -49,6 +49,16 @@
 //!   original source. [`front::check_file`] gives omniidl 4.2.5's verdict on
 //!   every file of the shared IDL corpus; [`front::parse_str`] is the
 //!   fuzzing entry point.
+//! - [`dynamic`]: the dynamic, TypeCode-driven CDR codec. CORBA
+//!   [`dynamic::TypeCode`]s for every IDL type (recursive ones included),
+//!   built from the front end's model and encoded and decoded on the wire
+//!   (encapsulations, indirections); [`dynamic::Value`]s of any type
+//!   encoded and decoded through them, with bounds, enum ranges, union
+//!   discriminators, depth and size checked; operation signatures that read
+//!   and write request, reply and user exception bodies, a
+//!   [`dynamic::DynamicServant`] for any interface and a DII-style
+//!   [`dynamic::invoke`]. Interoperates with omniORB 4.2 for every IDL type
+//!   of a rich test contract.
 //! - [`Error`]: one error type for all of it; [`Error::is_message_error`]
 //!   separates broken framing (answer MessageError and close) from one
 //!   broken message (answer MARSHAL).
@@ -56,14 +66,13 @@
 //! # What is still to come
 //!
 //! Deadlines, connection pooling and LOCATION_FORWARD handling in the ORB
-//! runtime; the dynamic, TypeCode-driven CDR codec for
-//! every IDL type and code-set negotiation (the transmission code sets are
-//! already selectable on readers and writers); `corbaname:` URLs and a
-//! CosNaming client and server; in the IDL front end, components and homes
-//! (reported as unsupported today), `import` semantics, IDL 4 annotations
-//! and TypeCodes built from the model; the IOR publication for objects
-//! served by [`orb::OrbServer`]; code generation and the
-//! `ithaca idl`/`ithaca corba` commands.
+//! runtime; in the dynamic codec, chunked, shared and truncated
+//! valuetypes and abstract interfaces holding values; code-set
+//! negotiation (the transmission code sets are already selectable on
+//! readers and writers); `corbaname:` URLs and a CosNaming client and
+//! server; in the IDL front end, components and homes
+//! (reported as unsupported today), `import` semantics and IDL 4
+//! annotations; code generation and the `ithaca corba` commands.
 //!
 //! # Example
 //!
@@ -114,6 +123,7 @@
 
 pub mod cdr;
 pub mod connection;
+pub mod dynamic;
 pub mod error;
 pub mod front;
 pub mod giop;
