@@ -31,6 +31,15 @@
 //! - [`ior`]: object references, IIOP profiles 1.0–1.2 with tagged
 //!   components (ORB type, code sets, alternate addresses), `IOR:` strings
 //!   and `corbaloc:` URLs.
+//! - [`naming`]: the CORBA Naming Service. `corbaname:` URLs, CosNaming
+//!   names and their INS stringified form (`a/b.kind`, checked against
+//!   omniNames), a `NamingContext` client on [`orb::OrbClient`] (resolve,
+//!   bind, rebind, contexts, unbind, list with binding iterators; the
+//!   CosNaming user exceptions as a typed [`naming::NamingError`]), a small
+//!   bounded in-memory naming service served by [`orb::OrbServer`] that
+//!   omniORB clients use like omniNames, IIOP 1.2 references for served
+//!   objects ([`naming::object_ior`]), and [`naming::resolve_reference`]
+//!   for `IOR:`, `corbaloc:` and `corbaname:` text.
 //! - [`orb`]: the ORB runtime, the only part that does I/O: thin tokio
 //!   drivers around the connection state machine. [`orb::OrbServer`]
 //!   dispatches requests by object key to [`orb::Servant`]s (DSI-style) and
@@ -69,8 +78,10 @@
 //! runtime; in the dynamic codec, chunked, shared and truncated
 //! valuetypes and abstract interfaces holding values; code-set
 //! negotiation (the transmission code sets are already selectable on
-//! readers and writers); `corbaname:` URLs and a CosNaming client and
-//! server; in the IDL front end, components and homes
+//! readers and writers); in the naming service,
+//! persistence, federation by forwarding (a foreign context answers
+//! CannotProceed, which clients follow themselves) and `corbaname:` with
+//! several addresses tried in turn; in the IDL front end, components and homes
 //! (reported as unsupported today), `import` semantics and IDL 4
 //! annotations; code generation and the `ithaca corba` commands.
 //!
@@ -128,6 +139,7 @@ pub mod error;
 pub mod front;
 pub mod giop;
 pub mod ior;
+pub mod naming;
 pub mod orb;
 pub mod version;
 

@@ -69,6 +69,27 @@ impl OrbServer {
         }
     }
 
+    /// A handle that adds (`Some`) or removes (`None`) the object under a
+    /// key, also once the server runs: for servants that create objects,
+    /// such as naming contexts and binding iterators. It holds the object
+    /// table weakly, so it does nothing once the server is gone and a
+    /// servant may keep it without keeping the server alive.
+    pub fn registrar(
+        &self,
+    ) -> impl Fn(Bytes, Option<Arc<dyn Servant>>) + Clone + Send + Sync + 'static {
+        let objects = Arc::downgrade(&self.objects);
+        move |key, servant| {
+            if let Some(objects) = objects.upgrade()
+                && let Ok(mut objects) = objects.write()
+            {
+                match servant {
+                    Some(servant) => objects.insert(key, servant),
+                    None => objects.remove(&key),
+                };
+            }
+        }
+    }
+
     /// Serves on a background task until [`RunningOrbServer::shutdown`].
     pub fn spawn(self) -> RunningOrbServer {
         let (stop, stopped) = watch::channel(false);
