@@ -36,6 +36,23 @@ enum Command {
     /// Work with WSDL and XSD contracts.
     #[command(subcommand)]
     Wsdl(WsdlCommand),
+    /// Work with OMG IDL files.
+    #[command(subcommand)]
+    Idl(IdlCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum IdlCommand {
+    /// Preprocess, parse and check IDL files as omniidl does; print every
+    /// diagnostic (file:line:col) and exit 1 if any file has an error.
+    Check {
+        /// The files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Add DIR to the #include search path (repeatable).
+        #[arg(short = 'I', value_name = "DIR")]
+        include: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +123,9 @@ fn main() -> ExitCode {
                 eprintln!("ithaca: {error:#}");
                 ExitCode::FAILURE
             }),
+        Some(Command::Idl(IdlCommand::Check { files, include })) => {
+            commands::idl::check(&files, &include)
+        }
         Some(Command::Serve(args)) => serve(cli.config, args),
         None => serve(cli.config, ServeArgs::default()),
     }

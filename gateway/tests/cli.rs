@@ -403,3 +403,81 @@ fn wsdl_check_lists_operations_and_reports_diagnostics_with_positions() {
     assert_eq!(status, 1, "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn idl_check_reports_omniidl_style_errors_with_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(
+        dir.path(),
+        "good.idl",
+        "#include \"types.idl\"\nmodule M { interface I { T twice(in T value); }; };\n",
+    );
+    let include = dir.path().join("inc");
+    std::fs::create_dir(&include).unwrap();
+    write(&include, "types.idl", "typedef long T;\n");
+    let (status, stdout, stderr) = run({
+        let mut c = ithaca();
+        c.args(["idl", "check"]).arg(&good).arg("-I").arg(&include);
+        c
+    });
+    assert_eq!(status, 0, "{stderr}");
+    assert!(stdout.ends_with("good.idl: ok\n"), "{stdout}");
+
+    // omniidl rejects identifiers that differ from a used name only in case.
+    let bad = write(
+        dir.path(),
+        "bad.idl",
+        "typedef sequence<long> Points;\ninterface I { Points reverse(in Points points); };\n",
+    );
+    let (status, _, stderr) = run({
+        let mut c = ithaca();
+        c.args(["idl", "check"]).arg(&bad);
+        c
+    });
+    assert_eq!(status, 1);
+    assert!(stderr.contains("bad.idl:2:"), "{stderr}");
+    assert!(stderr.contains("error:"), "{stderr}");
+}
+
+/// Corpus tier: `ithaca idl check` gives omniidl's verdict on every file of
+/// ../shared/corpus/idl (MANIFEST.tsv records omniidl's verdict and flags).
+#[test]
+fn idl_check_agrees_with_omniidl_on_the_corpus() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/idl");
+    let Ok(manifest) = std::fs::read_to_string(root.join("MANIFEST.tsv")) else {
+        println!("corpus tier skipped: {} is absent", root.display());
+        return;
+    };
+    let mut checked = 0;
+    let mut mismatches = Vec::new();
+    for line in manifest.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let [path, _source, verdict, flags, ..] = cols.as_slice() else {
+            continue;
+        };
+        let mut command = ithaca();
+        command.current_dir(&root).args(["idl", "check", path]);
+        for flag in flags.split_whitespace() {
+            if let Some(dir) = flag.strip_prefix("-I") {
+                command.arg("-I").arg(dir);
+            }
+        }
+        let (status, _, stderr) = run(command);
+        assert!(
+            status == 0 || status == 1,
+            "{path}: status {status}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{path}: {stderr}");
+        let ours = if status == 0 { "accept" } else { "reject" };
+        if ours != *verdict {
+            mismatches.push(format!("{path}: omniidl {verdict}, ithaca {ours}"));
+        }
+        checked += 1;
+    }
+    println!(
+        "ithaca idl check agrees with omniidl on {}/{checked} corpus files",
+        checked - mismatches.len()
+    );
+    assert!(checked > 200, "only {checked} corpus entries");
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+}
