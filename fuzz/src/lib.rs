@@ -94,6 +94,38 @@ pub fn object_reference(data: &[u8]) {
 /// A fuzz target: any input, no panic.
 pub type Target = fn(&[u8]);
 
+/// The naming parsers: `corbaname:` URLs and INS stringified names; and a
+/// CosNaming name read as CDR from the same bytes.
+pub fn naming(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = ithaca_idl::naming::Corbaname::parse(text);
+        if let Ok(name) = ithaca_idl::naming::Name::to_name(text) {
+            // A parsed name prints back to a name that parses the same.
+            if let Ok(printed) = name.to_string_name() {
+                assert_eq!(ithaca_idl::naming::Name::to_name(&printed).ok(), Some(name));
+            }
+        }
+    }
+    for order in [
+        ithaca_idl::cdr::ByteOrder::BigEndian,
+        ithaca_idl::cdr::ByteOrder::LittleEndian,
+    ] {
+        let mut reader = ithaca_idl::cdr::CdrReader::new(
+            bytes::Bytes::copy_from_slice(data),
+            order,
+            ithaca_idl::GiopVersion::V1_2,
+        );
+        let _ = ithaca_idl::naming::Name::read(&mut reader);
+    }
+}
+
+/// The dynamic codec's decoders: a TypeCode in an encapsulation, and an
+/// `any` (TypeCode then value) in an encapsulation.
+pub fn typecode_and_any(data: &[u8]) {
+    let _ = ithaca_idl::dynamic::TypeCode::from_encapsulation(data);
+    let _ = ithaca_idl::dynamic::decode_any_encapsulation(data);
+}
+
 /// Every target by name, for the replay test.
 pub const TARGETS: &[(&str, Target)] = &[
     ("config", config),
@@ -103,4 +135,6 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("giop_connection", giop_connection),
     ("object_reference", object_reference),
     ("idl_front_end", idl_front_end),
+    ("naming", naming),
+    ("typecode_and_any", typecode_and_any),
 ];
