@@ -10,6 +10,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -234,49 +236,18 @@ async fn the_dynamic_client_calls_the_hand_written_servant() {
 fn programs() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let hint = "omniORB is needed: run scripts/install-test-deps.sh (Debian: omniorb omniidl libomniorb4-dev pkg-config g++)";
-        let source = omniorb_dir();
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("omniorb-dynamic");
-        std::fs::create_dir_all(&out).unwrap();
-        for file in [
-            "IthacaBench.idl",
-            "check_client.cc",
-            "Dyn.idl",
-            "dyn_values.hh",
-            "dyn_client.cc",
-            "dyn_server.cc",
-        ] {
-            std::fs::copy(source.join(file), out.join(file)).unwrap();
-        }
-        for idl in ["IthacaBench.idl", "Dyn.idl"] {
-            let status = Command::new("omniidl")
-                .args(["-bcxx", "-Wba", idl])
-                .current_dir(&out)
-                .status()
-                .unwrap_or_else(|e| panic!("omniidl: {e}; {hint}"));
-            assert!(status.success(), "omniidl failed; {hint}");
-        }
-        let flags = Command::new("pkg-config")
-            .args(["--cflags", "--libs", "omniDynamic4"])
-            .output()
-            .unwrap_or_else(|e| panic!("pkg-config: {e}; {hint}"));
-        assert!(flags.status.success(), "pkg-config omniDynamic4 failed; {hint}");
-        let flags = String::from_utf8(flags.stdout).unwrap();
-        for (program, stubs) in [
-            ("check_client", ["IthacaBenchSK.cc", "IthacaBenchDynSK.cc"]),
-            ("dyn_client", ["DynSK.cc", "DynDynSK.cc"]),
-            ("dyn_server", ["DynSK.cc", "DynDynSK.cc"]),
-        ] {
-            let status = Command::new("g++")
-                .args(["-O1", "-o", program, &format!("{program}.cc")])
-                .args(stubs)
-                .args(flags.split_whitespace())
-                .current_dir(&out)
-                .status()
-                .unwrap_or_else(|e| panic!("g++: {e}; {hint}"));
-            assert!(status.success(), "building {program} failed; {hint}");
-        }
-        out
+        support::build(&support::Peers {
+            dir: "omniorb-dynamic",
+            files: &["IthacaBench.idl", "Dyn.idl", "dyn_values.hh"],
+            idl: &["IthacaBench.idl", "Dyn.idl"],
+            omniidl_args: &["-Wba"],
+            package: "omniDynamic4",
+            programs: &[
+                ("check_client", &["IthacaBenchSK.cc", "IthacaBenchDynSK.cc"]),
+                ("dyn_client", &["DynSK.cc", "DynDynSK.cc"]),
+                ("dyn_server", &["DynSK.cc", "DynDynSK.cc"]),
+            ],
+        })
     })
 }
 
@@ -567,15 +538,6 @@ fn probe_any() -> Value {
     Value::Any(Box::new(tc), Box::new(value))
 }
 
-struct Process(std::process::Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_dynamic_client_exchanges_every_idl_type_with_an_omniorb_server() {
     use std::io::{BufRead, BufReader};
@@ -592,7 +554,7 @@ async fn the_dynamic_client_exchanges_every_idl_type_with_an_omniorb_server() {
         .next()
         .unwrap()
         .unwrap();
-    let _server = Process(child);
+    let _server = support::Process(child);
     let profile = Ior::from_ior_string(&ior)
         .unwrap()
         .iiop_profile()

@@ -13,8 +13,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -26,62 +28,28 @@ use ithaca_idl::naming::{
 };
 use ithaca_idl::orb::{ClientConfig, OrbServer};
 
-const HINT: &str = "omniORB is needed: run scripts/install-test-deps.sh (Debian: omniorb omniidl libomniorb4-dev omniorb-nameserver pkg-config g++)";
+use support::HINT;
 
 /// Builds `naming_client` once; returns its directory.
 fn programs() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("omniorb");
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("omniorb-naming");
-        std::fs::create_dir_all(&out).unwrap();
-        for file in ["IthacaBench.idl", "naming_client.cc"] {
-            std::fs::copy(source.join(file), out.join(file)).unwrap();
-        }
-        let status = Command::new("omniidl")
-            .args(["-bcxx", "IthacaBench.idl"])
-            .current_dir(&out)
-            .status()
-            .unwrap_or_else(|e| panic!("omniidl: {e}; {HINT}"));
-        assert!(status.success(), "omniidl failed; {HINT}");
-        let flags = Command::new("pkg-config")
-            .args(["--cflags", "--libs", "omniORB4"])
-            .output()
-            .unwrap_or_else(|e| panic!("pkg-config: {e}; {HINT}"));
-        assert!(flags.status.success(), "pkg-config omniORB4 failed; {HINT}");
-        let flags = String::from_utf8(flags.stdout).unwrap();
-        let status = Command::new("g++")
-            .args([
-                "-O1",
-                "-o",
-                "naming_client",
-                "naming_client.cc",
-                "IthacaBenchSK.cc",
-            ])
-            .args(flags.split_whitespace())
-            .current_dir(&out)
-            .status()
-            .unwrap_or_else(|e| panic!("g++: {e}; {HINT}"));
-        assert!(status.success(), "building naming_client failed; {HINT}");
-        out
+        support::build(&support::Peers {
+            dir: "omniorb-naming",
+            files: &["IthacaBench.idl"],
+            idl: &["IthacaBench.idl"],
+            omniidl_args: &[],
+            package: "omniORB4",
+            programs: &[("naming_client", &["IthacaBenchSK.cc"])],
+        })
     })
-}
-
-/// A child process, killed by pid on drop.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Starts omniNames on a free 127.0.0.1 port with a fresh data directory.
 ///
 /// Another test may bind the "free" port first (port 0 binds race with
 /// `free_port`); omniNames then exits at once, and a new port is tried.
-async fn omni_names() -> (Process, u16) {
+async fn omni_names() -> (support::Process, u16) {
     for _ in 0..5 {
         let port = ithaca_testkit::free_port().unwrap();
         let data = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("omninames-{port}"));
@@ -97,7 +65,7 @@ async fn omni_names() -> (Process, u16) {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("omniNames: {e}; {HINT}"));
-        let mut process = Process(child);
+        let mut process = support::Process(child);
         for _ in 0..200 {
             if process.0.try_wait().unwrap().is_some() {
                 break;

@@ -8,9 +8,11 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -26,45 +28,18 @@ const MAX_MESSAGE: &str = "67108864";
 fn programs() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let hint = "omniORB is needed: run scripts/install-test-deps.sh (Debian: omniorb omniidl libomniorb4-dev pkg-config g++)";
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("omniorb");
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("omniorb-echo");
-        std::fs::create_dir_all(&out).unwrap();
-        for file in ["IthacaBench.idl", "check_client.cc", "echo_server.cc"] {
-            std::fs::copy(source.join(file), out.join(file)).unwrap();
-        }
-        let status = Command::new("omniidl")
-            .args(["-bcxx", "IthacaBench.idl"])
-            .current_dir(&out)
-            .status()
-            .unwrap_or_else(|e| panic!("omniidl: {e}; {hint}"));
-        assert!(status.success(), "omniidl failed; {hint}");
-        let flags = Command::new("pkg-config")
-            .args(["--cflags", "--libs", "omniORB4"])
-            .output()
-            .unwrap_or_else(|e| panic!("pkg-config: {e}; {hint}"));
-        assert!(flags.status.success(), "pkg-config omniORB4 failed; {hint}");
-        let flags = String::from_utf8(flags.stdout).unwrap();
-        for program in ["check_client", "echo_server"] {
-            let status = Command::new("g++")
-                .args(["-O1", "-o", program, &format!("{program}.cc"), "IthacaBenchSK.cc"])
-                .args(flags.split_whitespace())
-                .current_dir(&out)
-                .status()
-                .unwrap_or_else(|e| panic!("g++: {e}; {hint}"));
-            assert!(status.success(), "building {program} failed; {hint}");
-        }
-        out
+        support::build(&support::Peers {
+            dir: "omniorb-echo",
+            files: &["IthacaBench.idl"],
+            idl: &["IthacaBench.idl"],
+            omniidl_args: &[],
+            package: "omniORB4",
+            programs: &[
+                ("check_client", &["IthacaBenchSK.cc"]),
+                ("echo_server", &["IthacaBenchSK.cc"]),
+            ],
+        })
     })
-}
-
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -133,7 +108,7 @@ async fn ithaca_calls_an_omniorb_server_in_every_version_and_byte_order() {
         .next()
         .unwrap()
         .unwrap();
-    let _server = Process(child);
+    let _server = support::Process(child);
     assert!(ior.starts_with("IOR:"), "{ior}");
     // The IOR omniORB printed parses and names the address it listens on.
     let parsed = ithaca_idl::ior::Ior::from_ior_string(&ior).unwrap();

@@ -10,6 +10,7 @@ use std::str::FromStr;
 
 use bytes::Bytes;
 
+use super::url_escape::{percent_decode, percent_encode};
 use super::{IiopProfile, Ior};
 use crate::cdr::ByteOrder;
 use crate::error::{Error, Result};
@@ -60,7 +61,7 @@ impl Corbaloc {
         }
         Ok(Self {
             addresses,
-            key: Bytes::from(percent_decode(key)?),
+            key: Bytes::from(percent_decode(key, "invalid %-escape in corbaloc key")?),
         })
     }
 
@@ -172,28 +173,6 @@ fn parse_version(text: &str) -> Result<Version> {
     Ok(Version::new(number(major)?, number(minor)?))
 }
 
-fn percent_decode(text: &str) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len());
-    let mut bytes = text.bytes();
-    while let Some(b) = bytes.next() {
-        if b != b'%' {
-            out.push(b);
-            continue;
-        }
-        let digit = |d: Option<u8>| d.and_then(|d| char::from(d).to_digit(16));
-        match (digit(bytes.next()), digit(bytes.next())) {
-            (Some(high), Some(low)) => out.push(u8::try_from(high << 4 | low).unwrap_or(0)),
-            _ => return Err(Error::InvalidReference("invalid %-escape in corbaloc key")),
-        }
-    }
-    Ok(out)
-}
-
-/// Whether a key byte may appear unescaped in a corbaloc URL.
-fn is_unreserved(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || b";/:?@&=+$,-_.!~*'()".contains(&byte)
-}
-
 impl fmt::Display for Corbaloc {
     /// Writes the canonical form: explicit protocol, version and port.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -217,14 +196,7 @@ impl fmt::Display for Corbaloc {
             }
         }
         f.write_str("/")?;
-        for &byte in &self.key[..] {
-            if is_unreserved(byte) {
-                write!(f, "{}", char::from(byte))?;
-            } else {
-                write!(f, "%{byte:02X}")?;
-            }
-        }
-        Ok(())
+        f.write_str(&percent_encode(&self.key))
     }
 }
 

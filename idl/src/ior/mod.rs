@@ -10,6 +10,7 @@
 mod corbaloc;
 mod iiop_profile;
 mod stringified;
+pub(crate) mod url_escape;
 
 use bytes::Bytes;
 

@@ -55,8 +55,11 @@ impl Corbaname {
         let name = match fragment {
             None | Some("") => None,
             Some(fragment) => {
-                let decoded = String::from_utf8(percent_decode(fragment)?)
-                    .map_err(|_| Error::InvalidReference("corbaname name is not utf-8"))?;
+                let decoded = String::from_utf8(crate::ior::url_escape::percent_decode(
+                    fragment,
+                    "invalid %-escape in corbaname name",
+                )?)
+                .map_err(|_| Error::InvalidReference("corbaname name is not utf-8"))?;
                 Some(Name::to_name(&decoded).map_err(|e| Error::InvalidReference(e.0))?)
             }
         };
@@ -69,45 +72,10 @@ impl Corbaname {
     }
 }
 
-fn percent_decode(text: &str) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len());
-    let mut bytes = text.bytes();
-    while let Some(b) = bytes.next() {
-        if b != b'%' {
-            out.push(b);
-            continue;
-        }
-        let digit = |d: Option<u8>| d.and_then(|d| char::from(d).to_digit(16));
-        match (digit(bytes.next()), digit(bytes.next())) {
-            (Some(high), Some(low)) => out.push(u8::try_from(high << 4 | low).unwrap_or(0)),
-            _ => {
-                return Err(Error::InvalidReference(
-                    "invalid %-escape in corbaname name",
-                ));
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Whether a byte may stay unescaped after `#` (RFC 2396 unreserved and
-/// reserved characters, as the INS `to_url` keeps them).
-fn is_url_safe(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || b";/:?@&=+$,-_.!~*'()".contains(&byte)
-}
-
 /// Escapes a stringified name for use after `#`
 /// (`CosNaming::NamingContextExt::to_url`).
 pub fn escape_url_name(string_name: &str) -> String {
-    let mut out = String::with_capacity(string_name.len());
-    for &byte in string_name.as_bytes() {
-        if is_url_safe(byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    crate::ior::url_escape::percent_encode(string_name.as_bytes())
 }
 
 /// Writes the canonical form: the context as canonical corbaloc addresses
