@@ -10,11 +10,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-
-use support::{RawOutcome, raw_exchange};
 
 fn ithaca() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ithaca"));
@@ -266,46 +262,14 @@ async fn sigterm_under_load_completes_every_accepted_request() {
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path());
     let mut server = Server::start(command);
-    let addr = server.addr;
-    let stop = Arc::new(AtomicBool::new(false));
-    let clients: Vec<_> = (0..16)
-        .map(|_| {
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                let mut outcomes = Vec::new();
-                while !stop.load(Ordering::SeqCst) {
-                    let outcome =
-                        raw_exchange(addr, b"GET /readyz HTTP/1.1\r\nHost: t\r\n\r\n").await;
-                    let refused = outcome == RawOutcome::Refused;
-                    outcomes.push(outcome);
-                    if refused {
-                        break;
-                    }
-                }
-                outcomes
-            })
-        })
-        .collect();
+    let load = support::Load::start(server.addr, b"GET /readyz HTTP/1.1\r\nHost: t\r\n\r\n", 16);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let status = tokio::task::spawn_blocking(move || server.terminate())
         .await
         .unwrap();
     assert_eq!(status, 0);
-    stop.store(true, Ordering::SeqCst);
-    let mut complete = 0;
-    for client in clients {
-        for outcome in client.await.unwrap() {
-            match outcome {
-                // 503: /readyz says "draining" once shutdown began.
-                RawOutcome::Complete(status) => {
-                    assert!(status == 200 || status == 503, "status {status}");
-                    complete += 1;
-                }
-                RawOutcome::Refused => {}
-                RawOutcome::Truncated(n) => panic!("a response was cut after {n} bytes"),
-            }
-        }
-    }
+    // 503: /readyz says "draining" once shutdown began.
+    let complete = load.finish(&[200, 503]).await;
     assert!(complete > 16, "the load did not run ({complete} requests)");
 }
 

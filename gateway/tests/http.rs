@@ -341,47 +341,14 @@ async fn graceful_shutdown_finishes_every_accepted_request() {
     };
     let gw = TestGateway::start(routes, |c| c.server.drain_timeout = "10s".parse().unwrap()).await;
     let addr = gw.addr();
-    let stop = Arc::new(AtomicBool::new(false));
-    // 16 clients, each sending requests one after another, each request on a
-    // new connection so every refusal is visible as such.
-    let clients: Vec<_> = (0..16)
-        .map(|_| {
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                let mut outcomes = Vec::new();
-                while !stop.load(Ordering::SeqCst) {
-                    let outcome =
-                        raw_exchange(addr, b"GET /work HTTP/1.1\r\nHost: t\r\n\r\n").await;
-                    let refused = outcome == RawOutcome::Refused;
-                    outcomes.push(outcome);
-                    if refused {
-                        break;
-                    }
-                }
-                outcomes
-            })
-        })
-        .collect();
+    let load = Load::start(addr, b"GET /work HTTP/1.1\r\nHost: t\r\n\r\n", 16);
     eventually("requests are in flight", Duration::from_secs(5), || {
         started.load(Ordering::SeqCst) >= 16
     })
     .await;
     let outcome = gw.gateway.shutdown().await;
     assert_eq!(outcome.abandoned_connections, 0);
-    stop.store(true, Ordering::SeqCst);
-    let mut complete = 0;
-    for client in clients {
-        for outcome in client.await.unwrap() {
-            match outcome {
-                RawOutcome::Complete(status) => {
-                    assert_eq!(status, 200);
-                    complete += 1;
-                }
-                RawOutcome::Refused => {}
-                RawOutcome::Truncated(n) => panic!("a response was cut after {n} bytes"),
-            }
-        }
-    }
+    let complete = load.finish(&[200]).await;
     // Every request a handler started was answered in full.
     assert_eq!(complete, started.load(Ordering::SeqCst));
     // And the listener is closed.

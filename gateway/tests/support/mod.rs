@@ -315,3 +315,55 @@ pub fn shop_service(
         .build()
         .unwrap()
 }
+
+/// Clients that send `request`, each on a new connection, one after
+/// another, until `stop` is set or a request is refused (the listener is
+/// closed). Every new connection makes each refusal visible as such.
+pub struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    clients: Vec<tokio::task::JoinHandle<Vec<RawOutcome>>>,
+}
+
+impl Load {
+    pub fn start(addr: SocketAddr, request: &'static [u8], clients: usize) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let clients = (0..clients)
+            .map(|_| {
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    let mut outcomes = Vec::new();
+                    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        let outcome = raw_exchange(addr, request).await;
+                        let refused = outcome == RawOutcome::Refused;
+                        outcomes.push(outcome);
+                        if refused {
+                            break;
+                        }
+                    }
+                    outcomes
+                })
+            })
+            .collect();
+        Self { stop, clients }
+    }
+
+    /// Stops the clients and returns how many complete responses came
+    /// back, asserting that none was cut short and every status is allowed.
+    pub async fn finish(self, allowed: &[u16]) -> usize {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut complete = 0;
+        for client in self.clients {
+            for outcome in client.await.unwrap() {
+                match outcome {
+                    RawOutcome::Complete(status) => {
+                        assert!(allowed.contains(&status), "status {status}");
+                        complete += 1;
+                    }
+                    RawOutcome::Refused => {}
+                    RawOutcome::Truncated(n) => panic!("a response was cut after {n} bytes"),
+                }
+            }
+        }
+        complete
+    }
+}
