@@ -205,3 +205,34 @@ async fn corbaloc_urls_reach_the_object() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_task_per_connection_driver_serves_the_same() {
+    let server = ithaca_idl::orb::OrbServer::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+        .with_threading(ithaca_idl::orb::Threading::Tasks);
+    server.register(
+        Bytes::from_static(ECHO_KEY),
+        std::sync::Arc::new(ithaca_corba_echo::EchoServant::default()),
+    );
+    let server = server.spawn();
+    for version in VERSIONS {
+        let config = ClientConfig {
+            version,
+            ..ClientConfig::default()
+        };
+        let orb = OrbClient::connect(server.local_addr(), config)
+            .await
+            .unwrap();
+        let mut client = EchoClient::new(orb, Bytes::from_static(ECHO_KEY));
+        assert_eq!(client.echo_string("task").await.unwrap(), "task");
+        assert_eq!(
+            client.add(ADD_LIMIT, 1).await.unwrap(),
+            AddResult::Overflow(ADD_LIMIT)
+        );
+        client.ping().await.unwrap();
+        assert_eq!(client.reverse(&points(3)).await.unwrap().len(), 3);
+    }
+    server.shutdown().await;
+}

@@ -64,7 +64,7 @@ mod server;
 
 pub use client::{ClientConfig, OrbClient, ReplyBody};
 pub use servant::{Call, Outcome, Servant, ServantFuture};
-pub use server::{OrbServer, RunningOrbServer};
+pub use server::{OrbServer, RunningOrbServer, Threading};
 
 /// Why an ORB call or connection failed.
 #[derive(Debug, thiserror::Error)]

@@ -20,11 +20,26 @@ use crate::giop::{
 
 type Registry = Arc<RwLock<HashMap<Bytes, Arc<dyn Servant>>>>;
 
+/// How an [`OrbServer`] runs its connections.
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+pub enum Threading {
+    /// One OS thread per connection with blocking socket I/O, as omniORB
+    /// does by default: the lowest latency per call (no readiness
+    /// notification between a reply and the next request). Servant futures
+    /// run on that thread through the runtime's handle.
+    #[default]
+    ThreadPerConnection,
+    /// One tokio task per connection: the lightest for very many mostly
+    /// idle connections.
+    Tasks,
+}
+
 /// A bound IIOP listener and its objects, not yet serving.
 pub struct OrbServer {
     listener: TcpListener,
     objects: Registry,
     config: ConnectionConfig,
+    threading: Threading,
 }
 
 impl std::fmt::Debug for OrbServer {
@@ -42,7 +57,14 @@ impl OrbServer {
             listener: TcpListener::bind(addr).await?,
             objects: Arc::new(RwLock::new(HashMap::new())),
             config: ConnectionConfig::new(Role::Server),
+            threading: Threading::default(),
         })
+    }
+
+    /// Chooses how connections run (thread per connection by default).
+    pub fn with_threading(mut self, threading: Threading) -> Self {
+        self.threading = threading;
+        self
     }
 
     /// Sets the connection settings (byte order of replies, size limits,
@@ -99,6 +121,7 @@ impl OrbServer {
             self.listener,
             self.objects,
             self.config,
+            self.threading,
             stopped,
         ));
         RunningOrbServer {
@@ -151,9 +174,11 @@ async fn accept_loop(
     listener: TcpListener,
     objects: Registry,
     config: ConnectionConfig,
+    threading: Threading,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let mut connections = tokio::task::JoinSet::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut threads = Vec::new();
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -164,38 +189,119 @@ async fn accept_loop(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let driver = ConnectionDriver {
-            stream,
+        let dispatcher = Dispatcher {
             connection: Connection::new(config),
             objects: objects.clone(),
             byte_order: config.byte_order,
         };
-        connections.spawn(driver.run(stopped.clone()));
+        match threading {
+            Threading::Tasks => {
+                tasks.spawn(dispatcher.run_async(stream, stopped.clone()));
+            }
+            Threading::ThreadPerConnection => {
+                if let Some(thread) = spawn_connection_thread(stream, dispatcher) {
+                    threads.push(thread);
+                }
+            }
+        }
+        // Forget threads whose connection has ended.
+        threads.retain(|(_, handle)| !handle.is_finished());
     }
     drop(listener);
-    while connections.join_next().await.is_some() {}
+    // A blocked read returns once its socket's read side is shut down; the
+    // thread then sends CloseConnection and ends.
+    for (stream, _) in &threads {
+        let _ = stream.shutdown(std::net::Shutdown::Read);
+    }
+    let _ = tokio::task::spawn_blocking(move || {
+        for (_, handle) in threads {
+            let _ = handle.join();
+        }
+    })
+    .await;
+    while tasks.join_next().await.is_some() {}
 }
 
-struct ConnectionDriver {
+/// Moves a connection to its own OS thread; returns a handle on the socket
+/// (to shut it down) and the thread, or `None` if either failed (the
+/// connection is then dropped, which the client sees as a close).
+fn spawn_connection_thread(
     stream: TcpStream,
+    dispatcher: Dispatcher,
+) -> Option<(std::net::TcpStream, std::thread::JoinHandle<()>)> {
+    let stream = stream.into_std().ok()?;
+    stream.set_nonblocking(false).ok()?;
+    let control = stream.try_clone().ok()?;
+    let runtime = tokio::runtime::Handle::current();
+    let thread = std::thread::Builder::new()
+        .name("ithaca-orb-conn".to_owned())
+        .spawn(move || dispatcher.run_blocking(stream, &runtime))
+        .ok()?;
+    Some((control, thread))
+}
+
+/// One connection's protocol state and the objects it may reach; the
+/// drivers below only move bytes in and out of it.
+struct Dispatcher {
     connection: Connection,
     objects: Registry,
     byte_order: ByteOrder,
 }
 
-impl ConnectionDriver {
-    async fn run(mut self, mut stopped: watch::Receiver<bool>) {
+impl Dispatcher {
+    /// Moves what the connection wants sent into `out`.
+    fn drain_transmit(&mut self, out: &mut BytesMut) {
+        while let Some(bytes) = self.connection.poll_transmit() {
+            out.extend_from_slice(&bytes);
+        }
+    }
+
+    /// The blocking driver: one thread, blocking reads and writes.
+    fn run_blocking(mut self, mut stream: std::net::TcpStream, runtime: &tokio::runtime::Handle) {
+        use std::io::{Read, Write};
+        let mut read_buf = vec![0u8; 16 * 1024];
+        let mut out = BytesMut::with_capacity(16 * 1024);
+        loop {
+            while let Some(event) = self.connection.poll_event() {
+                runtime.block_on(self.handle(event));
+            }
+            self.drain_transmit(&mut out);
+            if !out.is_empty() {
+                if stream.write_all(&out).is_err() {
+                    return;
+                }
+                out.clear();
+            }
+            if self.connection.is_closed() {
+                return;
+            }
+            match stream.read(&mut read_buf) {
+                // The read side was shut down (server stopping) or the
+                // client left: close in an orderly way, once.
+                Ok(0) | Err(_) => {
+                    self.connection.close();
+                    self.drain_transmit(&mut out);
+                    let _ = stream.write_all(&out);
+                    return;
+                }
+                Ok(n) => self
+                    .connection
+                    .handle_input(read_buf.get(..n).unwrap_or_default()),
+            }
+        }
+    }
+
+    /// The async driver: one tokio task.
+    async fn run_async(mut self, mut stream: TcpStream, mut stopped: watch::Receiver<bool>) {
         let mut read_buf = BytesMut::with_capacity(16 * 1024);
         let mut out = BytesMut::with_capacity(16 * 1024);
         loop {
             while let Some(event) = self.connection.poll_event() {
                 self.handle(event).await;
             }
-            while let Some(bytes) = self.connection.poll_transmit() {
-                out.extend_from_slice(&bytes);
-            }
+            self.drain_transmit(&mut out);
             if !out.is_empty() {
-                if self.stream.write_all(&out).await.is_err() {
+                if stream.write_all(&out).await.is_err() {
                     return;
                 }
                 out.clear();
@@ -205,7 +311,7 @@ impl ConnectionDriver {
             }
             read_buf.clear();
             let read = tokio::select! {
-                read = self.stream.read_buf(&mut read_buf) => read,
+                read = stream.read_buf(&mut read_buf) => read,
                 _ = stopped.changed() => {
                     self.connection.close();
                     continue;
