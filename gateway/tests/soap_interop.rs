@@ -1,6 +1,6 @@
 //! Clients nobody here wrote, against the running gateway: python zeep and
 //! node `soap` load the EchoService's `?wsdl` and call `echoString` over
-//! SOAP 1.1 and SOAP 1.2. A missing client fails the test (run
+//! SOAP 1.1 and SOAP 1.2, and python suds (SOAP 1.1 only) does the same. A missing client fails the test (run
 //! `scripts/install-test-deps.sh`); it never skips.
 
 #![allow(clippy::unwrap_used)]
@@ -123,4 +123,39 @@ async fn node_soap_calls_the_echo_service_over_soap11_and_soap12() {
     );
     assert!(stdout.contains("EchoSoap11Port: ok"), "{stdout}\n{stderr}");
     assert!(stdout.contains("EchoSoap12Port: ok"), "{stdout}\n{stderr}");
+}
+
+const SUDS_SCRIPT: &str = r#"
+import os, sys
+from suds.client import Client
+
+base = os.environ["ITHACA_BASE"]
+text = os.environ["ITHACA_TEXT"]
+client = Client(base + "/services/EchoService?wsdl", cache=None)
+client.set_options(port="EchoSoap11Port")
+result = client.service.echoString(text)
+if result != text:
+    sys.exit(f"echo: sent {text!r}, got back {result!r}")
+print("suds echo: ok")
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn suds_calls_the_echo_service_over_soap11() {
+    let python = ithaca_testkit::interop::python().unwrap_or_else(|e| panic!("{e}"));
+    let gw = gateway().await;
+    let output = tokio::process::Command::new(python)
+        .arg("-c")
+        .arg(SUDS_SCRIPT)
+        .env("ITHACA_BASE", format!("http://{}", gw.addr()))
+        // suds trims the text of elements it reads, so no outer spaces; and
+        // its encoder leaves text that already looks like an entity
+        // (`&amp;`) unescaped, so only bare `&`.
+        .env("ITHACA_TEXT", "héllo <b> & ]]> \"quoted\" 'single' ☺")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "suds failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("suds echo: ok"), "{stdout}\n{stderr}");
 }
