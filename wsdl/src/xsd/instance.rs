@@ -632,17 +632,8 @@ impl<'s> Validator<'s> {
             match self.particle(particle, &children, &mut pos, &mut assigned, 0) {
                 Ok(Some(_)) => {}
                 Ok(None) => {
-                    let expected = self.first_names(particle);
-                    match children.get(pos) {
-                        Some(child) => self.violation(
-                            path,
-                            format!(
-                                "unexpected element {}; expected {expected}",
-                                element_name(*child)
-                            ),
-                        ),
-                        None => self.violation(path, format!("missing element {expected}")),
-                    }
+                    let mismatch = self.mismatch_at(particle, &children, pos);
+                    self.violation(path, mismatch.message);
                     return;
                 }
                 Err(mismatch) => {
@@ -758,18 +749,24 @@ impl<'s> Validator<'s> {
             if *pos == start {
                 return Ok(None);
             }
-            let expected = self.first_names(particle);
-            return Err(Mismatch {
-                message: match children.get(*pos) {
-                    Some(child) => format!(
-                        "unexpected element {}; expected {expected}",
-                        element_name(*child)
-                    ),
-                    None => format!("missing element {expected}"),
-                },
-            });
+            return Err(self.mismatch_at(particle, children, *pos));
         }
         Ok(Some(*pos - start))
+    }
+
+    /// Why `particle` does not match at child `pos`: an unexpected element,
+    /// or a missing one when the children ran out.
+    fn mismatch_at(&self, particle: &Particle, children: &[Node<'_, '_>], pos: usize) -> Mismatch {
+        let expected = self.first_names(particle);
+        Mismatch {
+            message: match children.get(pos) {
+                Some(child) => format!(
+                    "unexpected element {}; expected {expected}",
+                    element_name(*child)
+                ),
+                None => format!("missing element {expected}"),
+            },
+        }
     }
 
     fn matches_decl(&self, decl_name: &QName, child: Node<'_, '_>) -> bool {
@@ -856,16 +853,7 @@ impl<'s> Validator<'s> {
                         if *pos == start {
                             return Ok(None);
                         }
-                        let expected = self.first_names(particle);
-                        return Err(Mismatch {
-                            message: match children.get(*pos) {
-                                Some(child) => format!(
-                                    "unexpected element {}; expected {expected}",
-                                    element_name(*child)
-                                ),
-                                None => format!("missing element {expected}"),
-                            },
-                        });
+                        return Err(self.mismatch_at(particle, children, *pos));
                     }
                 }
                 Ok(Some(*pos - start))
