@@ -7,8 +7,10 @@
 # pip or npm for what a check below finds missing.
 #
 # - Debian packages: the PostgreSQL server (throwaway clusters in tests), omniORB
-#   (CORBA interop), gSOAP and wrk (benchmarks), xmllint, JAX-WS and a JDK.
-# - A Python venv in .interop/venv with zeep, suds-community and prometheus_client.
+#   (CORBA interop), gSOAP and wrk (benchmarks), xmllint, JAX-WS (`wsimport`,
+#   whose generated client gateway/tests/soap_rich.rs compiles) and a JDK.
+# - A Python venv in .interop/venv with zeep, suds-community, prometheus_client
+#   and omniORBpy (salome-omniorb).
 # - node `soap` in tests/interop/node/node_modules (from its package-lock.json).
 set -euo pipefail
 
