@@ -73,8 +73,19 @@ pub enum DiagnosticKind {
     RemoteRefused,
     /// A document's root is neither `wsdl:definitions` nor `xs:schema`.
     NotWsdl,
-    /// A QName-valued attribute uses a prefix that is not declared.
+    /// A QName-valued attribute uses a prefix that is not declared; the
+    /// name is read in the conventional namespace of a well-known prefix
+    /// (`xsd`, `soap`, `wsdl`…) or else the target namespace (a warning).
     UndeclaredPrefix,
+    /// An element or attribute name uses a prefix that is not bound, so the
+    /// document is not namespace-well-formed; it is re-read with the prefix
+    /// bound to its conventional namespace or a placeholder (a warning).
+    UnboundPrefix,
+    /// A reference names a component that no loaded document defines, in
+    /// a namespace whose schema or definitions were loaded (a warning; the
+    /// component is handled as unknown content, laxly). References into
+    /// the XML Schema namespace itself stay errors.
+    Undefined,
     /// A reference (type, element, group, message, binding…) does not
     /// resolve.
     Unresolved,
@@ -134,6 +145,22 @@ impl Diagnostic {
     /// Tells whether this is an error.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
+    }
+
+    /// Tells whether strict checking counts this as an error: every error,
+    /// and the warnings for what the loader tolerates the way lenient
+    /// toolkits do (unbound and undeclared prefixes, references defined
+    /// nowhere, a misplaced XML declaration). Validators such as CXF's
+    /// reject those documents.
+    pub fn fails_strict(&self) -> bool {
+        self.is_error()
+            || matches!(
+                self.kind,
+                DiagnosticKind::UnboundPrefix
+                    | DiagnosticKind::UndeclaredPrefix
+                    | DiagnosticKind::Undefined
+                    | DiagnosticKind::Xml
+            )
     }
 }
 

@@ -6,6 +6,11 @@
 //! [`Resolver`] that allows it. Each document is read once (cycles and
 //! repeated imports are harmless); every size, count and depth is bounded
 //! by [`LoadLimits`]; any DOCTYPE is refused.
+//!
+//! Like the lenient toolkits real contracts are written against, the
+//! loader tolerates, with a warning, a prefix used without a declaration
+//! and an XML declaration after leading whitespace;
+//! [`Loaded::has_strict_errors`] counts those warnings as errors.
 
 use std::collections::{HashSet, VecDeque};
 use std::io::Read;
@@ -125,6 +130,12 @@ impl Loaded {
     /// Tells whether any diagnostic is an error.
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// Tells whether strict checking fails: an error, or a warning about
+    /// something tolerated (see [`Diagnostic::fails_strict`]).
+    pub fn has_strict_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::fails_strict)
     }
 
     /// The errors only.
@@ -492,14 +503,51 @@ impl<'o> Loader<'o> {
                 return;
             }
         };
-        let parsing = ParsingOptions {
-            allow_dtd: false,
-            nodes_limit: limits.max_nodes,
-            ..ParsingOptions::default()
+        let parsing = || parsing_options(limits.max_nodes);
+        let repaired: String;
+        let first = Document::parse_with_options(text, parsing());
+        let repair = match &first {
+            Err(error) if repairable(error) => repair(text, limits.max_nodes),
+            _ => None,
         };
-        let xml = match Document::parse_with_options(text, parsing) {
-            Ok(xml) => xml,
-            Err(error) => {
+        let xml = match (first, repair) {
+            (Ok(xml), _) => xml,
+            (Err(_), Some(repair)) => {
+                for (pos, message) in repair.notes {
+                    self.diagnose(Diagnostic::warning(
+                        if message.starts_with("the prefix") {
+                            DiagnosticKind::UnboundPrefix
+                        } else {
+                            DiagnosticKind::Xml
+                        },
+                        Location {
+                            file: name.clone(),
+                            line: pos.row,
+                            column: pos.col,
+                        },
+                        message,
+                    ));
+                }
+                repaired = repair.text;
+                match Document::parse_with_options(&repaired, parsing()) {
+                    Ok(xml) => xml,
+                    Err(error) => {
+                        let pos = error.pos();
+                        self.report(
+                            hint,
+                            DiagnosticKind::Xml,
+                            Location {
+                                file: name.clone(),
+                                line: pos.row,
+                                column: pos.col,
+                            },
+                            format!("not well-formed XML: {error}"),
+                        );
+                        return;
+                    }
+                }
+            }
+            (Err(error), None) => {
                 let pos = error.pos();
                 self.report(
                     hint,
@@ -710,6 +758,142 @@ enum Base {
     None,
 }
 
+/// The text of a document made namespace-well-formed the way the loader
+/// reads it: an unbound prefix bound on the root element to its
+/// conventional namespace (or `urn:ithaca:unbound-prefix:PREFIX`) and an
+/// XML declaration after leading whitespace blanked. `None` when the
+/// document needs no repair or has other problems. Publishing the repaired
+/// text lets strict clients read what the loader accepted.
+pub fn repair_xml(text: &str) -> Option<String> {
+    let nodes = LoadLimits::DEFAULT.max_nodes;
+    match Document::parse_with_options(text, parsing_options(nodes)) {
+        Err(error) if repairable(&error) => repair(text, nodes).map(|r| r.text),
+        _ => None,
+    }
+}
+
+/// How every document is parsed: no DTD, at most `max_nodes` nodes.
+fn parsing_options<'input>(max_nodes: u32) -> ParsingOptions<'input> {
+    ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: max_nodes,
+        ..ParsingOptions::default()
+    }
+}
+
+/// The most problems [`repair`] fixes in one document.
+const MAX_REPAIRS: usize = 32;
+
+/// A document re-written so that it parses, and what was changed.
+struct Repair {
+    text: String,
+    /// Where each problem was and what was done about it.
+    notes: Vec<(roxmltree::TextPos, String)>,
+}
+
+/// Tells whether [`repair`] may fix a parse error.
+fn repairable(error: &roxmltree::Error) -> bool {
+    matches!(
+        error,
+        roxmltree::Error::UnknownNamespace(..) | roxmltree::Error::UnexpectedDeclaration(_)
+    )
+}
+
+/// Fixes what lenient parsers (libxml2 in recovery mode, sax) accept: a
+/// prefix used without a declaration (bound on the root element to its
+/// conventional namespace, else `urn:ithaca:unbound-prefix:PREFIX`) and an
+/// XML declaration after leading whitespace (blanked, keeping every line
+/// and column). Returns `None` when the document has another problem or
+/// more than [`MAX_REPAIRS`] of these.
+fn repair(text: &str, max_nodes: u32) -> Option<Repair> {
+    let mut fixed = text.to_owned();
+    let mut notes = Vec::new();
+    for _ in 0..MAX_REPAIRS {
+        let error = Document::parse_with_options(&fixed, parsing_options(max_nodes)).err();
+        let Some(error) = error else {
+            return Some(Repair { text: fixed, notes });
+        };
+        match error {
+            roxmltree::Error::UnknownNamespace(prefix, pos) => {
+                let namespace = crate::xmldoc::conventional_namespace(&prefix).map_or_else(
+                    || format!("urn:ithaca:unbound-prefix:{prefix}"),
+                    str::to_owned,
+                );
+                let at = root_name_end(&fixed)?;
+                let declaration = format!(" xmlns:{prefix}=\"{namespace}\"");
+                if !crate::names::is_ncname(&prefix) || fixed.contains(&declaration) {
+                    return None;
+                }
+                fixed.insert_str(at, &declaration);
+                notes.push((
+                    pos,
+                    format!(
+                        "the prefix `{prefix}` is not bound (the document is not namespace-well-formed); it is read as `{namespace}`"
+                    ),
+                ));
+            }
+            roxmltree::Error::UnexpectedDeclaration(pos) => {
+                let start = byte_offset(&fixed, pos)?;
+                let before = fixed.get(..start)?;
+                if !before.trim_start_matches('\u{FEFF}').trim().is_empty()
+                    || !fixed.get(start..)?.starts_with("<?xml")
+                {
+                    return None;
+                }
+                let end = start + fixed.get(start..)?.find("?>")? + 2;
+                let blank: String = fixed
+                    .get(start..end)?
+                    .chars()
+                    .map(|c| if c == '\n' { '\n' } else { ' ' })
+                    .collect();
+                fixed.replace_range(start..end, &blank);
+                notes.push((
+                    pos,
+                    "the XML declaration does not start the document; it is ignored".to_owned(),
+                ));
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The byte offset of a 1-based row and column (in characters).
+fn byte_offset(text: &str, pos: roxmltree::TextPos) -> Option<usize> {
+    let mut line_start = 0;
+    for _ in 1..pos.row {
+        line_start += text.get(line_start..)?.find('\n')? + 1;
+    }
+    let line = text.get(line_start..)?;
+    let column = line
+        .char_indices()
+        .nth(usize::try_from(pos.col).ok()?.checked_sub(1)?)
+        .map_or(line.len(), |(i, _)| i);
+    Some(line_start + column)
+}
+
+/// The byte offset just after the root element's name in its start tag.
+fn root_name_end(text: &str) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        let rest = text.get(at..)?;
+        let open = rest.find('<')?;
+        let after = rest.get(open + 1..)?;
+        if after.starts_with('?') {
+            at += open + after.find("?>")? + 3;
+        } else if after.starts_with("!--") {
+            at += open + after.find("-->")? + 4;
+        } else if after.starts_with('!') {
+            return None;
+        } else {
+            let name_len = after
+                .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+                .unwrap_or(after.len());
+            return Some(at + open + 1 + name_len);
+        }
+    }
+}
+
 /// Finds an element nested deeper than `max_depth`, iteratively.
 fn too_deep<'a, 'input>(
     xml: &'a Document<'input>,
@@ -730,6 +914,28 @@ fn too_deep<'a, 'input>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repairs_unbound_prefixes_and_a_late_declaration() {
+        let text =
+            "\n<?xml version=\"1.0\"?>\n<d:a xmlns:d=\"urn:d\"><xsd:b/><q:c q:x=\"1\"/></d:a>";
+        let fixed = repair(text, 1000).unwrap();
+        assert!(Document::parse(&fixed.text).is_ok());
+        assert!(
+            fixed
+                .text
+                .contains(r#"xmlns:xsd="http://www.w3.org/2001/XMLSchema""#)
+        );
+        assert!(
+            fixed
+                .text
+                .contains(r#"xmlns:q="urn:ithaca:unbound-prefix:q""#)
+        );
+        assert_eq!(fixed.notes.len(), 3, "{:?}", fixed.notes);
+        assert_eq!(fixed.text.lines().count(), text.lines().count());
+        assert!(repair(r"<a><b></a>", 1000).is_none());
+        assert!(repair(r"<a/>x<?xml version='1.0'?>", 1000).is_none());
+    }
 
     #[test]
     fn schemes_and_joins() {

@@ -1,5 +1,6 @@
 //! Helpers over a parsed roxmltree document: positions for diagnostics
-//! and QName resolution with the namespaces in scope.
+//! and QName resolution with the namespaces in scope (an undeclared
+//! prefix is tolerated with a warning, as lenient toolkits do).
 
 use roxmltree::{Document, Node};
 
@@ -100,12 +101,23 @@ impl<'a, 'input> Doc<'a, 'input> {
             Some(prefix) => match node.lookup_namespace_uri(Some(prefix)) {
                 Some(ns) => Some(ns),
                 None => {
-                    diagnostics.push(Diagnostic::error(
+                    // Lenient toolkits resolve such names by local name;
+                    // read them in the namespace the prefix conventionally
+                    // stands for, else the target namespace.
+                    let guess = conventional_namespace(prefix).or_else(|| {
+                        node.ancestors()
+                            .find_map(|a| a.attribute("targetNamespace"))
+                            .filter(|ns| !ns.is_empty())
+                    });
+                    diagnostics.push(Diagnostic::warning(
                         DiagnosticKind::UndeclaredPrefix,
                         self.location(node),
-                        format!("the prefix `{prefix}` in `{value}` is not declared"),
+                        format!(
+                            "the prefix `{prefix}` in `{value}` is not declared; it is read as {}",
+                            guess.map_or_else(|| "no namespace".to_owned(), |ns| format!("`{ns}`"))
+                        ),
                     ));
-                    return None;
+                    guess
                 }
             },
             None => node.lookup_namespace_uri(None).filter(|ns| !ns.is_empty()),
@@ -115,6 +127,23 @@ impl<'a, 'input> Doc<'a, 'input> {
             local: local.to_owned(),
         })
     }
+}
+
+/// The namespace a prefix conventionally stands for in WSDL and XSD
+/// documents, for documents that use it without declaring it.
+pub(crate) fn conventional_namespace(prefix: &str) -> Option<&'static str> {
+    Some(match prefix {
+        "xs" | "xsd" => XSD_NS,
+        "wsdl" => crate::wsdl11::WSDL11_NS,
+        "soap" => crate::wsdl11::WSDL11_SOAP11_NS,
+        "soap12" => crate::wsdl11::WSDL11_SOAP12_NS,
+        "soapenc" | "SOAP-ENC" => crate::xsd::SOAP11_ENCODING_NS,
+        "xsi" => crate::xsd::XSI_NS,
+        "mime" => "http://schemas.xmlsoap.org/wsdl/mime/",
+        "http" => "http://schemas.xmlsoap.org/wsdl/http/",
+        "xmime" => "http://www.w3.org/2005/05/xmlmime",
+        _ => return None,
+    })
 }
 
 /// Tells whether `node` is an element named `{namespace}local`.

@@ -313,10 +313,10 @@ impl Definitions {
             for op in &port_type.operations {
                 for m in op.input.iter().chain(&op.output).chain(&op.faults) {
                     if !self.messages.contains_key(&m.message) {
-                        diagnostics.push(Diagnostic::error(
-                            DiagnosticKind::Unresolved,
+                        diagnostics.push(Diagnostic::warning(
+                            DiagnosticKind::Undefined,
                             m.location.clone(),
-                            format!("unknown message {}", m.message),
+                            format!("unknown message {} (defined nowhere)", m.message),
                         ));
                     }
                 }
@@ -324,10 +324,10 @@ impl Definitions {
         }
         for binding in self.bindings.values() {
             let Some(port_type) = self.port_types.get(&binding.port_type) else {
-                diagnostics.push(Diagnostic::error(
-                    DiagnosticKind::Unresolved,
+                diagnostics.push(Diagnostic::warning(
+                    DiagnosticKind::Undefined,
                     binding.location.clone(),
-                    format!("unknown port type {}", binding.port_type),
+                    format!("unknown port type {} (defined nowhere)", binding.port_type),
                 ));
                 continue;
             };
@@ -393,10 +393,10 @@ impl Definitions {
         for service in &self.services {
             for port in &service.ports {
                 if !self.bindings.contains_key(&port.binding) {
-                    diagnostics.push(Diagnostic::error(
-                        DiagnosticKind::Unresolved,
+                    diagnostics.push(Diagnostic::warning(
+                        DiagnosticKind::Undefined,
                         port.location.clone(),
-                        format!("unknown binding {}", port.binding),
+                        format!("unknown binding {} (defined nowhere)", port.binding),
                     ));
                 }
             }
@@ -505,10 +505,10 @@ impl Definitions {
         diagnostics: &mut Vec<Diagnostic>,
     ) {
         match self.messages.get(message) {
-            None => diagnostics.push(Diagnostic::error(
-                DiagnosticKind::Unresolved,
+            None => diagnostics.push(Diagnostic::warning(
+                DiagnosticKind::Undefined,
                 location.clone(),
-                format!("unknown message {message}"),
+                format!("unknown message {message} (defined nowhere)"),
             )),
             Some(m) if m.part(part).is_none() => diagnostics.push(Diagnostic::warning(
                 DiagnosticKind::Unresolved,

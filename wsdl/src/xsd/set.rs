@@ -256,11 +256,26 @@ impl SchemaSet {
                 }
                 continue;
             }
-            diagnostics.push(Diagnostic::error(
-                DiagnosticKind::Unresolved,
-                reference.location.clone(),
-                format!("unknown {} {}", reference.kind.describe(), reference.name),
-            ));
+            // The XML Schema namespace is complete: a name missing there
+            // is a mistake. Elsewhere the definition may simply be missing
+            // from an abridged contract, which lenient toolkits accept.
+            diagnostics.push(if namespace == Some(XSD_NS) {
+                Diagnostic::error(
+                    DiagnosticKind::Unresolved,
+                    reference.location.clone(),
+                    format!("unknown {} {}", reference.kind.describe(), reference.name),
+                )
+            } else {
+                Diagnostic::warning(
+                    DiagnosticKind::Undefined,
+                    reference.location.clone(),
+                    format!(
+                        "unknown {} {} (defined nowhere; handled laxly)",
+                        reference.kind.describe(),
+                        reference.name
+                    ),
+                )
+            });
         }
         self.references = references;
         self.check_derivations(diagnostics);
