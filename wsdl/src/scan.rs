@@ -125,6 +125,34 @@ impl<'i> Scanner<'i> {
             .saturating_add(usize::try_from(self.reader.buffer_position()).unwrap_or(usize::MAX))
     }
 
+    /// Puts `bindings` in scope before the input's first element, for a
+    /// fragment cut from a larger document. Bindings that may not be
+    /// declared (the `xml` and `xmlns` prefixes, names that are not
+    /// NCNames) are left out, as are those past the binding limit.
+    pub(crate) fn declare_outer(&mut self, bindings: &[NamespaceBinding]) {
+        use quick_xml::name::{Namespace, PrefixDeclaration};
+        let resolver = self.reader.resolver_mut();
+        for binding in bindings {
+            let prefix = match binding.prefix.as_deref() {
+                None => PrefixDeclaration::Default,
+                Some(prefix) if crate::names::is_ncname(prefix) => PrefixDeclaration::Named(prefix),
+                Some(_) => continue,
+            };
+            // A refused binding (a reserved prefix) stays out of scope.
+            let _ = resolver.add(prefix, Namespace(&binding.uri));
+        }
+    }
+
+    /// Resolves an attribute's name against the bindings now in scope: its
+    /// namespace URI (`None` for an unprefixed attribute) and local name.
+    pub(crate) fn attribute_name<'k>(
+        &self,
+        key: quick_xml::name::QName<'k>,
+    ) -> (Option<&str>, quick_xml::name::LocalName<'k>) {
+        let (resolved, local) = self.reader.resolver().resolve_attribute(key);
+        (bound_namespace(&resolved), local)
+    }
+
     /// Reads the next token.
     pub(crate) fn next_token(&mut self) -> Result<Token<'i>, ReadError> {
         if let Some(at) = self.pending_empty_end.take() {

@@ -1,29 +1,40 @@
 //! Validation of an element's XML against its declaration in a
-//! [`SchemaSet`].
+//! [`SchemaSet`], streaming.
 //!
 //! The fragment (for example a body payload handed out by
-//! [`read_envelope`](crate::read_envelope)) is parsed with roxmltree under
-//! the namespace bindings in scope, then checked: element content against
-//! the content model (sequence, choice, all, min/max occurrences, element
-//! references and substitution groups, wildcards with `processContents`),
-//! attributes (use, fixed, type, `anyAttribute`), text against simple
-//! types, `xsi:nil` against `nillable`, `xsi:type` against derivation and
-//! abstract types. Content models are matched greedily, which is exact for
-//! schemas that obey the Unique Particle Attribution rule, as XSD requires.
-//! Work is bounded by [`InstanceLimits`].
+//! [`read_envelope`](crate::read_envelope)) is read once by the crate's
+//! checked pull parser under the namespace bindings in scope where it was
+//! cut, and checked as its events arrive, with no tree: element content
+//! against the content model (sequence, choice, all, min/max occurrences,
+//! element references and substitution groups, wildcards with
+//! `processContents`; see `stream_match`), attributes (use, fixed, type,
+//! `anyAttribute`), text against simple types, `xsi:nil` against
+//! `nillable`, `xsi:type` against derivation and abstract types. The
+//! state is a stack of open elements and one path buffer, so the happy
+//! path allocates nothing per element. Violations are reported in
+//! document order of the elements they concern, the element's own before
+//! its children's, as a tree walk would. An rpc/literal request is
+//! checked the same way against an [`RpcWrapper`] built from the
+//! operation's input message. Work is bounded by [`InstanceLimits`].
 
 use std::fmt;
 
-use roxmltree::{Document, Node, ParsingOptions};
+use quick_xml::events::BytesStart;
 
+use crate::diagnostic::Location;
+use crate::error::ReadError;
+use crate::limits::Limits;
 use crate::qname::{NamespaceBinding, QName};
+use crate::scan::{Scanner, Token, attribute_value, is_xml_whitespace};
+use crate::wsdl11::{Definitions, OperationInfo, ParameterStyle, Use};
 
 use super::builtin::XSD_NS;
 use super::model::{
-    AttributeUse, AttributeUseKind, ComplexContent, ComplexType, Compositor, Derivation,
-    ElementDecl, ModelGroup, Particle, ProcessContents, Term, TypeRef, Wildcard,
+    AttributeUse, AttributeUseKind, ComplexContent, ComplexType, Compositor, ElementDecl,
+    ModelGroup, Occurs, Particle, ProcessContents, Term, TypeRef, Wildcard,
 };
 use super::set::{MAX_DERIVATION_CHAIN, ResolvedType, SchemaSet};
+use super::stream_match::{Assigned, Budget, ChildName, Matcher, Outcome, Segment, substitutable};
 use super::value::shorten;
 
 /// The XML Schema instance namespace (`xsi:type`, `xsi:nil`).
@@ -79,36 +90,121 @@ impl fmt::Display for Violation {
     }
 }
 
-struct Validator<'s> {
-    schema: &'s SchemaSet,
-    limits: InstanceLimits,
-    violations: Vec<Violation>,
-    steps: usize,
+/// The body an rpc/literal operation expects: a wrapper element named
+/// after the operation, in the `soap:body` namespace, holding one
+/// unqualified accessor per part, in the order of the parts (WSDL 1.1
+/// §3.5, WS-I Basic Profile R2729 and R2735).
+///
+/// A part given by `type` is checked against that type; a part given by
+/// `element` is checked against that element's type, nillability and
+/// value constraints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RpcWrapper {
+    decl: ElementDecl,
+    content: ComplexType,
 }
 
-/// What a child element was matched to.
-#[derive(Clone, Copy)]
-enum Assigned<'s> {
-    Decl(&'s ElementDecl),
-    Wildcard(&'s Wildcard),
-}
+impl RpcWrapper {
+    /// Builds the wrapper of an rpc/literal operation's input. `None` when
+    /// the operation is not rpc/literal, has no input, or its input message
+    /// or a bound part is missing (the loader reported it).
+    pub fn for_input(
+        definitions: &Definitions,
+        schema: &SchemaSet,
+        operation: &OperationInfo,
+    ) -> Option<Self> {
+        if operation.parameter_style != ParameterStyle::Rpc || operation.use_kind != Use::Literal {
+            return None;
+        }
+        let input = operation.input.as_ref()?;
+        let name = input.body_name.clone()?;
+        let message = definitions.messages.get(&input.message)?;
+        let mut particles = Vec::with_capacity(input.parts.len());
+        for part_name in &input.parts {
+            let part = message.part(part_name)?;
+            let accessor = QName::unqualified(part_name.clone());
+            let decl = match (&part.element, &part.type_name) {
+                (Some(element), _) => {
+                    let global = schema.element(element);
+                    ElementDecl {
+                        name: accessor,
+                        type_ref: global.and_then(|g| g.type_ref.clone()),
+                        nillable: global.is_some_and(|g| g.nillable),
+                        is_abstract: false,
+                        substitution_group: None,
+                        default: global.and_then(|g| g.default.clone()),
+                        fixed: global.and_then(|g| g.fixed.clone()),
+                        location: part.location.clone(),
+                    }
+                }
+                (None, type_name) => ElementDecl {
+                    name: accessor,
+                    type_ref: type_name.clone().map(TypeRef::Named),
+                    nillable: false,
+                    is_abstract: false,
+                    substitution_group: None,
+                    default: None,
+                    fixed: None,
+                    location: part.location.clone(),
+                },
+            };
+            particles.push(Particle {
+                occurs: Occurs::ONCE,
+                term: Term::Element(Box::new(decl)),
+            });
+        }
+        let particle = (!particles.is_empty()).then_some(Particle {
+            occurs: Occurs::ONCE,
+            term: Term::Group(ModelGroup {
+                compositor: Compositor::Sequence,
+                particles,
+            }),
+        });
+        Some(Self {
+            decl: ElementDecl {
+                name,
+                type_ref: None,
+                nillable: false,
+                is_abstract: false,
+                substitution_group: None,
+                default: None,
+                fixed: None,
+                location: Location::default(),
+            },
+            content: ComplexType {
+                name: None,
+                is_abstract: false,
+                mixed: false,
+                content: ComplexContent::Elements {
+                    derivation: None,
+                    particle,
+                },
+                attributes: Vec::new(),
+                attribute_groups: Vec::new(),
+                // Attributes on the wrapper carry no part.
+                any_attribute: Some(Wildcard {
+                    namespaces: super::model::NamespaceConstraint::Any,
+                    process_contents: ProcessContents::Skip,
+                }),
+                location: Location::default(),
+            },
+        })
+    }
 
-/// A content-model matching failure after part of a term was consumed.
-struct Mismatch {
-    message: String,
-}
-
-type MatchResult = Result<Option<usize>, Mismatch>;
-
-fn element_name(node: Node<'_, '_>) -> QName {
-    QName {
-        namespace: node.tag_name().namespace().map(str::to_owned),
-        local: node.tag_name().name().to_owned(),
+    /// The wrapper element's name: the operation's name in the
+    /// `soap:body` namespace.
+    pub fn name(&self) -> &QName {
+        &self.decl.name
     }
 }
 
-fn is_true(value: &str) -> bool {
-    matches!(value.trim(), "true" | "1")
+/// What the fragment's root element is checked against.
+#[derive(Clone, Copy)]
+enum Target<'s> {
+    /// A global element: the one given, else the one named like the root.
+    Element(Option<&'s QName>),
+    /// An rpc/literal wrapper.
+    Rpc(&'s RpcWrapper),
 }
 
 impl SchemaSet {
@@ -125,132 +221,645 @@ impl SchemaSet {
         declaration: Option<&QName>,
         limits: &InstanceLimits,
     ) -> Result<(), Vec<Violation>> {
-        let fail = |message: String| {
-            Err(vec![Violation {
-                path: "/".to_owned(),
-                message,
-            }])
-        };
+        Validator::new(self, *limits).run(xml, namespaces, Target::Element(declaration))
+    }
+
+    /// Validates the XML of an rpc/literal request's body element against
+    /// the operation's [`RpcWrapper`], as
+    /// [`validate_element`](Self::validate_element) does for a global
+    /// element.
+    pub fn validate_rpc(
+        &self,
+        xml: &str,
+        namespaces: &[NamespaceBinding],
+        wrapper: &RpcWrapper,
+        limits: &InstanceLimits,
+    ) -> Result<(), Vec<Violation>> {
+        Validator::new(self, *limits).run(xml, namespaces, Target::Rpc(wrapper))
+    }
+}
+
+/// How an open element's content is checked.
+#[derive(Clone, Copy)]
+enum Kind<'s> {
+    /// Not checked: `xs:anyType`, a lax type, an element that already
+    /// failed before its content.
+    Skip,
+    /// `xsi:nil="true"` on a nillable element: must stay empty.
+    Nil { reported: bool },
+    /// Character data of a simple type (or a complex type with simple
+    /// content), collected in the validator's text buffer.
+    Simple {
+        resolved: ResolvedType<'s>,
+        decl: &'s ElementDecl,
+        /// Where the value's violation goes: before the attribute
+        /// violations of an element of simple type.
+        insert_at: Option<usize>,
+        /// A child element was found (and reported).
+        has_children: bool,
+    },
+    /// Element content, matched child by child.
+    Complex {
+        segment: Segment,
+        mixed: bool,
+        /// Where the element's own content violations start, after its
+        /// attributes'.
+        content_mark: usize,
+        text_reported: bool,
+        failed: bool,
+    },
+}
+
+/// An element being read.
+struct Open<'s> {
+    kind: Kind<'s>,
+    /// The length of the path before this element.
+    path_len: usize,
+}
+
+struct Validator<'s> {
+    schema: &'s SchemaSet,
+    limits: InstanceLimits,
+    violations: Vec<Violation>,
+    budget: Budget,
+    matcher: Matcher<'s>,
+    open: Vec<Open<'s>>,
+    /// How many elements deep the reader is inside a subtree that is not
+    /// checked.
+    skip: usize,
+    /// The path of the innermost open element, such as `/a/b`.
+    path: String,
+    /// The character data of the innermost element of simple content.
+    text: String,
+    /// A refusal of the whole fragment, reported once it is known to be
+    /// well-formed.
+    refusal: Option<String>,
+}
+
+fn is_true(value: &str) -> bool {
+    matches!(value.trim_matches(is_xml_whitespace), "true" | "1")
+}
+
+fn fail(message: String) -> Result<(), Vec<Violation>> {
+    Err(vec![Violation {
+        path: "/".to_owned(),
+        message,
+    }])
+}
+
+impl<'s> Validator<'s> {
+    fn new(schema: &'s SchemaSet, limits: InstanceLimits) -> Self {
+        Self {
+            schema,
+            limits,
+            violations: Vec::new(),
+            budget: Budget {
+                steps: 0,
+                max_steps: limits.max_steps,
+            },
+            matcher: Matcher::default(),
+            open: Vec::new(),
+            skip: 0,
+            path: String::new(),
+            text: String::new(),
+            refusal: None,
+        }
+    }
+
+    fn run(
+        mut self,
+        xml: &str,
+        namespaces: &[NamespaceBinding],
+        target: Target<'s>,
+    ) -> Result<(), Vec<Violation>> {
+        let limits = self.limits;
         if xml.len() > limits.max_bytes {
             return fail(format!(
                 "the element is larger than {} bytes",
                 limits.max_bytes
             ));
         }
-        let mut wrapped = String::with_capacity(xml.len() + 64);
-        wrapped.push_str("<_w");
-        for binding in namespaces {
-            let uri = binding
-                .uri
-                .replace('&', "&amp;")
-                .replace('"', "&quot;")
-                .replace('<', "&lt;");
-            match &binding.prefix {
-                Some(prefix)
-                    if crate::names::is_ncname(prefix) && prefix != "xml" && prefix != "xmlns" =>
-                {
-                    wrapped.push_str(&format!(" xmlns:{prefix}=\"{uri}\""));
-                }
-                Some(_) => {}
-                None => wrapped.push_str(&format!(" xmlns=\"{uri}\"")),
+        // The fragment was already read under the message's limits; these
+        // only keep a direct caller within the instance limits.
+        let scan_limits = Limits {
+            max_size: limits.max_bytes,
+            max_depth: limits.max_depth,
+            max_elements: usize::try_from(limits.max_nodes).unwrap_or(usize::MAX),
+            max_attributes: 1024,
+            max_attribute_len: limits.max_bytes,
+            max_text_len: limits.max_bytes,
+            max_namespace_bindings: 1024,
+        };
+        let mut scanner = match Scanner::new(xml.as_bytes(), scan_limits) {
+            Ok(scanner) => scanner,
+            Err(error) => return fail(self.describe(error)),
+        };
+        scanner.declare_outer(namespaces);
+        loop {
+            match scanner.next_token() {
+                Ok(Token::Start(element)) => self.start(&scanner, &element.start, target),
+                Ok(Token::End { .. }) => self.end(),
+                Ok(Token::Text { text, .. }) => self.text(&text),
+                Ok(Token::Eof) => break,
+                Err(error) => return fail(self.describe(error)),
             }
         }
-        wrapped.push('>');
-        wrapped.push_str(xml);
-        wrapped.push_str("</_w>");
-        let options = ParsingOptions {
-            allow_dtd: false,
-            nodes_limit: limits.max_nodes,
-            ..ParsingOptions::default()
-        };
-        let document = match Document::parse_with_options(&wrapped, options) {
-            Ok(document) => document,
-            Err(error) => return fail(format!("not well-formed XML: {error}")),
-        };
-        let mut elements = document.root_element().children().filter(Node::is_element);
-        let (Some(root), None) = (elements.next(), elements.next()) else {
-            return fail("expected exactly one element".to_owned());
-        };
-        let mut stack = vec![(root, 1usize)];
-        while let Some((node, depth)) = stack.pop() {
-            if depth > limits.max_depth {
-                return fail(format!("elements nest deeper than {}", limits.max_depth));
-            }
-            stack.extend(
-                node.children()
-                    .filter(Node::is_element)
-                    .map(|c| (c, depth + 1)),
-            );
+        if let Some(message) = self.refusal.take() {
+            return fail(message);
         }
-        let name = declaration.cloned().unwrap_or_else(|| element_name(root));
-        let Some(decl) = self.element(&name) else {
-            if !self.has_namespace(name.namespace.as_deref()) {
-                return Ok(());
-            }
-            return fail(format!("no global element {name} is declared"));
-        };
-        let mut validator = Validator {
-            schema: self,
-            limits: *limits,
-            violations: Vec::new(),
-            steps: 0,
-        };
-        if element_name(root) != decl.name
-            && !validator.substitutable(&decl.name, &element_name(root))
-        {
-            return fail(format!(
-                "expected the element {}, found {}",
-                decl.name,
-                element_name(root)
-            ));
-        }
-        let path = format!("/{}", root.tag_name().name());
-        validator.element(root, decl, &path);
-        if validator.violations.is_empty() {
+        if self.violations.is_empty() {
             Ok(())
         } else {
-            Err(validator.violations)
+            Err(self.violations)
         }
     }
-}
 
-impl<'s> Validator<'s> {
-    fn violation(&mut self, path: &str, message: impl Into<String>) {
+    /// The message for a fragment the reader refused.
+    fn describe(&self, error: ReadError) -> String {
+        match error {
+            ReadError::TooDeep { .. } => {
+                format!("elements nest deeper than {}", self.limits.max_depth)
+            }
+            ReadError::Empty => "expected exactly one element".to_owned(),
+            ReadError::Malformed { message, .. } if message == "a second root element" => {
+                "expected exactly one element".to_owned()
+            }
+            ReadError::TooManyElements { limit } => {
+                format!("the element holds more than {limit} elements")
+            }
+            other => format!("not well-formed XML: {other}"),
+        }
+    }
+
+    fn violation(&mut self, path: String, message: impl Into<String>) {
         if self.violations.len() < self.limits.max_violations {
             self.violations.push(Violation {
-                path: path.to_owned(),
+                path,
                 message: message.into(),
             });
         }
+    }
+
+    /// Records a violation where a tree walk would have found it.
+    fn insert_violation(&mut self, at: usize, path: String, message: String) {
+        let at = at.min(self.violations.len());
+        self.violations.insert(at, Violation { path, message });
+        self.violations.truncate(self.limits.max_violations);
     }
 
     fn full(&self) -> bool {
         self.violations.len() >= self.limits.max_violations
     }
 
-    fn step(&mut self) -> Result<(), Mismatch> {
-        self.steps += 1;
-        if self.steps > self.limits.max_steps {
-            return Err(Mismatch {
-                message: "the content is too costly to validate".to_owned(),
-            });
+    fn start(&mut self, scanner: &Scanner<'_>, start: &BytesStart<'_>, target: Target<'s>) {
+        if self.skip > 0 {
+            self.skip += 1;
+            return;
         }
-        Ok(())
-    }
-
-    /// Tells whether `member` is in the substitution group of `head`,
-    /// directly or not.
-    fn substitutable(&self, head: &QName, member: &QName) -> bool {
-        let mut current = self.schema.element(member);
-        for _ in 0..MAX_DERIVATION_CHAIN {
-            let Some(decl) = current else { return false };
-            match &decl.substitution_group {
-                Some(h) if h == head => return true,
-                Some(h) => current = self.schema.element(h),
-                None => return false,
+        let name = ChildName {
+            namespace: scanner.element_namespace(start),
+            local: start.local_name().into_inner(),
+        };
+        let Some(parent) = self.open.last().map(|open| open.kind) else {
+            self.root(scanner, start, name, target);
+            return;
+        };
+        match parent {
+            Kind::Skip => self.skip = 1,
+            Kind::Nil { reported } => {
+                if !reported {
+                    self.set_parent_kind(Kind::Nil { reported: true });
+                    self.violation(
+                        self.path.clone(),
+                        "an element with xsi:nil=\"true\" must be empty",
+                    );
+                }
+                self.skip = 1;
+            }
+            Kind::Simple {
+                resolved,
+                decl,
+                insert_at,
+                has_children,
+            } => {
+                if !has_children {
+                    self.set_parent_kind(Kind::Simple {
+                        resolved,
+                        decl,
+                        insert_at,
+                        has_children: true,
+                    });
+                    let message = "element content is not allowed in a simple type".to_owned();
+                    match insert_at {
+                        Some(at) => self.insert_violation(at, self.path.clone(), message),
+                        None => self.violation(self.path.clone(), message),
+                    }
+                }
+                self.skip = 1;
+            }
+            Kind::Complex {
+                segment, failed, ..
+            } => {
+                if failed || self.full() {
+                    self.skip = 1;
+                    return;
+                }
+                match self
+                    .matcher
+                    .offer(self.schema, &mut self.budget, segment, Some(name))
+                {
+                    Outcome::Consumed(assigned) => self.child(scanner, start, name, assigned),
+                    Outcome::Failed(message) => {
+                        self.content_failed(message);
+                        self.skip = 1;
+                    }
+                    Outcome::Complete => self.skip = 1,
+                }
             }
         }
-        false
+    }
+
+    fn set_parent_kind(&mut self, kind: Kind<'s>) {
+        if let Some(open) = self.open.last_mut() {
+            open.kind = kind;
+        }
+    }
+
+    /// The innermost element's children do not match its content model:
+    /// what its children reported gives way to the mismatch, and the rest
+    /// of its content is not checked.
+    fn content_failed(&mut self, message: String) {
+        let Some(Open {
+            kind:
+                Kind::Complex {
+                    content_mark,
+                    text_reported,
+                    failed,
+                    ..
+                },
+            ..
+        }) = self.open.last_mut()
+        else {
+            return;
+        };
+        *failed = true;
+        let keep = *content_mark + usize::from(*text_reported);
+        self.violations.truncate(keep);
+        self.violation(self.path.clone(), message);
+    }
+
+    /// Starts a child the content model assigned.
+    fn child(
+        &mut self,
+        scanner: &Scanner<'_>,
+        start: &BytesStart<'_>,
+        name: ChildName<'_>,
+        assigned: Assigned<'s>,
+    ) {
+        let schema = self.schema;
+        let decl = match assigned {
+            // A member of a substitution group stands for its head.
+            Assigned::Decl(d) if name.is(&d.name) => Some(d),
+            Assigned::Decl(_) => schema.element(&name.to_qname()),
+            Assigned::Wildcard(w) => match w.process_contents {
+                ProcessContents::Skip => None,
+                ProcessContents::Lax => schema.element(&name.to_qname()),
+                ProcessContents::Strict => {
+                    let owned = name.to_qname();
+                    let found = schema.element(&owned);
+                    if found.is_none() && schema.has_namespace(name.namespace) {
+                        self.violation(
+                            format!("{}/{}", self.path, name.local),
+                            format!(
+                                "no global element {owned} is declared for this strict wildcard"
+                            ),
+                        );
+                    }
+                    found
+                }
+            },
+        };
+        match decl {
+            Some(decl) => self.element(scanner, start, name.local, decl, None),
+            None => self.skip = 1,
+        }
+    }
+
+    fn root(
+        &mut self,
+        scanner: &Scanner<'_>,
+        start: &BytesStart<'_>,
+        name: ChildName<'_>,
+        target: Target<'s>,
+    ) {
+        let schema = self.schema;
+        match target {
+            Target::Rpc(wrapper) => {
+                if !name.is(&wrapper.decl.name) {
+                    self.refusal = Some(format!(
+                        "expected the element {}, found {name}",
+                        wrapper.decl.name
+                    ));
+                    self.skip = 1;
+                    return;
+                }
+                let content = ResolvedType::Complex(&wrapper.content);
+                self.element(scanner, start, name.local, &wrapper.decl, Some(content));
+            }
+            Target::Element(declaration) => {
+                let owned;
+                let wanted = match declaration {
+                    Some(wanted) => wanted,
+                    None => {
+                        owned = name.to_qname();
+                        &owned
+                    }
+                };
+                let Some(decl) = schema.element(wanted) else {
+                    if schema.has_namespace(wanted.namespace.as_deref()) {
+                        self.refusal = Some(format!("no global element {wanted} is declared"));
+                    }
+                    self.skip = 1;
+                    return;
+                };
+                if !name.is(&decl.name) && !substitutable(schema, &decl.name, name) {
+                    self.refusal =
+                        Some(format!("expected the element {}, found {name}", decl.name));
+                    self.skip = 1;
+                    return;
+                }
+                self.element(scanner, start, name.local, decl, None);
+            }
+        }
+    }
+
+    /// Opens an element checked against `decl` (and, for an rpc wrapper,
+    /// the type given).
+    fn element(
+        &mut self,
+        scanner: &Scanner<'_>,
+        start: &BytesStart<'_>,
+        local: &str,
+        decl: &'s ElementDecl,
+        type_given: Option<ResolvedType<'s>>,
+    ) {
+        let path_len = self.path.len();
+        self.path.push('/');
+        self.path.push_str(local);
+        let kind = self.kind_of(scanner, start, decl, type_given);
+        self.open.push(Open { kind, path_len });
+    }
+
+    fn kind_of(
+        &mut self,
+        scanner: &Scanner<'_>,
+        start: &BytesStart<'_>,
+        decl: &'s ElementDecl,
+        type_given: Option<ResolvedType<'s>>,
+    ) -> Kind<'s> {
+        let schema = self.schema;
+        if self.full() {
+            return Kind::Skip;
+        }
+        if decl.is_abstract {
+            self.violation(
+                self.path.clone(),
+                format!("the element {} is abstract", decl.name),
+            );
+            return Kind::Skip;
+        }
+        let mut xsi_type = None;
+        let mut xsi_nil = false;
+        for attribute in start.attributes().flatten() {
+            let (namespace, local) = scanner.attribute_name(attribute.key);
+            if namespace == Some(XSI_NS) {
+                match local.as_ref() {
+                    "type" => xsi_type = attribute_value(&attribute),
+                    "nil" => xsi_nil = attribute_value(&attribute).is_some_and(|v| is_true(&v)),
+                    _ => {}
+                }
+            }
+        }
+        let resolved = match type_given {
+            Some(given) => Some(given),
+            None => {
+                let declared = self.declared_type(decl);
+                let mut named = None;
+                if let Some(xsi_type) = xsi_type {
+                    let Some(name) = scanner.resolve_content_qname(&xsi_type) else {
+                        self.violation(
+                            self.path.clone(),
+                            format!(
+                                "the prefix of xsi:type \"{}\" is not declared",
+                                shorten(&xsi_type)
+                            ),
+                        );
+                        return Kind::Skip;
+                    };
+                    let type_ref = TypeRef::Named(name);
+                    if schema.resolve_type(&type_ref).is_none() {
+                        self.violation(
+                            self.path.clone(),
+                            format!("xsi:type names the unknown type \"{}\"", shorten(&xsi_type)),
+                        );
+                        return Kind::Skip;
+                    }
+                    if let Some(declared) = declared
+                        && !self.derives_from(&type_ref, declared)
+                    {
+                        self.violation(
+                            self.path.clone(),
+                            format!(
+                                "xsi:type \"{}\" does not derive from the declared type",
+                                shorten(&xsi_type)
+                            ),
+                        );
+                        return Kind::Skip;
+                    }
+                    named = Some(type_ref);
+                }
+                match named.as_ref().or(declared) {
+                    Some(type_ref) => schema.resolve_type(type_ref),
+                    None => Some(ResolvedType::AnyType),
+                }
+            }
+        };
+        if xsi_nil {
+            if decl.nillable {
+                return Kind::Nil { reported: false };
+            }
+            self.violation(
+                self.path.clone(),
+                format!("the element {} is not nillable", decl.name),
+            );
+            return Kind::Skip;
+        }
+        let Some(resolved) = resolved else {
+            return Kind::Skip;
+        };
+        match resolved {
+            ResolvedType::AnyType | ResolvedType::Lax => Kind::Skip,
+            ResolvedType::Builtin(_) | ResolvedType::Simple(_) => {
+                let insert_at = Some(self.violations.len());
+                self.no_attributes(scanner, start);
+                self.text.clear();
+                Kind::Simple {
+                    resolved,
+                    decl,
+                    insert_at,
+                    has_children: false,
+                }
+            }
+            ResolvedType::Complex(complex) => {
+                if complex.is_abstract {
+                    self.violation(
+                        self.path.clone(),
+                        "the element's type is abstract; give a derived type with xsi:type",
+                    );
+                    return Kind::Skip;
+                }
+                self.attributes(scanner, start, complex);
+                if matches!(complex.content, ComplexContent::Simple { .. }) {
+                    self.text.clear();
+                    return Kind::Simple {
+                        resolved,
+                        decl,
+                        insert_at: None,
+                        has_children: false,
+                    };
+                }
+                let segment = self.matcher.open(schema, complex);
+                let mut mixed = complex.mixed;
+                if let ComplexContent::Elements {
+                    derivation: Some((_, base)),
+                    ..
+                } = &complex.content
+                    && matches!(
+                        schema.resolve_type(base),
+                        Some(ResolvedType::AnyType | ResolvedType::Lax)
+                    )
+                    && self.matcher.particle_count(segment) == 0
+                    && complex.attributes.is_empty()
+                {
+                    mixed = true;
+                }
+                Kind::Complex {
+                    segment,
+                    mixed,
+                    content_mark: self.violations.len(),
+                    text_reported: false,
+                    failed: false,
+                }
+            }
+        }
+    }
+
+    fn end(&mut self) {
+        if self.skip > 0 {
+            self.skip -= 1;
+            return;
+        }
+        let Some(open) = self.open.pop() else {
+            return;
+        };
+        match open.kind {
+            Kind::Simple {
+                resolved,
+                decl,
+                insert_at,
+                has_children: false,
+            } => {
+                let text = std::mem::take(&mut self.text);
+                self.simple_value(resolved, decl, &text, insert_at);
+                self.text = text;
+                self.text.clear();
+            }
+            Kind::Complex {
+                segment,
+                failed,
+                content_mark,
+                text_reported,
+                ..
+            } => {
+                if !failed
+                    && let Outcome::Failed(message) =
+                        self.matcher
+                            .offer(self.schema, &mut self.budget, segment, None)
+                {
+                    self.violations
+                        .truncate(content_mark + usize::from(text_reported));
+                    self.violation(self.path.clone(), message);
+                }
+                self.matcher.close(segment);
+            }
+            Kind::Simple { .. } | Kind::Skip | Kind::Nil { .. } => {}
+        }
+        self.path.truncate(open.path_len);
+    }
+
+    fn text(&mut self, text: &str) {
+        if self.skip > 0 {
+            return;
+        }
+        let Some(open) = self.open.last_mut() else {
+            return;
+        };
+        let significant = || !text.chars().all(is_xml_whitespace);
+        match &mut open.kind {
+            Kind::Simple {
+                has_children: false,
+                ..
+            } => self.text.push_str(text),
+            Kind::Nil { reported } if !*reported && significant() => {
+                *reported = true;
+                self.violation(
+                    self.path.clone(),
+                    "an element with xsi:nil=\"true\" must be empty",
+                );
+            }
+            Kind::Complex {
+                mixed: false,
+                text_reported,
+                content_mark,
+                ..
+            } if !*text_reported && significant() => {
+                *text_reported = true;
+                let at = *content_mark;
+                self.insert_violation(
+                    at,
+                    self.path.clone(),
+                    "character data is not allowed in element-only content".to_owned(),
+                );
+            }
+            _ => {}
+        }
+    }
+
+    fn simple_value(
+        &mut self,
+        resolved: ResolvedType<'s>,
+        decl: &ElementDecl,
+        text: &str,
+        insert_at: Option<usize>,
+    ) {
+        if text.is_empty() && (decl.default.is_some() || decl.fixed.is_some()) {
+            return;
+        }
+        let message = match self.schema.check_simple(resolved, text, 0) {
+            Err(message) => message,
+            Ok(()) => match &decl.fixed {
+                Some(fixed) if text.trim() != fixed.trim() => format!(
+                    "value \"{}\" differs from the fixed value \"{}\"",
+                    shorten(text),
+                    shorten(fixed)
+                ),
+                _ => return,
+            },
+        };
+        match insert_at {
+            Some(at) => self.insert_violation(at, self.path.clone(), message),
+            None => self.violation(self.path.clone(), message),
+        }
     }
 
     /// The type of an element declaration, following the substitution
@@ -268,7 +877,7 @@ impl<'s> Validator<'s> {
 
     /// Tells whether `derived` is `base` or derives from it.
     fn derives_from(&self, derived: &TypeRef, base: &TypeRef) -> bool {
-        if base == &TypeRef::Named(QName::new(XSD_NS, "anyType")) {
+        if matches!(base, TypeRef::Named(name) if name.is(XSD_NS, "anyType")) {
             return true;
         }
         let mut current = derived.clone();
@@ -287,145 +896,17 @@ impl<'s> Validator<'s> {
         false
     }
 
-    fn element(&mut self, node: Node<'_, '_>, decl: &'s ElementDecl, path: &str) {
-        if self.full() {
-            return;
-        }
-        if decl.is_abstract {
-            self.violation(path, format!("the element {} is abstract", decl.name));
-            return;
-        }
-        let mut type_ref = self.declared_type(decl).cloned();
-        if let Some(xsi_type) = node.attribute((XSI_NS, "type")) {
-            let (prefix, local) = match xsi_type.trim().split_once(':') {
-                Some((p, l)) => (Some(p), l),
-                None => (None, xsi_type.trim()),
-            };
-            let Some(namespace) = (match prefix {
-                Some(p) => node.lookup_namespace_uri(Some(p)).map(Some),
-                None => Some(node.lookup_namespace_uri(None)),
-            }) else {
-                self.violation(
-                    path,
-                    format!(
-                        "the prefix of xsi:type \"{}\" is not declared",
-                        shorten(xsi_type)
-                    ),
-                );
-                return;
-            };
-            let named = TypeRef::Named(QName {
-                namespace: namespace.filter(|ns| !ns.is_empty()).map(str::to_owned),
-                local: local.to_owned(),
-            });
-            if self.schema.resolve_type(&named).is_none() {
-                self.violation(
-                    path,
-                    format!("xsi:type names the unknown type \"{}\"", shorten(xsi_type)),
-                );
-                return;
+    fn no_attributes(&mut self, scanner: &Scanner<'_>, start: &BytesStart<'_>) {
+        for attribute in start.attributes().flatten() {
+            if attribute.key.as_namespace_binding().is_some() {
+                continue;
             }
-            if let Some(declared) = &type_ref
-                && !self.derives_from(&named, declared)
-            {
-                self.violation(
-                    path,
-                    format!(
-                        "xsi:type \"{}\" does not derive from the declared type",
-                        shorten(xsi_type)
-                    ),
-                );
-                return;
-            }
-            type_ref = Some(named);
-        }
-        if let Some(nil) = node.attribute((XSI_NS, "nil"))
-            && is_true(nil)
-        {
-            if !decl.nillable {
-                self.violation(path, format!("the element {} is not nillable", decl.name));
-            } else if node
-                .children()
-                .any(|c| c.is_element() || c.text().is_some_and(|t| !t.trim().is_empty()))
-            {
-                self.violation(path, "an element with xsi:nil=\"true\" must be empty");
-            }
-            return;
-        }
-        let resolved = match &type_ref {
-            Some(t) => match self.schema.resolve_type(t) {
-                Some(r) => r,
-                None => return,
-            },
-            None => ResolvedType::AnyType,
-        };
-        match resolved {
-            ResolvedType::AnyType | ResolvedType::Lax => {}
-            ResolvedType::Builtin(_) | ResolvedType::Simple(_) => {
-                self.simple_element(node, resolved, decl, path);
-                self.no_attributes(node, path);
-            }
-            ResolvedType::Complex(complex) => {
-                if complex.is_abstract {
-                    self.violation(
-                        path,
-                        "the element's type is abstract; give a derived type with xsi:type",
-                    );
-                    return;
-                }
-                self.attributes(node, complex, path);
-                self.complex_content(node, resolved, complex, decl, path);
-            }
-        }
-    }
-
-    fn text_of(node: Node<'_, '_>) -> String {
-        node.children()
-            .filter(Node::is_text)
-            .filter_map(|n| n.text())
-            .collect()
-    }
-
-    fn simple_element(
-        &mut self,
-        node: Node<'_, '_>,
-        resolved: ResolvedType<'_>,
-        decl: &ElementDecl,
-        path: &str,
-    ) {
-        if node.children().any(|c| c.is_element()) {
-            self.violation(path, "element content is not allowed in a simple type");
-            return;
-        }
-        let text = Self::text_of(node);
-        if text.is_empty() && (decl.default.is_some() || decl.fixed.is_some()) {
-            return;
-        }
-        if let Err(message) = self.schema.check_simple(resolved, &text, 0) {
-            self.violation(path, message);
-            return;
-        }
-        if let Some(fixed) = &decl.fixed
-            && text.trim() != fixed.trim()
-        {
-            self.violation(
-                path,
-                format!(
-                    "value \"{}\" differs from the fixed value \"{}\"",
-                    shorten(&text),
-                    shorten(fixed)
-                ),
-            );
-        }
-    }
-
-    fn no_attributes(&mut self, node: Node<'_, '_>, path: &str) {
-        for attribute in node.attributes() {
-            if attribute.namespace() == Some(XSI_NS) {
+            let (namespace, local) = scanner.attribute_name(attribute.key);
+            if namespace == Some(XSI_NS) {
                 continue;
             }
             self.violation(
-                &format!("{path}/@{}", attribute.name()),
+                format!("{}/@{}", self.path, local.into_inner()),
                 "attributes are not allowed on an element of simple type",
             );
         }
@@ -488,21 +969,31 @@ impl<'s> Validator<'s> {
         (uses, wildcard)
     }
 
-    fn attributes(&mut self, node: Node<'_, '_>, complex: &'s ComplexType, path: &str) {
+    fn attributes(
+        &mut self,
+        scanner: &Scanner<'_>,
+        start: &BytesStart<'_>,
+        complex: &'s ComplexType,
+    ) {
         let (uses, wildcard) = self.attribute_uses(complex);
-        for attribute in node.attributes() {
-            let namespace = attribute.namespace();
+        for attribute in start.attributes().flatten() {
+            if attribute.key.as_namespace_binding().is_some() {
+                continue;
+            }
+            let (namespace, local) = scanner.attribute_name(attribute.key);
             if namespace == Some(XSI_NS) {
                 continue;
             }
-            let attribute_path = format!("{path}/@{}", attribute.name());
-            let name = QName {
-                namespace: namespace.map(str::to_owned),
-                local: attribute.name().to_owned(),
-            };
-            match uses.iter().find(|u| u.name == name) {
+            let local = local.into_inner();
+            let attribute_path = || format!("{}/@{local}", self.path);
+            let value = attribute_value(&attribute).unwrap_or_default();
+            let found = uses
+                .iter()
+                .find(|u| u.name.local == local && u.name.namespace.as_deref() == namespace);
+            match found {
                 Some(u) if u.use_kind == AttributeUseKind::Prohibited => {
-                    self.violation(&attribute_path, "the attribute is prohibited");
+                    let path = attribute_path();
+                    self.violation(path, "the attribute is prohibited");
                 }
                 Some(u) => {
                     let type_ref = if u.is_ref {
@@ -513,20 +1004,21 @@ impl<'s> Validator<'s> {
                         u.type_ref.as_ref()
                     };
                     if let Some(type_ref) = type_ref
-                        && let Err(message) =
-                            self.schema.validate_simple(type_ref, attribute.value())
+                        && let Err(message) = self.schema.validate_simple(type_ref, &value)
                     {
-                        self.violation(&attribute_path, message);
+                        let path = attribute_path();
+                        self.violation(path, message);
                         continue;
                     }
                     if let Some(fixed) = &u.fixed
-                        && attribute.value().trim() != fixed.trim()
+                        && value.trim() != fixed.trim()
                     {
+                        let path = attribute_path();
                         self.violation(
-                            &attribute_path,
+                            path,
                             format!(
                                 "value \"{}\" differs from the fixed value \"{}\"",
-                                shorten(attribute.value()),
+                                shorten(&value),
                                 shorten(fixed)
                             ),
                         );
@@ -536,382 +1028,267 @@ impl<'s> Validator<'s> {
                     if !wildcard.is_some_and(|w| w.namespaces.admits(namespace))
                         && namespace != Some(crate::version::XML_NS)
                     {
-                        self.violation(&attribute_path, "the attribute is not allowed here");
+                        let path = attribute_path();
+                        self.violation(path, "the attribute is not allowed here");
                     }
                 }
             }
         }
         for u in uses {
-            if u.use_kind == AttributeUseKind::Required
-                && node
-                    .attribute((
-                        u.name.namespace.as_deref().unwrap_or(""),
-                        u.name.local.as_str(),
-                    ))
-                    .is_none()
-                && !(u.name.namespace.is_none() && node.attribute(u.name.local.as_str()).is_some())
-            {
+            if u.use_kind != AttributeUseKind::Required {
+                continue;
+            }
+            let present = start.attributes().flatten().any(|attribute| {
+                let (namespace, local) = scanner.attribute_name(attribute.key);
+                attribute.key.as_namespace_binding().is_none()
+                    && local.as_ref() == u.name.local
+                    && namespace == u.name.namespace.as_deref()
+            });
+            if !present {
                 self.violation(
-                    path,
+                    self.path.clone(),
                     format!("the required attribute {} is missing", u.name),
                 );
             }
         }
     }
-
-    /// The particles of a complex type's element content, base types'
-    /// first for extensions.
-    fn content_particles(
-        &self,
-        complex: &'s ComplexType,
-        out: &mut Vec<&'s Particle>,
-        depth: usize,
-    ) {
-        if depth > MAX_DERIVATION_CHAIN {
-            return;
-        }
-        if let ComplexContent::Elements {
-            derivation,
-            particle,
-        } = &complex.content
-        {
-            if let Some((Derivation::Extension, base)) = derivation
-                && let Some(ResolvedType::Complex(base)) = self.schema.resolve_type(base)
-            {
-                self.content_particles(base, out, depth + 1);
-            }
-            if let Some(p) = particle {
-                out.push(p);
-            }
-        }
-    }
-
-    fn complex_content(
-        &mut self,
-        node: Node<'_, '_>,
-        resolved: ResolvedType<'s>,
-        complex: &'s ComplexType,
-        decl: &ElementDecl,
-        path: &str,
-    ) {
-        let is_simple = matches!(complex.content, ComplexContent::Simple { .. });
-        if is_simple {
-            self.simple_element(node, resolved, decl, path);
-            return;
-        }
-        let mut mixed = complex.mixed;
-        let mut particles = Vec::new();
-        self.content_particles(complex, &mut particles, 0);
-        if let ComplexContent::Elements {
-            derivation: Some((_, base)),
-            ..
-        } = &complex.content
-            && matches!(
-                self.schema.resolve_type(base),
-                Some(ResolvedType::AnyType | ResolvedType::Lax)
-            )
-            && particles.is_empty()
-            && complex.attributes.is_empty()
-        {
-            mixed = true;
-        }
-        if !mixed
-            && node
-                .children()
-                .any(|c| c.is_text() && c.text().is_some_and(|t| !t.trim().is_empty()))
-        {
-            self.violation(
-                path,
-                "character data is not allowed in element-only content",
-            );
-        }
-        let children: Vec<Node<'_, '_>> = node.children().filter(Node::is_element).collect();
-        let mut pos = 0;
-        let mut assigned: Vec<Assigned<'s>> = Vec::with_capacity(children.len());
-        for particle in &particles {
-            match self.particle(particle, &children, &mut pos, &mut assigned, 0) {
-                Ok(Some(_)) => {}
-                Ok(None) => {
-                    let mismatch = self.mismatch_at(particle, &children, pos);
-                    self.violation(path, mismatch.message);
-                    return;
-                }
-                Err(mismatch) => {
-                    self.violation(path, mismatch.message);
-                    return;
-                }
-            }
-        }
-        if let Some(child) = children.get(pos) {
-            self.violation(path, format!("unexpected element {}", element_name(*child)));
-            return;
-        }
-        for (child, assignment) in children.iter().zip(assigned) {
-            let child_path = format!("{path}/{}", child.tag_name().name());
-            let name = element_name(*child);
-            match assignment {
-                Assigned::Decl(d) => {
-                    // A member of a substitution group stands for its head.
-                    let actual = if d.name == name {
-                        Some(d)
-                    } else {
-                        self.schema.element(&name)
-                    };
-                    if let Some(actual) = actual {
-                        self.element(*child, actual, &child_path);
-                    }
-                }
-                Assigned::Wildcard(w) => {
-                    match w.process_contents {
-                        ProcessContents::Skip => {}
-                        ProcessContents::Lax => {
-                            if let Some(d) = self.schema.element(&name) {
-                                self.element(*child, d, &child_path);
-                            }
-                        }
-                        ProcessContents::Strict => match self.schema.element(&name) {
-                            Some(d) => self.element(*child, d, &child_path),
-                            None if self.schema.has_namespace(name.namespace.as_deref()) => {
-                                self.violation(&child_path, format!("no global element {name} is declared for this strict wildcard"));
-                            }
-                            None => {}
-                        },
-                    }
-                }
-            }
-            if self.full() {
-                return;
-            }
-        }
-    }
-
-    /// Describes the elements a particle can start with, for messages.
-    fn first_names(&self, particle: &Particle) -> String {
-        self.first_names_at(particle, 0)
-    }
-
-    fn first_names_at(&self, particle: &Particle, depth: usize) -> String {
-        if depth > 16 {
-            return "more content".to_owned();
-        }
-        match &particle.term {
-            Term::Element(d) => d.name.to_string(),
-            Term::ElementRef(q) => q.to_string(),
-            Term::Any(_) => "any element".to_owned(),
-            Term::GroupRef(q) => match self.schema.group(q).and_then(|g| g.model.as_ref()) {
-                Some(m) => m
-                    .particles
-                    .first()
-                    .map_or_else(String::new, |p| self.first_names_at(p, depth + 1)),
-                None => q.to_string(),
-            },
-            Term::Group(m) => match m.compositor {
-                Compositor::Choice => m
-                    .particles
-                    .iter()
-                    .map(|p| self.first_names_at(p, depth + 1))
-                    .collect::<Vec<_>>()
-                    .join(" or "),
-                _ => m
-                    .particles
-                    .first()
-                    .map_or_else(String::new, |p| self.first_names_at(p, depth + 1)),
-            },
-        }
-    }
-
-    /// Matches a particle at `pos`: `Ok(None)` when it cannot start there
-    /// and is not satisfied, `Ok(Some(n))` when satisfied after consuming
-    /// `n` elements, `Err` when it started but could not complete.
-    fn particle(
-        &mut self,
-        particle: &'s Particle,
-        children: &[Node<'_, '_>],
-        pos: &mut usize,
-        assigned: &mut Vec<Assigned<'s>>,
-        depth: usize,
-    ) -> MatchResult {
-        let start = *pos;
-        let mut count: u32 = 0;
-        let occurs = particle.occurs;
-        while occurs.max.is_none_or(|max| count < max) {
-            self.step()?;
-            match self.term(&particle.term, children, pos, assigned, depth)? {
-                None => break,
-                Some(0) => {
-                    count = count.max(occurs.min);
-                    break;
-                }
-                Some(_) => count += 1,
-            }
-        }
-        if count < occurs.min {
-            if *pos == start {
-                return Ok(None);
-            }
-            return Err(self.mismatch_at(particle, children, *pos));
-        }
-        Ok(Some(*pos - start))
-    }
-
-    /// Why `particle` does not match at child `pos`: an unexpected element,
-    /// or a missing one when the children ran out.
-    fn mismatch_at(&self, particle: &Particle, children: &[Node<'_, '_>], pos: usize) -> Mismatch {
-        let expected = self.first_names(particle);
-        Mismatch {
-            message: match children.get(pos) {
-                Some(child) => format!(
-                    "unexpected element {}; expected {expected}",
-                    element_name(*child)
-                ),
-                None => format!("missing element {expected}"),
-            },
-        }
-    }
-
-    fn matches_decl(&self, decl_name: &QName, child: Node<'_, '_>) -> bool {
-        let name = element_name(child);
-        &name == decl_name || self.substitutable(decl_name, &name)
-    }
-
-    fn term(
-        &mut self,
-        term: &'s Term,
-        children: &[Node<'_, '_>],
-        pos: &mut usize,
-        assigned: &mut Vec<Assigned<'s>>,
-        depth: usize,
-    ) -> MatchResult {
-        if depth > 64 {
-            return Err(Mismatch {
-                message: "the content model nests too deeply".to_owned(),
-            });
-        }
-        match term {
-            Term::Element(decl) => {
-                let Some(child) = children.get(*pos) else {
-                    return Ok(None);
-                };
-                if self.matches_decl(&decl.name, *child) {
-                    assigned.push(Assigned::Decl(decl));
-                    *pos += 1;
-                    Ok(Some(1))
-                } else {
-                    Ok(None)
-                }
-            }
-            Term::ElementRef(name) => {
-                let Some(child) = children.get(*pos) else {
-                    return Ok(None);
-                };
-                if !self.matches_decl(name, *child) {
-                    return Ok(None);
-                }
-                match self.schema.element(name) {
-                    Some(decl) => assigned.push(Assigned::Decl(decl)),
-                    None => assigned.push(Assigned::Wildcard(&LAX_ANY)),
-                }
-                *pos += 1;
-                Ok(Some(1))
-            }
-            Term::Any(wildcard) => {
-                let Some(child) = children.get(*pos) else {
-                    return Ok(None);
-                };
-                if wildcard.namespaces.admits(child.tag_name().namespace()) {
-                    assigned.push(Assigned::Wildcard(wildcard));
-                    *pos += 1;
-                    Ok(Some(1))
-                } else {
-                    Ok(None)
-                }
-            }
-            Term::GroupRef(name) => match self.schema.group(name).and_then(|g| g.model.as_ref()) {
-                Some(model) => self.model_group(model, children, pos, assigned, depth + 1),
-                None => Ok(Some(0)),
-            },
-            Term::Group(model) => self.model_group(model, children, pos, assigned, depth + 1),
-        }
-    }
-
-    fn model_group(
-        &mut self,
-        model: &'s ModelGroup,
-        children: &[Node<'_, '_>],
-        pos: &mut usize,
-        assigned: &mut Vec<Assigned<'s>>,
-        depth: usize,
-    ) -> MatchResult {
-        let start = *pos;
-        match model.compositor {
-            Compositor::Sequence => {
-                for particle in &model.particles {
-                    if self
-                        .particle(particle, children, pos, assigned, depth)?
-                        .is_none()
-                    {
-                        if *pos == start {
-                            return Ok(None);
-                        }
-                        return Err(self.mismatch_at(particle, children, *pos));
-                    }
-                }
-                Ok(Some(*pos - start))
-            }
-            Compositor::Choice => {
-                let mut emptiable = model.particles.is_empty();
-                for particle in &model.particles {
-                    match self.particle(particle, children, pos, assigned, depth)? {
-                        Some(0) => emptiable = true,
-                        Some(n) => return Ok(Some(n)),
-                        None => {}
-                    }
-                }
-                Ok(emptiable.then_some(0))
-            }
-            Compositor::All => {
-                let mut used = vec![0u32; model.particles.len()];
-                'children: while let Some(child) = children.get(*pos) {
-                    self.step()?;
-                    for (index, particle) in model.particles.iter().enumerate() {
-                        let Some(count) = used.get_mut(index) else {
-                            continue;
-                        };
-                        if particle.occurs.max.is_some_and(|max| *count >= max) {
-                            continue;
-                        }
-                        let hit = match &particle.term {
-                            Term::Element(d) => self.matches_decl(&d.name, *child),
-                            Term::ElementRef(q) => self.matches_decl(q, *child),
-                            _ => false,
-                        };
-                        if hit {
-                            *count += 1;
-                            self.term(&particle.term, children, pos, assigned, depth)?;
-                            continue 'children;
-                        }
-                    }
-                    break;
-                }
-                for (particle, count) in model.particles.iter().zip(&used) {
-                    if *count < particle.occurs.min {
-                        if *pos == start {
-                            return Ok(None);
-                        }
-                        return Err(Mismatch {
-                            message: format!("missing element {}", self.first_names(particle)),
-                        });
-                    }
-                }
-                Ok(Some(*pos - start))
-            }
-        }
-    }
 }
 
-/// The wildcard standing for an element reference into a namespace whose
-/// schema was not loaded.
-static LAX_ANY: Wildcard = Wildcard {
-    namespaces: super::model::NamespaceConstraint::Any,
-    process_contents: ProcessContents::Lax,
-};
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{LoadOptions, Loaded, load_bytes};
+
+    const RPC_WSDL: &str = r#"<definitions xmlns="http://schemas.xmlsoap.org/wsdl/"
+    xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/"
+    xmlns:xs="http://www.w3.org/2001/XMLSchema"
+    xmlns:tns="urn:ithaca:test:calc" targetNamespace="urn:ithaca:test:calc" name="Calc">
+  <types>
+    <xs:schema targetNamespace="urn:ithaca:test:calc">
+      <xs:simpleType name="Small">
+        <xs:restriction base="xs:int"><xs:maxInclusive value="100"/></xs:restriction>
+      </xs:simpleType>
+      <xs:complexType name="Point">
+        <xs:sequence>
+          <xs:element name="x" type="xs:int"/>
+          <xs:element name="y" type="xs:int"/>
+        </xs:sequence>
+      </xs:complexType>
+      <xs:element name="label" type="xs:string" nillable="true"/>
+    </xs:schema>
+  </types>
+  <message name="addRequest">
+    <part name="a" type="tns:Small"/>
+    <part name="b" type="xs:int"/>
+    <part name="origin" type="tns:Point"/>
+    <part name="note" element="tns:label"/>
+  </message>
+  <message name="addResponse"><part name="sum" type="xs:int"/></message>
+  <message name="logRequest"><part name="line" type="xs:string"/></message>
+  <portType name="Calc">
+    <operation name="add"><input message="tns:addRequest"/><output message="tns:addResponse"/></operation>
+    <operation name="log"><input message="tns:logRequest"/></operation>
+  </portType>
+  <binding name="CalcBinding" type="tns:Calc">
+    <soap:binding style="rpc" transport="http://schemas.xmlsoap.org/soap/http"/>
+    <operation name="add">
+      <soap:operation soapAction="urn:calc#add"/>
+      <input><soap:body use="literal" namespace="urn:ithaca:test:calc:rpc"/></input>
+      <output><soap:body use="literal" namespace="urn:ithaca:test:calc:rpc"/></output>
+    </operation>
+    <operation name="log">
+      <soap:operation soapAction="urn:calc#log"/>
+      <input><soap:body use="encoded" namespace="urn:ithaca:test:calc:rpc"
+        encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"/></input>
+    </operation>
+  </binding>
+  <service name="CalcService">
+    <port name="CalcPort" binding="tns:CalcBinding">
+      <soap:address location="http://localhost/calc"/>
+    </port>
+  </service>
+</definitions>"#;
+
+    fn calc() -> Loaded {
+        let loaded = load_bytes("calc.wsdl", RPC_WSDL.as_bytes(), &LoadOptions::default());
+        assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
+        loaded
+    }
+
+    fn wrapper(loaded: &Loaded, operation: &str) -> Option<RpcWrapper> {
+        let operations = loaded.definitions.operations(&loaded.schema);
+        let op = operations.iter().find(|op| op.name == operation).unwrap();
+        RpcWrapper::for_input(&loaded.definitions, &loaded.schema, op)
+    }
+
+    fn rpc(xml: &str) -> String {
+        let loaded = calc();
+        let wrapper = wrapper(&loaded, "add").unwrap();
+        let scope = [NamespaceBinding {
+            prefix: Some("r".to_owned()),
+            uri: "urn:ithaca:test:calc:rpc".to_owned(),
+        }];
+        match loaded
+            .schema
+            .validate_rpc(xml, &scope, &wrapper, &InstanceLimits::default())
+        {
+            Ok(()) => "ok".to_owned(),
+            Err(violations) => violations
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+
+    #[test]
+    fn rpc_literal_requests_are_checked_part_by_part() {
+        let valid =
+            "<r:add><a>5</a><b>-3</b><origin><x>1</x><y>2</y></origin><note>hi</note></r:add>";
+        assert_eq!(rpc(valid), "ok");
+        assert_eq!(
+            rpc(
+                "<r:add>\n  <a>5</a> <b>1</b><origin><x>1</x><y>2</y></origin><note xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:nil=\"true\"/>\n</r:add>"
+            ),
+            "ok",
+            "whitespace between accessors, and a nillable element part"
+        );
+        assert_eq!(
+            rpc(
+                "<r:add><a>500</a><b>x</b><origin><x>1</x><y>q</y></origin><note>hi</note></r:add>"
+            ),
+            "/add/a: value \"500\" is outside maxInclusive 100\n\
+             /add/b: value \"x\" is not a valid xs:int\n\
+             /add/origin/y: value \"q\" is not a valid xs:int"
+        );
+        assert_eq!(
+            rpc("<r:add><a>5</a><b>1</b><origin><x>1</x><y>2</y></origin></r:add>"),
+            "/add: missing element note"
+        );
+        assert_eq!(
+            rpc("<r:add><b>1</b><a>5</a></r:add>"),
+            "/add: unexpected element b; expected a"
+        );
+        assert_eq!(
+            rpc("<r:add><r:a>5</r:a></r:add>"),
+            "/add: unexpected element {urn:ithaca:test:calc:rpc}a; expected a",
+            "accessors are unqualified"
+        );
+        assert_eq!(
+            rpc(
+                "<r:add><a>5</a><b>1</b><origin><x>1</x><y>2</y></origin><note>hi</note><extra/></r:add>"
+            ),
+            "/add: unexpected element extra"
+        );
+        assert_eq!(
+            rpc("<r:subtract/>"),
+            "/: expected the element {urn:ithaca:test:calc:rpc}add, found {urn:ithaca:test:calc:rpc}subtract"
+        );
+        assert_eq!(
+            rpc("<add><a>5</a></add>"),
+            "/: expected the element {urn:ithaca:test:calc:rpc}add, found add"
+        );
+    }
+
+    #[test]
+    fn encoded_operations_have_no_wrapper() {
+        let loaded = calc();
+        assert!(wrapper(&loaded, "log").is_none());
+        assert_eq!(
+            wrapper(&loaded, "add").unwrap().name(),
+            &QName::new("urn:ithaca:test:calc:rpc", "add")
+        );
+    }
+
+    const LIST_XSD: &str = r#"<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"
+    targetNamespace="urn:l" xmlns:l="urn:l" elementFormDefault="qualified">
+  <xs:element name="list">
+    <xs:complexType>
+      <xs:sequence>
+        <xs:element name="item" type="xs:int" maxOccurs="unbounded"/>
+        <xs:element name="end" type="xs:string"/>
+      </xs:sequence>
+    </xs:complexType>
+  </xs:element>
+</xs:schema>"#;
+
+    fn list(xml: &str) -> Result<(), Vec<Violation>> {
+        let loaded = load_bytes("l.xsd", LIST_XSD.as_bytes(), &LoadOptions::default());
+        let name = QName::new("urn:l", "list");
+        loaded
+            .schema
+            .validate_element(xml, &[], Some(&name), &InstanceLimits::default())
+    }
+
+    #[test]
+    fn long_repetitions_stream_in_linear_time() {
+        let mut xml = String::from(r#"<l:list xmlns:l="urn:l">"#);
+        for i in 0..50_000 {
+            xml.push_str(&format!("<l:item>{i}</l:item>"));
+        }
+        xml.push_str("<l:end>.</l:end></l:list>");
+        assert_eq!(list(&xml), Ok(()));
+        let bad = xml.replace("<l:item>49999</l:item>", "<l:item>z</l:item>");
+        let violations = list(&bad).unwrap_err();
+        assert_eq!(
+            violations[0].to_string(),
+            r#"/list/item: value "z" is not a valid xs:int"#
+        );
+    }
+
+    #[test]
+    fn violations_keep_tree_order_when_text_comes_after_children() {
+        // The character data is seen after the child's violation, yet it is
+        // reported first, as a walk of the tree would.
+        let violations =
+            list(r#"<l:list xmlns:l="urn:l"><l:item>x</l:item><l:end/>text</l:list>"#).unwrap_err();
+        let messages: Vec<String> = violations.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            messages,
+            [
+                "/list: character data is not allowed in element-only content",
+                r#"/list/item: value "x" is not a valid xs:int"#,
+            ]
+        );
+        // A content mismatch replaces what the children reported.
+        let violations =
+            list(r#"<l:list xmlns:l="urn:l"><l:item>x</l:item></l:list>"#).unwrap_err();
+        assert_eq!(violations.len(), 1);
+        assert_eq!(
+            violations[0].to_string(),
+            "/list: missing element {urn:l}end"
+        );
+    }
+
+    #[test]
+    fn refusals_of_the_whole_fragment() {
+        let first = |xml: &str| list(xml).unwrap_err()[0].to_string();
+        assert_eq!(first(""), "/: expected exactly one element");
+        assert_eq!(
+            first(r#"<l:list xmlns:l="urn:l"/><l:list xmlns:l="urn:l"/>"#),
+            "/: expected exactly one element"
+        );
+        assert!(
+            first("<l:list xmlns:l=\"urn:l\"><!DOCTYPE x></l:list>")
+                .starts_with("/: not well-formed XML")
+        );
+        assert!(
+            first("<l:list xmlns:l=\"urn:l\">&ent;</l:list>").starts_with("/: not well-formed XML")
+        );
+        assert!(first("<x:list/>").starts_with("/: not well-formed XML"));
+        let limits = InstanceLimits {
+            max_nodes: 3,
+            ..InstanceLimits::default()
+        };
+        let loaded = load_bytes("l.xsd", LIST_XSD.as_bytes(), &LoadOptions::default());
+        let xml = r#"<l:list xmlns:l="urn:l"><l:item>1</l:item><l:item>2</l:item><l:item>3</l:item><l:end/></l:list>"#;
+        let violations = loaded
+            .schema
+            .validate_element(xml, &[], None, &limits)
+            .unwrap_err();
+        assert_eq!(
+            violations[0].message,
+            "the element holds more than 3 elements"
+        );
+    }
+}
