@@ -1,0 +1,385 @@
+//! Writes the Rust source of each port type: the server trait, its
+//! registration on a `SoapServiceBuilder`, a fault enum per operation and
+//! the client.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::diagnostic::Location;
+use crate::loader::Loaded;
+use crate::qname::QName;
+use crate::wsdl11::{OperationInfo, OperationKind, ParameterStyle, Use};
+
+use super::Options;
+use super::emit::{RT, lit};
+use super::model::{Model, TypeUse};
+use super::names::{field_name, type_name};
+
+/// One operation, typed.
+struct TypedOperation {
+    name: String,
+    method: String,
+    action: Option<String>,
+    input: (String, String, TypeUse),
+    output: Option<(String, String, TypeUse)>,
+    fault_enum: String,
+    /// (variant, wsdl fault name, element namespace, element local, type)
+    faults: Vec<(String, String, String, String, TypeUse)>,
+}
+
+/// One port type with its operations.
+pub(crate) struct TypedPort {
+    name: QName,
+    trait_name: String,
+    client_name: String,
+    serve_fn: String,
+    operations: Vec<TypedOperation>,
+}
+
+fn qname_parts(name: &QName) -> (String, String) {
+    (
+        name.namespace.clone().unwrap_or_default(),
+        name.local.clone(),
+    )
+}
+
+/// Builds the typed port types: the operations of the first SOAP binding
+/// of each port type.
+pub(crate) fn collect(loaded: &Loaded, model: &mut Model<'_>) -> Vec<TypedPort> {
+    let operations = loaded.definitions.operations(&loaded.schema);
+    let mut by_port: BTreeMap<QName, (QName, Vec<&OperationInfo>)> = BTreeMap::new();
+    for op in &operations {
+        let entry = by_port
+            .entry(op.port_type.clone())
+            .or_insert_with(|| (op.binding.clone(), Vec::new()));
+        if entry.0 == op.binding {
+            entry.1.push(op);
+        }
+    }
+    let mut ports = Vec::new();
+    for (port_type, (_, ops)) in by_port {
+        let trait_name = model.names.unique(type_name(&port_type.local, "Port"));
+        let client_name = model.names.unique(format!("{trait_name}Client"));
+        let serve_fn = format!(
+            "serve_{}",
+            field_name(&port_type.local, "port").trim_start_matches("r#")
+        );
+        let location = loaded
+            .definitions
+            .port_types
+            .get(&port_type)
+            .map(|p| p.location.clone())
+            .unwrap_or_else(|| Location::file("wsdl"));
+        let mut typed = Vec::new();
+        let mut methods = super::names::NameSet::with_reserved(&["new", "soap"]);
+        for op in ops {
+            if let Some(t) = operation(loaded, model, op, &location, &mut methods) {
+                typed.push(t);
+            }
+        }
+        ports.push(TypedPort {
+            name: port_type,
+            trait_name,
+            client_name,
+            serve_fn,
+            operations: typed,
+        });
+    }
+    ports
+}
+
+fn operation(
+    loaded: &Loaded,
+    model: &mut Model<'_>,
+    op: &OperationInfo,
+    at: &Location,
+    methods: &mut super::names::NameSet,
+) -> Option<TypedOperation> {
+    if op.use_kind == Use::Encoded {
+        model.errors.push(format!(
+            "{at}: unsupported: the operation {} is rpc/encoded",
+            op.name
+        ));
+        return None;
+    }
+    let message_parts = |message: &QName| -> Vec<(String, Option<QName>, Option<QName>)> {
+        loaded
+            .definitions
+            .messages
+            .get(message)
+            .map(|m| {
+                m.parts
+                    .iter()
+                    .map(|p| (p.name.clone(), p.element.clone(), p.type_name.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let side = |model: &mut Model<'_>, info: &crate::wsdl11::BodyInfo, suffix: &str| {
+        let all = message_parts(&info.message);
+        let parts: Vec<_> = all
+            .into_iter()
+            .filter(|(name, _, _)| info.parts.contains(name))
+            .collect();
+        match op.parameter_style {
+            ParameterStyle::Rpc => {
+                let name = info.body_name.clone()?;
+                let (ns, local) = qname_parts(&name);
+                let ty = model.rpc_struct(
+                    &format!("{}{suffix}", op.name),
+                    format!("The rpc/literal wrapper `{name}` of `{}`.", op.name),
+                    &parts,
+                    at,
+                )?;
+                Some((ns, local, ty))
+            }
+            ParameterStyle::Wrapped | ParameterStyle::Bare => match parts.as_slice() {
+                [(_, Some(element), _)] => {
+                    let ty = model.element_use(element, at)?;
+                    let (ns, local) = qname_parts(element);
+                    Some((ns, local, ty))
+                }
+                _ => {
+                    model.errors.push(format!(
+                        "{at}: unsupported: the operation {} needs exactly one element part in its body",
+                        op.name
+                    ));
+                    None
+                }
+            },
+        }
+    };
+    let input = side(model, op.input.as_ref()?, "Request")?;
+    let output = match (&op.output, op.kind) {
+        (Some(info), OperationKind::RequestResponse) => Some(side(model, info, "Response")?),
+        _ => None,
+    };
+    let method = methods.unique(field_name(&op.name, "call"));
+    let fault_enum = model
+        .names
+        .unique(format!("{}Fault", type_name(&op.name, "Op")));
+    let mut variants = super::names::NameSet::with_reserved(&["Soap"]);
+    let mut faults = Vec::new();
+    for fault in &op.faults {
+        let Some(element) = &fault.element else {
+            model.errors.push(format!(
+                "{at}: unsupported: the fault {} of {} has no element part",
+                fault.name, op.name
+            ));
+            continue;
+        };
+        let ty = model.element_use(element, at)?;
+        let (ns, local) = qname_parts(element);
+        faults.push((
+            variants.unique(type_name(&fault.name, "Declared")),
+            fault.name.clone(),
+            ns,
+            local,
+            ty,
+        ));
+    }
+    Some(TypedOperation {
+        name: op.name.clone(),
+        method,
+        action: op.soap_action.clone().filter(|a| !a.is_empty()),
+        input,
+        output,
+        fault_enum,
+        faults,
+    })
+}
+
+pub(crate) fn emit(ports: &[TypedPort], options: &Options, out: &mut String) {
+    for port in ports {
+        for op in &port.operations {
+            emit_fault(op, options, out);
+        }
+        if options.server {
+            emit_trait(port, out);
+        }
+        if options.client {
+            emit_client(port, out);
+        }
+    }
+}
+
+fn output_type(op: &TypedOperation) -> String {
+    op.output
+        .as_ref()
+        .map_or_else(|| "()".to_owned(), |(_, _, ty)| ty.rust().to_owned())
+}
+
+fn emit_fault(op: &TypedOperation, options: &Options, out: &mut String) {
+    let name = &op.fault_enum;
+    let _ = writeln!(
+        out,
+        "/// The faults of `{}`: its declared faults, or any other SOAP fault.",
+        op.name
+    );
+    let _ = writeln!(
+        out,
+        "#[derive(Debug, Clone, PartialEq)]\npub enum {name} {{"
+    );
+    for (variant, fault, ns, local, ty) in &op.faults {
+        let _ = writeln!(
+            out,
+            "    /// The declared fault `{fault}` (detail `{{{ns}}}{local}`).\n    {variant}({RT}::DeclaredFault<{}>),",
+            ty.rust()
+        );
+    }
+    out.push_str("    /// Any other SOAP fault.\n    Soap(::ithaca_wsdl::Fault),\n}\n\n");
+    let _ = writeln!(
+        out,
+        "impl ::std::fmt::Display for {name} {{\n    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {{\n        match self {{"
+    );
+    for (variant, fault, ..) in &op.faults {
+        let _ = writeln!(
+            out,
+            "            Self::{variant}(fault) => ::std::write!(f, \"{{}} ({})\", fault.reason),",
+            fault
+                .replace('"', "'")
+                .replace('{', "{{")
+                .replace('}', "}}")
+        );
+    }
+    out.push_str(
+        "            Self::Soap(fault) => f.write_str(fault.reason()),\n        }\n    }\n}\n\n",
+    );
+    let _ = writeln!(out, "impl ::std::error::Error for {name} {{}}\n");
+    let _ = writeln!(
+        out,
+        "impl ::std::convert::From<::ithaca_wsdl::Fault> for {name} {{\n    fn from(fault: ::ithaca_wsdl::Fault) -> Self {{\n        Self::Soap(fault)\n    }}\n}}\n"
+    );
+    let _ = writeln!(out, "impl {name} {{");
+    if options.server {
+        out.push_str("    /// The SOAP error a server answers for this fault.\n    pub fn into_soap_error(self) -> ::ithaca_gateway::soap::SoapError {\n        match self {\n");
+        for (variant, fault, ns, local, _) in &op.faults {
+            let _ = writeln!(
+                out,
+                "            Self::{variant}(fault) => ::ithaca_gateway::soap::SoapError::declared(\n                {},\n                fault.reason,\n                ::std::string::String::from_utf8_lossy(&{RT}::to_element(&fault.detail, {}, {})).into_owned(),\n            ),",
+                lit(fault),
+                lit(ns),
+                lit(local)
+            );
+        }
+        out.push_str("            Self::Soap(fault) => ::ithaca_gateway::soap::SoapError::from(fault),\n        }\n    }\n\n");
+    }
+    let _ = writeln!(
+        out,
+        "    /// Reads a fault response: the declared fault whose element the\n    /// detail holds, else the fault as it is.\n    pub fn from_response(fault: ::ithaca_wsdl::Fault, message: &[u8]) -> Self {{"
+    );
+    if op.faults.is_empty() {
+        out.push_str("        let _ = message;\n");
+    } else {
+        let _ = writeln!(
+            out,
+            "        let ::std::result::Result::Ok(::std::option::Option::Some((mut r, ns, local))) =\n            {RT}::read_fault_detail(message, &::ithaca_wsdl::Limits::DEFAULT)\n        else {{\n            return Self::Soap(fault);\n        }};"
+        );
+        for (variant, _, ns, local, _) in &op.faults {
+            let _ = writeln!(
+                out,
+                "            if ns == {} && local == {} {{\n                if let ::std::result::Result::Ok(detail) = {RT}::XmlRead::read_xml(&mut r) {{\n                    return Self::{variant}({RT}::DeclaredFault {{\n                        reason: fault.reason().to_owned(),\n                        detail,\n                    }});\n                }}\n                return Self::Soap(fault);\n            }}",
+                lit(ns),
+                lit(local)
+            );
+        }
+    }
+    out.push_str("        Self::Soap(fault)\n    }\n}\n\n");
+}
+
+fn emit_trait(port: &TypedPort, out: &mut String) {
+    let t = &port.trait_name;
+    let _ = writeln!(
+        out,
+        "/// The operations of the port type `{}`: implement them and host\n/// them with [`{}`].",
+        port.name, port.serve_fn
+    );
+    let _ = writeln!(
+        out,
+        "pub trait {t}: ::std::marker::Send + ::std::marker::Sync + 'static {{"
+    );
+    for op in &port.operations {
+        let _ = writeln!(
+            out,
+            "    /// The operation `{}`.\n    fn {}(\n        &self,\n        input: {},\n    ) -> impl ::std::future::Future<Output = ::std::result::Result<{}, {}>> + ::std::marker::Send;",
+            op.name,
+            op.method,
+            op.input.2.rust(),
+            output_type(op),
+            op.fault_enum
+        );
+    }
+    out.push_str("}\n\n");
+    let _ = writeln!(
+        out,
+        "/// Registers every operation of `service` on `builder`: requests are\n/// decoded into the generated types, responses and faults encoded back.\npub fn {}<S: {t}>(\n    builder: ::ithaca_gateway::soap::SoapServiceBuilder,\n    service: ::std::sync::Arc<S>,\n) -> ::ithaca_gateway::soap::SoapServiceBuilder {{",
+        port.serve_fn
+    );
+    if port.operations.is_empty() {
+        out.push_str("    let _ = service;\n");
+    } else {
+        out.push_str("    let mut builder = builder;\n");
+    }
+    for op in &port.operations {
+        let response = match &op.output {
+            Some((ns, local, _)) => {
+                format!("::std::option::Option::Some(({}, {}))", lit(ns), lit(local))
+            }
+            None => "::std::option::Option::None".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "    let s = ::std::sync::Arc::clone(&service);\n    builder = builder.operation(\n        {},\n        ::ithaca_gateway::soap::typed::handler({response}, move |input: {}| {{\n            let s = ::std::sync::Arc::clone(&s);\n            async move {{ s.{}(input).await.map_err({}::into_soap_error) }}\n        }}),\n    );",
+            lit(&op.name),
+            op.input.2.rust(),
+            op.method,
+            op.fault_enum
+        );
+    }
+    out.push_str("    builder\n}\n\n");
+}
+
+fn emit_client(port: &TypedPort, out: &mut String) {
+    let c = &port.client_name;
+    let _ = writeln!(
+        out,
+        "/// A client of the port type `{}`: one method per operation.\n#[derive(Debug, Clone)]\npub struct {c} {{\n    soap: ::ithaca_gateway::soap::client::SoapClient,\n}}\n",
+        port.name
+    );
+    let _ = writeln!(
+        out,
+        "impl {c} {{\n    /// A client calling through `soap` (its endpoint, SOAP version and\n    /// limits).\n    pub fn new(soap: ::ithaca_gateway::soap::client::SoapClient) -> Self {{\n        Self {{ soap }}\n    }}\n\n    /// The SOAP client underneath.\n    pub fn soap(&self) -> &::ithaca_gateway::soap::client::SoapClient {{\n        &self.soap\n    }}"
+    );
+    for op in &port.operations {
+        let action = op.action.as_ref().map_or_else(
+            || "::std::option::Option::None".to_owned(),
+            |a| format!("::std::option::Option::Some({})", lit(a)),
+        );
+        let (ns, local, ty) = &op.input;
+        let _ = writeln!(
+            out,
+            "\n    /// Calls `{}`.\n    pub async fn {}(\n        &self,\n        input: &{},\n    ) -> ::std::result::Result<{}, ::ithaca_gateway::soap::client::CallError<{}>> {{\n        let body = {RT}::to_element(input, {}, {});",
+            op.name,
+            op.method,
+            ty.rust(),
+            output_type(op),
+            op.fault_enum,
+            lit(ns),
+            lit(local)
+        );
+        if op.output.is_some() {
+            let _ = writeln!(
+                out,
+                "        self.soap\n            .call_typed({action}, body, {}::from_response)\n            .await\n    }}",
+                op.fault_enum
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "        self.soap\n            .send_one_way({action}, body, {}::from_response)\n            .await\n    }}",
+                op.fault_enum
+            );
+        }
+    }
+    out.push_str("}\n\n");
+}
