@@ -4,11 +4,22 @@
 //! bytes: content type, body, envelope parse, mustUnderstand, dispatch,
 //! schema validation (on and off), the echo handler and the envelope
 //! writer. The `parts` group times the main steps alone.
+//!
+//! With `ITHACA_COUNT_REQUESTS=N` set, the binary skips criterion and runs
+//! the route N times (validation on, `ITHACA_COUNT_VALIDATION=off` for
+//! off), for deterministic instruction counts per request:
+//!
+//! ```sh
+//! cargo bench -p ithaca-gateway --bench soap_echo --no-run
+//! ITHACA_COUNT_REQUESTS=10000 valgrind --tool=callgrind target/release/deps/soap_echo-*
+//! ```
+//!
+//! Subtract a run with `N=0` (start-up) and divide by N.
 
 use std::hint::black_box;
 
 use bytes::Bytes;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use http_body_util::BodyExt;
 use ithaca_gateway::Router;
 use ithaca_gateway::body::{Request, full};
@@ -106,5 +117,34 @@ fn bench_parts(c: &mut Criterion) {
     group.finish();
 }
 
+/// Runs the route `requests` times outside criterion.
+fn count(requests: u64, validation: bool) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let router = echo_router(validation);
+    runtime.block_on(async {
+        for _ in 0..requests {
+            let response = router.dispatch(request()).await;
+            assert_eq!(response.status(), 200);
+            let body = response.into_body().collect().await;
+            black_box(body.map(|b| b.to_bytes()).ok());
+        }
+    });
+}
+
 criterion_group!(benches, bench_route, bench_parts);
-criterion_main!(benches);
+
+fn main() {
+    if let Some(requests) = std::env::var("ITHACA_COUNT_REQUESTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        let validation = std::env::var("ITHACA_COUNT_VALIDATION").as_deref() != Ok("off");
+        count(requests, validation);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
