@@ -238,7 +238,10 @@ async fn other_methods_and_queries_are_refused() {
     let reply = http1(gw.addr(), support::get(ECHO)).await;
     assert_eq!(reply.status, 405);
     assert_eq!(reply.headers["allow"], "GET, POST");
+    // `?xsd=N` names an imported document; this contract imports none.
     let reply = http1(gw.addr(), support::get(&format!("{ECHO}?xsd=1"))).await;
+    assert_eq!(reply.status, 404);
+    let reply = http1(gw.addr(), support::get(&format!("{ECHO}?other"))).await;
     assert_eq!(reply.status, 405);
     let put = http::Request::put(ECHO)
         .header("host", "ithaca.test")

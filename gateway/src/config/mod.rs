@@ -76,6 +76,12 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
     pub drain_timeout: HumanDuration,
+    /// The base URL clients reach the gateway at (behind a reverse proxy),
+    /// such as `https://api.example.com/soap`: `?wsdl` publishes port
+    /// addresses and import locations under it instead of `http://` and
+    /// the request's `Host`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
 }
 
 /// The admin endpoints.
@@ -150,6 +156,7 @@ impl Default for ServerConfig {
             max_concurrent_requests: 512,
             max_connections: 4096,
             drain_timeout: defaults::secs(30),
+            public_url: None,
         }
     }
 }
@@ -502,6 +509,23 @@ impl Config {
         }
         if s.max_connections == 0 {
             return Err(("server.max_connections", "must be at least 1".into()));
+        }
+        if let Some(url) = &s.public_url {
+            let rest = url
+                .strip_prefix("http://")
+                .or_else(|| url.strip_prefix("https://"))
+                .unwrap_or("");
+            let clean = !rest.is_empty()
+                && !rest.starts_with('/')
+                && url.bytes().all(|b| {
+                    b.is_ascii_graphic() && !matches!(b, b'"' | b'\'' | b'<' | b'>' | b'?' | b'#')
+                });
+            if !clean {
+                return Err((
+                    "server.public_url",
+                    "must be an http:// or https:// URL with a host, such as https://api.example.com/soap, without query or fragment".into(),
+                ));
+            }
         }
         if self.storage.data_dir.as_os_str().is_empty() {
             return Err(("storage.data_dir", "must not be empty".into()));

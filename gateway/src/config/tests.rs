@@ -61,7 +61,7 @@ fn empty_file_gives_embedded_defaults() {
 fn unknown_keys_are_named() {
     assert_eq!(
         err("[server]\nlisten_on = \"127.0.0.1:1\"\n"),
-        "ithaca.toml: server.listen_on: unknown field `listen_on`, expected one of `listen`, `tls_cert`, `tls_key`, `http2`, `keep_alive`, `header_read_timeout`, `request_timeout`, `write_stall_timeout`, `max_body_size`, `max_concurrent_requests`, `max_connections`, `drain_timeout`"
+        "ithaca.toml: server.listen_on: unknown field `listen_on`, expected one of `listen`, `tls_cert`, `tls_key`, `http2`, `keep_alive`, `header_read_timeout`, `request_timeout`, `write_stall_timeout`, `max_body_size`, `max_concurrent_requests`, `max_connections`, `drain_timeout`, `public_url`"
     );
     assert!(err("[servers]\n").starts_with("ithaca.toml: servers: unknown field `servers`"));
 }
@@ -240,4 +240,26 @@ fn precedence_is_file_then_env_then_flags() {
         .unwrap_err();
     assert_eq!(e.origin, Origin::Flag("--listen".into()));
     assert_eq!(e.key.as_deref(), Some("server.listen"));
+}
+
+#[test]
+fn public_url_must_be_a_plain_http_url() {
+    let config = load("[server]\npublic_url = \"https://api.example.com/soap\"\n").unwrap();
+    assert_eq!(
+        config.server.public_url.as_deref(),
+        Some("https://api.example.com/soap")
+    );
+    for bad in [
+        "ftp://x",
+        "https://",
+        "https:///path",
+        "http://h/a?b",
+        "http://h/\\\"x",
+    ] {
+        assert_eq!(
+            err(&format!("[server]\npublic_url = \"{bad}\"\n")),
+            "ithaca.toml: server.public_url: must be an http:// or https:// URL with a host, such as https://api.example.com/soap, without query or fragment",
+            "{bad}"
+        );
+    }
 }

@@ -13,9 +13,19 @@ pub const ECHO_SERVICE_PATH: &str = "/services/EchoService";
 /// The EchoService ([`ithaca_services::echo`]) at [`ECHO_SERVICE_PATH`],
 /// validation on.
 pub fn echo_service() -> Result<Router, SetupError> {
+    echo_service_at(None)
+}
+
+/// The EchoService, its `?wsdl` published under `public_url` when given.
+fn echo_service_at(public_url: Option<&str>) -> Result<Router, SetupError> {
     use ithaca_services::echo;
     let contract = Contract::from_bytes(echo::WSDL_NAME, echo::WSDL)?;
-    SoapService::builder(contract)
+    let builder = SoapService::builder(contract);
+    let builder = match public_url {
+        Some(url) => builder.public_url(url),
+        None => builder,
+    };
+    builder
         .service(echo::SERVICE)
         .base_path(ECHO_SERVICE_PATH)
         .operation(echo::OPERATION, |request: SoapRequest| async move {
@@ -27,4 +37,10 @@ pub fn echo_service() -> Result<Router, SetupError> {
 /// Every built-in service, as `ithaca serve` hosts them.
 pub fn services() -> Result<Router, SetupError> {
     echo_service()
+}
+
+/// Every built-in service, publishing `?wsdl` under `public_url` (the
+/// `server.public_url` setting) when given.
+pub fn services_published_at(public_url: Option<&str>) -> Result<Router, SetupError> {
+    echo_service_at(public_url)
 }

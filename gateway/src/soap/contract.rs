@@ -27,7 +27,7 @@ impl Contract {
     pub fn from_bytes(name: &str, bytes: impl AsRef<[u8]>) -> Result<Self, SetupError> {
         let bytes = bytes.as_ref();
         let loaded = load_bytes(name, bytes, &LoadOptions::default());
-        Self::new(name, bytes, loaded)
+        Self::new(name, bytes, loaded, None)
     }
 
     /// Loads the contract in the file at `path` with its local imports and
@@ -39,10 +39,15 @@ impl Contract {
             source,
         })?;
         let loaded = load_file(path, &LoadOptions::default());
-        Self::new(&path.display().to_string(), &bytes, loaded)
+        Self::new(&path.display().to_string(), &bytes, loaded, Some(path))
     }
 
-    fn new(name: &str, bytes: &[u8], loaded: Loaded) -> Result<Self, SetupError> {
+    fn new(
+        name: &str,
+        bytes: &[u8],
+        loaded: Loaded,
+        path: Option<&Path>,
+    ) -> Result<Self, SetupError> {
         if loaded.has_errors() {
             let errors = loaded
                 .errors()
@@ -54,7 +59,11 @@ impl Contract {
                 errors,
             });
         }
-        let publication = Publication::new(bytes).map_err(|problem| SetupError::Publication {
+        let published = match path {
+            Some(path) => Publication::from_file(path, bytes),
+            None => Publication::new(bytes),
+        };
+        let publication = published.map_err(|problem| SetupError::Publication {
             name: name.to_owned(),
             problem,
         })?;
