@@ -16,7 +16,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{Method, StatusCode};
-use ithaca_wsdl::xsd::InstanceLimits;
+use ithaca_wsdl::wsdl11::{OperationInfo, ParameterStyle, Style, Use};
+use ithaca_wsdl::xsd::{InstanceLimits, RpcWrapper};
 use ithaca_wsdl::{
     ContentType, ContentTypeError, Fault, FaultCode, Limits, Loaded, QName, SoapVersion,
     parse_soap_action, read_envelope,
@@ -36,15 +37,44 @@ pub(crate) struct Operation {
     pub(crate) name: Arc<str>,
     /// One-way: answered `202 Accepted` with no body.
     pub(crate) one_way: bool,
-    /// The global element the body's first child is validated against
-    /// (document/literal operations only).
-    pub(crate) validate_as: Option<QName>,
+    /// What the body's first child is validated against (literal
+    /// operations only; see [`body_check`]).
+    pub(crate) validate_as: Option<BodyCheck>,
     /// How many body elements the input message has.
     pub(crate) body_parts: usize,
     /// The names of the declared faults.
     pub(crate) faults: Vec<String>,
     /// The handler; `None` answers a Receiver fault.
     pub(crate) handler: Option<Arc<dyn OperationHandler>>,
+}
+
+/// What the body of a request is validated against.
+pub(crate) enum BodyCheck {
+    /// document/literal: the global element of the (first) body part.
+    Element(QName),
+    /// rpc/literal: the operation's wrapper and its part accessors.
+    Rpc(Box<RpcWrapper>),
+}
+
+/// What an operation's request body is validated against: its input
+/// element (document/literal) or its wrapper (rpc/literal). `None` for
+/// encoded operations, whose bodies follow the SOAP encoding rather than
+/// the schema, and for operations without a body.
+pub(crate) fn body_check(loaded: &Loaded, operation: &OperationInfo) -> Option<BodyCheck> {
+    if operation.use_kind != Use::Literal {
+        return None;
+    }
+    match (operation.style, operation.parameter_style) {
+        (Style::Rpc, _) | (_, ParameterStyle::Rpc) => {
+            RpcWrapper::for_input(&loaded.definitions, &loaded.schema, operation)
+                .map(|wrapper| BodyCheck::Rpc(Box::new(wrapper)))
+        }
+        (Style::Document, _) => operation
+            .input
+            .as_ref()
+            .and_then(|input| input.body_name.clone())
+            .map(BodyCheck::Element),
+    }
 }
 
 /// Settings shared by every port of a service.
@@ -104,15 +134,12 @@ impl Endpoint {
 
     fn wsdl(&self, request: &Request) -> Response {
         let shared = &self.shared;
-        let Ok(base) = publish::base_url(request, shared.public_url.as_deref()) else {
-            return reply::plain(StatusCode::BAD_REQUEST, "invalid Host header");
-        };
-        let text = shared.publication.render(|port| {
-            let base = base.as_deref()?;
-            let (_, path) = shared.port_paths.iter().find(|(name, _)| name == port)?;
-            Some(format!("{base}{path}"))
-        });
-        reply::wsdl(text)
+        publish::respond(
+            &shared.publication,
+            request,
+            shared.public_url.as_deref(),
+            &shared.port_paths,
+        )
     }
 
     async fn soap(&self, request: Request) -> Response {
@@ -219,8 +246,8 @@ impl Endpoint {
         };
 
         if self.shared.validate
-            && let Some(element) = &operation.validate_as
-            && let Err(reason) = self.validate(&message, &envelope, element, operation)
+            && let Some(check) = &operation.validate_as
+            && let Err(reason) = self.validate(&message, &envelope, check, operation)
         {
             return reply::fault(version, &Fault::new(FaultCode::Sender, reason));
         }
@@ -252,10 +279,14 @@ impl Endpoint {
         &self,
         message: &[u8],
         envelope: &ithaca_wsdl::Envelope,
-        element: &QName,
+        check: &BodyCheck,
         operation: &Operation,
     ) -> Result<(), String> {
-        let expected = operation.body_parts.max(1);
+        let (element, expected) = match check {
+            BodyCheck::Element(element) => (element, operation.body_parts.max(1)),
+            // One wrapper, whatever the number of parts.
+            BodyCheck::Rpc(wrapper) => (wrapper.name(), 1),
+        };
         if envelope.body.child_count > expected {
             return Err(format!(
                 "the body holds {} elements; the operation `{}` takes {expected}",
@@ -283,18 +314,22 @@ impl Endpoint {
             merged = envelope.body_scope();
             merged.as_slice()
         };
-        self.shared
-            .loaded
-            .schema
-            .validate_element(xml, scope, Some(element), &self.shared.instance_limits)
-            .map_err(|violations| {
-                let list = violations
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                format!("the request does not match the schema: {list}")
-            })
+        let schema = &self.shared.loaded.schema;
+        let limits = &self.shared.instance_limits;
+        match check {
+            BodyCheck::Element(element) => {
+                schema.validate_element(xml, scope, Some(element), limits)
+            }
+            BodyCheck::Rpc(wrapper) => schema.validate_rpc(xml, scope, wrapper, limits),
+        }
+        .map_err(|violations| {
+            let list = violations
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ");
+            format!("the request does not match the schema: {list}")
+        })
     }
 }
 
@@ -313,6 +348,103 @@ fn sniff_version(content_type: &str) -> Option<SoapVersion> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::body::full;
+    use crate::soap::{Contract, SoapService};
+    use http_body_util::BodyExt;
+
+    /// An rpc/literal contract of our own: `add(a: Small, b: int)` in
+    /// literal use, `log(line)` in encoded use.
+    const CALC_WSDL: &str = r#"<definitions xmlns="http://schemas.xmlsoap.org/wsdl/"
+    xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/"
+    xmlns:xs="http://www.w3.org/2001/XMLSchema"
+    xmlns:tns="urn:ithaca:test:calc" targetNamespace="urn:ithaca:test:calc" name="Calc">
+  <types>
+    <xs:schema targetNamespace="urn:ithaca:test:calc">
+      <xs:simpleType name="Small">
+        <xs:restriction base="xs:int"><xs:maxInclusive value="100"/></xs:restriction>
+      </xs:simpleType>
+    </xs:schema>
+  </types>
+  <message name="addRequest"><part name="a" type="tns:Small"/><part name="b" type="xs:int"/></message>
+  <message name="addResponse"><part name="sum" type="xs:int"/></message>
+  <message name="logRequest"><part name="line" type="xs:int"/></message>
+  <portType name="Calc">
+    <operation name="add"><input message="tns:addRequest"/><output message="tns:addResponse"/></operation>
+    <operation name="log"><input message="tns:logRequest"/><output message="tns:addResponse"/></operation>
+  </portType>
+  <binding name="CalcBinding" type="tns:Calc">
+    <soap:binding style="rpc" transport="http://schemas.xmlsoap.org/soap/http"/>
+    <operation name="add">
+      <soap:operation soapAction="urn:calc#add"/>
+      <input><soap:body use="literal" namespace="urn:ithaca:test:calc:rpc"/></input>
+      <output><soap:body use="literal" namespace="urn:ithaca:test:calc:rpc"/></output>
+    </operation>
+    <operation name="log">
+      <soap:operation soapAction="urn:calc#log"/>
+      <input><soap:body use="encoded" namespace="urn:ithaca:test:calc:rpc"
+        encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"/></input>
+      <output><soap:body use="encoded" namespace="urn:ithaca:test:calc:rpc"
+        encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"/></output>
+    </operation>
+  </binding>
+  <service name="CalcService">
+    <port name="CalcPort" binding="tns:CalcBinding">
+      <soap:address location="http://localhost/calc"/>
+    </port>
+  </service>
+</definitions>"#;
+
+    const REPLY: &str =
+        r#"<r:addResponse xmlns:r="urn:ithaca:test:calc:rpc"><sum>0</sum></r:addResponse>"#;
+
+    async fn call(router: &crate::Router, action: &str, body: &str) -> (u16, String) {
+        let envelope = format!(
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:r="urn:ithaca:test:calc:rpc"><s:Body>{body}</s:Body></s:Envelope>"#
+        );
+        let request = http::Request::post("/services/CalcService")
+            .header("content-type", "text/xml; charset=utf-8")
+            .header("soapaction", format!("\"{action}\""))
+            .body(full(Bytes::from(envelope)))
+            .unwrap();
+        let response = router.dispatch(request).await;
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[tokio::test]
+    async fn rpc_literal_requests_are_validated_and_encoded_ones_are_not() {
+        let contract = Contract::from_bytes("calc.wsdl", CALC_WSDL).unwrap();
+        let router = SoapService::builder(contract)
+            .operation("add", |_request: SoapRequest| async {
+                Ok::<_, crate::soap::SoapError>(REPLY.as_bytes().to_vec())
+            })
+            .operation("log", |_request: SoapRequest| async {
+                Ok::<_, crate::soap::SoapError>(REPLY.as_bytes().to_vec())
+            })
+            .build()
+            .unwrap();
+        let (status, text) = call(&router, "urn:calc#add", "<r:add><a>1</a><b>2</b></r:add>").await;
+        assert_eq!(status, 200, "{text}");
+        assert!(text.contains("<sum>0</sum>"), "{text}");
+
+        let (status, text) =
+            call(&router, "urn:calc#add", "<r:add><a>101</a><b>2</b></r:add>").await;
+        assert_eq!(status, 500, "{text}");
+        assert!(text.contains("Client"), "{text}");
+        assert!(
+            text.contains("/add/a: value \"101\" is outside maxInclusive 100"),
+            "{text}"
+        );
+        let (status, text) = call(&router, "urn:calc#add", "<r:add><a>1</a></r:add>").await;
+        assert_eq!(status, 500, "{text}");
+        assert!(text.contains("/add: missing element b"), "{text}");
+
+        // rpc/encoded bodies follow the SOAP encoding, not the schema: no
+        // schema validation (a value that is no int goes through).
+        let (status, text) = call(&router, "urn:calc#log", "<r:log><line>x</line></r:log>").await;
+        assert_eq!(status, 200, "{text}");
+    }
 
     #[test]
     fn sniffs_the_version_of_a_refused_content_type() {

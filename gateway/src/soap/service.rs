@@ -3,12 +3,14 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use ithaca_wsdl::wsdl11::{OperationKind, Style, Use};
+use ithaca_wsdl::value::ValueLimits;
+use ithaca_wsdl::wsdl11::OperationKind;
 use ithaca_wsdl::xsd::InstanceLimits;
 use ithaca_wsdl::{Limits, QName, SoapVersion};
 
 use super::contract::Contract;
 use super::dispatch::{Key, Table};
+use super::dynamic::{DynamicHandler, DynamicOperation};
 use super::endpoint::{Endpoint, EndpointHandler, Operation, Shared};
 use super::error::SetupError;
 use super::handler::OperationHandler;
@@ -119,6 +121,21 @@ impl SoapServiceBuilder {
     pub fn operation(mut self, name: &str, handler: impl OperationHandler) -> Self {
         self.handlers.push((name.to_owned(), Arc::new(handler)));
         self
+    }
+
+    /// Registers a dynamic handler for the operation named `name`: it gets
+    /// the request decoded into a value and answers a value, each encoded
+    /// by the binding the request came through (document/literal,
+    /// rpc/literal or rpc/encoded); see [`DynamicHandler`]. Values are
+    /// decoded under [`ValueLimits::DEFAULT`] with the XML limits set so
+    /// far by [`SoapServiceBuilder::limits`].
+    pub fn dynamic_operation(self, name: &str, handler: impl DynamicHandler) -> Self {
+        let limits = ValueLimits {
+            xml: self.limits,
+            ..ValueLimits::DEFAULT
+        };
+        let operation = DynamicOperation::new(self.contract.loaded_arc(), name, handler, limits);
+        self.operation(name, operation)
     }
 
     /// Turns schema validation of requests on (the default) or off.
@@ -278,25 +295,17 @@ impl SoapServiceBuilder {
                 .collect();
             let runtime = mine
                 .iter()
-                .map(|op| {
-                    let literal_document =
-                        op.style == Style::Document && op.use_kind == Use::Literal;
-                    Operation {
-                        name: Arc::from(op.name.as_str()),
-                        one_way: op.kind == OperationKind::OneWay,
-                        validate_as: op
-                            .input
-                            .as_ref()
-                            .and_then(|i| i.body_name.clone())
-                            .filter(|_| literal_document),
-                        body_parts: op.input.as_ref().map_or(0, |i| i.parts.len()),
-                        faults: op.faults.iter().map(|f| f.name.clone()).collect(),
-                        handler: self
-                            .handlers
-                            .iter()
-                            .find(|(name, _)| *name == op.name)
-                            .map(|(_, handler)| handler.clone()),
-                    }
+                .map(|op| Operation {
+                    name: Arc::from(op.name.as_str()),
+                    one_way: op.kind == OperationKind::OneWay,
+                    validate_as: super::endpoint::body_check(&loaded, op),
+                    body_parts: op.input.as_ref().map_or(0, |i| i.parts.len()),
+                    faults: op.faults.iter().map(|f| f.name.clone()).collect(),
+                    handler: self
+                        .handlers
+                        .iter()
+                        .find(|(name, _)| *name == op.name)
+                        .map(|(_, handler)| handler.clone()),
                 })
                 .collect();
             let endpoint = Endpoint {
