@@ -1,0 +1,325 @@
+//! A SOAP client: posts an envelope to an endpoint over HTTP/1.1 and reads
+//! the answer.
+//!
+//! [`SoapClient`] speaks SOAP 1.1 (`text/xml` with a `SOAPAction` header)
+//! or SOAP 1.2 (`application/soap+xml` with the `action` parameter), reads
+//! the response whole under a size bound and a deadline, checks it with
+//! `ithaca_wsdl`'s envelope reader (no DOCTYPE, no entity expansion, every
+//! limit applied) and turns a fault into [`ClientError::Fault`] with its
+//! code, reasons and detail. Generated clients call
+//! [`SoapClient::call_typed`], which decodes the response body into their
+//! output type and a fault into their operation's fault enum.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, StatusCode, Uri, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use ithaca_wsdl::typed::{DecodeError, XmlRead, read_body};
+use ithaca_wsdl::{EnvelopeWriter, Fault, Limits, SoapVersion, read_envelope, read_fault};
+
+/// Why a call did not produce a response body.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The endpoint is not an `http://` URL.
+    #[error("invalid endpoint `{0}`: give an http:// URL")]
+    Endpoint(String),
+    /// The request could not be sent or the response not received.
+    #[error("HTTP request failed: {0}")]
+    Http(String),
+    /// No complete response within the deadline.
+    #[error("no response within {0:?}")]
+    Timeout(Duration),
+    /// The response is larger than the bound.
+    #[error("the response is larger than {0} bytes")]
+    TooLarge(usize),
+    /// The response is not a SOAP envelope (with the HTTP status).
+    #[error("HTTP {status}: the response is not a SOAP envelope: {message}")]
+    NotSoap {
+        /// The HTTP status.
+        status: StatusCode,
+        /// What the envelope reader said.
+        message: String,
+    },
+    /// The server answered with a SOAP fault.
+    #[error("SOAP fault {:?}: {}", .fault.code, .fault.reason())]
+    Fault {
+        /// The fault.
+        fault: Box<Fault>,
+        /// The whole response, for reading the fault's detail.
+        message: Bytes,
+    },
+    /// The response body does not match the expected type.
+    #[error("the response does not match the contract: {0}")]
+    Decode(#[from] DecodeError),
+    /// The request envelope could not be written.
+    #[error("cannot write the request envelope: {0}")]
+    Write(String),
+}
+
+/// The error of a generated client's call: the operation's fault, or a
+/// failure to complete the call at all.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError<F> {
+    /// The server answered with a fault, typed by the operation.
+    #[error("{0}")]
+    Fault(F),
+    /// The call did not complete (transport, timeout, bad response).
+    #[error(transparent)]
+    Client(ClientError),
+}
+
+/// A SOAP response that is not a fault.
+#[derive(Debug, Clone)]
+pub struct SoapResponse {
+    /// The HTTP status (200, or 202 for a one-way operation).
+    pub status: StatusCode,
+    /// The whole response message (empty for `202`).
+    pub message: Bytes,
+}
+
+/// A client of one SOAP endpoint. Cheap to clone (connections are pooled
+/// and shared).
+#[derive(Debug, Clone)]
+pub struct SoapClient {
+    http: Client<HttpConnector, Full<Bytes>>,
+    endpoint: Uri,
+    version: SoapVersion,
+    timeout: Duration,
+    max_response_size: usize,
+    limits: Limits,
+}
+
+impl SoapClient {
+    /// A client of `endpoint` (an `http://` URL) speaking `version`, with
+    /// a 30 s deadline per call and responses up to 16 MiB.
+    pub fn new(endpoint: &str, version: SoapVersion) -> Result<Self, ClientError> {
+        let uri: Uri = endpoint
+            .parse()
+            .map_err(|_| ClientError::Endpoint(endpoint.to_owned()))?;
+        if uri.scheme_str() != Some("http") || uri.host().is_none() {
+            return Err(ClientError::Endpoint(endpoint.to_owned()));
+        }
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(10)));
+        Ok(Self {
+            http: Client::builder(TokioExecutor::new()).build(connector),
+            endpoint: uri,
+            version,
+            timeout: Duration::from_secs(30),
+            max_response_size: Limits::DEFAULT.max_size,
+            limits: Limits::DEFAULT,
+        })
+    }
+
+    /// Sets the deadline of each call (sending, waiting and reading).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the largest response accepted, in bytes.
+    pub fn with_max_response_size(mut self, bytes: usize) -> Self {
+        self.max_response_size = bytes;
+        self.limits.max_size = bytes;
+        self
+    }
+
+    /// The SOAP version spoken.
+    pub fn version(&self) -> SoapVersion {
+        self.version
+    }
+
+    /// The endpoint called.
+    pub fn endpoint(&self) -> &Uri {
+        &self.endpoint
+    }
+
+    /// Sends `body` (the body's content, binding its own namespaces) in an
+    /// envelope with the SOAP action `action`, and returns the response,
+    /// or the fault as [`ClientError::Fault`].
+    pub async fn call(
+        &self,
+        action: Option<&str>,
+        body: &[u8],
+    ) -> Result<SoapResponse, ClientError> {
+        let envelope = EnvelopeWriter::new(self.version)
+            .to_vec(body)
+            .map_err(|e| ClientError::Write(e.to_string()))?;
+        let request = self.request(action, envelope)?;
+        match tokio::time::timeout(self.timeout, self.exchange(request)).await {
+            Ok(result) => result,
+            Err(_) => Err(ClientError::Timeout(self.timeout)),
+        }
+    }
+
+    /// Calls an operation and decodes its response body as `Out`; a fault
+    /// goes through `fault` (a generated `…Fault::from_response`).
+    pub async fn call_typed<Out: XmlRead, F>(
+        &self,
+        action: Option<&str>,
+        body: Vec<u8>,
+        fault: impl FnOnce(Fault, &[u8]) -> F,
+    ) -> Result<Out, CallError<F>> {
+        match self.call(action, &body).await {
+            Ok(response) => read_body(&response.message, &self.limits)
+                .map_err(|e| CallError::Client(ClientError::Decode(e))),
+            Err(ClientError::Fault { fault: f, message }) => {
+                Err(CallError::Fault(fault(*f, &message)))
+            }
+            Err(other) => Err(CallError::Client(other)),
+        }
+    }
+
+    /// Sends a one-way operation's request; the server's `202 Accepted`
+    /// (or any non-fault response) is success.
+    pub async fn send_one_way<F>(
+        &self,
+        action: Option<&str>,
+        body: Vec<u8>,
+        fault: impl FnOnce(Fault, &[u8]) -> F,
+    ) -> Result<(), CallError<F>> {
+        match self.call(action, &body).await {
+            Ok(_) => Ok(()),
+            Err(ClientError::Fault { fault: f, message }) => {
+                Err(CallError::Fault(fault(*f, &message)))
+            }
+            Err(other) => Err(CallError::Client(other)),
+        }
+    }
+
+    fn request(
+        &self,
+        action: Option<&str>,
+        envelope: Vec<u8>,
+    ) -> Result<Request<Full<Bytes>>, ClientError> {
+        let action = action.unwrap_or("");
+        let escaped = action.replace('\\', "\\\\").replace('"', "\\\"");
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri(self.endpoint.clone());
+        let content_type = match self.version {
+            SoapVersion::Soap11 => {
+                builder = builder.header("SOAPAction", format!("\"{escaped}\""));
+                String::from("text/xml; charset=utf-8")
+            }
+            SoapVersion::Soap12 if action.is_empty() => {
+                String::from("application/soap+xml; charset=utf-8")
+            }
+            SoapVersion::Soap12 => {
+                format!("application/soap+xml; charset=utf-8; action=\"{escaped}\"")
+            }
+        };
+        let content_type = HeaderValue::from_str(&content_type).map_err(|_| {
+            ClientError::Write(format!(
+                "the SOAP action `{action}` cannot be sent in a header"
+            ))
+        })?;
+        builder
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Full::new(Bytes::from(envelope)))
+            .map_err(|e| ClientError::Write(e.to_string()))
+    }
+
+    async fn exchange(&self, request: Request<Full<Bytes>>) -> Result<SoapResponse, ClientError> {
+        let response = self
+            .http
+            .request(request)
+            .await
+            .map_err(|e| ClientError::Http(error_chain(&e)))?;
+        let status = response.status();
+        if let Some(length) = response
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+            && length > self.max_response_size
+        {
+            return Err(ClientError::TooLarge(self.max_response_size));
+        }
+        let body = Limited::new(response.into_body(), self.max_response_size)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    ClientError::TooLarge(self.max_response_size)
+                } else {
+                    ClientError::Http(e.to_string())
+                }
+            })?
+            .to_bytes();
+        if body.is_empty() && (status == StatusCode::ACCEPTED || status == StatusCode::OK) {
+            return Ok(SoapResponse {
+                status,
+                message: body,
+            });
+        }
+        let envelope =
+            read_envelope(&body, None, &self.limits).map_err(|e| ClientError::NotSoap {
+                status,
+                message: e.to_string(),
+            })?;
+        if envelope.is_fault() {
+            let (_, fault) = read_fault(&body, &self.limits).map_err(|e| ClientError::NotSoap {
+                status,
+                message: e.to_string(),
+            })?;
+            return Err(ClientError::Fault {
+                fault: Box::new(fault),
+                message: body,
+            });
+        }
+        if !status.is_success() {
+            return Err(ClientError::NotSoap {
+                status,
+                message: String::from("an error status without a fault"),
+            });
+        }
+        Ok(SoapResponse {
+            status,
+            message: body,
+        })
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_endpoints_that_are_not_http() {
+        assert!(matches!(
+            SoapClient::new("ftp://x/y", SoapVersion::Soap11),
+            Err(ClientError::Endpoint(_))
+        ));
+        assert!(SoapClient::new("http://127.0.0.1:1/x", SoapVersion::Soap12).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_an_http_error() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let client =
+            SoapClient::new(&format!("http://127.0.0.1:{port}/x"), SoapVersion::Soap11).unwrap();
+        let error = client.call(None, b"<a/>").await.unwrap_err();
+        assert!(matches!(error, ClientError::Http(_)), "{error}");
+    }
+}
