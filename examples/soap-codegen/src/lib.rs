@@ -1,0 +1,209 @@
+//! Rust code generated from WSDL by `ithaca_wsdl::codegen` (see
+//! `build.rs`), and the services of the "Hosting a SOAP service" guide
+//! (`docs/hosting-a-soap-service.md`).
+//!
+//! - [`echo`]: the types, server trait and client of `contracts/echo.wsdl`.
+//! - [`orders`]: the same for `contracts/orders.wsdl`, a contract with
+//!   nested types, a choice, arrays, an enumeration, optional and nillable
+//!   elements, attributes, extension, recursion and a declared fault.
+//! - [`calculator`]: the same for `contracts/calculator.wsdl`, an
+//!   rpc/literal contract with a one-way operation.
+//! - [`EchoImpl`], [`OrdersImpl`] and [`CalculatorImpl`]: implementations of the generated
+//!   traits, which the binary `soap_codegen_server` and the tests host.
+
+use std::sync::{Arc, Mutex};
+
+use ithaca_gateway::router::Router;
+use ithaca_gateway::soap::{Contract, SetupError, SoapService};
+
+/// The code generated from `contracts/echo.wsdl`.
+pub mod echo {
+    include!(concat!(env!("OUT_DIR"), "/echo.rs"));
+}
+
+/// The code generated from `contracts/orders.wsdl`.
+pub mod orders {
+    include!(concat!(env!("OUT_DIR"), "/orders.rs"));
+}
+
+/// The code generated from `contracts/calculator.wsdl` (rpc/literal).
+pub mod calculator {
+    include!(concat!(env!("OUT_DIR"), "/calculator.rs"));
+}
+
+/// The echo contract's text.
+pub const ECHO_WSDL: &str = include_str!("../contracts/echo.wsdl");
+/// The orders contract's text.
+pub const ORDERS_WSDL: &str = include_str!("../contracts/orders.wsdl");
+/// The calculator contract's text.
+pub const CALCULATOR_WSDL: &str = include_str!("../contracts/calculator.wsdl");
+
+/// Answers `echo` with the text repeated `times` times (once by default).
+#[derive(Debug, Default)]
+pub struct EchoImpl;
+
+impl echo::EchoPort for EchoImpl {
+    async fn echo(&self, input: echo::Echo) -> Result<echo::EchoResponse, echo::EchoFault> {
+        let times = usize::try_from(input.times.unwrap_or(1))
+            .unwrap_or(0)
+            .min(16);
+        Ok(echo::EchoResponse {
+            text: input.text.repeat(times),
+        })
+    }
+}
+
+/// Takes orders: totals their lines, and rejects an order holding a line
+/// of SKU `gone` with the declared fault `OrderRejected`.
+#[derive(Debug, Default)]
+pub struct OrdersImpl;
+
+impl orders::Orders for OrdersImpl {
+    async fn place_order(
+        &self,
+        order: orders::PlaceOrder,
+    ) -> Result<orders::PlaceOrderResponse, orders::PlaceOrderFault> {
+        let gone: Vec<String> = order
+            .line
+            .iter()
+            .filter(|line| line.sku == "gone")
+            .map(|line| line.sku.clone())
+            .collect();
+        if !gone.is_empty() {
+            return Err(orders::PlaceOrderFault::OrderRejected(
+                ithaca_wsdl::typed::DeclaredFault::new(
+                    "out of stock",
+                    orders::OrderRejected {
+                        code: 409,
+                        sku: gone,
+                    },
+                ),
+            ));
+        }
+        let cents: i64 = order
+            .line
+            .iter()
+            .map(|line| i64::from(line.quantity) * price_in_cents(&line.unit_price.0))
+            .sum();
+        let payment = match &order.choice {
+            orders::PlaceOrderChoice::Card(card) => format!("card of {}", card.holder),
+            orders::PlaceOrderChoice::Iban(iban) => format!("iban {iban}"),
+            orders::PlaceOrderChoice::Voucher(voucher) => {
+                format!("voucher of {} bytes", voucher.0.len())
+            }
+        };
+        let mut category = Vec::new();
+        let mut next = order.category.as_ref();
+        while let Some(c) = next {
+            category.push(c.name.clone());
+            next = c.parent.as_deref();
+        }
+        let summary = format!(
+            "{} for {} ({}) in {}; {payment}; notes {:?}; express {:?}; category {}; tags {}",
+            order.customer.name,
+            order.customer.address.city,
+            order.customer.id,
+            order.customer.address.postal_code.as_deref().unwrap_or("-"),
+            order
+                .line
+                .iter()
+                .map(|l| l.note.as_deref().unwrap_or("nil"))
+                .collect::<Vec<_>>(),
+            order.express,
+            category.join("<"),
+            order.tag.join(","),
+        );
+        Ok(orders::PlaceOrderResponse {
+            order_id: order.order_id,
+            status: if order.express == Some(true) {
+                orders::Status::Shipped
+            } else {
+                order.status
+            },
+            total: ithaca_wsdl::typed::Decimal(format!("{}.{:02}", cents / 100, cents % 100)),
+            lines: u32::try_from(order.line.len()).unwrap_or(u32::MAX),
+            summary,
+        })
+    }
+}
+
+/// The rpc/literal calculator: adds, measures points, and keeps the last
+/// note the one-way `record` sent.
+#[derive(Debug, Default)]
+pub struct CalculatorImpl {
+    last_note: Mutex<String>,
+}
+
+impl calculator::Calculator for CalculatorImpl {
+    async fn add(
+        &self,
+        input: calculator::AddRequest,
+    ) -> Result<calculator::AddResponse, calculator::AddFault> {
+        let sum = input.a.checked_add(input.b).ok_or_else(|| {
+            calculator::AddFault::Soap(ithaca_wsdl::Fault::new(
+                ithaca_wsdl::FaultCode::Sender,
+                "the sum overflows xs:int",
+            ))
+        })?;
+        Ok(calculator::AddResponse { sum })
+    }
+
+    async fn norm(
+        &self,
+        input: calculator::NormRequest,
+    ) -> Result<calculator::NormResponse, calculator::NormFault> {
+        let point = input.point;
+        Ok(calculator::NormResponse {
+            manhattan: i64::from(point.x).abs() + i64::from(point.y).abs(),
+        })
+    }
+
+    async fn record(
+        &self,
+        input: calculator::RecordRequest,
+    ) -> Result<(), calculator::RecordFault> {
+        if let Ok(mut last) = self.last_note.lock() {
+            *last = input.note;
+        }
+        Ok(())
+    }
+
+    async fn last_note(
+        &self,
+        _input: calculator::LastNoteRequest,
+    ) -> Result<calculator::LastNoteResponse, calculator::LastNoteFault> {
+        let note = self.last_note.lock().map(|n| n.clone()).unwrap_or_default();
+        Ok(calculator::LastNoteResponse { note })
+    }
+}
+
+/// A decimal price such as `2.50` in cents (at most two decimals read).
+fn price_in_cents(price: &str) -> i64 {
+    let (units, fraction) = price.split_once('.').unwrap_or((price, ""));
+    let units: i64 = units.parse().unwrap_or(0);
+    let fraction: String = fraction.chars().chain("00".chars()).take(2).collect();
+    units * 100 + fraction.parse::<i64>().unwrap_or(0)
+}
+
+/// The routes of both services: the echo contract at
+/// `/services/EchoService` (SOAP 1.1) and `/services/EchoService/soap12`,
+/// the orders contract at `/services/OrderService`, the calculator at
+/// `/services/CalculatorService`.
+pub fn routes() -> Result<Router, SetupError> {
+    let echo = echo::serve_echo_port(
+        SoapService::builder(Contract::from_bytes("echo.wsdl", ECHO_WSDL)?),
+        Arc::new(EchoImpl),
+    )
+    .build()?;
+    let orders = orders::serve_orders(
+        SoapService::builder(Contract::from_bytes("orders.wsdl", ORDERS_WSDL)?),
+        Arc::new(OrdersImpl),
+    )
+    .build()?;
+    let calculator = calculator::serve_calculator(
+        SoapService::builder(Contract::from_bytes("calculator.wsdl", CALCULATOR_WSDL)?),
+        Arc::new(CalculatorImpl::default()),
+    )
+    .build()?;
+    Ok(echo.merge(&orders).merge(&calculator))
+}

@@ -1,0 +1,50 @@
+//! A gateway hosting the example's generated services on a free port.
+
+#![allow(dead_code, unreachable_pub)]
+
+use ithaca_gateway::config::Config;
+use ithaca_gateway::{Gateway, RunningGateway};
+
+/// A running gateway and its data directory (removed on drop).
+pub struct Served {
+    pub gateway: Option<RunningGateway>,
+    pub data: std::path::PathBuf,
+}
+
+impl Served {
+    pub async fn start() -> Self {
+        let data = std::env::temp_dir().join(format!(
+            "ithaca-soap-codegen-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let mut config = Config::default();
+        config.server.listen = "127.0.0.1:0".parse().unwrap();
+        config.storage.data_dir = data.clone();
+        let routes = ithaca_soap_codegen_example::routes().unwrap();
+        let gateway = Gateway::new(config).routes(&routes).start().await.unwrap();
+        Self {
+            gateway: Some(gateway),
+            data,
+        }
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://{}", self.gateway.as_ref().unwrap().server_addr())
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(gateway) = self.gateway.take() {
+            gateway.shutdown().await;
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
