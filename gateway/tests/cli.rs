@@ -354,7 +354,11 @@ fn wsdl_check_lists_operations_and_reports_diagnostics_with_positions() {
     });
     assert_eq!(status, 1);
     assert!(
-        stderr.contains("bad-unresolved.wsdl:11:7: error: unknown type {urn:bad}NoSuchType"),
+        stderr.contains(
+            "bad-unresolved.wsdl:12:7: error: unknown type {http://www.w3.org/2001/XMLSchema}noSuchBuiltin"
+        ) && stderr.contains(
+            "bad-unresolved.wsdl:11:7: warning: unknown type {urn:bad}NoSuchType (defined nowhere; handled laxly)"
+        ),
         "{stderr}"
     );
     // A DOCTYPE is refused, not expanded, and nothing panics.
