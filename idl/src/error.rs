@@ -44,6 +44,11 @@ pub enum Error {
     /// A wide string's octet length was odd or otherwise malformed.
     #[error("invalid wide string length {0}")]
     InvalidWideLength(u32),
+    /// A `wchar` or `wstring` was sent or received on a connection that
+    /// negotiated no wide transmission code set (the peer's reference, or
+    /// the client's CodeSets context, named none).
+    #[error("no wchar transmission code set was negotiated")]
+    NoWcharCodeSet,
     /// A value is too long for its 32-bit CDR length prefix.
     #[error("length {0} does not fit in a cdr ulong")]
     LengthOverflow(usize),

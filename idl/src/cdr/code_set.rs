@@ -1,9 +1,10 @@
 //! Transmission code sets for `char`/`string` and the UTF-16 rules for
 //! `wchar`/`wstring`.
 //!
-//! Code-set negotiation (the CodeSets service context) picks the
-//! transmission code set for narrow characters; ISO-8859-1 is the GIOP
-//! default and what omniORB uses. Wide characters are always UTF-16 here.
+//! Code-set negotiation ([`crate::codeset`]) picks the transmission code
+//! set for narrow characters; ISO-8859-1 is the GIOP default and what
+//! omniORB uses. Wide characters are UTF-16 when a wide code set was
+//! negotiated; without one, `wchar` and `wstring` cannot be sent at all.
 
 use crate::error::{Error, Result};
 
@@ -90,6 +91,35 @@ impl CharCodeSet {
         match u8::try_from(u32::from(c)) {
             Ok(byte) if byte <= limit => Ok(byte),
             _ => Err(Error::UnencodableCharacter(c, self.name())),
+        }
+    }
+}
+
+/// The transmission code set of `wchar` and `wstring` values.
+#[derive(Clone, Copy, Debug, Default, Eq, Hash, PartialEq)]
+pub enum WcharCodeSet {
+    /// UTF-16, OSF registry id `0x00010109`: the GIOP fallback for wide
+    /// characters and what omniORB uses.
+    #[default]
+    Utf16,
+}
+
+impl WcharCodeSet {
+    /// The OSF code set registry id of UTF-16.
+    pub const UTF_16_ID: u32 = 0x0001_0109;
+
+    /// The OSF code set registry id of this code set.
+    pub fn registry_id(self) -> u32 {
+        match self {
+            Self::Utf16 => Self::UTF_16_ID,
+        }
+    }
+
+    /// The code set with this OSF registry id, if it is one we support.
+    pub fn from_registry_id(id: u32) -> Option<Self> {
+        match id {
+            Self::UTF_16_ID => Some(Self::Utf16),
+            _ => None,
         }
     }
 }

@@ -20,7 +20,7 @@ mod code_set;
 mod reader;
 mod writer;
 
-pub use code_set::CharCodeSet;
+pub use code_set::{CharCodeSet, WcharCodeSet};
 pub use reader::CdrReader;
 pub use writer::CdrWriter;
 
