@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::code_set::{UTF_16, decode_utf16};
-use super::{ByteOrder, CharCodeSet, DEFAULT_MAX_DEPTH, LongDouble};
+use super::{ByteOrder, CharCodeSet, DEFAULT_MAX_DEPTH, LongDouble, WcharCodeSet};
 use crate::error::{Error, Result};
 use crate::version::GiopVersion;
 
@@ -21,6 +21,7 @@ pub struct CdrReader {
     byte_order: ByteOrder,
     version: GiopVersion,
     char_code_set: CharCodeSet,
+    wchar_code_set: Option<WcharCodeSet>,
     depth: u32,
     max_depth: u32,
 }
@@ -35,6 +36,7 @@ impl CdrReader {
             byte_order,
             version,
             char_code_set: CharCodeSet::default(),
+            wchar_code_set: Some(WcharCodeSet::default()),
             depth: 0,
             max_depth: DEFAULT_MAX_DEPTH,
         }
@@ -52,6 +54,14 @@ impl CdrReader {
     /// Sets the transmission code set for `char` and `string`.
     pub fn with_char_code_set(mut self, code_set: CharCodeSet) -> Self {
         self.char_code_set = code_set;
+        self
+    }
+
+    /// Sets the transmission code set for `wchar` and `wstring`; `None`
+    /// (no wide code set negotiated) makes reading them fail with
+    /// [`Error::NoWcharCodeSet`]. UTF-16 by default.
+    pub fn with_wchar_code_set(mut self, code_set: Option<WcharCodeSet>) -> Self {
+        self.wchar_code_set = code_set;
         self
     }
 
@@ -73,12 +83,14 @@ impl CdrReader {
     }
 
     /// Reads an `octet`.
+    #[inline]
     pub fn read_octet(&mut self) -> Result<u8> {
         let [b] = self.read_array::<1>()?;
         Ok(b)
     }
 
     /// Reads a `boolean`, refusing octets other than 0 and 1.
+    #[inline]
     pub fn read_boolean(&mut self) -> Result<bool> {
         match self.read_octet()? {
             0 => Ok(false),
@@ -101,6 +113,7 @@ impl CdrReader {
     pub fn read_wchar(&mut self) -> Result<char> {
         let units = match self.version {
             GiopVersion::V1_0 => return Err(self.version.not_allowed("wchar")),
+            _ if self.wchar_code_set.is_none() => return Err(Error::NoWcharCodeSet),
             GiopVersion::V1_1 => vec![self.read_ushort()?],
             GiopVersion::V1_2 => {
                 let len = self.read_octet()?;
@@ -117,6 +130,7 @@ impl CdrReader {
     }
 
     /// Reads a `short`.
+    #[inline]
     pub fn read_short(&mut self) -> Result<i16> {
         let bytes = self.read_array()?;
         Ok(match self.byte_order {
@@ -126,6 +140,7 @@ impl CdrReader {
     }
 
     /// Reads an `unsigned short`.
+    #[inline]
     pub fn read_ushort(&mut self) -> Result<u16> {
         let bytes = self.read_array()?;
         Ok(match self.byte_order {
@@ -135,6 +150,7 @@ impl CdrReader {
     }
 
     /// Reads a `long`.
+    #[inline]
     pub fn read_long(&mut self) -> Result<i32> {
         let bytes = self.read_array()?;
         Ok(match self.byte_order {
@@ -144,6 +160,7 @@ impl CdrReader {
     }
 
     /// Reads an `unsigned long`.
+    #[inline]
     pub fn read_ulong(&mut self) -> Result<u32> {
         let bytes = self.read_array()?;
         Ok(match self.byte_order {
@@ -153,6 +170,7 @@ impl CdrReader {
     }
 
     /// Reads a `long long`.
+    #[inline]
     pub fn read_longlong(&mut self) -> Result<i64> {
         let bytes = self.read_array()?;
         Ok(match self.byte_order {
@@ -162,6 +180,7 @@ impl CdrReader {
     }
 
     /// Reads an `unsigned long long`.
+    #[inline]
     pub fn read_ulonglong(&mut self) -> Result<u64> {
         let bytes = self.read_array()?;
         Ok(match self.byte_order {
@@ -171,11 +190,13 @@ impl CdrReader {
     }
 
     /// Reads a `float`.
+    #[inline]
     pub fn read_float(&mut self) -> Result<f32> {
         self.read_ulong().map(f32::from_bits)
     }
 
     /// Reads a `double`.
+    #[inline]
     pub fn read_double(&mut self) -> Result<f64> {
         self.read_ulonglong().map(f64::from_bits)
     }
@@ -199,9 +220,18 @@ impl CdrReader {
         if len == 0 {
             return Ok(String::new());
         }
-        let bytes = self.take(len)?;
-        match bytes.split_last() {
-            Some((0, text)) if !text.contains(&0) => self.char_code_set.decode(text),
+        let code_set = self.char_code_set;
+        match self.take_slice(len)?.split_last() {
+            // ASCII reads the same in every supported char code set: one
+            // copy, no per-character decoding.
+            Some((0, text)) if is_ascii_without_nul(text) => {
+                match std::str::from_utf8(text) {
+                    Ok(ascii) => Ok(ascii.to_owned()),
+                    // Not reached (ASCII is UTF-8); decoded the long way.
+                    Err(_) => code_set.decode(text),
+                }
+            }
+            Some((0, text)) if !text.contains(&0) => code_set.decode(text),
             _ => Err(Error::InvalidStringTerminator),
         }
     }
@@ -216,6 +246,7 @@ impl CdrReader {
     pub fn read_wstring(&mut self) -> Result<String> {
         match self.version {
             GiopVersion::V1_0 => Err(self.version.not_allowed("wstring")),
+            _ if self.wchar_code_set.is_none() => Err(Error::NoWcharCodeSet),
             GiopVersion::V1_1 => {
                 let len = self.read_length(2)?;
                 if len == 0 {
@@ -269,6 +300,7 @@ impl CdrReader {
 
     /// Reads the `ulong` count of a sequence or string and checks that
     /// `count * min_element_size` bytes remain.
+    #[inline]
     pub fn read_length(&mut self, min_element_size: usize) -> Result<usize> {
         let raw = self.read_ulong()?;
         self.check_length(raw, min_element_size)
@@ -285,6 +317,7 @@ impl CdrReader {
         let data = self.read_octet_sequence()?;
         Self::encapsulation(data, self.version, self.depth + 1).map(|r| {
             r.with_char_code_set(self.char_code_set)
+                .with_wchar_code_set(self.wchar_code_set)
                 .with_max_depth(self.max_depth)
         })
     }
@@ -311,21 +344,26 @@ impl CdrReader {
     /// Skips the padding before a value aligned on `alignment` bytes.
     ///
     /// Padding is not checked: some ORBs leave garbage in it.
+    #[inline]
     pub fn align(&mut self, alignment: usize) -> Result<()> {
         let padding = self.padding(alignment);
         self.skip(padding)
     }
 
     /// The number of padding bytes before a value aligned on `alignment` bytes.
+    #[inline]
     pub fn padding(&self, alignment: usize) -> usize {
         let here = self.alignment_offset.wrapping_add(self.pos);
         match alignment {
             0 | 1 => 0,
+            // CDR's alignments (2, 4, 8) are powers of two: a mask, no division.
+            n if n.is_power_of_two() => here.wrapping_neg() & (n - 1),
             n => (n - here % n) % n,
         }
     }
 
     /// Skips `count` bytes.
+    #[inline]
     pub fn skip(&mut self, count: usize) -> Result<()> {
         if count > self.remaining() {
             return Err(self.end_error(count));
@@ -364,17 +402,24 @@ impl CdrReader {
         self.char_code_set
     }
 
+    /// The transmission code set for `wchar` and `wstring`, if any.
+    pub fn wchar_code_set(&self) -> Option<WcharCodeSet> {
+        self.wchar_code_set
+    }
+
     /// The position in the buffer.
     pub fn position(&self) -> usize {
         self.pos
     }
 
     /// The position relative to the alignment origin.
+    #[inline]
     pub fn alignment_position(&self) -> usize {
         self.alignment_offset.wrapping_add(self.pos)
     }
 
     /// The number of bytes not yet read.
+    #[inline]
     pub fn remaining(&self) -> usize {
         self.buf.len().saturating_sub(self.pos)
     }
@@ -392,7 +437,25 @@ impl CdrReader {
         Ok(len)
     }
 
+    #[inline]
     fn read_array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        // The common case in one bounds check: aligned start, N bytes.
+        let start = self.pos.saturating_add(self.padding(N.min(8)));
+        if let Some(bytes) = self
+            .buf
+            .get(start..start.saturating_add(N))
+            .and_then(|s| <[u8; N]>::try_from(s).ok())
+        {
+            self.pos = start + N;
+            return Ok(bytes);
+        }
+        self.read_array_short()
+    }
+
+    /// [`CdrReader::read_array`] when the bytes are not all there: the
+    /// error says where and how many were missing.
+    #[cold]
+    fn read_array_short<const N: usize>(&mut self) -> Result<[u8; N]> {
         self.align(N.min(8))?;
         let start = self.pos;
         let bytes = self
@@ -401,6 +464,17 @@ impl CdrReader {
             .and_then(|s| <[u8; N]>::try_from(s).ok())
             .ok_or_else(|| self.end_error(N))?;
         self.pos += N;
+        Ok(bytes)
+    }
+
+    /// Takes `len` bytes as a borrowed slice, for values copied out anyway.
+    fn take_slice(&mut self, len: usize) -> Result<&[u8]> {
+        let start = self.pos;
+        let end = start.saturating_add(len);
+        let Some(bytes) = self.buf.get(start..end) else {
+            return Err(self.end_error(len));
+        };
+        self.pos = end;
         Ok(bytes)
     }
 
@@ -418,6 +492,20 @@ impl CdrReader {
             offset: self.pos,
             needed: wanted.saturating_sub(self.remaining()),
         }
+    }
+}
+
+/// Whether every byte is ASCII and none is NUL (each in `1..=0x7f`): such
+/// text reads and writes the same in every supported char code set. Short
+/// text is checked byte by byte; longer text with a branch-free OR over the
+/// bytes (a byte outside the range sets bit 7 of itself or of itself minus
+/// one), which the compiler vectorises.
+#[inline]
+pub(crate) fn is_ascii_without_nul(text: &[u8]) -> bool {
+    if text.len() < 16 {
+        text.iter().all(|b| b.wrapping_sub(1) < 0x7f)
+    } else {
+        text.iter().fold(0u8, |acc, &b| acc | b | b.wrapping_sub(1)) & 0x80 == 0
     }
 }
 
@@ -451,6 +539,38 @@ mod tests {
 
     fn reader(bytes: &[u8], order: ByteOrder) -> CdrReader {
         CdrReader::new(Bytes::copy_from_slice(bytes), order, GiopVersion::V1_2)
+    }
+
+    #[test]
+    fn ascii_without_nul_is_exactly_1_to_0x7f() {
+        for b in 0..=u8::MAX {
+            let expected = (1..=0x7f).contains(&b);
+            assert_eq!(is_ascii_without_nul(&[b]), expected, "byte {b:#x}");
+            // Anywhere in a longer text.
+            let mut text = b"a longer text around one byte".to_vec();
+            text.insert(9, b);
+            assert_eq!(is_ascii_without_nul(&text), expected, "byte {b:#x}");
+        }
+        assert!(is_ascii_without_nul(b""));
+    }
+
+    #[test]
+    fn a_short_primitive_says_where_and_how_much_is_missing() {
+        // Two bytes, then a long that would start at 4: the padding is
+        // there, the long is not.
+        let mut r = reader(&[1, 2, 0, 0, 9], ByteOrder::LittleEndian);
+        r.read_ushort().unwrap();
+        assert!(matches!(
+            r.read_long(),
+            Err(Error::UnexpectedEnd {
+                offset: 4,
+                needed: 3
+            })
+        ));
+        // Not even the padding.
+        let mut r = reader(&[1, 2, 0], ByteOrder::BigEndian);
+        r.read_ushort().unwrap();
+        assert!(matches!(r.read_long(), Err(Error::UnexpectedEnd { .. })));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use bytes::{BufMut, BytesMut};
 
 use super::code_set::UTF_16;
-use super::{ByteOrder, CharCodeSet, LongDouble};
+use super::{ByteOrder, CharCodeSet, LongDouble, WcharCodeSet};
 use crate::error::{Error, Result};
 use crate::version::GiopVersion;
 
@@ -21,6 +21,7 @@ pub struct CdrWriter<'a> {
     byte_order: ByteOrder,
     version: GiopVersion,
     char_code_set: CharCodeSet,
+    wchar_code_set: Option<WcharCodeSet>,
 }
 
 impl<'a> CdrWriter<'a> {
@@ -34,6 +35,7 @@ impl<'a> CdrWriter<'a> {
             byte_order,
             version,
             char_code_set: CharCodeSet::default(),
+            wchar_code_set: Some(WcharCodeSet::default()),
         }
     }
 
@@ -52,12 +54,32 @@ impl<'a> CdrWriter<'a> {
         self
     }
 
+    /// Sets the transmission code set for `wchar` and `wstring`; `None`
+    /// (no wide code set negotiated) makes writing them fail with
+    /// [`Error::NoWcharCodeSet`]. UTF-16 by default.
+    pub fn with_wchar_code_set(mut self, code_set: Option<WcharCodeSet>) -> Self {
+        self.wchar_code_set = code_set;
+        self
+    }
+
+    /// The transmission code set for `char` and `string`.
+    pub fn char_code_set(&self) -> CharCodeSet {
+        self.char_code_set
+    }
+
+    /// The transmission code set for `wchar` and `wstring`, if any.
+    pub fn wchar_code_set(&self) -> Option<WcharCodeSet> {
+        self.wchar_code_set
+    }
+
     /// Writes an `octet`.
+    #[inline]
     pub fn write_octet(&mut self, value: u8) {
         self.buf.put_u8(value);
     }
 
     /// Writes a `boolean` as the octet 0 or 1.
+    #[inline]
     pub fn write_boolean(&mut self, value: bool) {
         self.write_octet(u8::from(value));
     }
@@ -77,6 +99,7 @@ impl<'a> CdrWriter<'a> {
         let units = value.encode_utf16(&mut units);
         match (self.version, &*units) {
             (GiopVersion::V1_0, _) => Err(self.version.not_allowed("wchar")),
+            _ if self.wchar_code_set.is_none() => Err(Error::NoWcharCodeSet),
             (GiopVersion::V1_1, [unit]) => {
                 self.write_ushort(*unit);
                 Ok(())
@@ -95,6 +118,7 @@ impl<'a> CdrWriter<'a> {
     }
 
     /// Writes a `short`.
+    #[inline]
     pub fn write_short(&mut self, value: i16) {
         self.align(2);
         match self.byte_order {
@@ -104,6 +128,7 @@ impl<'a> CdrWriter<'a> {
     }
 
     /// Writes an `unsigned short`.
+    #[inline]
     pub fn write_ushort(&mut self, value: u16) {
         self.align(2);
         match self.byte_order {
@@ -113,6 +138,7 @@ impl<'a> CdrWriter<'a> {
     }
 
     /// Writes a `long`.
+    #[inline]
     pub fn write_long(&mut self, value: i32) {
         self.align(4);
         match self.byte_order {
@@ -122,6 +148,7 @@ impl<'a> CdrWriter<'a> {
     }
 
     /// Writes an `unsigned long`.
+    #[inline]
     pub fn write_ulong(&mut self, value: u32) {
         self.align(4);
         match self.byte_order {
@@ -131,6 +158,7 @@ impl<'a> CdrWriter<'a> {
     }
 
     /// Writes a `long long`.
+    #[inline]
     pub fn write_longlong(&mut self, value: i64) {
         self.align(8);
         match self.byte_order {
@@ -140,6 +168,7 @@ impl<'a> CdrWriter<'a> {
     }
 
     /// Writes an `unsigned long long`.
+    #[inline]
     pub fn write_ulonglong(&mut self, value: u64) {
         self.align(8);
         match self.byte_order {
@@ -149,11 +178,13 @@ impl<'a> CdrWriter<'a> {
     }
 
     /// Writes a `float`.
+    #[inline]
     pub fn write_float(&mut self, value: f32) {
         self.write_ulong(value.to_bits());
     }
 
     /// Writes a `double`.
+    #[inline]
     pub fn write_double(&mut self, value: f64) {
         self.write_ulonglong(value.to_bits());
     }
@@ -172,6 +203,14 @@ impl<'a> CdrWriter<'a> {
     ///
     /// Strings containing NUL cannot be represented in CDR and are refused.
     pub fn write_string(&mut self, value: &str) -> Result<()> {
+        // ASCII without NUL is the same in every supported char code set:
+        // written as it is, without a scratch buffer.
+        if super::reader::is_ascii_without_nul(value.as_bytes()) {
+            self.write_length(value.len().saturating_add(1))?;
+            self.buf.put_slice(value.as_bytes());
+            self.buf.put_u8(0);
+            return Ok(());
+        }
         if value.contains('\0') {
             return Err(Error::InvalidStringTerminator);
         }
@@ -195,6 +234,7 @@ impl<'a> CdrWriter<'a> {
         }
         match self.version {
             GiopVersion::V1_0 => Err(self.version.not_allowed("wstring")),
+            _ if self.wchar_code_set.is_none() => Err(Error::NoWcharCodeSet),
             GiopVersion::V1_1 => {
                 let units: Vec<u16> = value.encode_utf16().chain([0]).collect();
                 self.write_length(units.len())?;
@@ -237,6 +277,7 @@ impl<'a> CdrWriter<'a> {
     }
 
     /// Writes the `ulong` length of a sequence or string.
+    #[inline]
     pub fn write_length(&mut self, len: usize) -> Result<()> {
         let len = u32::try_from(len).map_err(|_| Error::LengthOverflow(len))?;
         self.write_ulong(len);
@@ -263,7 +304,8 @@ impl<'a> CdrWriter<'a> {
         self.write_ulong(0);
         let length_at = self.buf.len() - 4;
         let mut inner = CdrWriter::new(self.buf, byte_order, self.version)
-            .with_char_code_set(self.char_code_set);
+            .with_char_code_set(self.char_code_set)
+            .with_wchar_code_set(self.wchar_code_set);
         inner.write_octet(byte_order.flag());
         write_contents(&mut inner)?;
         let len = self.buf.len() - length_at - 4;
@@ -287,21 +329,29 @@ impl<'a> CdrWriter<'a> {
     }
 
     /// Writes zero padding up to the next multiple of `alignment`.
+    #[inline]
     pub fn align(&mut self, alignment: usize) {
         let padding = self.padding(alignment);
-        self.buf.put_bytes(0, padding);
+        // Most values are already aligned: skip the call for no bytes.
+        if padding > 0 {
+            self.buf.put_bytes(0, padding);
+        }
     }
 
     /// The number of padding bytes before a value aligned on `alignment` bytes.
+    #[inline]
     pub fn padding(&self, alignment: usize) -> usize {
         let here = self.alignment_position();
         match alignment {
             0 | 1 => 0,
+            // CDR's alignments (2, 4, 8) are powers of two: a mask, no division.
+            n if n.is_power_of_two() => here.wrapping_neg() & (n - 1),
             n => (n - here % n) % n,
         }
     }
 
     /// The position relative to the alignment origin.
+    #[inline]
     pub fn alignment_position(&self) -> usize {
         (self.buf.len() - self.start).wrapping_add(self.alignment_offset)
     }
@@ -309,6 +359,12 @@ impl<'a> CdrWriter<'a> {
     /// The number of bytes this writer has appended.
     pub fn written(&self) -> usize {
         self.buf.len() - self.start
+    }
+
+    /// Drops what this writer appended after its first `written` bytes
+    /// (such as padding before a body that turned out empty).
+    pub(crate) fn truncate(&mut self, written: usize) {
+        self.buf.truncate(self.start.saturating_add(written));
     }
 
     /// The byte order of the stream.

@@ -16,20 +16,23 @@
 //! connection; a message whose body cannot be decoded is reported as
 //! [`Event::Malformed`] and the connection goes on.
 
+mod ids;
 mod reassembly;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::cdr::{ByteOrder, CdrReader};
+use crate::cdr::{ByteOrder, CdrReader, CdrWriter};
+use crate::codeset::{CodeSetError, CodeSets};
 use crate::error::{Error, Result};
 use crate::giop::{
-    CancelRequest, DEFAULT_MAX_MESSAGE_SIZE, Frame, GIOP_HEADER_LEN, GiopCodec, LocateReply,
-    LocateRequest, Message, MessageBody, MessageType, Reply, Request, ServiceContext,
-    TargetAddress,
+    CancelRequest, CodeSetContext, DEFAULT_MAX_MESSAGE_SIZE, Frame, GIOP_HEADER_LEN, GiopCodec,
+    GiopHeader, KeyRequestHeader, LocateReply, LocateRequest, Message, MessageBody, MessageType,
+    Reply, ReplyStatus, Request, ResponseFlags, ServiceContext, TargetAddress,
 };
 use crate::version::GiopVersion;
+use ids::IdMap;
 use reassembly::Reassembly;
 
 /// Which end of the connection this is.
@@ -109,15 +112,25 @@ pub struct Connection {
     config: ConnectionConfig,
     codec: GiopCodec,
     inbound: BytesMut,
+    /// Where outgoing messages are encoded; each queued message is split
+    /// off it, and its space is reused once the driver has dropped it.
+    outbound: BytesMut,
     transmit: VecDeque<Bytes>,
     events: VecDeque<Event>,
     next_request_id: u32,
     /// Client: requests awaiting a reply or locate reply.
-    outstanding: HashSet<u32>,
+    /// (No hashing, no allocation per call, and no worst case whatever
+    /// ids the peer picks: see [`IdMap`].)
+    outstanding: IdMap<()>,
     /// Server: requests owed a reply, with the version to answer in.
-    owed: HashMap<u32, GiopVersion>,
+    owed: IdMap<GiopVersion>,
     reassembly: Reassembly,
     closed: bool,
+    /// Client: the transmission code sets it chose; server: what the
+    /// first CodeSets context said (`None`: nothing negotiated yet).
+    code_sets: Option<std::result::Result<CodeSets, CodeSetError>>,
+    /// Client: whether a request has carried the CodeSets context.
+    code_sets_announced: bool,
 }
 
 impl Connection {
@@ -127,13 +140,16 @@ impl Connection {
         Self {
             codec: GiopCodec::new().with_max_message_size(config.max_message_size),
             inbound: BytesMut::new(),
+            outbound: BytesMut::new(),
             transmit: VecDeque::new(),
             events: VecDeque::new(),
             next_request_id: 0,
-            outstanding: HashSet::new(),
-            owed: HashMap::new(),
+            outstanding: IdMap::new(),
+            owed: IdMap::new(),
             reassembly: Reassembly::new(max_message_size, config.max_fragmented_in_progress),
             closed: false,
+            code_sets: None,
+            code_sets_announced: false,
             config,
         }
     }
@@ -143,6 +159,7 @@ impl Connection {
         if self.closed {
             return;
         }
+        reserve_buffer(&mut self.inbound, data.len());
         self.inbound.extend_from_slice(data);
         while !self.closed {
             match self.codec.decode_frame(&mut self.inbound) {
@@ -159,6 +176,7 @@ impl Connection {
         self.check_can_send(Role::Client)?;
         let request_id = self.fresh_request_id();
         request.request_id = request_id;
+        self.announce_code_sets(&mut request);
         let expects_reply = request.response_flags.response_expected();
         self.queue(
             MessageBody::Request(request),
@@ -166,7 +184,94 @@ impl Connection {
             request_id,
         )?;
         if expects_reply {
-            self.outstanding.insert(request_id);
+            self.outstanding.insert(request_id, ());
+        }
+        Ok(request_id)
+    }
+
+    /// Sends a request to the object under `object_key`, `write_args`
+    /// writing the in and inout arguments straight into the outgoing
+    /// buffer: the same message as [`send_request`](Self::send_request)
+    /// with a [`TargetAddress::KeyAddr`] target, without building a
+    /// [`Request`] or a separate body. Returns the request id.
+    ///
+    /// The writer follows the connection's GIOP version, byte order and
+    /// code sets and counts alignment from the start of the message, so
+    /// the arguments are aligned as on the wire in every version. If
+    /// `write_args` or the encoding fails, nothing is sent.
+    pub fn send_request_with(
+        &mut self,
+        object_key: &[u8],
+        operation: &str,
+        response_flags: ResponseFlags,
+        write_args: impl FnOnce(&mut CdrWriter<'_>) -> Result<()>,
+    ) -> Result<u32> {
+        self.check_can_send(Role::Client)?;
+        let (version, byte_order) = (self.config.version, self.config.byte_order);
+        let code_sets = self.code_sets(version).unwrap_or_default();
+        let code_set_context = self.pending_code_set_context();
+        let request_id = self.fresh_request_id();
+        let header = KeyRequestHeader {
+            request_id,
+            response_flags,
+            object_key,
+            operation,
+            service_contexts: code_set_context.as_slice(),
+        };
+        reserve_buffer(&mut self.outbound, object_key.len() + operation.len() + 128);
+        let start = self.outbound.len();
+        let encoded = encode_message(&mut self.outbound, version, byte_order, |w| {
+            let mut w = w
+                .with_char_code_set(code_sets.char_data)
+                .with_wchar_code_set(code_sets.wchar_data);
+            header.write(&mut w)?;
+            if version == GiopVersion::V1_2 {
+                // The body is 8-aligned, with no padding when it is empty.
+                let before_padding = w.written();
+                w.align(8);
+                let padded = w.written();
+                write_args(&mut w)?;
+                if w.written() == padded {
+                    w.truncate(before_padding);
+                }
+                Ok(())
+            } else {
+                write_args(&mut w)
+            }
+        });
+        if let Err(error) = encoded {
+            self.outbound.truncate(start);
+            return Err(error);
+        }
+        if code_set_context.is_some() {
+            self.code_sets_announced = true;
+        }
+        // Everything before `start` was split off by earlier sends.
+        let encoded = self.outbound.split().freeze();
+        let pieces = match self.config.max_fragment_size {
+            Some(limit) if version == GiopVersion::V1_2 && encoded.len() > limit => {
+                reassembly::fragment_encoded(
+                    version,
+                    byte_order,
+                    MessageType::Request,
+                    request_id,
+                    &encoded,
+                    limit,
+                )
+            }
+            _ => Vec::new(),
+        };
+        if pieces.is_empty() {
+            self.transmit.push_back(encoded);
+        } else {
+            for piece in pieces {
+                reserve_buffer(&mut self.outbound, piece_size_hint(&piece));
+                piece.encode(&mut self.outbound)?;
+                self.transmit.push_back(self.outbound.split().freeze());
+            }
+        }
+        if response_flags.response_expected() {
+            self.outstanding.insert(request_id, ());
         }
         Ok(request_id)
     }
@@ -181,14 +286,14 @@ impl Connection {
             self.config.version,
             request_id,
         )?;
-        self.outstanding.insert(request_id);
+        self.outstanding.insert(request_id, ());
         Ok(request_id)
     }
 
     /// Tells the server the client no longer waits for a reply.
     pub fn cancel_request(&mut self, request_id: u32) -> Result<()> {
         self.check_can_send(Role::Client)?;
-        if !self.outstanding.remove(&request_id) {
+        if self.outstanding.remove(request_id).is_none() {
             return Ok(());
         }
         let cancel = CancelRequest { request_id };
@@ -227,6 +332,76 @@ impl Connection {
             self.queue_whole(MessageBody::CloseConnection, self.config.version);
         }
         self.closed = true;
+    }
+
+    /// Client: sets the transmission code sets chosen for this connection
+    /// (see [`crate::codeset`]). The first GIOP 1.1 or 1.2 request sent
+    /// afterwards carries them in a CodeSets service context; set them
+    /// before the first request.
+    pub fn set_code_sets(&mut self, code_sets: CodeSets) {
+        self.code_sets = Some(Ok(code_sets));
+    }
+
+    /// The transmission code sets of messages in `version`: ISO-8859-1
+    /// and no wide code set in GIOP 1.0 or before anything is negotiated;
+    /// an error when the client's CodeSets context named a code set this
+    /// side does not support (a server answers CODESET_INCOMPATIBLE).
+    pub fn code_sets(&self, version: GiopVersion) -> std::result::Result<CodeSets, CodeSetError> {
+        match (version, self.code_sets) {
+            (GiopVersion::V1_0, _) | (_, None) => Ok(CodeSets::UNNEGOTIATED),
+            (_, Some(negotiated)) => negotiated,
+        }
+    }
+
+    /// Client: the CodeSets context the next request will carry, if it is
+    /// still to be announced. A driver that encodes GIOP 1.0/1.1 bodies
+    /// before sending puts it in the request first, since it moves the
+    /// body and so its alignment; `send_request` adds it otherwise.
+    pub fn pending_code_set_context(&self) -> Option<ServiceContext> {
+        if self.code_sets_announced
+            || self.config.role != Role::Client
+            || self.config.version == GiopVersion::V1_0
+        {
+            return None;
+        }
+        match self.code_sets {
+            Some(Ok(code_sets)) => Some(code_sets.to_service_context(self.config.byte_order)),
+            _ => None,
+        }
+    }
+
+    /// Client: adds the CodeSets context to the first GIOP 1.1+ request.
+    fn announce_code_sets(&mut self, request: &mut Request) {
+        if self.code_sets_announced || self.config.version == GiopVersion::V1_0 {
+            return;
+        }
+        if let Some(Ok(code_sets)) = self.code_sets {
+            if !request
+                .service_contexts
+                .iter()
+                .any(|c| c.context_id == ServiceContext::CODE_SETS)
+            {
+                request
+                    .service_contexts
+                    .push(code_sets.to_service_context(self.config.byte_order));
+            }
+            self.code_sets_announced = true;
+        }
+    }
+
+    /// Server: records the code sets of the first CodeSets context of the
+    /// connection (later ones are ignored, as the specification says).
+    fn record_code_sets(&mut self, version: GiopVersion, contexts: &[ServiceContext]) {
+        if self.code_sets.is_some() || version == GiopVersion::V1_0 {
+            return;
+        }
+        let context = contexts
+            .iter()
+            .find(|c| c.context_id == ServiceContext::CODE_SETS)
+            .and_then(|c| CodeSetContext::from_service_context(c).ok());
+        if let Some(context) = context {
+            self.code_sets = Some(CodeSets::from_context(&context));
+        }
     }
 
     /// The next event for the application.
@@ -294,6 +469,8 @@ impl Connection {
         let role = self.config.role;
         match (&message.body, role) {
             (MessageBody::Request(request), Role::Server) => {
+                let (version, contexts) = (message.version, &request.service_contexts);
+                self.record_code_sets(version, contexts);
                 if request.response_flags.response_expected() {
                     self.owed.insert(request.request_id, message.version);
                 }
@@ -302,18 +479,17 @@ impl Connection {
                 self.owed.insert(locate.request_id, message.version);
             }
             (MessageBody::CancelRequest(cancel), Role::Server) => {
-                self.owed.remove(&cancel.request_id);
+                self.owed.remove(cancel.request_id);
             }
             (MessageBody::Reply(Reply { request_id, .. }), Role::Client)
             | (MessageBody::LocateReply(LocateReply { request_id, .. }), Role::Client) => {
-                if !self.outstanding.remove(request_id) {
+                if self.outstanding.remove(*request_id).is_none() {
                     // A reply to a cancelled (or unknown) request is dropped.
                     return;
                 }
             }
             (MessageBody::CloseConnection, _) => {
-                let mut unanswered: Vec<u32> = self.outstanding.drain().collect();
-                unanswered.sort_unstable();
+                let unanswered = self.outstanding.take_sorted();
                 self.closed = true;
                 self.events.push_back(Event::PeerClosed { unanswered });
                 return;
@@ -359,7 +535,7 @@ impl Connection {
                     self.owed.insert(id, version);
                 }
                 (Role::Client, MessageType::Reply | MessageType::LocateReply) => {
-                    self.outstanding.remove(&id);
+                    self.outstanding.remove(id);
                 }
                 _ => {}
             }
@@ -390,11 +566,9 @@ impl Connection {
     }
 
     fn take_owed(&mut self, request_id: u32) -> Result<GiopVersion> {
-        self.owed
-            .remove(&request_id)
-            .ok_or(Error::ProtocolViolation(
-                "no request with this id awaits a reply",
-            ))
+        self.owed.remove(request_id).ok_or(Error::ProtocolViolation(
+            "no request with this id awaits a reply",
+        ))
     }
 
     /// The next request id not awaiting a reply.
@@ -402,7 +576,7 @@ impl Connection {
         loop {
             let id = self.next_request_id;
             self.next_request_id = self.next_request_id.wrapping_add(1);
-            if !self.outstanding.contains(&id) {
+            if !self.outstanding.contains(id) {
                 return id;
             }
         }
@@ -412,19 +586,19 @@ impl Connection {
     /// GIOP 1.2 message and fragmentation is configured.
     fn queue(&mut self, body: MessageBody, version: GiopVersion, request_id: u32) -> Result<()> {
         let message = Message::new(version, self.config.byte_order, body);
-        let mut buf = BytesMut::new();
-        message.encode(&mut buf)?;
-        let encoded = buf.freeze();
+        reserve_buffer(&mut self.outbound, encoded_size_hint(&message.body));
+        message.encode(&mut self.outbound)?;
+        let encoded = self.outbound.split().freeze();
         match self.config.max_fragment_size {
             Some(limit)
                 if version == GiopVersion::V1_2
                     && encoded.len() > limit
                     && message.body.message_type().can_fragment(version) =>
             {
-                let mut out = BytesMut::new();
                 for piece in reassembly::fragment(&message, request_id, encoded, limit)? {
-                    piece.encode(&mut out)?;
-                    self.transmit.push_back(out.split().freeze());
+                    reserve_buffer(&mut self.outbound, piece_size_hint(&piece));
+                    piece.encode(&mut self.outbound)?;
+                    self.transmit.push_back(self.outbound.split().freeze());
                 }
             }
             _ => self.transmit.push_back(encoded),
@@ -434,14 +608,75 @@ impl Connection {
 
     /// Queues a header-only message, which always encodes.
     fn queue_whole(&mut self, body: MessageBody, version: GiopVersion) {
-        let mut buf = BytesMut::new();
+        reserve_buffer(&mut self.outbound, GIOP_HEADER_LEN);
         if Message::new(version, self.config.byte_order, body)
-            .encode(&mut buf)
+            .encode(&mut self.outbound)
             .is_ok()
         {
-            self.transmit.push_back(buf.freeze());
+            self.transmit.push_back(self.outbound.split().freeze());
         }
     }
+}
+
+/// The smallest block the connection's buffers grow by: enough for the
+/// typical request or reply, so that most messages need no allocation.
+const BUFFER_BLOCK: usize = 4 * 1024;
+
+/// Makes room for `additional` bytes at the end of `buf`, growing by at
+/// least [`BUFFER_BLOCK`]. Once every message split off earlier has been
+/// dropped, `BytesMut` takes its space back instead of allocating.
+fn reserve_buffer(buf: &mut BytesMut, additional: usize) {
+    if buf.capacity() - buf.len() < additional {
+        buf.reserve(additional.max(BUFFER_BLOCK));
+    }
+}
+
+/// Encodes one Request into `buf` after what it holds: the header, then
+/// what `write_body` writes with a writer whose alignment origin is the
+/// header's first byte, then the header's size field.
+fn encode_message(
+    buf: &mut BytesMut,
+    version: GiopVersion,
+    byte_order: ByteOrder,
+    write_body: impl FnOnce(CdrWriter<'_>) -> Result<()>,
+) -> Result<()> {
+    let start = buf.len();
+    buf.put_bytes(0, GIOP_HEADER_LEN);
+    write_body(CdrWriter::new(buf, byte_order, version).with_alignment_offset(GIOP_HEADER_LEN))?;
+    let size = buf.len() - start - GIOP_HEADER_LEN;
+    let message_size = u32::try_from(size).map_err(|_| Error::LengthOverflow(size))?;
+    let header = GiopHeader {
+        version,
+        byte_order,
+        more_fragments: false,
+        message_type: MessageType::Request,
+        message_size,
+    };
+    if let Some(slot) = buf.get_mut(start..start + GIOP_HEADER_LEN) {
+        slot.copy_from_slice(&header.encode());
+    }
+    Ok(())
+}
+
+/// The size of an encoded fragment: its data and a fragment header.
+fn piece_size_hint(piece: &Message) -> usize {
+    encoded_size_hint(&piece.body)
+}
+
+/// Roughly how many bytes `body` encodes to: its undecoded payload and a
+/// header's worth more.
+fn encoded_size_hint(body: &MessageBody) -> usize {
+    let payload = match body {
+        MessageBody::Request(request) => request.body.len() + request.operation.len(),
+        MessageBody::Reply(Reply {
+            status: ReplyStatus::NoException(body) | ReplyStatus::UserException(body),
+            ..
+        }) => body.len(),
+        MessageBody::Fragment(fragment) => fragment.data.len(),
+        MessageBody::FirstFragment(first) => first.data.len(),
+        _ => 0,
+    };
+    payload + 128
 }
 
 /// The request id of a message whose body could not be decoded, when it

@@ -161,14 +161,42 @@ pub(crate) fn fragment(
     encoded: Bytes,
     max_fragment_size: usize,
 ) -> Result<Vec<Message>> {
+    let pieces = fragment_encoded(
+        message.version,
+        message.byte_order,
+        message.body.message_type(),
+        request_id,
+        &encoded,
+        max_fragment_size,
+    );
+    if pieces.is_empty() {
+        // Nothing to split after all: send the message whole.
+        return Ok(vec![message.clone()]);
+    }
+    Ok(pieces)
+}
+
+/// [`fragment`] for a message known only by its encoding and type: the
+/// pieces, or nothing when the message fits in one.
+pub(crate) fn fragment_encoded(
+    version: GiopVersion,
+    byte_order: ByteOrder,
+    message_type: MessageType,
+    request_id: u32,
+    encoded: &Bytes,
+    max_fragment_size: usize,
+) -> Vec<Message> {
     let piece = (max_fragment_size / 8 * 8).max(32);
     let body = encoded.slice(GIOP_HEADER_LEN.min(encoded.len())..);
     let first_len = (piece - GIOP_HEADER_LEN).min(body.len());
+    if first_len == body.len() {
+        return Vec::new();
+    }
     let mut pieces = vec![Message::new(
-        message.version,
-        message.byte_order,
+        version,
+        byte_order,
         MessageBody::FirstFragment(FirstFragment {
-            message_type: message.body.message_type(),
+            message_type,
             data: body.slice(..first_len),
         }),
     )];
@@ -178,8 +206,8 @@ pub(crate) fn fragment(
     while at < body.len() {
         let end = at.saturating_add(chunk).min(body.len());
         pieces.push(Message::new(
-            message.version,
-            message.byte_order,
+            version,
+            byte_order,
             MessageBody::Fragment(Fragment {
                 request_id: Some(request_id),
                 more_fragments: end < body.len(),
@@ -188,9 +216,5 @@ pub(crate) fn fragment(
         ));
         at = end;
     }
-    if pieces.len() == 1 {
-        // Nothing to split after all: send the message whole.
-        return Ok(vec![message.clone()]);
-    }
-    Ok(pieces)
+    pieces
 }

@@ -641,3 +641,148 @@ mod properties {
         }
     }
 }
+
+/// `send_request_with` puts the same bytes on the wire as `send_request`
+/// with an equivalent `Request` whose body was encoded separately, in every
+/// version and byte order, with and without arguments, with the CodeSets
+/// context of the first request, and in fragments.
+#[test]
+fn requests_encoded_in_place_match_built_requests() {
+    use crate::codeset::CodeSets;
+    let code_sets = CodeSets::default();
+    let args = |w: &mut CdrWriter<'_>| -> Result<()> {
+        w.write_octet(7);
+        w.write_double(1.5);
+        w.write_string("forty-two")
+    };
+    for version in [GiopVersion::V1_0, GiopVersion::V1_1, GiopVersion::V1_2] {
+        for byte_order in [ByteOrder::BigEndian, ByteOrder::LittleEndian] {
+            for fragment in [None, Some(40)] {
+                for with_args in [false, true] {
+                    for with_code_sets in [false, true] {
+                        let mut config = ConnectionConfig::new(Role::Client);
+                        config.version = version;
+                        config.byte_order = byte_order;
+                        config.max_fragment_size = fragment;
+                        let (mut built, mut in_place) =
+                            (Connection::new(config), Connection::new(config));
+                        if with_code_sets {
+                            built.set_code_sets(code_sets);
+                            in_place.set_code_sets(code_sets);
+                        }
+                        // Two requests: only the first carries the code sets.
+                        for _ in 0..2 {
+                            let mut request =
+                                request("deposit", ResponseFlags::SyncWithTarget, Bytes::new());
+                            request.service_contexts =
+                                built.pending_code_set_context().into_iter().collect();
+                            let offset = match version {
+                                GiopVersion::V1_2 => 0,
+                                _ => Message::new(
+                                    version,
+                                    byte_order,
+                                    MessageBody::Request(request.clone()),
+                                )
+                                .body_offset()
+                                .unwrap()
+                                .unwrap(),
+                            };
+                            let mut body = BytesMut::new();
+                            if with_args {
+                                let mut w = CdrWriter::new(&mut body, byte_order, version)
+                                    .with_alignment_offset(offset);
+                                args(&mut w).unwrap();
+                            }
+                            request.body = body.freeze();
+                            let built_id = built.send_request(request).unwrap();
+                            let in_place_id = in_place
+                                .send_request_with(
+                                    b"Account",
+                                    "deposit",
+                                    ResponseFlags::SyncWithTarget,
+                                    |w| if with_args { args(w) } else { Ok(()) },
+                                )
+                                .unwrap();
+                            assert_eq!(built_id, in_place_id);
+                            assert_eq!(
+                                transmitted(&mut built),
+                                transmitted(&mut in_place),
+                                "{version:?} {byte_order:?} fragment {fragment:?} args {with_args} code sets {with_code_sets}"
+                            );
+                        }
+                        assert_eq!(in_place.outstanding_requests(), 2);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A request whose arguments fail to encode sends nothing, and the
+/// connection goes on.
+#[test]
+fn a_request_that_fails_to_encode_sends_nothing() {
+    let mut pair = Pair::default_1_2();
+    let failed =
+        pair.client
+            .send_request_with(b"Account", "deposit", ResponseFlags::SyncWithTarget, |w| {
+                w.write_ulong(1);
+                w.write_string("nul\0inside")
+            });
+    assert_eq!(failed, Err(Error::InvalidStringTerminator));
+    assert!(transmitted(&mut pair.client).is_empty());
+    assert_eq!(pair.client.outstanding_requests(), 0);
+    let id = pair
+        .client
+        .send_request_with(b"Account", "deposit", ResponseFlags::SyncWithTarget, |w| {
+            w.write_ulong(5);
+            Ok(())
+        })
+        .unwrap();
+    pair.drive();
+    let Message {
+        body: MessageBody::Request(request),
+        ..
+    } = only_message(events(&mut pair.server))
+    else {
+        panic!("a request was sent");
+    };
+    assert_eq!(request.request_id, id);
+    assert_eq!(request.operation, "deposit");
+    assert_eq!(
+        request.target,
+        TargetAddress::KeyAddr(Bytes::from_static(b"Account"))
+    );
+    assert_eq!(&request.body[..], &5u32.to_le_bytes());
+}
+
+proptest::proptest! {
+    /// For any key, operation and argument bytes, a request encoded in
+    /// place is byte for byte the request `send_request` sends.
+    #[test]
+    fn any_request_encoded_in_place_matches(
+        key in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+        operation in "[a-zA-Z_][a-zA-Z0-9_]{0,30}",
+        args in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+        version in proptest::sample::select(vec![GiopVersion::V1_0, GiopVersion::V1_1, GiopVersion::V1_2]),
+        little_endian in proptest::bool::ANY,
+        oneway in proptest::bool::ANY,
+    ) {
+        let mut config = ConnectionConfig::new(Role::Client);
+        config.version = version;
+        config.byte_order = if little_endian { ByteOrder::LittleEndian } else { ByteOrder::BigEndian };
+        let flags = ResponseFlags::from_response_expected(!oneway);
+        let (mut built, mut in_place) = (Connection::new(config), Connection::new(config));
+        let mut request = request(&operation, flags, Bytes::from(args.clone()));
+        request.target = TargetAddress::KeyAddr(Bytes::from(key.clone()));
+        built.send_request(request).unwrap();
+        in_place
+            .send_request_with(&key, &operation, flags, |w| {
+                w.write_octets(&args);
+                Ok(())
+            })
+            .unwrap();
+        proptest::prop_assert_eq!(transmitted(&mut built), transmitted(&mut in_place));
+        proptest::prop_assert_eq!(built.outstanding_requests(), in_place.outstanding_requests());
+    }
+}

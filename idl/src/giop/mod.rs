@@ -27,6 +27,7 @@ pub use header::{DEFAULT_MAX_MESSAGE_SIZE, GIOP_HEADER_LEN, GIOP_MAGIC, GiopHead
 pub use locate::{LocateReply, LocateRequest, LocateStatus};
 pub use message::{CancelRequest, FirstFragment, Fragment, Message, MessageBody};
 pub use reply::{CompletionStatus, Reply, ReplyStatus, SystemException};
+pub(crate) use request::KeyRequestHeader;
 pub use request::{Request, ResponseFlags};
 pub use service_context::{CodeSetContext, ServiceContext};
 pub use target_address::{AddressingDisposition, IorAddressingInfo, TargetAddress};

@@ -50,6 +50,11 @@ impl ServiceContext {
 
     /// Writes a `ServiceContextList`.
     pub fn write_list(list: &[Self], w: &mut CdrWriter<'_>) -> Result<()> {
+        // Most messages carry none: just the count.
+        if list.is_empty() {
+            w.write_ulong(0);
+            return Ok(());
+        }
         w.write_sequence(list, |w, c| c.write(w))
     }
 }
