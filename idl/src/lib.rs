@@ -40,12 +40,18 @@
 //!   omniORB clients use like omniNames, IIOP 1.2 references for served
 //!   objects ([`naming::object_ior`]), and [`naming::resolve_reference`]
 //!   for `IOR:`, `corbaloc:` and `corbaname:` text.
+//! - [`codeset`]: code-set negotiation: the `TAG_CODE_SETS` component a
+//!   server publishes, the client's choice of transmission code sets and
+//!   the CodeSets service context (ISO-8859-1 and UTF-8 for `char`, UTF-16
+//!   for `wchar`).
 //! - [`orb`]: the ORB runtime, the only part that does I/O: thin tokio
 //!   drivers around the connection state machine. [`orb::OrbServer`]
 //!   dispatches requests by object key to [`orb::Servant`]s (DSI-style) and
-//!   answers `_is_a`, `_non_existent` and LocateRequests itself;
-//!   [`orb::OrbClient`] invokes operations (DII-style) over GIOP 1.0–1.2 in
-//!   either byte order. Both interoperate with omniORB 4.2.
+//!   answers `_is_a`, `_non_existent`, `_interface` and LocateRequests
+//!   itself; [`orb::OrbClient`] invokes operations (DII-style) over GIOP
+//!   1.0–1.2 in either byte order, with negotiated code sets and per-call
+//!   deadlines; [`orb::Orb`] calls references over one multiplexed
+//!   connection per endpoint and follows location forwards. All interoperate with omniORB 4.2.
 //! - [`front`]: the OMG IDL front end. A preprocessor (`#include` with `-I`
 //!   paths, include guards and a depth limit, object- and function-like
 //!   `#define`, `#if`/`#elif` with constant expressions and `defined`,
@@ -58,6 +64,10 @@
 //!   original source. [`front::check_file`] gives omniidl 4.2.5's verdict on
 //!   every file of the shared IDL corpus; [`front::parse_str`] is the
 //!   fuzzing entry point.
+//! - [`codegen`]: Rust from IDL, for `build.rs` and `ithaca idl codegen`:
+//!   a type per IDL type with direct CDR encoding and decoding, and per
+//!   interface a servant trait, a skeleton for [`orb::OrbServer`] and a
+//!   typed client on [`orb::OrbClient`].
 //! - [`dynamic`]: the dynamic, TypeCode-driven CDR codec. CORBA
 //!   [`dynamic::TypeCode`]s for every IDL type (recursive ones included),
 //!   built from the front end's model and encoded and decoded on the wire
@@ -74,16 +84,14 @@
 //!
 //! # What is still to come
 //!
-//! Deadlines, connection pooling and LOCATION_FORWARD handling in the ORB
-//! runtime; in the dynamic codec, chunked, shared and truncated
-//! valuetypes and abstract interfaces holding values; code-set
-//! negotiation (the transmission code sets are already selectable on
-//! readers and writers); in the naming service,
-//! persistence, federation by forwarding (a foreign context answers
+//! In the dynamic codec, chunked, shared and truncated valuetypes and abstract interfaces
+//! holding values; in the naming service, federation by forwarding (a
+//! foreign context answers
 //! CannotProceed, which clients follow themselves) and `corbaname:` with
 //! several addresses tried in turn; in the IDL front end, components and homes
 //! (reported as unsupported today), `import` semantics and IDL 4
-//! annotations; code generation and the `ithaca corba` commands.
+//! annotations; code generation for valuetypes, native types and abstract
+//! and local interfaces.
 //!
 //! # Example
 //!
@@ -133,6 +141,8 @@
 //! ```
 
 pub mod cdr;
+pub mod codegen;
+pub mod codeset;
 pub mod connection;
 pub mod dynamic;
 pub mod error;

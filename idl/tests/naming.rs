@@ -55,6 +55,7 @@ fn configs() -> Vec<ClientConfig> {
                 version,
                 byte_order,
                 max_fragment_size: None,
+                ..ClientConfig::default()
             })
         })
         .collect()

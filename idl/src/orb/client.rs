@@ -1,31 +1,50 @@
-//! The IIOP client: one connection, invocations one at a time.
+//! The IIOP client: [`OrbClient`] is one connection with invocations one
+//! at a time (code sets negotiated, per-call deadlines); [`Orb`] invokes on
+//! object references over one connection per endpoint, shared by
+//! concurrent calls (multiplexed by request id), following
+//! LOCATION_FORWARD replies and OBJECT_FORWARD locate replies.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 use super::OrbError;
 use crate::GiopVersion;
 use crate::cdr::{ByteOrder, CdrReader, CdrWriter};
+use crate::codeset::{CodeSetPolicy, CodeSets};
 use crate::connection::{Connection, ConnectionConfig, Event, Role};
 use crate::giop::{
     LocateStatus, Message, MessageBody, ReplyStatus, Request, ResponseFlags, SystemException,
     TargetAddress,
 };
-use crate::ior::{Corbaloc, CorbalocAddress, Ior};
+use crate::ior::{CodeSetComponentInfo, Corbaloc, CorbalocAddress, IiopProfile, Ior};
 
 /// How a client connection speaks.
 #[derive(Clone, Copy, Debug)]
 pub struct ClientConfig {
-    /// The GIOP version of requests.
+    /// The GIOP version of requests (for a reference: at most its IIOP
+    /// profile's).
     pub version: GiopVersion,
     /// The byte order of requests.
     pub byte_order: ByteOrder,
     /// GIOP 1.2 requests larger than this go in fragments; `None` never
     /// fragments.
     pub max_fragment_size: Option<usize>,
+    /// The char code sets this client prefers and converts (code-set
+    /// negotiation; ISO-8859-1 native and UTF-8 by default, as omniORB).
+    pub code_sets: CodeSetPolicy,
+    /// How long a twoway call may take, from the request being written to
+    /// the reply being read; `None` waits for ever. A call past its
+    /// deadline fails with [`OrbError::Timeout`] (CORBA `TIMEOUT`).
+    pub call_timeout: Option<Duration>,
+    /// How many LOCATION_FORWARD hops [`Orb`] follows for one call.
+    pub max_forwards: u8,
 }
 
 impl Default for ClientConfig {
@@ -34,9 +53,15 @@ impl Default for ClientConfig {
             version: GiopVersion::V1_2,
             byte_order: ByteOrder::LittleEndian,
             max_fragment_size: None,
+            code_sets: CodeSetPolicy::default(),
+            call_timeout: None,
+            max_forwards: DEFAULT_MAX_FORWARDS,
         }
     }
 }
+
+/// The default bound on LOCATION_FORWARD hops per call.
+pub const DEFAULT_MAX_FORWARDS: u8 = 8;
 
 /// What a reply carried.
 #[derive(Debug)]
@@ -65,24 +90,104 @@ pub struct OrbClient {
     stream: TcpStream,
     connection: Connection,
     config: ClientConfig,
+    code_sets: CodeSets,
     read_buf: BytesMut,
+    /// A write was cut off by a deadline: the stream may hold half a
+    /// message, so nothing more can be sent on it.
+    broken: bool,
 }
 
 impl OrbClient {
     /// Connects to `addr`.
+    ///
+    /// Without a reference there is no `TAG_CODE_SETS` to negotiate with;
+    /// the client assumes what Ithaca and omniORB servers announce
+    /// (ISO-8859-1 with UTF-8, UTF-16 for wide characters) and tells the
+    /// server its choice on the first GIOP 1.1+ request.
     pub async fn connect(addr: SocketAddr, config: ClientConfig) -> Result<Self, OrbError> {
+        let assumed = CodeSetPolicy::default().component_info();
+        Self::connect_with_code_sets(addr, config, Some(&assumed)).await
+    }
+
+    /// Connects to `addr`, a server whose reference announced `code_sets`
+    /// (`None`: its reference had no `TAG_CODE_SETS`, so char data is
+    /// ISO-8859-1 and wide characters cannot be sent).
+    pub async fn connect_with_code_sets(
+        addr: SocketAddr,
+        config: ClientConfig,
+        code_sets: Option<&CodeSetComponentInfo>,
+    ) -> Result<Self, OrbError> {
+        let code_sets = config.code_sets.negotiate(code_sets)?;
         let stream = TcpStream::connect(addr).await?;
         let _ = stream.set_nodelay(true);
         let mut connection_config = ConnectionConfig::new(Role::Client);
         connection_config.version = config.version;
         connection_config.byte_order = config.byte_order;
         connection_config.max_fragment_size = config.max_fragment_size;
+        let mut connection = Connection::new(connection_config);
+        connection.set_code_sets(code_sets);
         Ok(Self {
             stream,
-            connection: Connection::new(connection_config),
+            connection,
             config,
+            code_sets: connection_code_sets(config.version, code_sets),
             read_buf: BytesMut::with_capacity(16 * 1024),
+            broken: false,
         })
+    }
+
+    /// Connects to the object of an IIOP profile: its host (or, if that
+    /// fails, its alternate addresses), at most its GIOP version, with
+    /// the code sets its `TAG_CODE_SETS` component allows.
+    pub async fn connect_profile(
+        profile: &IiopProfile,
+        config: ClientConfig,
+    ) -> Result<Self, OrbError> {
+        let config = ClientConfig {
+            version: profile_version(profile, config.version),
+            ..config
+        };
+        let code_sets = profile.code_sets().transpose()?;
+        let mut addresses = vec![(profile.host.clone(), profile.port)];
+        addresses.extend(profile.alternate_addresses()?);
+        let mut last = OrbError::NoAddress("no address in the profile");
+        for (host, port) in addresses.iter().take(MAX_ADDRESSES_TRIED) {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let addr = match tokio::net::lookup_host((host, *port)).await {
+                Ok(mut addrs) => match addrs.next() {
+                    Some(addr) => addr,
+                    None => {
+                        last = OrbError::NoAddress("the host name does not resolve");
+                        continue;
+                    }
+                },
+                Err(error) => {
+                    last = OrbError::Io(error);
+                    continue;
+                }
+            };
+            match Self::connect_with_code_sets(addr, config, code_sets.as_ref()).await {
+                Ok(client) => return Ok(client),
+                Err(error @ OrbError::CodeSets(_)) => return Err(error),
+                Err(error) => last = error,
+            }
+        }
+        Err(last)
+    }
+
+    /// The transmission code sets this connection uses.
+    pub fn code_sets(&self) -> CodeSets {
+        self.code_sets
+    }
+
+    /// The configuration the connection was opened with.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// Whether the connection can still carry calls.
+    pub fn is_usable(&self) -> bool {
+        !self.broken && !self.connection.is_closed()
     }
 
     /// Connects to the first IIOP address of a `corbaloc:` URL and returns
@@ -108,14 +213,32 @@ impl OrbClient {
     }
 
     /// Invokes `operation` on the object under `key`; `args` writes the in
-    /// and inout arguments. Waits for the reply.
+    /// and inout arguments. Waits for the reply, at most the configured
+    /// [`call_timeout`](ClientConfig::call_timeout).
     pub async fn invoke(
         &mut self,
         key: &[u8],
         operation: &str,
         args: impl FnOnce(&mut CdrWriter<'_>) -> crate::Result<()>,
     ) -> Result<ReplyBody, OrbError> {
-        self.call(key, operation, args, true).await
+        let deadline = self.config.call_timeout.map(|t| Instant::now() + t);
+        self.call(key, operation, args, true, deadline).await
+    }
+
+    /// Invokes `operation` and waits for the reply until `deadline`.
+    ///
+    /// Past the deadline the call fails with [`OrbError::Timeout`]: the
+    /// request is cancelled (CancelRequest) and the connection stays usable,
+    /// a late reply being dropped; if the deadline cut a request off while
+    /// it was being written, the connection is unusable from then on.
+    pub async fn invoke_until(
+        &mut self,
+        key: &[u8],
+        operation: &str,
+        args: impl FnOnce(&mut CdrWriter<'_>) -> crate::Result<()>,
+        deadline: Instant,
+    ) -> Result<ReplyBody, OrbError> {
+        self.call(key, operation, args, true, Some(deadline)).await
     }
 
     /// Sends a oneway request; returns once it is written.
@@ -125,22 +248,57 @@ impl OrbClient {
         operation: &str,
         args: impl FnOnce(&mut CdrWriter<'_>) -> crate::Result<()>,
     ) -> Result<(), OrbError> {
-        self.call(key, operation, args, false).await.map(drop)
+        let deadline = self.config.call_timeout.map(|t| Instant::now() + t);
+        self.call(key, operation, args, false, deadline)
+            .await
+            .map(drop)
     }
 
     /// Asks the server whether it has the object under `key`.
     pub async fn locate(&mut self, key: &[u8]) -> Result<LocateStatus, OrbError> {
+        self.check_usable()?;
+        let deadline = self.config.call_timeout.map(|t| Instant::now() + t);
         let request_id = self
             .connection
             .send_locate_request(TargetAddress::KeyAddr(Bytes::copy_from_slice(key)))?;
-        self.flush().await?;
-        loop {
-            match self.next_message().await? {
-                MessageBody::LocateReply(reply) if reply.request_id == request_id => {
-                    return Ok(reply.status);
+        self.flush_until(deadline).await?;
+        let wait = async {
+            loop {
+                match self.next_message().await? {
+                    MessageBody::LocateReply(reply) if reply.request_id == request_id => {
+                        return Ok(reply.status);
+                    }
+                    _ => continue,
                 }
-                _ => continue,
             }
+        };
+        match deadline {
+            None => wait.await,
+            Some(deadline) => match tokio::time::timeout_at(deadline, wait).await {
+                Ok(result) => result,
+                Err(_) => {
+                    self.cancel(request_id).await;
+                    Err(OrbError::Timeout)
+                }
+            },
+        }
+    }
+
+    fn check_usable(&self) -> Result<(), OrbError> {
+        if self.is_usable() {
+            Ok(())
+        } else {
+            Err(OrbError::Closed)
+        }
+    }
+
+    /// Gives up on a request: CancelRequest, so a late reply is dropped.
+    async fn cancel(&mut self, request_id: u32) {
+        if self.connection.cancel_request(request_id).is_ok() {
+            // Best effort, and briefly: a server that does not read gets
+            // the connection marked broken.
+            let deadline = Instant::now() + Duration::from_millis(100);
+            let _ = self.flush_until(Some(deadline)).await;
         }
     }
 
@@ -150,54 +308,61 @@ impl OrbClient {
         operation: &str,
         args: impl FnOnce(&mut CdrWriter<'_>) -> crate::Result<()>,
         response_expected: bool,
+        deadline: Option<Instant>,
     ) -> Result<ReplyBody, OrbError> {
-        let mut request = Request {
-            request_id: 0,
-            response_flags: if response_expected {
-                ResponseFlags::SyncWithTarget
-            } else {
-                ResponseFlags::from_response_expected(false)
-            },
-            target: TargetAddress::KeyAddr(Bytes::copy_from_slice(key)),
-            operation: operation.to_owned(),
-            service_contexts: Vec::new(),
-            requesting_principal: Bytes::new(),
-            body: Bytes::new(),
-        };
-        let offset = match self.config.version {
-            GiopVersion::V1_2 => 0,
-            GiopVersion::V1_0 | GiopVersion::V1_1 => {
-                // The id is a fixed-size field, so 0 gives the same offset.
-                Message::new(
-                    self.config.version,
-                    self.config.byte_order,
-                    MessageBody::Request(request.clone()),
-                )
-                .body_offset()?
-                .unwrap_or(crate::giop::GIOP_HEADER_LEN)
-            }
-        };
-        let mut body = BytesMut::with_capacity(64);
-        {
-            let mut writer = CdrWriter::new(&mut body, self.config.byte_order, self.config.version)
-                .with_alignment_offset(offset);
-            args(&mut writer)?;
-        }
-        request.body = body.freeze();
+        self.check_usable()?;
+        let request = build_request(
+            &self.config,
+            self.code_sets,
+            self.connection.pending_code_set_context(),
+            key,
+            operation,
+            args,
+            response_expected,
+        )?;
         let request_id = self.connection.send_request(request)?;
-        self.flush().await?;
+        self.flush_until(deadline).await?;
         if !response_expected {
             return Ok(ReplyBody::None);
         }
-        let message = self.next_reply_message(request_id).await?;
-        reply_body(message)
+        let message = match deadline {
+            None => self.next_reply_message(request_id).await?,
+            Some(deadline) => {
+                match tokio::time::timeout_at(deadline, self.next_reply_message(request_id)).await {
+                    Ok(message) => message?,
+                    Err(_) => {
+                        self.cancel(request_id).await;
+                        return Err(OrbError::Timeout);
+                    }
+                }
+            }
+        };
+        reply_body(message, self.code_sets)
     }
 
     async fn flush(&mut self) -> Result<(), OrbError> {
         while let Some(bytes) = self.connection.poll_transmit() {
-            self.stream.write_all(&bytes).await?;
+            if let Err(error) = self.stream.write_all(&bytes).await {
+                self.broken = true;
+                return Err(error.into());
+            }
         }
         Ok(())
+    }
+
+    /// Writes what the connection has queued, until `deadline`. A write
+    /// the deadline cuts off leaves the connection unusable.
+    async fn flush_until(&mut self, deadline: Option<Instant>) -> Result<(), OrbError> {
+        let Some(deadline) = deadline else {
+            return self.flush().await;
+        };
+        match tokio::time::timeout_at(deadline, self.flush()).await {
+            Ok(result) => result,
+            Err(_) => {
+                self.broken = true;
+                Err(OrbError::Timeout)
+            }
+        }
     }
 
     /// Reads until the reply to `request_id` arrives; returns the whole
@@ -251,15 +416,95 @@ impl OrbClient {
     }
 }
 
-fn reply_body(message: Message) -> Result<ReplyBody, OrbError> {
+/// A request for `operation` on `key` with the arguments `args` writes,
+/// encoded for the connection's version, byte order and code sets; the
+/// CodeSets context still to be announced goes in first, since in GIOP
+/// 1.0/1.1 it moves the body and so its alignment.
+fn build_request(
+    config: &ClientConfig,
+    code_sets: CodeSets,
+    pending_context: Option<crate::giop::ServiceContext>,
+    key: &[u8],
+    operation: &str,
+    args: impl FnOnce(&mut CdrWriter<'_>) -> crate::Result<()>,
+    response_expected: bool,
+) -> Result<Request, OrbError> {
+    let mut request = Request {
+        request_id: 0,
+        response_flags: if response_expected {
+            ResponseFlags::SyncWithTarget
+        } else {
+            ResponseFlags::from_response_expected(false)
+        },
+        target: TargetAddress::KeyAddr(Bytes::copy_from_slice(key)),
+        operation: operation.to_owned(),
+        service_contexts: pending_context.into_iter().collect(),
+        requesting_principal: Bytes::new(),
+        body: Bytes::new(),
+    };
+    let offset = match config.version {
+        GiopVersion::V1_2 => 0,
+        GiopVersion::V1_0 | GiopVersion::V1_1 => {
+            // The id is a fixed-size field, so 0 gives the same offset.
+            Message::new(
+                config.version,
+                config.byte_order,
+                MessageBody::Request(request.clone()),
+            )
+            .body_offset()?
+            .unwrap_or(crate::giop::GIOP_HEADER_LEN)
+        }
+    };
+    let mut body = BytesMut::with_capacity(64);
+    {
+        let mut writer = CdrWriter::new(&mut body, config.byte_order, config.version)
+            .with_alignment_offset(offset)
+            .with_char_code_set(code_sets.char_data)
+            .with_wchar_code_set(code_sets.wchar_data);
+        args(&mut writer).map_err(|error| match error {
+            crate::Error::NoWcharCodeSet => OrbError::NoWideCodeSet,
+            other => OrbError::Giop(other),
+        })?;
+    }
+    request.body = body.freeze();
+    Ok(request)
+}
+
+/// The code sets in force on a connection of `version`: GIOP 1.0 has no
+/// negotiation.
+pub(super) fn connection_code_sets(version: GiopVersion, negotiated: CodeSets) -> CodeSets {
+    match version {
+        GiopVersion::V1_0 => CodeSets::UNNEGOTIATED,
+        GiopVersion::V1_1 | GiopVersion::V1_2 => negotiated,
+    }
+}
+
+/// The GIOP version to speak to a profile: the configured one, at most the
+/// profile's.
+fn profile_version(profile: &IiopProfile, configured: GiopVersion) -> GiopVersion {
+    let offered = match profile.version.minor {
+        0 => GiopVersion::V1_0,
+        1 => GiopVersion::V1_1,
+        _ => GiopVersion::V1_2,
+    };
+    offered.min(configured)
+}
+
+/// How many addresses of one profile are tried.
+const MAX_ADDRESSES_TRIED: usize = 8;
+
+pub(super) fn reply_body(message: Message, code_sets: CodeSets) -> Result<ReplyBody, OrbError> {
     let (version, byte_order) = (message.version, message.byte_order);
     let reader = |message: &Message, body: &Bytes| -> Result<CdrReader, OrbError> {
-        Ok(match version {
+        let reader = match version {
             GiopVersion::V1_2 => CdrReader::new(body.clone(), byte_order, version),
             GiopVersion::V1_0 | GiopVersion::V1_1 => message
                 .body_reader()?
                 .unwrap_or_else(|| CdrReader::new(body.clone(), byte_order, version)),
-        })
+        };
+        Ok(reader
+            .with_char_code_set(code_sets.char_data)
+            .with_wchar_code_set(code_sets.wchar_data))
     };
     let MessageBody::Reply(reply) = &message.body else {
         return Err(OrbError::Closed);
@@ -281,4 +526,500 @@ fn reply_body(message: Message) -> Result<ReplyBody, OrbError> {
             crate::giop::CompletionStatus::No,
         )),
     })
+}
+
+/// The most endpoints whose connections an [`Orb`] keeps.
+const MAX_POOLED_ENDPOINTS: usize = 256;
+
+/// Where pooled connections go: a server address as the reference names
+/// it, the GIOP version spoken and the code sets it announced.
+#[derive(Clone, Debug, Eq, Hash, PartialEq)]
+struct Endpoint {
+    host: String,
+    port: u16,
+    version: GiopVersion,
+    code_sets: Option<CodeSetComponentInfo>,
+}
+
+impl Endpoint {
+    fn of(profile: &IiopProfile, config: &ClientConfig) -> Result<Self, OrbError> {
+        Ok(Self {
+            host: profile.host.clone(),
+            port: profile.port,
+            version: profile_version(profile, config.version),
+            code_sets: profile.code_sets().transpose()?,
+        })
+    }
+}
+
+/// Invokes operations on object references, DII style.
+///
+/// One connection per endpoint (host, port, GIOP version, code sets) is
+/// opened on first use and kept: every later call to that endpoint reuses
+/// it, and concurrent calls share it, multiplexed by request id (a reader
+/// task hands each reply to its caller). A connection that closes or
+/// breaks is replaced on the next call. LOCATION_FORWARD and
+/// LOCATION_FORWARD_PERM replies, and OBJECT_FORWARD locate replies, are
+/// followed up to [`ClientConfig::max_forwards`] hops, then the call fails
+/// with [`OrbError::TooManyForwards`]. Every call has the configured
+/// deadline; a late reply is dropped. Cloning gives another handle on the
+/// same connections.
+#[derive(Clone, Debug)]
+pub struct Orb {
+    config: ClientConfig,
+    connections: Arc<Mutex<HashMap<Endpoint, Arc<Mux>>>>,
+    /// Held while a connection is being opened, so concurrent first calls
+    /// to an endpoint open one connection, not one each.
+    opening: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Orb {
+    /// An ORB whose connections use `config`.
+    pub fn new(config: ClientConfig) -> Self {
+        Self {
+            config,
+            connections: Arc::new(Mutex::new(HashMap::new())),
+            opening: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// The configuration of its connections.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// Invokes `operation` on the object `target` names; `args` writes the
+    /// in and inout arguments (again on each forward hop). Returns the
+    /// reply and the reference that answered it (the last one forwarded
+    /// to).
+    pub async fn invoke(
+        &self,
+        target: &Ior,
+        operation: &str,
+        args: impl Fn(&mut CdrWriter<'_>) -> crate::Result<()>,
+    ) -> Result<(ReplyBody, Ior), OrbError> {
+        self.call(target, operation, &args, true).await
+    }
+
+    /// Sends a oneway request to the object `target` names.
+    pub async fn invoke_oneway(
+        &self,
+        target: &Ior,
+        operation: &str,
+        args: impl Fn(&mut CdrWriter<'_>) -> crate::Result<()>,
+    ) -> Result<(), OrbError> {
+        self.call(target, operation, &args, false).await.map(drop)
+    }
+
+    /// Asks where the object `target` names is, following OBJECT_FORWARD
+    /// answers; returns the last answer and the reference it came from.
+    pub async fn locate(&self, target: &Ior) -> Result<(LocateStatus, Ior), OrbError> {
+        let mut target = target.clone();
+        for _ in 0..=self.config.max_forwards {
+            let profile = iiop_profile(&target)?;
+            let mux = self.connection(&profile).await?;
+            match mux.locate(&profile.object_key).await? {
+                LocateStatus::ObjectForward(next) | LocateStatus::ObjectForwardPerm(next) => {
+                    target = next;
+                }
+                status => return Ok((status, target)),
+            }
+        }
+        Err(OrbError::TooManyForwards(self.config.max_forwards))
+    }
+
+    /// How many open connections the ORB keeps.
+    pub fn connections(&self) -> usize {
+        self.connections
+            .lock()
+            .map(|c| c.values().filter(|m| m.is_usable()).count())
+            .unwrap_or(0)
+    }
+
+    async fn call(
+        &self,
+        target: &Ior,
+        operation: &str,
+        args: &(impl Fn(&mut CdrWriter<'_>) -> crate::Result<()> + ?Sized),
+        response_expected: bool,
+    ) -> Result<(ReplyBody, Ior), OrbError> {
+        let mut target = target.clone();
+        for _ in 0..=self.config.max_forwards {
+            let profile = iiop_profile(&target)?;
+            let mux = self.connection(&profile).await?;
+            let reply = mux
+                .call(&profile.object_key, operation, args, response_expected)
+                .await?;
+            match reply {
+                ReplyBody::Forward(next) => target = next,
+                reply => return Ok((reply, target)),
+            }
+        }
+        Err(OrbError::TooManyForwards(self.config.max_forwards))
+    }
+
+    /// The connection to the profile's endpoint, opened if there is none
+    /// or the last one broke.
+    async fn connection(&self, profile: &IiopProfile) -> Result<Arc<Mux>, OrbError> {
+        let endpoint = Endpoint::of(profile, &self.config)?;
+        if let Some(mux) = self.open_connection(&endpoint) {
+            return Ok(mux);
+        }
+        let _opening = self.opening.lock().await;
+        // Another call may have opened it while this one waited.
+        if let Some(mux) = self.open_connection(&endpoint) {
+            return Ok(mux);
+        }
+        let mux = Arc::new(Mux::open(
+            OrbClient::connect_profile(profile, self.config).await?,
+        ));
+        if let Ok(mut connections) = self.connections.lock() {
+            connections.retain(|_, m| m.is_usable());
+            if connections.len() < MAX_POOLED_ENDPOINTS {
+                connections.insert(endpoint, mux.clone());
+            }
+        }
+        Ok(mux)
+    }
+
+    /// The usable connection kept for `endpoint`, if any.
+    fn open_connection(&self, endpoint: &Endpoint) -> Option<Arc<Mux>> {
+        let connections = self.connections.lock().ok()?;
+        connections
+            .get(endpoint)
+            .filter(|mux| mux.is_usable())
+            .cloned()
+    }
+}
+
+/// What a caller waits for: the reply message, or `None` if the connection
+/// went away first.
+type ReplySlot = tokio::sync::oneshot::Sender<Option<Message>>;
+
+/// The state a multiplexed connection's callers and reader share.
+#[derive(Debug)]
+struct MuxState {
+    connection: Connection,
+    /// Callers waiting for the reply to each request id.
+    waiting: HashMap<u32, ReplySlot>,
+    dead: bool,
+}
+
+impl MuxState {
+    /// Ends every wait: the connection is gone.
+    fn die(&mut self) {
+        self.dead = true;
+        self.waiting.clear();
+    }
+
+    fn take_transmit(&mut self) -> Vec<Bytes> {
+        std::iter::from_fn(|| self.connection.poll_transmit()).collect()
+    }
+}
+
+/// One connection shared by concurrent calls, multiplexed by request id.
+///
+/// Senders take the write half in turn (so the bytes of one message are
+/// never interleaved with another's); a reader task feeds what arrives to
+/// the sans-IO connection and hands each reply to the caller waiting for
+/// it. Dropping the last handle stops the reader.
+#[derive(Debug)]
+struct Mux {
+    state: Arc<Mutex<MuxState>>,
+    writer: tokio::sync::Mutex<tokio::net::tcp::OwnedWriteHalf>,
+    config: ClientConfig,
+    code_sets: CodeSets,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Mux {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+impl Mux {
+    /// Shares a freshly opened client connection.
+    fn open(client: OrbClient) -> Self {
+        let OrbClient {
+            stream,
+            connection,
+            config,
+            code_sets,
+            mut read_buf,
+            ..
+        } = client;
+        let (mut read_half, write_half) = stream.into_split();
+        let state = Arc::new(Mutex::new(MuxState {
+            connection,
+            waiting: HashMap::new(),
+            dead: false,
+        }));
+        let shared = state.clone();
+        let reader = tokio::spawn(async move {
+            loop {
+                read_buf.clear();
+                let read = read_half.read_buf(&mut read_buf).await;
+                let Ok(mut state) = shared.lock() else {
+                    return;
+                };
+                match read {
+                    Ok(0) | Err(_) => return state.die(),
+                    Ok(_) => state.connection.handle_input(&read_buf),
+                }
+                while let Some(event) = state.connection.poll_event() {
+                    match event {
+                        Event::Message(message) => {
+                            let id = match &message.body {
+                                MessageBody::Reply(reply) => reply.request_id,
+                                MessageBody::LocateReply(reply) => reply.request_id,
+                                _ => continue,
+                            };
+                            if let Some(slot) = state.waiting.remove(&id) {
+                                let _ = slot.send(Some(message));
+                            }
+                        }
+                        Event::Malformed {
+                            request_id: Some(id),
+                            ..
+                        } => {
+                            if let Some(slot) = state.waiting.remove(&id) {
+                                let _ = slot.send(None);
+                            }
+                        }
+                        Event::Malformed { .. } => {}
+                        Event::PeerClosed { .. }
+                        | Event::PeerRejected
+                        | Event::ProtocolError(_) => return state.die(),
+                    }
+                }
+            }
+        });
+        Self {
+            state,
+            writer: tokio::sync::Mutex::new(write_half),
+            config,
+            code_sets,
+            reader,
+        }
+    }
+
+    fn is_usable(&self) -> bool {
+        self.state
+            .lock()
+            .map(|s| !s.dead && !s.connection.is_closed())
+            .unwrap_or(false)
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, MuxState>, OrbError> {
+        self.state.lock().map_err(|_| OrbError::Closed)
+    }
+
+    /// Queues a message with `send` (which returns its request id), writes
+    /// it, and returns the id and the receiver of its reply.
+    async fn send(
+        &self,
+        expects_reply: bool,
+        deadline: Option<Instant>,
+        send: impl FnOnce(&mut MuxState) -> Result<u32, OrbError>,
+    ) -> Result<(u32, tokio::sync::oneshot::Receiver<Option<Message>>), OrbError> {
+        let (slot, reply) = tokio::sync::oneshot::channel();
+        let mut writer = self.writer.lock().await;
+        let (id, bytes) = {
+            let mut state = self.lock()?;
+            if state.dead {
+                return Err(OrbError::Closed);
+            }
+            let id = send(&mut state)?;
+            if expects_reply {
+                state.waiting.insert(id, slot);
+            }
+            (id, state.take_transmit())
+        };
+        let write = async {
+            for chunk in &bytes {
+                writer.write_all(chunk).await?;
+            }
+            Ok::<(), std::io::Error>(())
+        };
+        let written = match deadline {
+            None => write.await.map_err(OrbError::from),
+            Some(deadline) => tokio::time::timeout_at(deadline, write)
+                .await
+                .unwrap_or(Err(std::io::ErrorKind::TimedOut.into()))
+                .map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::TimedOut {
+                        OrbError::Timeout
+                    } else {
+                        OrbError::Io(e)
+                    }
+                }),
+        };
+        if let Err(error) = written {
+            // Half a message may be on the wire: nobody can use it now.
+            if let Ok(mut state) = self.lock() {
+                state.die();
+            }
+            return Err(error);
+        }
+        Ok((id, reply))
+    }
+
+    /// Waits for a reply until `deadline`; past it, cancels the request.
+    async fn wait(
+        &self,
+        id: u32,
+        reply: tokio::sync::oneshot::Receiver<Option<Message>>,
+        deadline: Option<Instant>,
+    ) -> Result<Message, OrbError> {
+        let received = match deadline {
+            None => reply.await,
+            Some(deadline) => match tokio::time::timeout_at(deadline, reply).await {
+                Ok(received) => received,
+                Err(_) => {
+                    self.cancel(id).await;
+                    return Err(OrbError::Timeout);
+                }
+            },
+        };
+        match received {
+            Ok(Some(message)) => Ok(message),
+            // The reply could not be decoded, or the connection closed.
+            Ok(None) => Err(OrbError::Giop(crate::Error::ProtocolViolation(
+                "the reply could not be decoded",
+            ))),
+            Err(_) => Err(OrbError::Closed),
+        }
+    }
+
+    /// CancelRequest, so a late reply is dropped; best effort and brief.
+    async fn cancel(&self, id: u32) {
+        let bytes = match self.lock() {
+            Ok(mut state) => {
+                state.waiting.remove(&id);
+                if state.connection.cancel_request(id).is_err() {
+                    return;
+                }
+                state.take_transmit()
+            }
+            Err(_) => return,
+        };
+        let deadline = Instant::now() + Duration::from_millis(100);
+        let write = async {
+            let mut writer = self.writer.lock().await;
+            for chunk in &bytes {
+                writer.write_all(chunk).await?;
+            }
+            Ok::<(), std::io::Error>(())
+        };
+        if !matches!(tokio::time::timeout_at(deadline, write).await, Ok(Ok(())))
+            && let Ok(mut state) = self.lock()
+        {
+            state.die();
+        }
+    }
+
+    async fn call(
+        &self,
+        key: &[u8],
+        operation: &str,
+        args: &(impl Fn(&mut CdrWriter<'_>) -> crate::Result<()> + ?Sized),
+        response_expected: bool,
+    ) -> Result<ReplyBody, OrbError> {
+        let deadline = self.config.call_timeout.map(|t| Instant::now() + t);
+        let (config, code_sets) = (self.config, self.code_sets);
+        let (id, reply) = self
+            .send(response_expected, deadline, |state| {
+                let request = build_request(
+                    &config,
+                    code_sets,
+                    state.connection.pending_code_set_context(),
+                    key,
+                    operation,
+                    args,
+                    response_expected,
+                )?;
+                Ok(state.connection.send_request(request)?)
+            })
+            .await?;
+        if !response_expected {
+            return Ok(ReplyBody::None);
+        }
+        reply_body(self.wait(id, reply, deadline).await?, code_sets)
+    }
+
+    async fn locate(&self, key: &[u8]) -> Result<LocateStatus, OrbError> {
+        let deadline = self.config.call_timeout.map(|t| Instant::now() + t);
+        let (id, reply) = self
+            .send(true, deadline, |state| {
+                Ok(state
+                    .connection
+                    .send_locate_request(TargetAddress::KeyAddr(Bytes::copy_from_slice(key)))?)
+            })
+            .await?;
+        match self.wait(id, reply, deadline).await?.body {
+            MessageBody::LocateReply(reply) => Ok(reply.status),
+            _ => Err(OrbError::Closed),
+        }
+    }
+}
+
+fn iiop_profile(ior: &Ior) -> Result<IiopProfile, OrbError> {
+    if ior.is_nil() {
+        return Err(OrbError::NoAddress("nil object reference"));
+    }
+    Ok(ior
+        .iiop_profile()
+        .ok_or(OrbError::NoAddress("no iiop profile in the reference"))??)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Version;
+
+    fn profile(minor: u8) -> IiopProfile {
+        IiopProfile {
+            version: Version::new(1, minor),
+            host: "127.0.0.1".into(),
+            port: 1,
+            object_key: Bytes::new(),
+            components: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_profile_caps_the_giop_version() {
+        assert_eq!(
+            profile_version(&profile(0), GiopVersion::V1_2),
+            GiopVersion::V1_0
+        );
+        assert_eq!(
+            profile_version(&profile(1), GiopVersion::V1_2),
+            GiopVersion::V1_1
+        );
+        assert_eq!(
+            profile_version(&profile(3), GiopVersion::V1_2),
+            GiopVersion::V1_2
+        );
+        assert_eq!(
+            profile_version(&profile(2), GiopVersion::V1_0),
+            GiopVersion::V1_0
+        );
+    }
+
+    #[test]
+    fn giop_1_0_has_no_negotiated_code_sets() {
+        let negotiated = CodeSetPolicy::default()
+            .negotiate(Some(&CodeSetPolicy::default().component_info()))
+            .unwrap();
+        assert_eq!(
+            connection_code_sets(GiopVersion::V1_0, negotiated),
+            CodeSets::UNNEGOTIATED
+        );
+        assert_eq!(
+            connection_code_sets(GiopVersion::V1_2, negotiated),
+            negotiated
+        );
+    }
 }

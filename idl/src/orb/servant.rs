@@ -1,5 +1,6 @@
 //! What a server-side object implements, and the call it receives.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -7,7 +8,22 @@ use bytes::{Bytes, BytesMut};
 
 use crate::GiopVersion;
 use crate::cdr::{ByteOrder, CdrReader, CdrWriter};
+use crate::codeset::CodeSets;
 use crate::giop::{CompletionStatus, SystemException};
+
+/// Free room below which the reply buffer takes a new block first.
+const REPLY_BUFFER_MIN_ROOM: usize = 64;
+/// The block the reply buffer reserves.
+const REPLY_BUFFER_BLOCK: usize = 4096;
+/// A reply buffer grown past this by a large body is not kept.
+const REPLY_BUFFER_MAX_KEPT: usize = 64 * 1024;
+
+thread_local! {
+    /// Where [`Call`] encodes reply bodies on this thread: each body is
+    /// split off it, and its block is reused once they are all dropped
+    /// (the connection copies a body into its message and drops it).
+    static REPLY_BUFFER: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+}
 
 /// The future a servant returns.
 pub type ServantFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
@@ -27,6 +43,16 @@ pub trait Servant: Send + Sync + 'static {
 
     /// Runs one operation.
     fn invoke(&self, call: Call) -> ServantFuture<'_>;
+
+    /// Runs one operation on the spot, without a future, when the servant
+    /// can answer without waiting; or hands the call back (`Err`), and the
+    /// server then runs [`Servant::invoke`]. The server tries this first
+    /// for every operation: a servant that never waits answers here and
+    /// saves the boxed future and its polling per call. The default hands
+    /// every call back.
+    fn invoke_now(&self, call: Call) -> Result<Outcome, Call> {
+        Err(call)
+    }
 }
 
 /// One incoming invocation: the operation, its arguments as CDR, and what
@@ -39,6 +65,7 @@ pub struct Call {
     reply_version: GiopVersion,
     reply_byte_order: ByteOrder,
     reply_offset: usize,
+    code_sets: CodeSets,
 }
 
 impl Call {
@@ -57,7 +84,23 @@ impl Call {
             reply_version,
             reply_byte_order,
             reply_offset,
+            code_sets: CodeSets {
+                char_data: crate::cdr::CharCodeSet::Iso8859_1,
+                wchar_data: Some(crate::cdr::WcharCodeSet::Utf16),
+            },
         }
+    }
+
+    /// Sets the transmission code sets the connection negotiated, for the
+    /// reply.
+    pub(crate) fn with_code_sets(mut self, code_sets: CodeSets) -> Self {
+        self.code_sets = code_sets;
+        self
+    }
+
+    /// The transmission code sets of the connection the call came on.
+    pub fn code_sets(&self) -> CodeSets {
+        self.code_sets
     }
 
     /// The operation name (`echoString`, `_get_balance`).
@@ -80,15 +123,52 @@ impl Call {
         self.reply_version
     }
 
+    /// Encodes a reply body. It is written into this thread's reply
+    /// buffer and split off it ([`REPLY_BUFFER`]), so a reply costs no
+    /// allocation once the previous ones have been sent and dropped.
     fn body(
         &self,
         encode: impl FnOnce(&mut CdrWriter<'_>) -> crate::Result<()>,
     ) -> crate::Result<Bytes> {
-        let mut buf = BytesMut::with_capacity(64);
-        let mut writer = CdrWriter::new(&mut buf, self.reply_byte_order, self.reply_version)
-            .with_alignment_offset(self.reply_offset);
-        encode(&mut writer)?;
-        Ok(buf.freeze())
+        REPLY_BUFFER.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => {
+                if buf.capacity() - buf.len() < REPLY_BUFFER_MIN_ROOM {
+                    // Reclaims the whole block when every reply split off
+                    // it has been dropped, else allocates a new one.
+                    buf.reserve(REPLY_BUFFER_BLOCK);
+                }
+                match self.encode_into(&mut buf, encode) {
+                    // A large body takes the whole buffer with it, so the
+                    // thread does not keep a large allocation.
+                    Ok(()) if buf.capacity() > REPLY_BUFFER_MAX_KEPT => {
+                        Ok(std::mem::take(&mut *buf).freeze())
+                    }
+                    Ok(()) => Ok(buf.split().freeze()),
+                    Err(error) => {
+                        buf.clear();
+                        Err(error)
+                    }
+                }
+            }
+            // A reply encoded while encoding another: its own buffer.
+            Err(_) => {
+                let mut buf = BytesMut::with_capacity(REPLY_BUFFER_MIN_ROOM);
+                self.encode_into(&mut buf, encode)?;
+                Ok(buf.freeze())
+            }
+        })
+    }
+
+    fn encode_into(
+        &self,
+        buf: &mut BytesMut,
+        encode: impl FnOnce(&mut CdrWriter<'_>) -> crate::Result<()>,
+    ) -> crate::Result<()> {
+        let mut writer = CdrWriter::new(buf, self.reply_byte_order, self.reply_version)
+            .with_alignment_offset(self.reply_offset)
+            .with_char_code_set(self.code_sets.char_data)
+            .with_wchar_code_set(self.code_sets.wchar_data);
+        encode(&mut writer)
     }
 
     /// A normal reply: `encode` writes the result, then the out and inout
@@ -135,13 +215,16 @@ impl Outcome {
     }
 
     /// CORBA system exceptions carry no text, so the error itself is not
-    /// sent; the exception id, minor code and completion status are.
-    fn marshal_completed(_error: crate::Error, completed: CompletionStatus) -> Self {
-        Self::System(SystemException::standard(
-            "MARSHAL",
-            SystemException::OMG_VMCID,
-            completed,
-        ))
+    /// sent; the exception id, minor code and completion status are. Wide
+    /// characters on a connection that negotiated no wide code set are
+    /// BAD_PARAM (minor 23), as the specification says; anything else is
+    /// MARSHAL.
+    fn marshal_completed(error: crate::Error, completed: CompletionStatus) -> Self {
+        let (name, minor) = match error {
+            crate::Error::NoWcharCodeSet => ("BAD_PARAM", SystemException::OMG_VMCID | 23),
+            _ => ("MARSHAL", SystemException::OMG_VMCID),
+        };
+        Self::System(SystemException::standard(name, minor, completed))
     }
 
     /// `BAD_OPERATION`: the object has no such operation.

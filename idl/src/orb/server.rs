@@ -1,6 +1,6 @@
 //! The IIOP server: accept loop, per-connection driver, dispatch by key.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 
@@ -12,13 +12,16 @@ use tokio::sync::watch;
 use super::servant::{Call, Outcome, Servant};
 use crate::GiopVersion;
 use crate::cdr::{ByteOrder, CdrReader, CdrWriter};
+use crate::codeset::{CodeSetError, CodeSets};
 use crate::connection::{Connection, ConnectionConfig, Event, Role};
 use crate::giop::{
     CompletionStatus, LocateReply, LocateStatus, Message, MessageBody, Reply, ReplyStatus, Request,
     SystemException,
 };
 
-type Registry = Arc<RwLock<HashMap<Bytes, Arc<dyn Servant>>>>;
+/// The objects by key. Ordered: a lookup is a few short key comparisons,
+/// cheaper per call than hashing the key.
+type Registry = Arc<RwLock<BTreeMap<Bytes, Arc<dyn Servant>>>>;
 
 /// How an [`OrbServer`] runs its connections.
 #[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
@@ -26,7 +29,8 @@ pub enum Threading {
     /// One OS thread per connection with blocking socket I/O, as omniORB
     /// does by default: the lowest latency per call (no readiness
     /// notification between a reply and the next request). Servant futures
-    /// run on that thread through the runtime's handle.
+    /// run on that thread, inside the runtime's context: polled in place,
+    /// and through the runtime's handle only when they wait.
     #[default]
     ThreadPerConnection,
     /// One tokio task per connection: the lightest for very many mostly
@@ -55,7 +59,7 @@ impl OrbServer {
     pub async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
         Ok(Self {
             listener: TcpListener::bind(addr).await?,
-            objects: Arc::new(RwLock::new(HashMap::new())),
+            objects: Arc::new(RwLock::new(BTreeMap::new())),
             config: ConnectionConfig::new(Role::Server),
             threading: Threading::default(),
         })
@@ -240,6 +244,22 @@ fn spawn_connection_thread(
     Some((control, thread))
 }
 
+/// Runs `future` to completion on the calling thread, which must have
+/// entered `runtime`'s context. It is polled once in place first: a servant
+/// that does not wait (the common case) then costs no trip through the
+/// runtime; one that waits is handed to [`Handle::block_on`], which polls
+/// it again with a real waker.
+///
+/// [`Handle::block_on`]: tokio::runtime::Handle::block_on
+fn complete_on_this_thread<F: Future>(future: F, runtime: &tokio::runtime::Handle) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(output) => output,
+        std::task::Poll::Pending => runtime.block_on(future),
+    }
+}
+
 /// One connection's protocol state and the objects it may reach; the
 /// drivers below only move bytes in and out of it.
 struct Dispatcher {
@@ -259,11 +279,13 @@ impl Dispatcher {
     /// The blocking driver: one thread, blocking reads and writes.
     fn run_blocking(mut self, mut stream: std::net::TcpStream, runtime: &tokio::runtime::Handle) {
         use std::io::{Read, Write};
+        // Servant futures may use tokio (timers, channels) when polled here.
+        let _runtime_context = runtime.enter();
         let mut read_buf = vec![0u8; 16 * 1024];
         let mut out = BytesMut::with_capacity(16 * 1024);
         loop {
             while let Some(event) = self.connection.poll_event() {
-                runtime.block_on(self.handle(event));
+                self.handle_blocking(event, runtime);
             }
             self.drain_transmit(&mut out);
             if !out.is_empty() {
@@ -324,9 +346,12 @@ impl Dispatcher {
         }
     }
 
-    async fn handle(&mut self, event: Event) {
+    /// Handles one event as far as it can without waiting: everything but
+    /// a servant's [`Servant::invoke`], which it returns to be run (the
+    /// async driver awaits it, the blocking one completes it in place).
+    fn handle_now(&mut self, event: Event) -> Step {
         match event {
-            Event::Message(message) => self.handle_message(message).await,
+            Event::Message(message) => return self.handle_message(message),
             Event::Malformed {
                 request_id: Some(request_id),
                 ..
@@ -349,22 +374,62 @@ impl Dispatcher {
             | Event::PeerRejected
             | Event::ProtocolError(_) => {}
         }
+        Step::Done
+    }
+
+    /// The async driver's handling: [`Dispatcher::handle_now`], then the
+    /// servant's future awaited.
+    async fn handle(&mut self, event: Event) {
+        if let Step::Invoke {
+            servant,
+            call,
+            reply_to,
+        } = self.handle_now(event)
+        {
+            let outcome = servant.invoke(call).await;
+            self.answer(reply_to, reply_status(outcome));
+        }
+    }
+
+    /// The blocking driver's handling: as [`Dispatcher::handle`], with the
+    /// servant's future completed on this thread.
+    fn handle_blocking(&mut self, event: Event, runtime: &tokio::runtime::Handle) {
+        if let Step::Invoke {
+            servant,
+            call,
+            reply_to,
+        } = self.handle_now(event)
+        {
+            let outcome = complete_on_this_thread(servant.invoke(call), runtime);
+            self.answer(reply_to, reply_status(outcome));
+        }
+    }
+
+    /// Sends the reply to `reply_to` (`None`: a oneway request, no reply).
+    fn answer(&mut self, reply_to: Option<u32>, status: ReplyStatus) {
+        if let Some(request_id) = reply_to {
+            let _ = self.connection.send_reply(Reply {
+                request_id,
+                service_contexts: Vec::new(),
+                status,
+            });
+        }
     }
 
     fn servant(&self, key: &Bytes) -> Option<Arc<dyn Servant>> {
         self.objects.read().ok()?.get(key).cloned()
     }
 
-    async fn handle_message(&mut self, message: Message) {
+    fn handle_message(&mut self, message: Message) -> Step {
         let version = message.version;
         let request_byte_order = message.byte_order;
         match message.body {
-            MessageBody::Request(request) => {
+            MessageBody::Request(mut request) => {
                 let args = match version {
                     // 1.2 bodies start on a multiple of 8: counting from 0
                     // aligns the same way, and saves re-encoding the header.
                     GiopVersion::V1_2 => Ok(CdrReader::new(
-                        request.body.clone(),
+                        std::mem::take(&mut request.body),
                         request_byte_order,
                         version,
                     )),
@@ -381,21 +446,38 @@ impl Dispatcher {
                         })
                     }
                 };
-                let status = match args {
-                    Ok(args) => self.dispatch(&request, args, version).await,
-                    Err(_) => ReplyStatus::SystemException(SystemException::standard(
+                let reply_to = request
+                    .response_flags
+                    .response_expected()
+                    .then_some(request.request_id);
+                let status = match (args, self.connection.code_sets(version)) {
+                    (Ok(args), Ok(code_sets)) => {
+                        let args = args
+                            .with_char_code_set(code_sets.char_data)
+                            .with_wchar_code_set(code_sets.wchar_data);
+                        match self.dispatch(&mut request, args, version, code_sets) {
+                            Ok(status) => status,
+                            Err((servant, call)) => {
+                                return Step::Invoke {
+                                    servant,
+                                    call,
+                                    reply_to,
+                                };
+                            }
+                        }
+                    }
+                    (_, Err(_)) => ReplyStatus::SystemException(SystemException::standard(
+                        CodeSetError::EXCEPTION,
+                        SystemException::OMG_VMCID,
+                        CompletionStatus::No,
+                    )),
+                    (Err(_), _) => ReplyStatus::SystemException(SystemException::standard(
                         "MARSHAL",
                         SystemException::OMG_VMCID,
                         CompletionStatus::No,
                     )),
                 };
-                if request.response_flags.response_expected() {
-                    let _ = self.connection.send_reply(Reply {
-                        request_id: request.request_id,
-                        service_contexts: Vec::new(),
-                        status,
-                    });
-                }
+                self.answer(reply_to, status);
             }
             MessageBody::LocateRequest(locate) => {
                 let status = match locate.target.object_key() {
@@ -411,59 +493,98 @@ impl Dispatcher {
             // cancel; the other messages never reach a server's application.
             _ => {}
         }
+        Step::Done
     }
 
-    async fn dispatch(
+    /// Runs the request's operation as far as it can without waiting: the
+    /// built-in operations, or the servant's [`Servant::invoke_now`]; a
+    /// servant that hands the call back is returned with it (`Err`), to
+    /// run [`Servant::invoke`]. The operation name moves into the [`Call`].
+    #[allow(clippy::type_complexity)]
+    fn dispatch(
         &self,
-        request: &Request,
+        request: &mut Request,
         mut args: CdrReader,
         version: GiopVersion,
-    ) -> ReplyStatus {
+        code_sets: CodeSets,
+    ) -> Result<ReplyStatus, (Arc<dyn Servant>, Call)> {
         let servant = request
             .target
             .object_key()
             .and_then(|key| self.servant(key));
         let Some(servant) = servant else {
-            return ReplyStatus::SystemException(SystemException::standard(
+            return Ok(ReplyStatus::SystemException(SystemException::standard(
                 "OBJECT_NOT_EXIST",
                 SystemException::OMG_VMCID | 1,
                 CompletionStatus::No,
-            ));
+            )));
         };
         let Ok(reply_offset) = reply_body_offset(request.request_id, version, self.byte_order)
         else {
-            return marshal_status();
+            return Ok(marshal_status());
+        };
+        // `_is_a` reads its argument here; the call needs no copy of it.
+        let is_a = match request.operation.as_str() {
+            "_is_a" => Some(args.read_string()),
+            _ => None,
         };
         let call = Call::new(
-            request.operation.clone(),
-            args.clone(),
+            std::mem::take(&mut request.operation),
+            args,
             request.response_flags.response_expected(),
             version,
             self.byte_order,
             reply_offset,
-        );
-        let outcome = match request.operation.as_str() {
-            "_is_a" => match args.read_string() {
-                Ok(id) => {
-                    let is_a = servant.is_a(&id);
-                    call.reply(|w: &mut CdrWriter<'_>| {
-                        w.write_boolean(is_a);
-                        Ok(())
-                    })
-                }
-                Err(error) => Outcome::marshal(error),
-            },
-            "_non_existent" | "_not_existent" => call.reply(|w| {
+        )
+        .with_code_sets(code_sets);
+        let outcome = match (call.operation(), is_a) {
+            (_, Some(Ok(id))) => {
+                let is_a = servant.is_a(&id);
+                call.reply(|w: &mut CdrWriter<'_>| {
+                    w.write_boolean(is_a);
+                    Ok(())
+                })
+            }
+            (_, Some(Err(error))) => Outcome::marshal(error),
+            ("_non_existent" | "_not_existent", None) => call.reply(|w| {
                 w.write_boolean(false);
                 Ok(())
             }),
-            _ => servant.invoke(call).await,
+            // There is no interface repository to return a reference into:
+            // NO_IMPLEMENT, as omniORB answers without one.
+            ("_interface", None) => Outcome::system(
+                "NO_IMPLEMENT",
+                SystemException::OMG_VMCID | 3,
+                CompletionStatus::No,
+            ),
+            _ => match servant.invoke_now(call) {
+                Ok(outcome) => outcome,
+                Err(call) => return Err((servant, call)),
+            },
         };
-        match outcome {
-            Outcome::Return(body) => ReplyStatus::NoException(body),
-            Outcome::UserException(body) => ReplyStatus::UserException(body),
-            Outcome::System(exception) => ReplyStatus::SystemException(exception),
-        }
+        Ok(reply_status(outcome))
+    }
+}
+
+/// What handling a message left to do.
+enum Step {
+    /// Nothing: any reply is queued.
+    Done,
+    /// The servant's [`Servant::invoke`] must run; its outcome answers
+    /// `reply_to` (`None`: oneway).
+    Invoke {
+        servant: Arc<dyn Servant>,
+        call: Call,
+        reply_to: Option<u32>,
+    },
+}
+
+/// The reply status an outcome makes.
+fn reply_status(outcome: Outcome) -> ReplyStatus {
+    match outcome {
+        Outcome::Return(body) => ReplyStatus::NoException(body),
+        Outcome::UserException(body) => ReplyStatus::UserException(body),
+        Outcome::System(exception) => ReplyStatus::SystemException(exception),
     }
 }
 
