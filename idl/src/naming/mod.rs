@@ -13,7 +13,8 @@
 //! - [`NamingService`]: a small in-memory naming service served by an
 //!   [`OrbServer`](crate::orb::OrbServer) (`NamingContextExt` and
 //!   `BindingIterator`), bounded by [`NamingLimits`], that omniORB clients
-//!   use like omniNames.
+//!   use like omniNames; optionally persistent ([`NamingStore`],
+//!   [`FileStore`]: every change is durable before it is answered).
 //! - [`object_ior`]: the IIOP 1.2 reference of an object served at a
 //!   published address, to bind it.
 //! - [`resolve_reference`] and [`Resolver`]: `IOR:`, `corbaloc:` and
@@ -29,6 +30,7 @@ mod name;
 mod publish;
 mod resolve;
 mod server;
+mod store;
 mod tree;
 mod url;
 
@@ -39,8 +41,9 @@ pub use error::{
     NOT_FOUND_ID, NamingError, NotFoundReason,
 };
 pub use name::{InvalidName, MAX_COMPONENT_LEN, MAX_NAME_COMPONENTS, Name, NameComponent};
-pub use publish::object_ior;
+pub use publish::{object_ior, object_ior_with_code_sets};
 pub use resolve::{ObjectTarget, Resolver, connect_reference, resolve_reference};
 pub use server::{BINDING_ITERATOR_ID, NAMING_CONTEXT_EXT_ID, NAMING_CONTEXT_ID, NamingService};
+pub use store::{FileStore, MAX_SNAPSHOT_BYTES, NamingStore};
 pub use tree::NamingLimits;
 pub use url::{Corbaname, DEFAULT_NAMING_KEY, MAX_URL_LEN, escape_url_name};

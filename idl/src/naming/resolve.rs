@@ -10,8 +10,9 @@ use super::client::NamingClient;
 use super::error::NamingError;
 use super::url::Corbaname;
 use crate::GiopVersion;
+use crate::codeset::CodeSetPolicy;
 use crate::error::Error;
-use crate::ior::{Corbaloc, CorbalocAddress, Ior};
+use crate::ior::{CodeSetComponentInfo, Corbaloc, CorbalocAddress, Ior};
 use crate::orb::{ClientConfig, OrbClient, OrbError};
 
 /// The most initial references a [`Resolver`] holds.
@@ -28,6 +29,10 @@ pub struct ObjectTarget {
     /// The GIOP version: the IIOP profile's (at most 1.2) for an IOR, the
     /// URL's (1.0 by default) for corbaloc.
     pub version: GiopVersion,
+    /// The code sets the server announces: the IOR's `TAG_CODE_SETS`
+    /// (`None` without one); for corbaloc, which carries none, what Ithaca
+    /// and omniORB servers announce.
+    pub code_sets: Option<CodeSetComponentInfo>,
 }
 
 impl ObjectTarget {
@@ -49,10 +54,15 @@ impl ObjectTarget {
         } else {
             GiopVersion::from_version(profile.version).map_err(NamingError::Reference)?
         };
+        let code_sets = profile
+            .code_sets()
+            .transpose()
+            .map_err(NamingError::Reference)?;
         Ok(Self {
             addr: lookup(&profile.host, profile.port).await?,
             key: profile.object_key,
             version,
+            code_sets,
         })
     }
 
@@ -75,6 +85,7 @@ impl ObjectTarget {
                         addr,
                         key: corbaloc.key.clone(),
                         version,
+                        code_sets: Some(CodeSetPolicy::default().component_info()),
                     });
                 }
                 Err(NamingError::Orb(error)) => last = error,
@@ -87,12 +98,13 @@ impl ObjectTarget {
     /// Opens a connection speaking the target's GIOP version, with the
     /// byte order and fragment size of `config`.
     pub async fn connect(&self, config: ClientConfig) -> Result<OrbClient, OrbError> {
-        OrbClient::connect(
+        OrbClient::connect_with_code_sets(
             self.addr,
             ClientConfig {
                 version: self.version,
                 ..config
             },
+            self.code_sets.as_ref(),
         )
         .await
     }

@@ -16,6 +16,7 @@ use super::binding::{Binding, MAX_BINDINGS_PER_REPLY};
 use super::error::NamingError;
 use super::name::{Name, NameComponent};
 use super::publish::object_ior;
+use super::store::NamingStore;
 use super::tree::{Bound, NamingLimits, ROOT, Resolved, Tree};
 use super::url::{Corbaname, DEFAULT_NAMING_KEY, escape_url_name};
 use crate::cdr::CdrWriter;
@@ -37,6 +38,9 @@ type Registrar = Box<dyn Fn(Bytes, Option<Arc<dyn Servant>>) + Send + Sync>;
 
 struct State {
     tree: Tree,
+    /// The last snapshot saved (persistent services), to undo a change
+    /// that could not be saved.
+    saved: Bytes,
     /// Live binding iterators: the context listed and the last component
     /// handed out.
     iterators: HashMap<u64, Cursor>,
@@ -56,11 +60,47 @@ struct Shared {
     registrar: Registrar,
     host: String,
     port: u16,
+    /// Where every change goes before it is answered, if anywhere.
+    store: Option<Box<dyn NamingStore>>,
 }
 
 impl Shared {
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, NamingError> {
         self.state.lock().map_err(|_| system("INTERNAL"))
+    }
+
+    /// Changes the tree and, for a persistent service, saves it before
+    /// returning; if saving fails the change is undone (from the last
+    /// saved snapshot) and the caller gets PERSIST_STORE.
+    fn change<T>(
+        &self,
+        change: impl FnOnce(&mut Tree) -> Result<T, NamingError>,
+    ) -> Result<T, NamingError> {
+        let mut state = self.lock()?;
+        let result = change(&mut state.tree)?;
+        if let Some(store) = &self.store {
+            let saved = state
+                .tree
+                .snapshot()
+                .map_err(NamingError::Reference)
+                .and_then(|snapshot| {
+                    store
+                        .save(&snapshot)
+                        .map(|()| snapshot)
+                        .map_err(|_| system_completed("PERSIST_STORE", CompletionStatus::No))
+                });
+            match saved {
+                Ok(snapshot) => state.saved = snapshot,
+                Err(error) => {
+                    let limits = state.tree.limits();
+                    if let Ok(tree) = Tree::restore(state.saved.clone(), limits) {
+                        state.tree = tree;
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        Ok(result)
     }
 
     fn context_key(id: u64) -> Bytes {
@@ -111,10 +151,14 @@ impl Shared {
 }
 
 fn system(name: &str) -> NamingError {
+    system_completed(name, CompletionStatus::No)
+}
+
+fn system_completed(name: &str, completed: CompletionStatus) -> NamingError {
     NamingError::System(SystemException::standard(
         name,
         SystemException::OMG_VMCID,
-        CompletionStatus::No,
+        completed,
     ))
 }
 
@@ -130,7 +174,9 @@ fn system(name: &str) -> NamingError {
 /// the root context (`NO_PERMISSION`), and growth beyond its
 /// [`NamingLimits`] is `NO_RESOURCES` or `IMP_LIMIT`. Binding iterators
 /// are cursors over the live context; the oldest is dropped beyond
-/// [`NamingLimits::max_iterators`]. Nothing is persisted.
+/// [`NamingLimits::max_iterators`]. Bindings live in memory, or also in a
+/// [`NamingStore`] ([`NamingService::install_persistent`]); iterators are
+/// never persisted.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -184,9 +230,60 @@ impl NamingService {
         port: u16,
         limits: NamingLimits,
     ) -> Self {
+        Self::start(server, host, port, Tree::new(limits), Bytes::new(), None)
+    }
+
+    /// Installs a persistent naming service: its bindings are loaded from
+    /// `store` (empty if it holds nothing yet), and every change is saved
+    /// there before it is answered (a failed save is undone and answered
+    /// with PERSIST_STORE). References handed out before a restart stay
+    /// valid as long as the service comes back on the same published
+    /// address. Fails if the stored snapshot cannot be read or is invalid.
+    pub fn install_persistent(
+        server: &OrbServer,
+        host: &str,
+        port: u16,
+        limits: NamingLimits,
+        store: impl NamingStore,
+    ) -> std::io::Result<Self> {
+        let invalid = |error: crate::Error| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("invalid naming snapshot: {error}"),
+            )
+        };
+        let (tree, saved) = match store.load()? {
+            Some(data) => (Tree::restore(data.clone(), limits).map_err(invalid)?, data),
+            None => {
+                let tree = Tree::new(limits);
+                let snapshot = tree.snapshot().map_err(invalid)?;
+                store.save(&snapshot)?;
+                (tree, snapshot)
+            }
+        };
+        Ok(Self::start(
+            server,
+            host,
+            port,
+            tree,
+            saved,
+            Some(Box::new(store)),
+        ))
+    }
+
+    fn start(
+        server: &OrbServer,
+        host: &str,
+        port: u16,
+        tree: Tree,
+        saved: Bytes,
+        store: Option<Box<dyn NamingStore>>,
+    ) -> Self {
+        let contexts = tree.context_ids();
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
-                tree: Tree::new(limits),
+                tree,
+                saved,
                 iterators: HashMap::new(),
                 iterator_order: VecDeque::new(),
                 next_iterator: 0,
@@ -194,9 +291,19 @@ impl NamingService {
             registrar: Box::new(server.registrar()),
             host: host.to_owned(),
             port,
+            store,
         });
-        shared.register_context(ROOT);
+        for id in contexts {
+            shared.register_context(id);
+        }
         Self { shared }
+    }
+
+    /// Checks a snapshot as [`install_persistent`](Self::install_persistent)
+    /// would load it, with default limits; returns how many contexts it
+    /// holds. The fuzzing entry point of the snapshot decoder.
+    pub fn check_snapshot(data: Bytes) -> crate::Result<usize> {
+        Tree::restore(data, NamingLimits::default()).map(|tree| tree.context_ids().len())
     }
 
     /// The root context's reference.
@@ -210,18 +317,17 @@ impl NamingService {
     pub fn bind(&self, name: &Name, object: Ior, create_contexts: bool) -> Result<(), NamingError> {
         name.validate().map_err(|_| NamingError::InvalidName)?;
         let mut created = Vec::new();
-        let result = (|| {
-            let mut state = self.shared.lock()?;
+        let result = self.shared.change(|tree| {
             if create_contexts {
                 for end in 1..name.len() {
                     let prefix = Name(name.0.get(..end).unwrap_or_default().to_vec());
-                    if state.tree.resolve(ROOT, &prefix).is_err() {
-                        created.push(state.tree.bind_new_context(ROOT, &prefix)?);
+                    if tree.resolve(ROOT, &prefix).is_err() {
+                        created.push(tree.bind_new_context(ROOT, &prefix)?);
                     }
                 }
             }
-            state.tree.bind(ROOT, name, Bound::Object(object), true)
-        })();
+            tree.bind(ROOT, name, Bound::Object(object), true)
+        });
         // Contexts created before a failure stay bound, so they must be
         // reachable too.
         for id in created {
@@ -241,7 +347,7 @@ impl NamingService {
 
     /// Removes the binding of `name` (relative to the root).
     pub fn unbind(&self, name: &Name) -> Result<(), NamingError> {
-        self.shared.lock()?.tree.unbind(ROOT, name)
+        self.shared.change(|tree| tree.unbind(ROOT, name))
     }
 }
 
@@ -289,27 +395,27 @@ impl ContextServant {
                     Bound::Object(reference)
                 };
                 let rebind = operation.starts_with("rebind");
-                shared.lock()?.tree.bind(self.id, &name, bound, rebind)?;
+                shared.change(|tree| tree.bind(self.id, &name, bound, rebind))?;
                 Ok(Reply::Nothing)
             }
             "unbind" => {
                 let name = Name::read(args)?;
-                shared.lock()?.tree.unbind(self.id, &name)?;
+                shared.change(|tree| tree.unbind(self.id, &name))?;
                 Ok(Reply::Nothing)
             }
             "new_context" => {
-                let id = shared.lock()?.tree.new_context()?;
+                let id = shared.change(Tree::new_context)?;
                 shared.register_context(id);
                 Ok(Reply::Reference(shared.context_ior(id)?))
             }
             "bind_new_context" => {
                 let name = Name::read(args)?;
-                let id = shared.lock()?.tree.bind_new_context(self.id, &name)?;
+                let id = shared.change(|tree| tree.bind_new_context(self.id, &name))?;
                 shared.register_context(id);
                 Ok(Reply::Reference(shared.context_ior(id)?))
             }
             "destroy" => {
-                shared.lock()?.tree.destroy(self.id)?;
+                shared.change(|tree| tree.destroy(self.id))?;
                 (shared.registrar)(Shared::context_key(self.id), None);
                 Ok(Reply::Nothing)
             }

@@ -330,9 +330,171 @@ impl Tree {
     }
 }
 
+/// The first string of a snapshot.
+const SNAPSHOT_MAGIC: &str = "ithaca-naming";
+/// The snapshot format version.
+const SNAPSHOT_VERSION: u32 = 1;
+
+/// What a snapshot entry is bound to.
+const SNAPSHOT_OBJECT: u8 = 0;
+const SNAPSHOT_LOCAL: u8 = 1;
+const SNAPSHOT_FOREIGN: u8 = 2;
+
+impl Tree {
+    /// The whole graph as bytes: a big-endian CDR encapsulation holding a
+    /// magic string, a format version, the next context id, then each
+    /// context (id, then its bindings: name component, what it is bound to
+    /// and the reference or context id). Strings are UTF-8. Binding
+    /// iterators are not kept.
+    pub(crate) fn snapshot(&self) -> crate::Result<bytes::Bytes> {
+        use crate::cdr::{ByteOrder, CdrWriter, CharCodeSet};
+        let mut buf = bytes::BytesMut::new();
+        let mut w = CdrWriter::new(&mut buf, ByteOrder::BigEndian, crate::GiopVersion::V1_2)
+            .with_char_code_set(CharCodeSet::Utf8);
+        w.write_octet(ByteOrder::BigEndian.flag());
+        w.write_string(SNAPSHOT_MAGIC)?;
+        w.write_ulong(SNAPSHOT_VERSION);
+        w.write_ulonglong(self.next_id);
+        let mut ids: Vec<&u64> = self.contexts.keys().collect();
+        ids.sort_unstable();
+        w.write_length(ids.len())?;
+        for id in ids {
+            let bindings = self.contexts.get(id).map_or(0, BTreeMap::len);
+            w.write_ulonglong(*id);
+            w.write_length(bindings)?;
+            for (component, bound) in self.contexts.get(id).into_iter().flatten() {
+                component.write(&mut w)?;
+                match bound {
+                    Bound::Object(ior) => {
+                        w.write_octet(SNAPSHOT_OBJECT);
+                        ior.write(&mut w)?;
+                    }
+                    Bound::Local(context) => {
+                        w.write_octet(SNAPSHOT_LOCAL);
+                        w.write_ulonglong(*context);
+                    }
+                    Bound::Foreign(ior) => {
+                        w.write_octet(SNAPSHOT_FOREIGN);
+                        ior.write(&mut w)?;
+                    }
+                }
+            }
+        }
+        Ok(buf.freeze())
+    }
+
+    /// Rebuilds a graph from a [`snapshot`](Self::snapshot), checking it
+    /// against `limits` as if every binding had been made again.
+    pub(crate) fn restore(data: bytes::Bytes, limits: NamingLimits) -> crate::Result<Self> {
+        use crate::cdr::{CdrReader, CharCodeSet};
+        let bad = |what: &'static str| crate::Error::InvalidReference(what);
+        let mut r = CdrReader::from_encapsulation(data, crate::GiopVersion::V1_2)?
+            .with_char_code_set(CharCodeSet::Utf8);
+        if r.read_string()? != SNAPSHOT_MAGIC {
+            return Err(bad("not a naming snapshot"));
+        }
+        if r.read_ulong()? != SNAPSHOT_VERSION {
+            return Err(bad("unknown naming snapshot version"));
+        }
+        let mut tree = Self::new(limits);
+        tree.next_id = r.read_ulonglong()?;
+        tree.contexts.clear();
+        // Each context takes at least 12 bytes.
+        let contexts = r.read_length(12)?;
+        if contexts > limits.max_contexts {
+            return Err(crate::Error::LimitExceeded {
+                what: "naming contexts",
+                value: contexts,
+                limit: limits.max_contexts,
+            });
+        }
+        for _ in 0..contexts {
+            let id = r.read_ulonglong()?;
+            if id >= tree.next_id && id != ROOT {
+                return Err(bad("context id beyond the next id"));
+            }
+            let mut bindings = BTreeMap::new();
+            // A binding takes at least two empty strings and a tag.
+            for _ in 0..r.read_length(11)? {
+                let component = NameComponent::read(&mut r)?;
+                let bound = match r.read_octet()? {
+                    SNAPSHOT_OBJECT => Bound::Object(Ior::read(&mut r)?),
+                    SNAPSHOT_LOCAL => Bound::Local(r.read_ulonglong()?),
+                    SNAPSHOT_FOREIGN => Bound::Foreign(Ior::read(&mut r)?),
+                    _ => return Err(bad("unknown binding in a naming snapshot")),
+                };
+                tree.bindings += 1;
+                tree.stored_bytes = tree
+                    .stored_bytes
+                    .saturating_add(entry_size(&component, &bound));
+                if tree.bindings > limits.max_bindings
+                    || tree.stored_bytes > limits.max_stored_bytes
+                {
+                    return Err(crate::Error::LimitExceeded {
+                        what: "naming bindings",
+                        value: tree.bindings,
+                        limit: limits.max_bindings,
+                    });
+                }
+                bindings.insert(component, bound);
+            }
+            if tree.contexts.insert(id, bindings).is_some() {
+                return Err(bad("a context twice in a naming snapshot"));
+            }
+        }
+        r.finish()?;
+        if !tree.contexts.contains_key(&ROOT) {
+            return Err(bad("no root context in the naming snapshot"));
+        }
+        Ok(tree)
+    }
+
+    /// The ids of every context, the root included.
+    pub(crate) fn context_ids(&self) -> Vec<u64> {
+        self.contexts.keys().copied().collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snapshots_round_trip() {
+        let mut tree = Tree::new(NamingLimits::default());
+        let ctx = tree.bind_new_context(ROOT, &name("a.dir")).unwrap();
+        tree.bind(ROOT, &name("a.dir/é"), Bound::Object(object(1)), false)
+            .unwrap();
+        tree.bind(ROOT, &name("far"), Bound::Foreign(object(2)), false)
+            .unwrap();
+        let spare = tree.new_context().unwrap();
+        let restored = Tree::restore(tree.snapshot().unwrap(), NamingLimits::default()).unwrap();
+        assert_eq!(restored.contexts, tree.contexts);
+        assert_eq!(restored.next_id, tree.next_id);
+        assert_eq!(restored.bindings, tree.bindings);
+        assert_eq!(restored.stored_bytes, tree.stored_bytes);
+        let mut ids = restored.context_ids();
+        ids.sort_unstable();
+        assert_eq!(ids, [ROOT, ctx, spare]);
+    }
+
+    #[test]
+    fn bad_snapshots_are_refused() {
+        let tree = Tree::new(NamingLimits::default());
+        let good = tree.snapshot().unwrap();
+        for cut in 0..good.len() {
+            assert!(Tree::restore(good.slice(..cut), NamingLimits::default()).is_err());
+        }
+        let small = NamingLimits {
+            max_bindings: 0,
+            ..NamingLimits::default()
+        };
+        let mut tree = Tree::new(NamingLimits::default());
+        tree.bind(ROOT, &name("x"), Bound::Object(object(1)), false)
+            .unwrap();
+        assert!(Tree::restore(tree.snapshot().unwrap(), small).is_err());
+        assert!(Tree::restore(bytes::Bytes::from_static(b"\x00junk"), small).is_err());
+    }
     use crate::naming::object_ior;
 
     fn name(text: &str) -> Name {
