@@ -8,6 +8,9 @@
 #   bench/corba-echo.sh [--calls N] [--rounds R]
 #
 # Prints the compare script's last line for each mode, prefixed by the mode.
+# The binaries are built (release) in $CARGO_TARGET_DIR when it is set, else
+# in target/. `corba_echo_client` makes its calls as omniORB's client does:
+# the same arguments, from one thread blocked on the socket.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${ITHACA_SHARED:-$root/../shared}
@@ -22,7 +25,9 @@ while [ $# -gt 0 ]; do
     esac
 done
 (cd "$root" && cargo build --release --locked -q -p ithaca-corba-echo --bins)
-bin="$root/target/release"
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
+bin="$target_dir/release"
 port=18291
 for mode in echo add reverse; do
     line=$(bash "$compare" --target-cmd "$bin/corba_echo $port" --target-port "$port" \

@@ -15,7 +15,8 @@
 //! ```
 //!
 //! [`EchoServant`] implements it DSI-style (arguments read from CDR, results
-//! written to CDR; no generated code yet), [`EchoClient`] calls it. The
+//! written to CDR; no generated code yet), [`EchoClient`] calls it from
+//! async code and [`BlockingEchoClient`] from a plain thread. The
 //! binaries `corba_echo PORT` and `corba_echo_client REF N MODE` are what
 //! `bench/corba-echo.sh` runs against omniORB.
 
@@ -25,7 +26,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use ithaca_idl::cdr::{CdrReader, CdrWriter};
 use ithaca_idl::orb::{
-    Call, ClientConfig, OrbClient, OrbError, Outcome, ReplyBody, Servant, ServantFuture,
+    BlockingOrbClient, Call, ClientConfig, OrbClient, OrbError, Outcome, ReplyBody, Servant,
+    ServantFuture,
 };
 
 /// The interface's repository id.
@@ -97,8 +99,20 @@ impl Servant for EchoServant {
         ECHO_REPOSITORY_ID
     }
 
-    fn invoke(&self, mut call: Call) -> ServantFuture<'_> {
-        let outcome = match call.operation() {
+    fn invoke(&self, call: Call) -> ServantFuture<'_> {
+        Box::pin(std::future::ready(self.answer(call)))
+    }
+
+    /// Every operation answers at once: no future per call.
+    fn invoke_now(&self, call: Call) -> Result<Outcome, Call> {
+        Ok(self.answer(call))
+    }
+}
+
+impl EchoServant {
+    /// Runs one operation of `IthacaBench::Echo`.
+    fn answer(&self, mut call: Call) -> Outcome {
+        match call.operation() {
             "echoString" => match call.args().read_string() {
                 Ok(text) => call.reply(|w| w.write_string(&text)),
                 Err(e) => Outcome::marshal(e),
@@ -131,8 +145,7 @@ impl Servant for EchoServant {
                 call.reply(|_| Ok(()))
             }
             _ => Outcome::bad_operation(),
-        };
-        Box::pin(std::future::ready(outcome))
+        }
     }
 }
 
@@ -175,6 +188,42 @@ fn unexpected(reply: ReplyBody) -> anyhow::Error {
     }
 }
 
+/// The `echoString` result.
+fn echo_result(reply: ReplyBody) -> anyhow::Result<String> {
+    match reply {
+        ReplyBody::Return(mut r) => Ok(r.read_string()?),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// Writes the arguments of `add`.
+fn add_args(a: i32, b: i32) -> impl FnOnce(&mut CdrWriter<'_>) -> ithaca_idl::Result<()> {
+    move |w| {
+        w.write_long(a);
+        w.write_long(b);
+        Ok(())
+    }
+}
+
+/// The `add` result: the sum or `Overflow`.
+fn add_result(reply: ReplyBody) -> anyhow::Result<AddResult> {
+    match reply {
+        ReplyBody::Return(mut r) => Ok(AddResult::Sum(r.read_long()?)),
+        ReplyBody::UserException { id, mut members } if id == OVERFLOW_REPOSITORY_ID => {
+            Ok(AddResult::Overflow(members.read_long()?))
+        }
+        other => Err(unexpected(other)),
+    }
+}
+
+/// The `reverse` result.
+fn reverse_result(reply: ReplyBody) -> anyhow::Result<Vec<Point>> {
+    match reply {
+        ReplyBody::Return(mut r) => Ok(read_points(&mut r)?),
+        other => Err(unexpected(other)),
+    }
+}
+
 impl EchoClient {
     /// Connects to a `corbaloc:` URL.
     pub async fn connect(url: &str, config: ClientConfig) -> Result<Self, OrbError> {
@@ -189,45 +238,25 @@ impl EchoClient {
 
     /// `echoString`.
     pub async fn echo_string(&mut self, text: &str) -> anyhow::Result<String> {
-        match self
-            .orb
-            .invoke(&self.key, "echoString", |w| w.write_string(text))
-            .await?
-        {
-            ReplyBody::Return(mut r) => Ok(r.read_string()?),
-            other => Err(unexpected(other)),
-        }
+        echo_result(
+            self.orb
+                .invoke(&self.key, "echoString", |w| w.write_string(text))
+                .await?,
+        )
     }
 
     /// `add`.
     pub async fn add(&mut self, a: i32, b: i32) -> anyhow::Result<AddResult> {
-        let reply = self
-            .orb
-            .invoke(&self.key, "add", |w| {
-                w.write_long(a);
-                w.write_long(b);
-                Ok(())
-            })
-            .await?;
-        match reply {
-            ReplyBody::Return(mut r) => Ok(AddResult::Sum(r.read_long()?)),
-            ReplyBody::UserException { id, mut members } if id == OVERFLOW_REPOSITORY_ID => {
-                Ok(AddResult::Overflow(members.read_long()?))
-            }
-            other => Err(unexpected(other)),
-        }
+        add_result(self.orb.invoke(&self.key, "add", add_args(a, b)).await?)
     }
 
     /// `reverse`.
     pub async fn reverse(&mut self, items: &[Point]) -> anyhow::Result<Vec<Point>> {
-        match self
-            .orb
-            .invoke(&self.key, "reverse", |w| write_points(w, items))
-            .await?
-        {
-            ReplyBody::Return(mut r) => Ok(read_points(&mut r)?),
-            other => Err(unexpected(other)),
-        }
+        reverse_result(
+            self.orb
+                .invoke(&self.key, "reverse", |w| write_points(w, items))
+                .await?,
+        )
     }
 
     /// `ping` (oneway).
@@ -240,6 +269,59 @@ impl EchoClient {
 
     /// The underlying ORB client, for raw invocations.
     pub fn orb(&mut self) -> &mut OrbClient {
+        &mut self.orb
+    }
+
+    /// The object key.
+    pub fn key(&self) -> &Bytes {
+        &self.key
+    }
+}
+
+/// A typed client of `IthacaBench::Echo` for synchronous callers, on
+/// [`BlockingOrbClient`]: each call blocks the calling thread on the
+/// socket, as omniORB's stubs do. `corba_echo_client` uses it.
+#[derive(Debug)]
+pub struct BlockingEchoClient {
+    orb: BlockingOrbClient,
+    key: Bytes,
+}
+
+impl BlockingEchoClient {
+    /// Connects to a `corbaloc:` URL.
+    pub fn connect(url: &str, config: ClientConfig) -> Result<Self, OrbError> {
+        let (orb, key) = BlockingOrbClient::connect_corbaloc(url, config)?;
+        Ok(Self { orb, key })
+    }
+
+    /// `echoString`.
+    pub fn echo_string(&mut self, text: &str) -> anyhow::Result<String> {
+        echo_result(
+            self.orb
+                .invoke(&self.key, "echoString", |w| w.write_string(text))?,
+        )
+    }
+
+    /// `add`.
+    pub fn add(&mut self, a: i32, b: i32) -> anyhow::Result<AddResult> {
+        add_result(self.orb.invoke(&self.key, "add", add_args(a, b))?)
+    }
+
+    /// `reverse`.
+    pub fn reverse(&mut self, items: &[Point]) -> anyhow::Result<Vec<Point>> {
+        reverse_result(
+            self.orb
+                .invoke(&self.key, "reverse", |w| write_points(w, items))?,
+        )
+    }
+
+    /// `ping` (oneway).
+    pub fn ping(&mut self) -> anyhow::Result<()> {
+        Ok(self.orb.invoke_oneway(&self.key, "ping", |_| Ok(()))?)
+    }
+
+    /// The underlying ORB client, for raw invocations.
+    pub fn orb(&mut self) -> &mut BlockingOrbClient {
         &mut self.orb
     }
 

@@ -18,15 +18,17 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use ithaca_corba_echo::{ADD_LIMIT, AddResult, ECHO_KEY, EchoClient, Point};
+use ithaca_idl::GiopVersion;
+use ithaca_idl::cdr::CharCodeSet;
 use ithaca_idl::cdr::{ByteOrder, LongDouble};
 use ithaca_idl::dynamic::{
     self, DynamicReply, DynamicServant, Fixed, Operation, ReplyValues, TypeCode, UserException,
     Value,
 };
 use ithaca_idl::front::{self, model::Model};
-use ithaca_idl::ior::{IiopProfile, Ior, TaggedComponent};
-use ithaca_idl::orb::{ClientConfig, OrbClient, OrbServer, RunningOrbServer};
-use ithaca_idl::{GiopVersion, Version};
+use ithaca_idl::ior::{IiopProfile, Ior};
+use ithaca_idl::naming::object_ior;
+use ithaca_idl::orb::{ClientConfig, OrbClient, OrbError, OrbServer, RunningOrbServer};
 
 fn omniorb_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("omniorb")
@@ -105,6 +107,7 @@ fn configs() -> Vec<ClientConfig> {
                 version,
                 byte_order,
                 max_fragment_size: None,
+                ..ClientConfig::default()
             });
         }
     }
@@ -406,9 +409,12 @@ async fn an_omniorb_client_exchanges_every_idl_type_with_a_generic_servant() {
     let server = serve(mirror(&model, problems.clone())).await;
     let addr = server.local_addr();
     // omniORB 4.2 transmits wchar and wstring in GIOP 1.2 only, and needs
-    // a reference that names the wchar code set (INV_OBJREF without one).
+    // a reference that names the wchar code set (INV_OBJREF without one):
+    // the reference our ORB publishes carries TAG_CODE_SETS.
     for version in ["1.2"] {
-        let reference = reference_with_code_sets(addr, 2, "IDL:Dyn/Mirror:1.0");
+        let reference = object_ior("IDL:Dyn/Mirror:1.0", "127.0.0.1", addr.port(), ECHO_KEY)
+            .unwrap()
+            .to_string();
         let (ok, output) = run_client("dyn_client", reference).await;
         assert!(
             ok,
@@ -538,13 +544,14 @@ fn probe_any() -> Value {
     Value::Any(Box::new(tc), Box::new(value))
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_dynamic_client_exchanges_every_idl_type_with_an_omniorb_server() {
+/// Starts `dyn_server` with extra omniORB options; returns its process and
+/// the IIOP profile of its object.
+fn omniorb_dyn_server(options: &[&str]) -> (support::Process, IiopProfile) {
     use std::io::{BufRead, BufReader};
-    let model = model_of("Dyn.idl");
     let port = ithaca_testkit::free_port().unwrap();
     let mut child = Command::new(programs().join("dyn_server"))
         .args(["-ORBendPoint", &format!("giop:tcp:127.0.0.1:{port}")])
+        .args(options)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -554,15 +561,19 @@ async fn the_dynamic_client_exchanges_every_idl_type_with_an_omniorb_server() {
         .next()
         .unwrap()
         .unwrap();
-    let _server = support::Process(child);
+    let server = support::Process(child);
     let profile = Ior::from_ior_string(&ior)
         .unwrap()
         .iiop_profile()
         .unwrap()
         .unwrap();
-    let addr: std::net::SocketAddr = format!("{}:{}", profile.host, profile.port)
-        .parse()
-        .unwrap();
+    (server, profile)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dynamic_client_exchanges_every_idl_type_with_an_omniorb_server() {
+    let model = model_of("Dyn.idl");
+    let (_server, profile) = omniorb_dyn_server(&[]);
     let key = profile.object_key.clone();
     let op = |name: &str| Operation::from_model(&model, "Dyn::Mirror", name).unwrap();
     let returned = |result, out| DynamicReply::Return(ReplyValues { result, out });
@@ -591,17 +602,61 @@ async fn the_dynamic_client_exchanges_every_idl_type_with_an_omniorb_server() {
     let probe = probe_any();
     for config in configs() {
         let what = format!("{:?} {:?}", config.version, config.byte_order);
-        let mut orb = OrbClient::connect(addr, config).await.unwrap();
+        // The client negotiates code sets from the IOR's TAG_CODE_SETS
+        // and sends the CodeSets context on its first request, so omniORB
+        // takes wchar and wstring from it (GIOP 1.1 and 1.2; 1.0 has none).
+        let mut orb = OrbClient::connect_profile(&profile, config).await.unwrap();
+        // Wide values go inside anys: omniORB 4.2.5's own servant code
+        // asserts on the Bag's fixed member (corbaFixed.cc, pd_idl_digits).
+        let shape_tc = TypeCode::from_model(&model, "Dyn::Shape").unwrap();
+        let wide = [
+            Value::Any(
+                Box::new(TypeCode::WString(0)),
+                Box::new(Value::WString("日本語 wide, 😀".into())),
+            ),
+            Value::Any(Box::new(TypeCode::WChar), Box::new(Value::WChar('€'))),
+            Value::Any(
+                Box::new(shape_tc),
+                Box::new(Value::Union {
+                    discriminator: Box::new(Value::Enum(2)),
+                    member: Some(Box::new(Value::WString("ünïcödé".into()))),
+                }),
+            ),
+        ];
+        for any in wide {
+            let echoed =
+                dynamic::invoke(&mut orb, &key, &op("echoAny"), std::slice::from_ref(&any)).await;
+            match config.version {
+                // GIOP 1.0 has no wide characters at all (MARSHAL, refused
+                // before anything is sent).
+                GiopVersion::V1_0 => {
+                    assert!(
+                        matches!(echoed, Err(OrbError::Giop(_))),
+                        "{what}: {echoed:?}"
+                    );
+                }
+                // omniORB 4.2 transmits wide characters in GIOP 1.2 only
+                // ("Transmission wide char code sets: UTF-16(1.2)"): in 1.1
+                // it answers BAD_PARAM, minor 23 (no wchar code set).
+                GiopVersion::V1_1 => match echoed.unwrap() {
+                    DynamicReply::System(e) => {
+                        assert_eq!(e.exception_id, "IDL:omg.org/CORBA/BAD_PARAM:1.0", "{what}");
+                        assert_eq!(e.minor, 0x4F4D_0017, "{what}");
+                    }
+                    other => panic!("{what}: {other:?}"),
+                },
+                GiopVersion::V1_2 => {
+                    assert_eq!(echoed.unwrap(), returned(any.clone(), Vec::new()), "{what}");
+                }
+            }
+        }
         let mut call = async |name: &str, args: &[Value]| {
             dynamic::invoke(&mut orb, &key, &op(name), args)
                 .await
                 .unwrap()
         };
-        // Our client sends no CodeSets service context yet (code-set
-        // negotiation is still to come), so omniORB refuses wchar data from
-        // it (BAD_PARAM): the Bag goes the other way only. An any of a
-        // type omniORB has never seen, with every other kind, is parsed
-        // and sent back by omniORB's TypeCode-driven code.
+        // An any of a type omniORB has never seen, with every other kind,
+        // is parsed and sent back by omniORB's TypeCode-driven code.
         assert_eq!(
             call("echoAny", std::slice::from_ref(&probe)).await,
             returned(probe.clone(), Vec::new()),
@@ -643,32 +698,41 @@ async fn the_dynamic_client_exchanges_every_idl_type_with_an_omniorb_server() {
     }
 }
 
-/// An `IOR:` for the object `Echo` at `addr` with an IIOP 1.`minor`
-/// profile and a TAG_CODE_SETS component: ISO-8859-1 (and UTF-8) for char,
-/// UTF-16 for wchar.
-fn reference_with_code_sets(addr: std::net::SocketAddr, minor: u8, type_id: &str) -> String {
-    let code_sets =
-        TaggedComponent::encapsulated(TaggedComponent::TAG_CODE_SETS, ByteOrder::BigEndian, |w| {
-            w.write_ulong(0x0001_0001); // ISO-8859-1
-            w.write_length(1)?;
-            w.write_ulong(0x0501_0001); // UTF-8
-            w.write_ulong(0x0001_0109); // UTF-16
-            w.write_length(0)
-        })
-        .unwrap();
-    let profile = IiopProfile {
-        version: Version::new(1, minor),
-        host: addr.ip().to_string(),
-        port: addr.port(),
-        object_key: Bytes::from_static(ECHO_KEY),
-        components: vec![code_sets],
-    };
-    Ior {
-        type_id: type_id.to_owned(),
-        profiles: vec![profile.to_tagged_profile(ByteOrder::BigEndian).unwrap()],
+#[tokio::test(flavor = "multi_thread")]
+async fn non_ascii_strings_travel_in_utf8_when_negotiated_with_omniorb() {
+    let model = model_of("Dyn.idl");
+    // An omniORB server whose native char code set is UTF-8: its IOR says
+    // so, and our client (ISO-8859-1 native, UTF-8 conversion) picks UTF-8.
+    let (_server, profile) = omniorb_dyn_server(&["-ORBnativeCharCodeSet", "UTF-8"]);
+    let op = |name: &str| Operation::from_model(&model, "Dyn::Mirror", name).unwrap();
+    let text = "日本語, ünïcödé ✓";
+    for version in [GiopVersion::V1_1, GiopVersion::V1_2] {
+        let config = ClientConfig {
+            version,
+            ..ClientConfig::default()
+        };
+        let mut orb = OrbClient::connect_profile(&profile, config).await.unwrap();
+        assert_eq!(orb.code_sets().char_data, CharCodeSet::Utf8);
+        let tagged = Value::Union {
+            discriminator: Box::new(Value::Long(1)),
+            member: Some(Box::new(s(text))),
+        };
+        assert_eq!(
+            dynamic::invoke(
+                &mut orb,
+                &profile.object_key,
+                &op("echoTagged"),
+                std::slice::from_ref(&tagged)
+            )
+            .await
+            .unwrap(),
+            DynamicReply::Return(ReplyValues {
+                result: tagged.clone(),
+                out: vec![tagged],
+            }),
+            "{version:?}"
+        );
     }
-    .to_ior_string(ByteOrder::BigEndian)
-    .unwrap()
 }
 
 #[test]

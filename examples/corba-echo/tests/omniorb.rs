@@ -123,6 +123,7 @@ async fn ithaca_calls_an_omniorb_server_in_every_version_and_byte_order() {
                 version,
                 byte_order,
                 max_fragment_size: (version == GiopVersion::V1_2).then_some(64 * 1024),
+                ..ClientConfig::default()
             };
             let url = format!("corbaloc:iiop:127.0.0.1:{port}/Echo");
             let mut client = EchoClient::connect(&url, config).await.unwrap();

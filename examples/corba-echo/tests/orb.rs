@@ -36,6 +36,7 @@ async fn every_operation_in_every_version_and_byte_order() {
                 version,
                 byte_order,
                 max_fragment_size: None,
+                ..ClientConfig::default()
             };
             let what = format!("{version:?} {byte_order:?}");
             let orb = OrbClient::connect(addr, config).await.unwrap();

@@ -27,7 +27,13 @@ pub struct Peers {
 
 /// Builds `peers` and returns the folder holding the programs.
 pub fn build(peers: &Peers) -> PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("omniorb");
+    // The peers live in examples/corba-echo/omniorb; tests of other
+    // packages (the `ithaca` command's) include this module too.
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join("examples/corba-echo/omniorb"))
+        .find(|dir| dir.is_dir())
+        .unwrap();
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(peers.dir);
     std::fs::create_dir_all(&out).unwrap();
     let sources = peers
