@@ -39,6 +39,30 @@ enum Command {
     /// Work with OMG IDL files.
     #[command(subcommand)]
     Idl(IdlCommand),
+    /// Call CORBA objects and serve a naming service.
+    #[command(subcommand)]
+    Corba(commands::corba::CorbaCommand),
+    /// Generate Rust code from a WSDL: a type per schema type, and per
+    /// port type a server trait and a client (what
+    /// `ithaca_wsdl::codegen::generate` returns for build.rs); exit 1 with
+    /// file:line:col diagnostics if it cannot.
+    Codegen {
+        /// The WSDL file (its local imports and includes are read too).
+        file: PathBuf,
+        /// Write the code to OUT instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "OUT")]
+        output: Option<PathBuf>,
+    },
+    /// Host every SOAP port of a WSDL, answering each operation with a
+    /// schema-valid sample response (and serving ?wsdl), until SIGTERM or
+    /// SIGINT.
+    Mock {
+        /// The WSDL file (its local imports and includes are read too).
+        file: PathBuf,
+        /// Listen on ADDR.
+        #[arg(long, value_name = "ADDR", default_value = commands::mock::DEFAULT_LISTEN)]
+        listen: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,6 +77,23 @@ enum IdlCommand {
         #[arg(short = 'I', value_name = "DIR")]
         include: Vec<PathBuf>,
     },
+    /// Print the interfaces (operations, attributes) and types declared in
+    /// FILE, not in its includes; exit 1 (diagnostics on stderr) if it has
+    /// errors.
+    Describe {
+        /// The file to describe.
+        file: PathBuf,
+        /// Add DIR to the #include search path (repeatable).
+        #[arg(short = 'I', value_name = "DIR")]
+        include: Vec<PathBuf>,
+        /// Print JSON (the only format).
+        #[arg(long, required = true)]
+        json: bool,
+    },
+    /// Generate Rust types, client stubs and servant skeletons from an IDL
+    /// file (what `ithaca_idl::codegen::generate` returns for build.rs);
+    /// exit 1 with file:line:col diagnostics if it cannot.
+    Codegen(commands::idl_codegen::IdlCodegenArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,6 +105,20 @@ enum WsdlCommand {
         /// The files to check.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Also fail on what the loader tolerates with a warning (unbound
+        /// or undeclared prefixes, references defined nowhere), as strict
+        /// validators such as CXF's do.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Print the services, SOAP ports and operations of a contract
+    /// (QNames as {namespace}local); exit 1 if it has errors.
+    Describe {
+        /// The WSDL file.
+        file: PathBuf,
+        /// Print one JSON document instead of an outline.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -118,14 +173,40 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Some(Command::Wsdl(WsdlCommand::Check { files })) => commands::wsdl::check(&files)
+        Some(Command::Wsdl(WsdlCommand::Check { files, strict })) => {
+            commands::wsdl::check(&files, strict).unwrap_or_else(|error| {
+                eprintln!("ithaca: {error:#}");
+                ExitCode::FAILURE
+            })
+        }
+        Some(Command::Wsdl(WsdlCommand::Describe { file, json })) => {
+            commands::wsdl::describe(&file, json).unwrap_or_else(|error| {
+                eprintln!("ithaca: {error:#}");
+                ExitCode::FAILURE
+            })
+        }
+        Some(Command::Idl(IdlCommand::Check { files, include })) => {
+            commands::idl::check(&files, &include)
+        }
+        Some(Command::Idl(IdlCommand::Describe { file, include, .. })) => {
+            commands::idl::describe(&file, &include)
+        }
+        Some(Command::Idl(IdlCommand::Codegen(args))) => commands::idl_codegen::run(&args),
+        Some(Command::Corba(command)) => commands::corba::run(command),
+        Some(Command::Mock { file, listen }) => commands::mock::mock(&file, &listen)
             .unwrap_or_else(|error| {
                 eprintln!("ithaca: {error:#}");
                 ExitCode::FAILURE
             }),
-        Some(Command::Idl(IdlCommand::Check { files, include })) => {
-            commands::idl::check(&files, &include)
-        }
+        Some(Command::Codegen { file, output }) => commands::codegen::codegen(
+            &file,
+            output.as_deref(),
+            &ithaca_wsdl::codegen::Options::default(),
+        )
+        .unwrap_or_else(|error| {
+            eprintln!("ithaca: {error:#}");
+            ExitCode::FAILURE
+        }),
         Some(Command::Serve(args)) => serve(cli.config, args),
         None => serve(cli.config, ServeArgs::default()),
     }
@@ -145,10 +226,16 @@ fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> ExitCode {
         }
     };
     init_logging(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // On one CPU (the affinity mask or cgroup quota allows no more) one
+    // thread serves best: a current-thread runtime spares the
+    // work-stealing scheduler's atomics and cross-thread wake-ups.
+    let one_cpu = std::thread::available_parallelism().is_ok_and(|cpus| cpus.get() == 1);
+    let mut runtime = if one_cpu {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match runtime.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("ithaca: cannot start the async runtime: {error}");
@@ -166,7 +253,9 @@ fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> ExitCode {
 
 async fn run(config: Config) -> anyhow::Result<ExitCode> {
     let data_dir = config.storage.data_dir.clone();
-    let services = match ithaca_gateway::soap::builtin::services() {
+    let public_url = config.server.public_url.clone();
+    let services = match ithaca_gateway::soap::builtin::services_published_at(public_url.as_deref())
+    {
         Ok(services) => services,
         Err(error) => {
             eprintln!("ithaca: built-in services: {error}");

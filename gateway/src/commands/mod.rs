@@ -1,4 +1,8 @@
 //! Commands of the `ithaca` binary other than `serve` and `config`.
 
+pub(crate) mod codegen;
+pub(crate) mod corba;
 pub(crate) mod idl;
+pub(crate) mod idl_codegen;
+pub(crate) mod mock;
 pub(crate) mod wsdl;
