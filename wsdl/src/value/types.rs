@@ -216,46 +216,8 @@ impl<'s> Types<'s> {
         &self,
         complex: &'s ComplexType,
     ) -> (Vec<&'s AttributeUse>, Option<&'s Wildcard>) {
-        let mut uses: Vec<&AttributeUse> = Vec::new();
-        let mut wildcard = None;
-        let mut current = Some(complex);
-        let mut chain = 0;
-        while let Some(t) = current {
-            chain += 1;
-            if chain > MAX_CHAIN {
-                break;
-            }
-            let mut own: Vec<&AttributeUse> = t.attributes.iter().collect();
-            let mut queue: Vec<&QName> = t.attribute_groups.iter().collect();
-            let mut seen = 0;
-            while let Some(name) = queue.pop() {
-                seen += 1;
-                if seen > 256 {
-                    break;
-                }
-                if let Some(group) = self.schema.attribute_group(name) {
-                    own.extend(group.attributes.iter());
-                    queue.extend(group.attribute_groups.iter());
-                    if wildcard.is_none() {
-                        wildcard = group.any_attribute.as_ref();
-                    }
-                }
-            }
-            for u in own {
-                if !uses.iter().any(|existing| existing.name == u.name) {
-                    uses.push(u);
-                }
-            }
-            if wildcard.is_none() {
-                wildcard = t.any_attribute.as_ref();
-            }
-            current =
-                match SchemaSet::base_of(ResolvedType::Complex(t)).and_then(|b| self.resolve(b)) {
-                    Some(ResolvedType::Complex(next)) => Some(next),
-                    _ => None,
-                };
-        }
-        (uses, wildcard)
+        self.schema
+            .attribute_uses(complex, |base| self.resolve(base))
     }
 
     /// The simple type of an attribute use (a reference takes the global

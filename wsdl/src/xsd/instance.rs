@@ -918,55 +918,8 @@ impl<'s> Validator<'s> {
         &self,
         complex: &'s ComplexType,
     ) -> (Vec<&'s AttributeUse>, Option<&'s Wildcard>) {
-        let mut uses: Vec<&AttributeUse> = Vec::new();
-        let mut wildcard = None;
-        let mut current = Some(complex);
-        let mut chain = 0;
-        while let Some(t) = current {
-            chain += 1;
-            if chain > MAX_DERIVATION_CHAIN {
-                break;
-            }
-            let mut group_queue: Vec<&QName> = t.attribute_groups.iter().collect();
-            let mut own: Vec<&AttributeUse> = t.attributes.iter().collect();
-            let mut seen_groups = 0;
-            while let Some(name) = group_queue.pop() {
-                seen_groups += 1;
-                if seen_groups > 256 {
-                    break;
-                }
-                if let Some(group) = self.schema.attribute_group(name) {
-                    own.extend(group.attributes.iter());
-                    group_queue.extend(group.attribute_groups.iter());
-                    if wildcard.is_none() {
-                        wildcard = group.any_attribute.as_ref();
-                    }
-                }
-            }
-            for u in own {
-                if !uses.iter().any(|existing| existing.name == u.name) {
-                    uses.push(u);
-                }
-            }
-            if wildcard.is_none() {
-                wildcard = t.any_attribute.as_ref();
-            }
-            let base = match &t.content {
-                ComplexContent::Elements {
-                    derivation: Some((_, base)),
-                    ..
-                }
-                | ComplexContent::Simple { base, .. } => Some(base),
-                ComplexContent::Elements {
-                    derivation: None, ..
-                } => None,
-            };
-            current = match base.and_then(|b| self.schema.resolve_type(b)) {
-                Some(ResolvedType::Complex(next)) => Some(next),
-                _ => None,
-            };
-        }
-        (uses, wildcard)
+        self.schema
+            .attribute_uses(complex, |base| self.schema.resolve_type(base))
     }
 
     fn attributes(

@@ -9,7 +9,7 @@ use crate::qname::QName;
 use super::builtin::{BuiltinType, XSD_NS};
 use super::model::{
     AttributeGroup, AttributeUse, ComplexContent, ComplexType, ComponentKind, ElementDecl,
-    GroupDef, ModelGroup, Reference, SimpleType, SimpleVariety, Term, TypeDef, TypeRef,
+    GroupDef, ModelGroup, Reference, SimpleType, SimpleVariety, Term, TypeDef, TypeRef, Wildcard,
 };
 
 /// The SOAP 1.1 encoding namespace (SOAP section 5).
@@ -18,6 +18,9 @@ pub const SOAP11_ENCODING_NS: &str = "http://schemas.xmlsoap.org/soap/encoding/"
 pub const SOAP12_ENCODING_NS: &str = "http://www.w3.org/2003/05/soap-encoding";
 /// The WSDL 1.1 namespace (for `wsdl:arrayType`).
 pub(crate) const WSDL_NS: &str = "http://schemas.xmlsoap.org/wsdl/";
+
+/// The most attribute groups followed from one complex type.
+const MAX_ATTRIBUTE_GROUPS: usize = 256;
 
 /// The most derivation steps followed from a type to its root.
 pub(crate) const MAX_DERIVATION_CHAIN: usize = 64;
@@ -395,6 +398,57 @@ impl SchemaSet {
             }) => Some(base),
             _ => None,
         }
+    }
+
+    /// The attribute uses of a complex type (its own, those of its attribute
+    /// groups, then those of its base types, a name declared twice kept
+    /// once, nearest first) and its attribute wildcard. `resolve` resolves
+    /// base types, so callers with their own resolution rules (SOAP-encoded
+    /// names) walk the same chain.
+    pub(crate) fn attribute_uses<'s>(
+        &'s self,
+        complex: &'s ComplexType,
+        resolve: impl Fn(&TypeRef) -> Option<ResolvedType<'s>>,
+    ) -> (Vec<&'s AttributeUse>, Option<&'s Wildcard>) {
+        let mut uses: Vec<&AttributeUse> = Vec::new();
+        let mut wildcard = None;
+        let mut current = Some(complex);
+        let mut chain = 0;
+        while let Some(t) = current {
+            chain += 1;
+            if chain > MAX_DERIVATION_CHAIN {
+                break;
+            }
+            let mut own: Vec<&AttributeUse> = t.attributes.iter().collect();
+            let mut group_queue: Vec<&QName> = t.attribute_groups.iter().collect();
+            let mut seen_groups = 0;
+            while let Some(name) = group_queue.pop() {
+                seen_groups += 1;
+                if seen_groups > MAX_ATTRIBUTE_GROUPS {
+                    break;
+                }
+                if let Some(group) = self.attribute_group(name) {
+                    own.extend(group.attributes.iter());
+                    group_queue.extend(group.attribute_groups.iter());
+                    if wildcard.is_none() {
+                        wildcard = group.any_attribute.as_ref();
+                    }
+                }
+            }
+            for u in own {
+                if !uses.iter().any(|existing| existing.name == u.name) {
+                    uses.push(u);
+                }
+            }
+            if wildcard.is_none() {
+                wildcard = t.any_attribute.as_ref();
+            }
+            current = match Self::base_of(ResolvedType::Complex(t)).and_then(&resolve) {
+                Some(ResolvedType::Complex(next)) => Some(next),
+                _ => None,
+            };
+        }
+        (uses, wildcard)
     }
 
     /// Reports named types whose derivation chain loops.
