@@ -8,8 +8,8 @@
 #   bench/corba-echo.sh [--calls N] [--rounds R]
 #
 # Prints the compare script's last line for each mode, prefixed by the mode.
-# The binaries are built (release) in $CARGO_TARGET_DIR when it is set, else
-# in target/. `corba_echo_client` makes its calls as omniORB's client does:
+# The example binaries are built (release) in $CARGO_TARGET_DIR when it is
+# set, else in target/. `corba_echo_client` makes its calls as omniORB's client does:
 # the same arguments, from one thread blocked on the socket.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,10 +24,10 @@ while [ $# -gt 0 ]; do
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
-(cd "$root" && cargo build --release --locked -q -p ithaca-corba-echo --bins)
+(cd "$root" && cargo build --release --locked -q -p ithaca-corba-echo --examples)
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
-bin="$target_dir/release"
+bin="$target_dir/release/examples"
 port=18291
 for mode in echo add reverse; do
     line=$(bash "$compare" --target-cmd "$bin/corba_echo $port" --target-port "$port" \

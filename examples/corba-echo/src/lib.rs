@@ -17,7 +17,7 @@
 //! [`EchoServant`] implements it DSI-style (arguments read from CDR, results
 //! written to CDR; no generated code yet), [`EchoClient`] calls it from
 //! async code and [`BlockingEchoClient`] from a plain thread. The
-//! binaries `corba_echo PORT` and `corba_echo_client REF N MODE` are what
+//! examples `corba_echo --listen ADDR` and `corba_echo_client REF N MODE` are what
 //! `bench/corba-echo.sh` runs against omniORB.
 
 use std::sync::Arc;
