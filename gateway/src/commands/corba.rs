@@ -784,13 +784,13 @@ mod tests {
             union U switch (long) { case 1: string s; default: Color c; };
             struct All { short s; unsigned long long big; double d; boolean b; char c;
                          wchar w; wstring ws; fixed<6,2> f; Color e; sequence<octet> o;
-                         long grid[2]; U u; Node tree; any a; Object obj; };
+                         long grid[2]; U choice; Node tree; any a; Object obj; };
         };";
         let tc = tc_of(idl, "M::All");
         let text = json!({
             "s": -3, "big": u64::MAX, "d": 0.5, "b": true, "c": "x", "w": "€",
             "ws": "日本", "f": "12.50", "e": "green", "o": [1, 2], "grid": [3, 4],
-            "u": {"discriminator": 1, "s": "one"},
+            "choice": {"discriminator": 1, "s": "one"},
             "tree": {"label": "root", "kids": [{"label": "leaf", "kids": []}]},
             "a": "text", "obj": null
         });

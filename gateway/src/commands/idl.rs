@@ -135,7 +135,7 @@ mod tests {
                enum E { a, b };
                const long N = 3;
                native Handle;
-               valuetype V { public long v; };
+               valuetype V { public long count; };
                interface Base { readonly attribute string name; };
                interface I : Base {
                  oneway void ping();
