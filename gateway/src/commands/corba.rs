@@ -360,6 +360,16 @@ fn print_failure(error: &OrbError) -> ExitCode {
     print_system(&error.system_exception())
 }
 
+/// A JSON integer narrowed to the IDL integer type `what`.
+fn integer<T: TryFrom<i128>>(json: &Json, what: &str) -> anyhow::Result<T> {
+    let n = json
+        .as_i64()
+        .map(i128::from)
+        .or_else(|| json.as_u64().map(i128::from))
+        .ok_or_else(|| anyhow!("expected an integer, got {json}"))?;
+    T::try_from(n).map_err(|_| anyhow!("{n} is out of range for {what}"))
+}
+
 /// Reads a JSON argument as a value of `tc`. `enclosing` holds the
 /// structs and unions being read, for recursive TypeCodes.
 fn from_json(
@@ -371,13 +381,6 @@ fn from_json(
     if depth > MAX_JSON_DEPTH {
         bail!("nested deeper than {MAX_JSON_DEPTH}");
     }
-    let int = |json: &Json| -> anyhow::Result<i128> {
-        json.as_i64()
-            .map(i128::from)
-            .or_else(|| json.as_u64().map(i128::from))
-            .ok_or_else(|| anyhow!("expected an integer, got {json}"))
-    };
-    let fit = |n: i128, what: &str| anyhow!("{n} is out of range for {what}");
     let text = |json: &Json| -> anyhow::Result<String> {
         json.as_str()
             .map(str::to_owned)
@@ -396,34 +399,13 @@ fn from_json(
             .ok_or_else(|| anyhow!("expected a number, got {json}"))
     };
     Ok(match tc {
-        TypeCode::Short => {
-            let n = int(json)?;
-            Value::Short(i16::try_from(n).map_err(|_| fit(n, "short"))?)
-        }
-        TypeCode::Long => {
-            let n = int(json)?;
-            Value::Long(i32::try_from(n).map_err(|_| fit(n, "long"))?)
-        }
-        TypeCode::LongLong => {
-            let n = int(json)?;
-            Value::LongLong(i64::try_from(n).map_err(|_| fit(n, "long long"))?)
-        }
-        TypeCode::UShort => {
-            let n = int(json)?;
-            Value::UShort(u16::try_from(n).map_err(|_| fit(n, "unsigned short"))?)
-        }
-        TypeCode::ULong => {
-            let n = int(json)?;
-            Value::ULong(u32::try_from(n).map_err(|_| fit(n, "unsigned long"))?)
-        }
-        TypeCode::ULongLong => {
-            let n = int(json)?;
-            Value::ULongLong(u64::try_from(n).map_err(|_| fit(n, "unsigned long long"))?)
-        }
-        TypeCode::Octet => {
-            let n = int(json)?;
-            Value::Octet(u8::try_from(n).map_err(|_| fit(n, "octet"))?)
-        }
+        TypeCode::Short => Value::Short(integer(json, "short")?),
+        TypeCode::Long => Value::Long(integer(json, "long")?),
+        TypeCode::LongLong => Value::LongLong(integer(json, "long long")?),
+        TypeCode::UShort => Value::UShort(integer(json, "unsigned short")?),
+        TypeCode::ULong => Value::ULong(integer(json, "unsigned long")?),
+        TypeCode::ULongLong => Value::ULongLong(integer(json, "unsigned long long")?),
+        TypeCode::Octet => Value::Octet(integer(json, "octet")?),
         #[allow(clippy::cast_possible_truncation)]
         TypeCode::Float => Value::Float(float(json)? as f32),
         TypeCode::Double => Value::Double(float(json)?),
