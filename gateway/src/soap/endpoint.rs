@@ -25,7 +25,7 @@ use ithaca_wsdl::{
 
 use super::dispatch::Table;
 use super::guard;
-use super::handler::{OperationHandler, SoapRequest};
+use super::handler::{HandlerFuture, OperationHandler, SoapRequest};
 use super::publish::{self, Publication};
 use super::reply;
 use crate::body::{BodyError, Request, Response, read_to_bytes};
@@ -109,6 +109,37 @@ pub(crate) struct Endpoint {
     pub(crate) table: Table,
     /// In the order of the table's keys.
     pub(crate) operations: Vec<Operation>,
+}
+
+/// Runs a handler through [`OperationHandler::respond`] behind the
+/// body-only interface the panic guard takes, keeping the output header
+/// blocks aside for the reply writer.
+struct CaptureHeaders {
+    inner: Arc<dyn OperationHandler>,
+    headers: Arc<std::sync::Mutex<Vec<bytes::Bytes>>>,
+}
+
+impl CaptureHeaders {
+    fn new(inner: Arc<dyn OperationHandler>) -> Self {
+        Self {
+            inner,
+            headers: Arc::default(),
+        }
+    }
+}
+
+impl OperationHandler for CaptureHeaders {
+    fn call(&self, request: SoapRequest) -> HandlerFuture {
+        let future = self.inner.respond(request);
+        let slot = Arc::clone(&self.headers);
+        Box::pin(async move {
+            let response = future.await?;
+            if let Ok(mut headers) = slot.lock() {
+                *headers = response.headers;
+            }
+            Ok(response.body)
+        })
+    }
 }
 
 /// The router's handler for one endpoint.
@@ -266,9 +297,17 @@ impl Endpoint {
             action,
             headers: parts.headers,
         };
-        match guard::call(handler.as_ref(), request).await {
+        let handler = CaptureHeaders::new(Arc::clone(handler));
+        let header_blocks = Arc::clone(&handler.headers);
+        match guard::call(&handler, request).await {
             Ok(_) if operation.one_way => reply::accepted(),
-            Ok(payload) => reply::envelope(version, &payload),
+            Ok(payload) => {
+                let blocks = header_blocks
+                    .lock()
+                    .map(|mut blocks| std::mem::take(&mut *blocks))
+                    .unwrap_or_default();
+                reply::envelope_with_headers(version, &blocks, &payload)
+            }
             Err(error) => reply::fault(version, &error.into_fault(&operation.faults)),
         }
     }

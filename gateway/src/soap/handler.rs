@@ -10,6 +10,99 @@ use ithaca_wsdl::{Envelope, Fault, FaultCode, HeaderBlock, NamespaceBinding, Soa
 /// The future an [`OperationHandler`] returns.
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Vec<u8>, SoapError>> + Send>>;
 
+/// The future [`OperationHandler::respond`] returns: the body and the
+/// output header blocks.
+pub type SoapResponseFuture = Pin<Box<dyn Future<Output = Result<SoapResponse, SoapError>> + Send>>;
+
+/// What an operation answers: the bytes of the response body's content and
+/// the output header blocks (a WSDL `soap:header` on the operation's
+/// output), written in this order into the response envelope's `Header`.
+///
+/// Each header block is the bytes of one element, start tag to end tag,
+/// binding every prefix it uses itself (`<t:sessionEcho xmlns:t="urn:t">`).
+/// The gateway checks each block is one well-formed element without a DTD
+/// and at most [`MAX_HEADER_BLOCK_BYTES`] long ([`MAX_HEADER_BLOCKS`] of
+/// them at most); a block that is not answers a Receiver fault.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SoapResponse {
+    /// The body's content, as a handler returning bytes gives it.
+    pub body: Vec<u8>,
+    /// The output header blocks, in document order.
+    pub headers: Vec<Bytes>,
+}
+
+/// The most output header blocks a response may carry.
+pub const MAX_HEADER_BLOCKS: usize = 64;
+
+/// The longest output header block, in bytes.
+pub const MAX_HEADER_BLOCK_BYTES: usize = 64 * 1024;
+
+impl SoapResponse {
+    /// A response with this body content and no header blocks.
+    pub fn new(body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            body: body.into(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds an output header block (one element binding its own
+    /// namespaces).
+    #[must_use]
+    pub fn with_header(mut self, block: impl Into<Bytes>) -> Self {
+        self.headers.push(block.into());
+        self
+    }
+}
+
+impl From<Vec<u8>> for SoapResponse {
+    fn from(body: Vec<u8>) -> Self {
+        Self::new(body)
+    }
+}
+
+/// Makes a handler of an `async` closure or function that answers a
+/// [`SoapResponse`] (body plus output header blocks), for operations whose
+/// output declares a `soap:header`:
+///
+/// ```
+/// use ithaca_gateway::soap::{SoapRequest, SoapResponse, with_headers};
+///
+/// let handler = with_headers(|_request: SoapRequest| async move {
+///     Ok(SoapResponse::new(br#"<m:pingResponse xmlns:m="urn:m"/>"#.to_vec())
+///         .with_header(&br#"<m:trace xmlns:m="urn:m">7</m:trace>"#[..]))
+/// });
+/// # let _ = handler;
+/// ```
+pub fn with_headers<F, Fut>(handler: F) -> WithHeaders<F>
+where
+    F: Fn(SoapRequest) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<SoapResponse, SoapError>> + Send + 'static,
+{
+    WithHeaders(handler)
+}
+
+/// A handler answering body and output header blocks: see [`with_headers`].
+#[derive(Debug, Clone)]
+pub struct WithHeaders<F>(F);
+
+impl<F, Fut> OperationHandler for WithHeaders<F>
+where
+    F: Fn(SoapRequest) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<SoapResponse, SoapError>> + Send + 'static,
+{
+    /// The body alone (the header blocks are dropped): the gateway calls
+    /// [`OperationHandler::respond`], which keeps them.
+    fn call(&self, request: SoapRequest) -> HandlerFuture {
+        let future = (self.0)(request);
+        Box::pin(async move { future.await.map(|response| response.body) })
+    }
+
+    fn respond(&self, request: SoapRequest) -> SoapResponseFuture {
+        Box::pin((self.0)(request))
+    }
+}
+
 /// The code behind one operation: takes the request, returns the bytes of
 /// the response body's content (for document/literal wrapped, the one
 /// response element, binding its own namespaces) or a [`SoapError`].
@@ -20,6 +113,14 @@ pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Vec<u8>, SoapError>>
 pub trait OperationHandler: Send + Sync + 'static {
     /// Handles one request.
     fn call(&self, request: SoapRequest) -> HandlerFuture;
+
+    /// Handles one request, answering the body and the output header
+    /// blocks; the gateway calls this. By default the body is what
+    /// [`OperationHandler::call`] answers and there are no header blocks.
+    fn respond(&self, request: SoapRequest) -> SoapResponseFuture {
+        let future = self.call(request);
+        Box::pin(async move { future.await.map(SoapResponse::from) })
+    }
 }
 
 impl<F, Fut> OperationHandler for F

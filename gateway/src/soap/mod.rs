@@ -28,7 +28,8 @@
 //! SOAP action and body QName (the rules are in `dispatch.rs`); the body is
 //! validated against the operation's input element unless validation is
 //! off (Client / Sender fault naming the element path and rule); the
-//! handler's bytes go back in an envelope of the request's version, its
+//! handler's bytes go back in an envelope of the request's version (with
+//! the output header blocks of a [`SoapResponse`] in its `Header`), its
 //! errors as Server / Receiver faults or declared faults with their detail;
 //! one-way operations answer `202` with no body; a handler that panics
 //! answers a Server / Receiver fault. Faults carry the HTTP
@@ -80,5 +81,8 @@ pub mod typed;
 pub use contract::Contract;
 pub use dynamic::{DynamicError, DynamicFuture, DynamicHandler, DynamicRequest};
 pub use error::SetupError;
-pub use handler::{HandlerFuture, OperationHandler, SoapError, SoapRequest};
+pub use handler::{
+    HandlerFuture, MAX_HEADER_BLOCK_BYTES, MAX_HEADER_BLOCKS, OperationHandler, SoapError,
+    SoapRequest, SoapResponse, SoapResponseFuture, WithHeaders, with_headers,
+};
 pub use service::{SoapService, SoapServiceBuilder};

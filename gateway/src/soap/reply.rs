@@ -8,6 +8,9 @@ use http::header::{ALLOW, CONTENT_TYPE};
 use http::{HeaderValue, StatusCode};
 use ithaca_wsdl::{EnvelopeWriter, Fault, FaultCode, SoapVersion, write_fault};
 
+use bytes::Bytes;
+
+use super::handler::{MAX_HEADER_BLOCK_BYTES, MAX_HEADER_BLOCKS};
 use crate::body::{Response, full, text_response};
 
 /// The bytes of an envelope of one version before and after its body
@@ -59,6 +62,70 @@ pub(crate) fn envelope(version: SoapVersion, payload: &[u8]) -> Response {
             ),
         ),
     }
+}
+
+/// `200 OK` with an envelope of `version` whose `Header` holds `headers`
+/// (each checked to be one bounded, well-formed element binding its own
+/// prefixes) around `payload`; without headers, [`envelope`]. A block that
+/// fails the check answers a Receiver fault naming it.
+pub(crate) fn envelope_with_headers(
+    version: SoapVersion,
+    headers: &[Bytes],
+    payload: &[u8],
+) -> Response {
+    if headers.is_empty() {
+        return envelope(version, payload);
+    }
+    let refuse = |reason: String| {
+        tracing::warn!(%reason, "a handler answered a bad output header block");
+        fault(
+            version,
+            &Fault::new(
+                FaultCode::Receiver,
+                format!("internal error: the service answered a bad header block: {reason}"),
+            ),
+        )
+    };
+    if headers.len() > MAX_HEADER_BLOCKS {
+        return refuse(format!(
+            "{} header blocks, more than {MAX_HEADER_BLOCKS}",
+            headers.len()
+        ));
+    }
+    let mut writer = EnvelopeWriter::new(version);
+    for (index, block) in headers.iter().enumerate() {
+        if let Err(reason) = check_header_block(block) {
+            return refuse(format!("block {}: {reason}", index + 1));
+        }
+        writer = writer.header_block(block);
+    }
+    match writer.to_vec(payload) {
+        Ok(xml) => soap_response(StatusCode::OK, version, xml),
+        Err(error) => refuse(error.to_string()),
+    }
+}
+
+/// Checks that `block` is one element, well-formed, with every prefix bound
+/// inside it, no DTD, and within the size bound.
+fn check_header_block(block: &[u8]) -> Result<(), String> {
+    if block.len() > MAX_HEADER_BLOCK_BYTES {
+        return Err(format!(
+            "{} bytes, more than {MAX_HEADER_BLOCK_BYTES}",
+            block.len()
+        ));
+    }
+    let text = std::str::from_utf8(block).map_err(|_| "not UTF-8".to_owned())?;
+    if text.trim_start().starts_with("<?") {
+        return Err("an XML declaration is not an element".to_owned());
+    }
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: u32::try_from(MAX_HEADER_BLOCK_BYTES).unwrap_or(u32::MAX),
+        ..roxmltree::ParsingOptions::default()
+    };
+    roxmltree::Document::parse_with_options(text, options)
+        .map(|_| ())
+        .map_err(|error| format!("not one well-formed element: {error}"))
 }
 
 /// The fault as an envelope of `version`, with the HTTP status its code
@@ -176,6 +243,93 @@ mod tests {
             .build()
             .unwrap()
             .block_on(future)
+    }
+
+    fn body_of(response: Response) -> String {
+        use http_body_util::BodyExt;
+        let body = block_on(response.into_body().collect()).unwrap().to_bytes();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn header_blocks_go_into_the_header_of_either_version() {
+        let payload = br#"<m:trackResponse xmlns:m="urn:m"/>"#;
+        let echo = Bytes::from_static(br#"<m:sessionEcho xmlns:m="urn:m"><m:user>alice</m:user><m:ticket>42</m:ticket></m:sessionEcho>"#);
+        let trace = Bytes::from_static(br#"<t:trace xmlns:t="urn:t" t:n="1"/>"#);
+        for (version, ns) in [
+            (
+                SoapVersion::Soap11,
+                "http://schemas.xmlsoap.org/soap/envelope/",
+            ),
+            (
+                SoapVersion::Soap12,
+                "http://www.w3.org/2003/05/soap-envelope",
+            ),
+        ] {
+            let response = envelope_with_headers(version, &[echo.clone(), trace.clone()], payload);
+            assert_eq!(response.status(), 200);
+            assert_eq!(response.headers()[CONTENT_TYPE], version.content_type());
+            let xml = body_of(response);
+            let envelope =
+                ithaca_wsdl::read_envelope(xml.as_bytes(), None, &ithaca_wsdl::Limits::default())
+                    .unwrap();
+            assert_eq!(envelope.version, version);
+            let blocks = envelope.header_blocks();
+            assert_eq!(blocks.len(), 2);
+            assert_eq!(
+                xml.get(blocks[0].range.clone()).unwrap().as_bytes(),
+                echo.as_ref()
+            );
+            assert_eq!(
+                xml.get(blocks[1].range.clone()).unwrap().as_bytes(),
+                trace.as_ref()
+            );
+            let doc = roxmltree::Document::parse(&xml).unwrap();
+            let header = doc
+                .descendants()
+                .find(|n| n.has_tag_name((ns, "Header")))
+                .unwrap();
+            let echoed = header.first_element_child().unwrap();
+            assert!(echoed.has_tag_name(("urn:m", "sessionEcho")));
+            let user = echoed.first_element_child().unwrap();
+            assert_eq!(
+                (user.tag_name().namespace(), user.text()),
+                (Some("urn:m"), Some("alice"))
+            );
+            assert!(xml.contains(r#"<m:trackResponse xmlns:m="urn:m"/>"#));
+        }
+    }
+
+    #[test]
+    fn no_header_blocks_writes_the_plain_envelope() {
+        let payload = br#"<m:r xmlns:m="urn:m"/>"#;
+        let with = body_of(envelope_with_headers(SoapVersion::Soap11, &[], payload));
+        assert_eq!(with, body_of(envelope(SoapVersion::Soap11, payload)));
+        assert!(!with.contains("Header"));
+    }
+
+    #[test]
+    fn bad_header_blocks_answer_receiver_faults() {
+        let too_big = Bytes::from(format!("<a>{}</a>", "x".repeat(MAX_HEADER_BLOCK_BYTES)));
+        let cases: Vec<Bytes> = vec![
+            Bytes::from_static(b"<a><b></a>"),
+            Bytes::from_static(b"<u:a/>"),
+            Bytes::from_static(b"<a/><b/>"),
+            Bytes::from_static(b"text"),
+            Bytes::from_static(b"<!DOCTYPE a [<!ENTITY e \"x\">]><a>&e;</a>"),
+            Bytes::from_static(b"<?xml version=\"1.0\"?><a/>"),
+            too_big,
+        ];
+        for version in [SoapVersion::Soap11, SoapVersion::Soap12] {
+            for block in &cases {
+                let response = envelope_with_headers(version, std::slice::from_ref(block), b"<r/>");
+                assert_eq!(response.status(), 500, "{block:?}");
+                let xml = body_of(response);
+                assert!(xml.contains("bad header block"), "{xml}");
+            }
+            let many = vec![Bytes::from_static(b"<a/>"); MAX_HEADER_BLOCKS + 1];
+            assert_eq!(envelope_with_headers(version, &many, b"<r/>").status(), 500);
+        }
     }
 
     #[test]
