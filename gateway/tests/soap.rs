@@ -734,3 +734,108 @@ async fn namespaces_declared_on_the_body_are_in_scope_for_validation() {
         f.reason()
     );
 }
+
+/// A handler made with `with_headers` answers output header blocks: they
+/// arrive in the response envelope's `Header`, in the request's version,
+/// with the namespaces each block declares, and the body is unchanged.
+#[tokio::test]
+async fn handlers_answer_output_header_blocks_in_either_version() {
+    use ithaca_gateway::soap::{Contract, SoapRequest, SoapResponse, SoapService, with_headers};
+    let contract = Contract::from_bytes("shop.wsdl", support::SHOP_WSDL).unwrap();
+    let routes = SoapService::builder(contract)
+        .operation(
+            "order",
+            with_headers(|request: SoapRequest| async move {
+                let body = String::from_utf8_lossy(request.body()).into_owned();
+                let count = between(&body, "count>", "</").unwrap_or_default().to_owned();
+                Ok(SoapResponse::new(
+                    format!(
+                        r#"<s:orderResponse xmlns:s="urn:ithaca:test:shop"><s:total>{count}</s:total></s:orderResponse>"#
+                    )
+                    .into_bytes(),
+                )
+                .with_header(format!(
+                    r#"<r:receipt xmlns:r="urn:ithaca:test:receipt"><r:count>{count}</r:count></r:receipt>"#
+                ))
+                .with_header(&br#"<t:trace xmlns:t="urn:ithaca:test:trace">7</t:trace>"#[..]))
+            }),
+        )
+        .build()
+        .unwrap();
+    let gateway = TestGateway::start(routes, |_| {}).await;
+    for (version, path, ns) in [
+        (SoapVersion::Soap11, SHOP, S11),
+        (SoapVersion::Soap12, SHOP12, S12),
+    ] {
+        let request = soap(
+            version,
+            path,
+            None,
+            envelope(version, "", &order_body("pen", "3")),
+        );
+        let reply = http1(gateway.addr(), request).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert_eq!(content_type(&reply), version.content_type());
+        let text = reply.text();
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        let root = doc.root_element();
+        assert!(root.has_tag_name((ns, "Envelope")), "{text}");
+        let mut parts = root.children().filter(roxmltree::Node::is_element);
+        let header = parts.next().unwrap();
+        assert!(header.has_tag_name((ns, "Header")), "{text}");
+        let blocks: Vec<_> = header
+            .children()
+            .filter(roxmltree::Node::is_element)
+            .collect();
+        assert_eq!(blocks.len(), 2, "{text}");
+        assert!(blocks[0].has_tag_name(("urn:ithaca:test:receipt", "receipt")));
+        let count = blocks[0].first_element_child().unwrap();
+        assert!(count.has_tag_name(("urn:ithaca:test:receipt", "count")));
+        assert_eq!(count.text(), Some("3"));
+        assert!(blocks[1].has_tag_name(("urn:ithaca:test:trace", "trace")));
+        assert_eq!(blocks[1].text(), Some("7"));
+        let body = parts.next().unwrap();
+        assert!(body.has_tag_name((ns, "Body")), "{text}");
+        let total = body
+            .descendants()
+            .find(|n| n.has_tag_name(("urn:ithaca:test:shop", "total")));
+        assert_eq!(total.and_then(|n| n.text()), Some("3"));
+    }
+}
+
+/// A header block that is not one well-formed element answers a Receiver
+/// fault instead of a broken envelope.
+#[tokio::test]
+async fn a_malformed_output_header_block_is_a_receiver_fault() {
+    use ithaca_gateway::soap::{Contract, SoapRequest, SoapResponse, SoapService, with_headers};
+    let contract = Contract::from_bytes("shop.wsdl", support::SHOP_WSDL).unwrap();
+    let routes = SoapService::builder(contract)
+        .operation(
+            "order",
+            with_headers(|_request: SoapRequest| async move {
+                Ok(SoapResponse::new(
+                    br#"<s:orderResponse xmlns:s="urn:ithaca:test:shop"><s:total>1</s:total></s:orderResponse>"#.to_vec(),
+                )
+                .with_header(&b"<u:unbound>x</u:unbound>"[..]))
+            }),
+        )
+        .build()
+        .unwrap();
+    let gateway = TestGateway::start(routes, |_| {}).await;
+    for (version, path) in [(SoapVersion::Soap11, SHOP), (SoapVersion::Soap12, SHOP12)] {
+        let request = soap(
+            version,
+            path,
+            None,
+            envelope(version, "", &order_body("pen", "1")),
+        );
+        let reply = http1(gateway.addr(), request).await;
+        let fault = fault(&reply, version, 500);
+        assert_eq!(fault.code, FaultCode::Receiver);
+        assert!(
+            fault.reason().contains("bad header block"),
+            "{}",
+            fault.reason()
+        );
+    }
+}
