@@ -6,7 +6,10 @@
 //!   arguments from CDR and writes its results, no generated skeletons). It
 //!   answers `_is_a`, `_non_existent`, `_interface` (`NO_IMPLEMENT`: no
 //!   interface repository) and LocateRequests itself, an unknown key with
-//!   `OBJECT_NOT_EXIST` and a body it cannot read with `MARSHAL`.
+//!   `OBJECT_NOT_EXIST` and a body it cannot read with `MARSHAL`. An
+//!   object that has moved ([`ForwardingServant`],
+//!   [`Servant::forwarded_to`]) is answered with LOCATION_FORWARD and
+//!   OBJECT_FORWARD; [`Outcome::Forward`] forwards one call.
 //! - [`OrbClient`] holds one connection to a server and invokes operations
 //!   on it (DII-style), over GIOP 1.0, 1.1 or 1.2 in either byte order,
 //!   with the code sets negotiated from the target's reference and
@@ -73,7 +76,7 @@ mod server;
 
 pub use blocking_client::BlockingOrbClient;
 pub use client::{ClientConfig, DEFAULT_MAX_FORWARDS, Orb, OrbClient, ReplyBody};
-pub use servant::{Call, Outcome, Servant, ServantFuture};
+pub use servant::{Call, Forward, ForwardingServant, Outcome, Servant, ServantFuture};
 pub use server::{OrbServer, RunningOrbServer, Threading};
 
 /// Why an ORB call or connection failed.

@@ -10,6 +10,7 @@ use crate::GiopVersion;
 use crate::cdr::{ByteOrder, CdrReader, CdrWriter};
 use crate::codeset::CodeSets;
 use crate::giop::{CompletionStatus, SystemException};
+use crate::ior::Ior;
 
 /// Free room below which the reply buffer takes a new block first.
 const REPLY_BUFFER_MIN_ROOM: usize = 64;
@@ -52,6 +53,66 @@ pub trait Servant: Send + Sync + 'static {
     /// every call back.
     fn invoke_now(&self, call: Call) -> Result<Outcome, Call> {
         Err(call)
+    }
+
+    /// Where the object has moved, if it has: the server then answers
+    /// every request for it (the built-in `_is_a` and `_non_existent`
+    /// included) with LOCATION_FORWARD and every LocateRequest with
+    /// OBJECT_FORWARD (the `_PERM` forms when [`Forward::permanent`], in
+    /// GIOP 1.2), and never calls [`Servant::invoke`]. The default:
+    /// `None`, the object is here. A servant can also forward one call
+    /// at a time by answering [`Outcome::Forward`].
+    fn forwarded_to(&self) -> Option<Forward> {
+        None
+    }
+}
+
+/// A location forward: where clients should send their requests instead.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct Forward {
+    /// The reference to use.
+    pub to: Ior,
+    /// LOCATION_FORWARD_PERM / OBJECT_FORWARD_PERM (GIOP 1.2; sent as the
+    /// plain forward to GIOP 1.0 and 1.1 clients): the client may replace
+    /// its reference for good.
+    pub permanent: bool,
+}
+
+/// An object that lives elsewhere: every request and LocateRequest for it
+/// is answered with a forward to its new reference (a moved or migrated
+/// object, a locator in front of a pool of servers).
+#[derive(Clone, Debug)]
+pub struct ForwardingServant {
+    repository_id: String,
+    forward: Forward,
+}
+
+impl ForwardingServant {
+    /// Forwards to `to` (LOCATION_FORWARD, or LOCATION_FORWARD_PERM when
+    /// `permanent`).
+    pub fn new(to: Ior, permanent: bool) -> Self {
+        Self {
+            repository_id: to.type_id.clone(),
+            forward: Forward { to, permanent },
+        }
+    }
+}
+
+impl Servant for ForwardingServant {
+    fn repository_id(&self) -> &str {
+        &self.repository_id
+    }
+
+    fn invoke(&self, _call: Call) -> ServantFuture<'_> {
+        Box::pin(std::future::ready(Outcome::Forward(self.forward.clone())))
+    }
+
+    fn invoke_now(&self, _call: Call) -> Result<Outcome, Call> {
+        Ok(Outcome::Forward(self.forward.clone()))
+    }
+
+    fn forwarded_to(&self) -> Option<Forward> {
+        Some(self.forward.clone())
     }
 }
 
@@ -206,6 +267,9 @@ pub enum Outcome {
     UserException(Bytes),
     /// A system exception.
     System(SystemException),
+    /// The object is elsewhere: LOCATION_FORWARD(_PERM) to this reference,
+    /// which the client retries the call on.
+    Forward(Forward),
 }
 
 impl Outcome {

@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use super::servant::{Call, Outcome, Servant};
+use super::servant::{Call, Forward, Outcome, Servant};
 use crate::GiopVersion;
 use crate::cdr::{ByteOrder, CdrReader, CdrWriter};
 use crate::codeset::{CodeSetError, CodeSets};
@@ -384,10 +384,11 @@ impl Dispatcher {
             servant,
             call,
             reply_to,
+            version,
         } = self.handle_now(event)
         {
             let outcome = servant.invoke(call).await;
-            self.answer(reply_to, reply_status(outcome));
+            self.answer(reply_to, reply_status(outcome, version));
         }
     }
 
@@ -398,10 +399,11 @@ impl Dispatcher {
             servant,
             call,
             reply_to,
+            version,
         } = self.handle_now(event)
         {
             let outcome = complete_on_this_thread(servant.invoke(call), runtime);
-            self.answer(reply_to, reply_status(outcome));
+            self.answer(reply_to, reply_status(outcome, version));
         }
     }
 
@@ -462,6 +464,7 @@ impl Dispatcher {
                                     servant,
                                     call,
                                     reply_to,
+                                    version,
                                 };
                             }
                         }
@@ -480,9 +483,16 @@ impl Dispatcher {
                 self.answer(reply_to, status);
             }
             MessageBody::LocateRequest(locate) => {
-                let status = match locate.target.object_key() {
-                    Some(key) if self.servant(key).is_some() => LocateStatus::ObjectHere,
-                    _ => LocateStatus::UnknownObject,
+                let servant = locate.target.object_key().and_then(|key| self.servant(key));
+                let status = match servant.map(|servant| servant.forwarded_to()) {
+                    Some(Some(Forward { to, permanent }))
+                        if permanent && version == GiopVersion::V1_2 =>
+                    {
+                        LocateStatus::ObjectForwardPerm(to)
+                    }
+                    Some(Some(Forward { to, .. })) => LocateStatus::ObjectForward(to),
+                    Some(None) => LocateStatus::ObjectHere,
+                    None => LocateStatus::UnknownObject,
                 };
                 let _ = self.connection.send_locate_reply(LocateReply {
                     request_id: locate.request_id,
@@ -519,6 +529,10 @@ impl Dispatcher {
                 CompletionStatus::No,
             )));
         };
+        // A moved object forwards every request, built-ins included.
+        if let Some(forward) = servant.forwarded_to() {
+            return Ok(reply_status(Outcome::Forward(forward), version));
+        }
         let Ok(reply_offset) = reply_body_offset(request.request_id, version, self.byte_order)
         else {
             return Ok(marshal_status());
@@ -562,7 +576,7 @@ impl Dispatcher {
                 Err(call) => return Err((servant, call)),
             },
         };
-        Ok(reply_status(outcome))
+        Ok(reply_status(outcome, version))
     }
 }
 
@@ -576,15 +590,23 @@ enum Step {
         servant: Arc<dyn Servant>,
         call: Call,
         reply_to: Option<u32>,
+        version: GiopVersion,
     },
 }
 
-/// The reply status an outcome makes.
-fn reply_status(outcome: Outcome) -> ReplyStatus {
+/// The reply status an outcome makes in a reply of `version` (a
+/// permanent forward is GIOP 1.2 only: older clients get the plain one).
+fn reply_status(outcome: Outcome, version: GiopVersion) -> ReplyStatus {
     match outcome {
         Outcome::Return(body) => ReplyStatus::NoException(body),
         Outcome::UserException(body) => ReplyStatus::UserException(body),
         Outcome::System(exception) => ReplyStatus::SystemException(exception),
+        Outcome::Forward(Forward { to, permanent })
+            if permanent && version == GiopVersion::V1_2 =>
+        {
+            ReplyStatus::LocationForwardPerm(to)
+        }
+        Outcome::Forward(Forward { to, .. }) => ReplyStatus::LocationForward(to),
     }
 }
 
