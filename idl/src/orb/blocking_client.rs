@@ -7,8 +7,9 @@
 //! each call costs one `send` and one `recv`, with no readiness
 //! notification (`epoll_wait`) and no runtime in between. It speaks the
 //! same GIOP (1.0–1.2, either byte order, GIOP 1.2 fragmentation) and
-//! negotiates code sets the same way; there is no pooling or forwarding
-//! (see [`Orb`](super::Orb) for those).
+//! negotiates code sets the same way; there is no pooling, and forwards
+//! are followed by generated clients (see [`Orb`](super::Orb) for both on
+//! references).
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -17,12 +18,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::OrbError;
-use super::client::{ClientConfig, ReplyBody, connection_code_sets, reply_body};
+use super::client::{
+    ClientConfig, MAX_ADDRESSES_TRIED, ReplyBody, connection_code_sets, profile_version, reply_body,
+};
 use crate::cdr::CdrWriter;
 use crate::codeset::{CodeSetPolicy, CodeSets};
 use crate::connection::{Connection, ConnectionConfig, Event, Role};
 use crate::giop::{LocateStatus, Message, MessageBody, ResponseFlags, TargetAddress};
-use crate::ior::{Corbaloc, CorbalocAddress};
+use crate::ior::{CodeSetComponentInfo, Corbaloc, CorbalocAddress, IiopProfile};
 
 /// The size of the buffer replies are read into.
 const READ_BUFFER_SIZE: usize = 16 * 1024;
@@ -52,7 +55,55 @@ impl BlockingOrbClient {
     /// 1.1+ request.
     pub fn connect(addr: SocketAddr, config: ClientConfig) -> Result<Self, OrbError> {
         let assumed = CodeSetPolicy::default().component_info();
-        let code_sets = config.code_sets.negotiate(Some(&assumed))?;
+        Self::connect_with_code_sets(addr, config, Some(&assumed))
+    }
+
+    /// Connects to the object of an IIOP profile, as
+    /// [`OrbClient::connect_profile`](super::OrbClient::connect_profile):
+    /// its host or else its alternate addresses, at most its GIOP version,
+    /// with the code sets its `TAG_CODE_SETS` component allows.
+    pub fn connect_profile(profile: &IiopProfile, config: ClientConfig) -> Result<Self, OrbError> {
+        let config = ClientConfig {
+            version: profile_version(profile, config.version),
+            ..config
+        };
+        let code_sets = profile.code_sets().transpose()?;
+        let mut addresses = vec![(profile.host.clone(), profile.port)];
+        addresses.extend(profile.alternate_addresses()?);
+        let mut last = OrbError::NoAddress("no address in the profile");
+        for (host, port) in addresses.iter().take(MAX_ADDRESSES_TRIED) {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let addr = match (host, *port).to_socket_addrs() {
+                Ok(mut addrs) => match addrs.next() {
+                    Some(addr) => addr,
+                    None => {
+                        last = OrbError::NoAddress("the host name does not resolve");
+                        continue;
+                    }
+                },
+                Err(error) => {
+                    last = OrbError::Io(error);
+                    continue;
+                }
+            };
+            match Self::connect_with_code_sets(addr, config, code_sets.as_ref()) {
+                Ok(client) => return Ok(client),
+                Err(error @ OrbError::CodeSets(_)) => return Err(error),
+                Err(error) => last = error,
+            }
+        }
+        Err(last)
+    }
+
+    /// Connects to `addr`, a server whose reference announced `code_sets`
+    /// (`None`: no `TAG_CODE_SETS`, so char data is ISO-8859-1 and wide
+    /// characters cannot be sent).
+    pub fn connect_with_code_sets(
+        addr: SocketAddr,
+        config: ClientConfig,
+        code_sets: Option<&CodeSetComponentInfo>,
+    ) -> Result<Self, OrbError> {
+        let code_sets = config.code_sets.negotiate(code_sets)?;
         let stream = match config.call_timeout {
             Some(timeout) => TcpStream::connect_timeout(&addr, timeout)?,
             None => TcpStream::connect(addr)?,

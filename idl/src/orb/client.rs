@@ -481,7 +481,7 @@ pub(super) fn connection_code_sets(version: GiopVersion, negotiated: CodeSets) -
 
 /// The GIOP version to speak to a profile: the configured one, at most the
 /// profile's.
-fn profile_version(profile: &IiopProfile, configured: GiopVersion) -> GiopVersion {
+pub(super) fn profile_version(profile: &IiopProfile, configured: GiopVersion) -> GiopVersion {
     let offered = match profile.version.minor {
         0 => GiopVersion::V1_0,
         1 => GiopVersion::V1_1,
@@ -491,7 +491,7 @@ fn profile_version(profile: &IiopProfile, configured: GiopVersion) -> GiopVersio
 }
 
 /// How many addresses of one profile are tried.
-const MAX_ADDRESSES_TRIED: usize = 8;
+pub(super) const MAX_ADDRESSES_TRIED: usize = 8;
 
 pub(super) fn reply_body(message: Message, code_sets: CodeSets) -> Result<ReplyBody, OrbError> {
     let (version, byte_order) = (message.version, message.byte_order);
