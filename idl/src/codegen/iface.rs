@@ -119,6 +119,8 @@ fn blocking_client(async_client: &str, idl_name: &str) -> String {
         .replace("pub async fn", "pub fn")
         .replace("::ithaca_idl::orb::OrbClient", "::ithaca_idl::orb::BlockingOrbClient")
         .replace(&format!("{RT}::is_a("), &format!("{RT}::is_a_blocking("))
+        .replace(&format!("{RT}::invoke("), &format!("{RT}::invoke_blocking("))
+        .replace(&format!("{RT}::locate("), &format!("{RT}::locate_blocking("))
         .replace(&format!("{RT}::connect_ior("), &format!("{RT}::connect_ior_blocking("))
         .replace(
             &format!("pub struct {bare}Client "),
@@ -142,6 +144,7 @@ const CLIENT_METHODS: &[&str] = &[
     "from_ior",
     "narrow",
     "is_a",
+    "locate",
     "orb",
     "key",
     "into_parts",
@@ -512,7 +515,7 @@ impl Generator<'_> {
             .to_owned();
         let client = format!("{bare}Client");
         let mut out = format!(
-            "/// A client of IDL interface `{}`: one method per operation and attribute, its own and its bases'.\n#[derive(Debug)]\npub struct {client} {{\n    orb: ::ithaca_idl::orb::OrbClient,\n    key: {RT}::Bytes,\n}}\n\n",
+            "/// A client of IDL interface `{}`: one method per operation and attribute, its own and its bases'.\n///\n/// Location forwards (LOCATION_FORWARD, LOCATION_FORWARD_PERM, and OBJECT_FORWARD to [`Self::locate`]) are followed up to `ClientConfig::max_forwards` hops; the client then stays on the object it was forwarded to.\n#[derive(Debug)]\npub struct {client} {{\n    orb: ::ithaca_idl::orb::OrbClient,\n    key: {RT}::Bytes,\n}}\n\n",
             decl.scoped_name
         );
         let _ = write!(
@@ -542,8 +545,8 @@ impl Generator<'_> {
 
     /// Narrows: a client if the object under `key` implements this interface (`_is_a`), `None` if not.
     pub async fn narrow(mut orb: ::ithaca_idl::orb::OrbClient, key: impl ::core::convert::Into<{RT}::Bytes>) -> ::core::result::Result<::core::option::Option<Self>, {RT}::SystemError> {{
-        let key = key.into();
-        if {RT}::is_a(&mut orb, &key, Self::REPOSITORY_ID).await? {{
+        let mut key = key.into();
+        if {RT}::is_a(&mut orb, &mut key, Self::REPOSITORY_ID).await? {{
             Ok(Some(Self {{ orb, key }}))
         }} else {{
             Ok(None)
@@ -552,7 +555,12 @@ impl Generator<'_> {
 
     /// Whether the object implements the interface with this repository id.
     pub async fn is_a(&mut self, repository_id: &str) -> ::core::result::Result<bool, {RT}::SystemError> {{
-        {RT}::is_a(&mut self.orb, &self.key, repository_id).await
+        {RT}::is_a(&mut self.orb, &mut self.key, repository_id).await
+    }}
+
+    /// Asks the server where the object is (LocateRequest), following OBJECT_FORWARD answers: true if it is there, false if the server does not know it.
+    pub async fn locate(&mut self) -> ::core::result::Result<bool, {RT}::SystemError> {{
+        {RT}::locate(&mut self.orb, &mut self.key).await
     }}
 
     /// The ORB client, for DII-style calls.
@@ -669,7 +677,7 @@ impl Generator<'_> {
             );
         }
         Ok(format!(
-            "    /// `{}`.\n    pub async fn {}(&mut self{params}) -> ::core::result::Result<{ok}, {err}> {{\n        let reply = self\n            .orb\n            .invoke(&self.key, {wire:?}, {args_closure})\n            .await\n            .map_err(|e| {RT}::SystemError::from_orb_error(&e))?;\n        match reply {{\n            {return_arm}{exception_arm}\n            other => Err({RT}::SystemError::from_reply(other){into}),\n        }}\n    }}\n",
+            "    /// `{}`.\n    pub async fn {}(&mut self{params}) -> ::core::result::Result<{ok}, {err}> {{\n        let reply = {RT}::invoke(&mut self.orb, &mut self.key, {wire:?}, {args_closure})\n            .await?;\n        match reply {{\n            {return_arm}{exception_arm}\n            other => Err({RT}::SystemError::from_reply(other){into}),\n        }}\n    }}\n",
             m.idl, m.rust
         ))
     }

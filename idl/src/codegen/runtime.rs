@@ -12,7 +12,7 @@ use std::fmt;
 use crate::cdr::{CdrReader, CdrWriter};
 use crate::dynamic::{self, Fixed, TypeCode, Value};
 use crate::error::{Error, Result};
-use crate::giop::{CompletionStatus, SystemException};
+use crate::giop::{CompletionStatus, LocateStatus, SystemException};
 use crate::orb::{Call, OrbError, Outcome, ReplyBody};
 
 pub use bytes::Bytes;
@@ -84,6 +84,7 @@ impl SystemError {
         let (name, completed) = match error {
             OrbError::Giop(_) => ("MARSHAL", CompletionStatus::Maybe),
             OrbError::NoAddress(_) => ("INV_OBJREF", CompletionStatus::No),
+            OrbError::TooManyForwards(_) => ("TRANSIENT", CompletionStatus::No),
             _ => ("COMM_FAILURE", CompletionStatus::Maybe),
         };
         Self {
@@ -95,7 +96,8 @@ impl SystemError {
     /// What a reply other than a normal return or a known user exception
     /// becomes: the system exception it carried, `UNKNOWN` for a user
     /// exception the operation does not declare, `TRANSIENT` for a
-    /// location forward (not followed by generated stubs).
+    /// location forward (generated stubs follow forwards through
+    /// [`invoke`], so they only see this for a forward to nowhere).
     pub fn from_reply(reply: ReplyBody) -> Self {
         match reply {
             ReplyBody::System(exception) => Self {
@@ -298,22 +300,134 @@ pub fn bad_enum(what: &'static str, value: u32) -> Error {
     Error::InvalidEnum { what, value }
 }
 
-/// Answers `_is_a` the way generated clients ask it: true iff the object
-/// implements `repository_id`.
+/// Invokes `operation` on the object under `key` the way generated
+/// clients do: LOCATION_FORWARD and LOCATION_FORWARD_PERM replies are
+/// followed, each by connecting `orb` to the forwarded reference
+/// ([`OrbClient::connect_profile`](crate::orb::OrbClient::connect_profile))
+/// and sending the request again (`args` writes it each time), up to
+/// [`ClientConfig::max_forwards`](crate::orb::ClientConfig::max_forwards)
+/// hops, as [`Orb`](crate::orb::Orb) does; then `TRANSIENT`. The client
+/// stays on the object it was forwarded to for later calls.
+pub async fn invoke(
+    orb: &mut crate::orb::OrbClient,
+    key: &mut Bytes,
+    operation: &str,
+    args: impl Fn(&mut CdrWriter<'_>) -> Result<()>,
+) -> std::result::Result<ReplyBody, SystemError> {
+    let max_forwards = orb.config().max_forwards;
+    for _ in 0..=max_forwards {
+        let reply = orb
+            .invoke(key, operation, &args)
+            .await
+            .map_err(|e| SystemError::from_orb_error(&e))?;
+        match reply {
+            ReplyBody::Forward(to) => {
+                let profile = forwarded_profile(&to)?;
+                *orb = crate::orb::OrbClient::connect_profile(&profile, *orb.config())
+                    .await
+                    .map_err(|e| SystemError::from_orb_error(&e))?;
+                *key = profile.object_key;
+            }
+            reply => return Ok(reply),
+        }
+    }
+    Err(SystemError::from_orb_error(&OrbError::TooManyForwards(
+        max_forwards,
+    )))
+}
+
+/// Sends a LocateRequest for the object under `key`, following
+/// OBJECT_FORWARD and OBJECT_FORWARD_PERM answers as [`invoke`] follows
+/// location forwards (the client stays on the object it was forwarded
+/// to): true when the object is there, false when the server does not
+/// know it.
+pub async fn locate(
+    orb: &mut crate::orb::OrbClient,
+    key: &mut Bytes,
+) -> std::result::Result<bool, SystemError> {
+    let max_forwards = orb.config().max_forwards;
+    for _ in 0..=max_forwards {
+        let status = orb
+            .locate(key)
+            .await
+            .map_err(|e| SystemError::from_orb_error(&e))?;
+        match located(status)? {
+            Located::Answer(here) => return Ok(here),
+            Located::Forward(to) => {
+                let profile = forwarded_profile(&to)?;
+                *orb = crate::orb::OrbClient::connect_profile(&profile, *orb.config())
+                    .await
+                    .map_err(|e| SystemError::from_orb_error(&e))?;
+                *key = profile.object_key;
+            }
+        }
+    }
+    Err(SystemError::from_orb_error(&OrbError::TooManyForwards(
+        max_forwards,
+    )))
+}
+
+/// Answers `_is_a` the way generated clients ask it (through [`invoke`],
+/// so forwards are followed): true iff the object implements
+/// `repository_id`.
 pub async fn is_a(
     orb: &mut crate::orb::OrbClient,
-    key: &[u8],
+    key: &mut Bytes,
     repository_id: &str,
 ) -> std::result::Result<bool, SystemError> {
-    let reply = orb
-        .invoke(key, "_is_a", |w| w.write_string(repository_id))
-        .await
-        .map_err(|e| SystemError::from_orb_error(&e))?;
+    let reply = invoke(orb, key, "_is_a", |w| w.write_string(repository_id)).await?;
+    is_a_answer(reply)
+}
+
+/// What a `_is_a` reply says.
+fn is_a_answer(reply: ReplyBody) -> std::result::Result<bool, SystemError> {
     match reply {
         ReplyBody::Return(mut r) => r
             .read_boolean()
             .map_err(|e| SystemError::marshal(&e, CompletionStatus::Yes)),
         other => Err(SystemError::from_reply(other)),
+    }
+}
+
+/// The IIOP profile of a reference a forward named (`INV_OBJREF` without
+/// one).
+fn forwarded_profile(
+    to: &crate::ior::Ior,
+) -> std::result::Result<crate::ior::IiopProfile, SystemError> {
+    match to.iiop_profile() {
+        Some(Ok(profile)) if !to.is_nil() => Ok(profile),
+        Some(Err(e)) => Err(SystemError::marshal(&e, CompletionStatus::No)),
+        Some(Ok(_)) | None => Err(SystemError {
+            detail: Some("a forward to a reference with no IIOP profile".to_owned()),
+            ..SystemError::standard("INV_OBJREF", 0, CompletionStatus::No)
+        }),
+    }
+}
+
+/// What a LocateReply means to a generated client.
+enum Located {
+    /// Whether the object is there.
+    Answer(bool),
+    /// Ask again at this reference.
+    Forward(crate::ior::Ior),
+}
+
+fn located(status: LocateStatus) -> std::result::Result<Located, SystemError> {
+    match status {
+        LocateStatus::ObjectHere => Ok(Located::Answer(true)),
+        LocateStatus::UnknownObject => Ok(Located::Answer(false)),
+        LocateStatus::ObjectForward(to) | LocateStatus::ObjectForwardPerm(to) => {
+            Ok(Located::Forward(to))
+        }
+        LocateStatus::LocSystemException(exception) => Err(SystemError {
+            exception,
+            detail: None,
+        }),
+        // Generated clients address objects by key only.
+        LocateStatus::LocNeedsAddressingMode(_) => Err(SystemError {
+            detail: Some("the server wants another addressing mode than the object key".to_owned()),
+            ..SystemError::standard("NO_IMPLEMENT", 0, CompletionStatus::No)
+        }),
     }
 }
 
@@ -347,21 +461,67 @@ pub async fn connect_ior(
     Ok((orb, profile.object_key))
 }
 
+/// [`invoke`] on a [`BlockingOrbClient`](crate::orb::BlockingOrbClient):
+/// forwards followed the same way, on the calling thread.
+pub fn invoke_blocking(
+    orb: &mut crate::orb::BlockingOrbClient,
+    key: &mut Bytes,
+    operation: &str,
+    args: impl Fn(&mut CdrWriter<'_>) -> Result<()>,
+) -> std::result::Result<ReplyBody, SystemError> {
+    let max_forwards = orb.config().max_forwards;
+    for _ in 0..=max_forwards {
+        let reply = orb
+            .invoke(key, operation, &args)
+            .map_err(|e| SystemError::from_orb_error(&e))?;
+        match reply {
+            ReplyBody::Forward(to) => {
+                let profile = forwarded_profile(&to)?;
+                *orb = crate::orb::BlockingOrbClient::connect_profile(&profile, *orb.config())
+                    .map_err(|e| SystemError::from_orb_error(&e))?;
+                *key = profile.object_key;
+            }
+            reply => return Ok(reply),
+        }
+    }
+    Err(SystemError::from_orb_error(&OrbError::TooManyForwards(
+        max_forwards,
+    )))
+}
+
+/// [`locate`] on a [`BlockingOrbClient`](crate::orb::BlockingOrbClient).
+pub fn locate_blocking(
+    orb: &mut crate::orb::BlockingOrbClient,
+    key: &mut Bytes,
+) -> std::result::Result<bool, SystemError> {
+    let max_forwards = orb.config().max_forwards;
+    for _ in 0..=max_forwards {
+        let status = orb
+            .locate(key)
+            .map_err(|e| SystemError::from_orb_error(&e))?;
+        match located(status)? {
+            Located::Answer(here) => return Ok(here),
+            Located::Forward(to) => {
+                let profile = forwarded_profile(&to)?;
+                *orb = crate::orb::BlockingOrbClient::connect_profile(&profile, *orb.config())
+                    .map_err(|e| SystemError::from_orb_error(&e))?;
+                *key = profile.object_key;
+            }
+        }
+    }
+    Err(SystemError::from_orb_error(&OrbError::TooManyForwards(
+        max_forwards,
+    )))
+}
+
 /// [`is_a`] on a [`BlockingOrbClient`](crate::orb::BlockingOrbClient).
 pub fn is_a_blocking(
     orb: &mut crate::orb::BlockingOrbClient,
-    key: &[u8],
+    key: &mut Bytes,
     repository_id: &str,
 ) -> std::result::Result<bool, SystemError> {
-    let reply = orb
-        .invoke(key, "_is_a", |w| w.write_string(repository_id))
-        .map_err(|e| SystemError::from_orb_error(&e))?;
-    match reply {
-        ReplyBody::Return(mut r) => r
-            .read_boolean()
-            .map_err(|e| SystemError::marshal(&e, CompletionStatus::Yes)),
-        other => Err(SystemError::from_reply(other)),
-    }
+    let reply = invoke_blocking(orb, key, "_is_a", |w| w.write_string(repository_id))?;
+    is_a_answer(reply)
 }
 
 /// [`connect_ior`] for a [`BlockingOrbClient`](crate::orb::BlockingOrbClient).

@@ -82,7 +82,7 @@ fn unsupported_types_are_refused_where_used() {
 #[test]
 fn rust_keywords_and_client_methods_are_escaped() {
     let code = generate_str(
-        "module type { struct match { long fn; }; interface I { void key(in long self); }; };",
+        "module type { struct match { long fn; }; interface I { void key(in long self); boolean locate(); }; };",
     )
     .unwrap();
     assert!(code.contains("pub mod r#type {"), "{code}");
@@ -92,6 +92,9 @@ fn rust_keywords_and_client_methods_are_escaped() {
         code.contains("pub async fn key_op(&mut self, self_: i32)"),
         "{code}"
     );
+    // `locate` is the generated LocateRequest; the operation steps aside.
+    assert!(code.contains("pub async fn locate_op(&mut self)"), "{code}");
+    assert!(code.contains("pub fn locate_op(&mut self)"), "{code}");
 }
 
 /// The IDL of the criterion bench `benches/codegen.rs`, whose generated
