@@ -1,7 +1,8 @@
 //! Interop with omniORB 4.2 (Debian's omniorb, omniidl, libomniorb4-dev):
 //! an omniORB C++ client calls Ithaca's ORB, and Ithaca's client calls an
 //! omniORB C++ server, over GIOP 1.0, 1.1 and 1.2, in both byte orders, with
-//! user and system exceptions, oneway, and 5 MiB messages each way.
+//! user and system exceptions, oneway, and 5 MiB messages each way; and
+//! omniORB's client follows the location forwards Ithaca's server sends.
 //!
 //! The C++ programs are in `omniorb/`; this test builds them with omniidl and
 //! g++ (once per target directory). Run `scripts/install-test-deps.sh` first.
@@ -13,13 +14,14 @@ mod support;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use ithaca_corba_echo::{ADD_LIMIT, AddResult, EchoClient, Point};
+use ithaca_corba_echo::{ADD_LIMIT, AddResult, ECHO_KEY, ECHO_REPOSITORY_ID, EchoClient, Point};
 use ithaca_idl::GiopVersion;
 use ithaca_idl::cdr::ByteOrder;
-use ithaca_idl::orb::{ClientConfig, ReplyBody};
+use ithaca_idl::naming::object_ior;
+use ithaca_idl::orb::{ClientConfig, ForwardingServant, ReplyBody};
 
 /// omniORB refuses messages over 2 MiB unless told otherwise.
 const MAX_MESSAGE: &str = "67108864";
@@ -84,6 +86,55 @@ async fn an_omniorb_client_calls_ithaca_in_every_giop_version() {
             );
         }
     }
+    assert!(servant.pings() >= 3);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_omniorb_client_follows_ithaca_location_forwards() {
+    let dir = programs();
+    let (server, servant) = ithaca_corba_echo::echo_server("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let home = object_ior(ECHO_REPOSITORY_ID, "127.0.0.1", addr.port(), ECHO_KEY).unwrap();
+    server.register(
+        &b"Moved"[..],
+        Arc::new(ForwardingServant::new(home.clone(), false)),
+    );
+    server.register(
+        &b"MovedPerm"[..],
+        Arc::new(ForwardingServant::new(home, true)),
+    );
+    for (version, key) in [("1.0", "Moved"), ("1.2", "Moved"), ("1.2", "MovedPerm")] {
+        let reference = format!("corbaloc:iiop:{version}@{addr}/{key}");
+        let output = tokio::task::spawn_blocking({
+            let client = dir.join("check_client");
+            move || Command::new(client).arg(&reference).output().unwrap()
+        })
+        .await
+        .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "GIOP {version} {key}:\n{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        for check in [
+            "ok narrow",
+            "ok echoString",
+            "ok add raises Overflow",
+            "ok reverse",
+            "ok ping",
+            "ok _is_a",
+        ] {
+            assert!(
+                stdout.lines().any(|l| l == check),
+                "GIOP {version} {key}: {check:?} missing:\n{stdout}"
+            );
+        }
+    }
+    // The oneway pings reached the object behind the forwards.
     assert!(servant.pings() >= 3);
     server.shutdown().await;
 }
