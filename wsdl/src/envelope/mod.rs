@@ -10,7 +10,7 @@ mod writer;
 
 use std::ops::Range;
 
-pub use reader::read_envelope;
+pub use reader::{BodyValidation, read_envelope, read_envelope_validating};
 pub use writer::{EnvelopeWriter, write_envelope};
 
 use crate::error::ReadError;

@@ -11,6 +11,7 @@ use crate::limits::Limits;
 use crate::qname::{NamespaceBinding, QName};
 use crate::scan::{Scanner, Token, declared_namespaces, is_xml_whitespace};
 use crate::version::SoapVersion;
+use crate::xsd::{BodyValidator, Violation};
 
 /// Reads a SOAP 1.1 or SOAP 1.2 envelope from `input` in one streaming
 /// pass, without building a tree.
@@ -28,6 +29,31 @@ pub fn read_envelope(
     content_type: Option<&ContentType>,
     limits: &Limits,
 ) -> Result<Envelope, ReadError> {
+    read_envelope_validating(input, content_type, limits, |_| None).map(|(envelope, _)| envelope)
+}
+
+/// The verdict of a body validation: every violation found, as
+/// [`SchemaSet::validate_element`](crate::xsd::SchemaSet::validate_element)
+/// reports them.
+pub type BodyValidation = Result<(), Vec<Violation>>;
+
+/// Reads an envelope as [`read_envelope`] does and, in the same pass,
+/// validates the body's first child element.
+///
+/// When the reader meets the body's first child, it calls `choose` with
+/// its name (a caller dispatches on it); the [`BodyValidator`] returned,
+/// if any, is fed that element's events as they are read, so the body is
+/// tokenised once. The verdict is `None` when the body has no child or
+/// `choose` returned `None`. Reading errors come first: a verdict is only
+/// returned with a well-formed envelope.
+pub fn read_envelope_validating<'s>(
+    input: &[u8],
+    content_type: Option<&ContentType>,
+    limits: &Limits,
+    choose: impl FnOnce(&QName) -> Option<BodyValidator<'s>>,
+) -> Result<(Envelope, Option<BodyValidation>), ReadError> {
+    let mut choose = Some(choose);
+    let mut verdict = None;
     let mut scanner = Scanner::new(input, *limits)?;
     let root = loop {
         match scanner.next_token()? {
@@ -64,7 +90,13 @@ pub fn read_envelope(
                     header = Some(read_header(&mut scanner, version, declared)?);
                 } else if body.is_none() && scanner.element_is(&element.start, namespace, "Body") {
                     let declared = declared_namespaces(&element.start);
-                    body = Some(read_body(&mut scanner, element.range.end, declared)?);
+                    body = Some(read_body(
+                        &mut scanner,
+                        element.range.end,
+                        declared,
+                        &mut choose,
+                        &mut verdict,
+                    )?);
                 } else if body.is_some()
                     && version == SoapVersion::Soap11
                     && scanner.element_namespace(&element.start).is_some()
@@ -91,12 +123,13 @@ pub fn read_envelope(
     // comments and processing instructions after it.
     while !matches!(scanner.next_token()?, Token::Eof) {}
     let body = body.ok_or(ReadError::MissingBody)?;
-    Ok(Envelope {
+    let envelope = Envelope {
         version,
         namespaces,
         header,
         body,
-    })
+    };
+    Ok((envelope, verdict))
 }
 
 /// Finds the SOAP version of the root element, or fails with
@@ -105,14 +138,15 @@ fn envelope_version(
     scanner: &Scanner<'_>,
     root: &BytesStart<'_>,
 ) -> Result<SoapVersion, ReadError> {
-    let name = scanner.element_name(root);
-    match name
-        .namespace
-        .as_deref()
-        .and_then(SoapVersion::from_namespace)
-    {
-        Some(version) if name.local == "Envelope" => Ok(version),
-        _ => Err(ReadError::VersionMismatch { found: name }),
+    // Checked without allocating; the name is only built for the error.
+    let version = scanner
+        .element_namespace(root)
+        .and_then(SoapVersion::from_namespace);
+    match version {
+        Some(version) if root.local_name().as_ref() == "Envelope" => Ok(version),
+        _ => Err(ReadError::VersionMismatch {
+            found: scanner.element_name(root),
+        }),
     }
 }
 
@@ -193,11 +227,19 @@ fn parse_soap_boolean(version: SoapVersion, local: &str, value: &str) -> Result<
     }
 }
 
-fn read_body(
+/// Reads the `Body`'s content. The first child is validated by the
+/// validator `choose` gives for its name, if any (`choose` is taken), its
+/// verdict left in `verdict`; every other child is checked and skipped.
+fn read_body<'s, F>(
     scanner: &mut Scanner<'_>,
     payload_start: usize,
     namespaces: Vec<NamespaceBinding>,
-) -> Result<Body, ReadError> {
+    choose: &mut Option<F>,
+    verdict: &mut Option<BodyValidation>,
+) -> Result<Body, ReadError>
+where
+    F: FnOnce(&QName) -> Option<BodyValidator<'s>>,
+{
     let mut first_child = None;
     let mut child_count = 0usize;
     loop {
@@ -206,16 +248,25 @@ fn read_body(
             Token::Start(element) => {
                 child_count = child_count.saturating_add(1);
                 let start = element.range.start;
-                let name = first_child
-                    .is_none()
-                    .then(|| scanner.element_name(&element.start));
-                let end = scanner.skip_element()?.end;
-                if let Some(name) = name {
-                    first_child = Some(BodyEntry {
-                        name,
-                        range: start..end,
-                    });
+                if first_child.is_some() {
+                    scanner.skip_element()?;
+                    continue;
                 }
+                let name = scanner.element_name(&element.start);
+                let validator = choose.take().and_then(|choose| choose(&name));
+                let end = match validator {
+                    None => scanner.skip_element()?.end,
+                    Some(mut validator) => {
+                        validator.start(scanner, &element.start);
+                        let end = validate_element(scanner, &mut validator)?.end;
+                        *verdict = Some(validator.finish(end.saturating_sub(start)));
+                        end
+                    }
+                };
+                first_child = Some(BodyEntry {
+                    name,
+                    range: start..end,
+                });
             }
             Token::End { range } => {
                 return Ok(Body {
@@ -225,6 +276,37 @@ fn read_body(
                     namespaces,
                 });
             }
+            Token::Eof => {
+                return Err(ReadError::Truncated {
+                    position: scanner.position(),
+                });
+            }
+        }
+    }
+}
+
+/// Reads up to the end of the element whose start tag was just read and
+/// fed to `validator`, feeding it every token, and returns the range of
+/// the element's end tag, as [`Scanner::skip_element`] does.
+fn validate_element(
+    scanner: &mut Scanner<'_>,
+    validator: &mut BodyValidator<'_>,
+) -> Result<Range<usize>, ReadError> {
+    let mut depth = 1usize;
+    loop {
+        match scanner.next_token()? {
+            Token::Start(element) => {
+                depth = depth.saturating_add(1);
+                validator.start(scanner, &element.start);
+            }
+            Token::End { range } => {
+                validator.end();
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return Ok(range);
+                }
+            }
+            Token::Text { text, .. } => validator.text(&text),
             Token::Eof => {
                 return Err(ReadError::Truncated {
                     position: scanner.position(),
@@ -951,6 +1033,162 @@ mod tests {
         for error in errors {
             let message = error.to_string();
             assert!(message.starts_with(|c: char| c.is_lowercase()), "{message}");
+        }
+    }
+
+    /// A schema of our own for the one-pass validation tests: `op` holds
+    /// one to three `n` (int) and an optional `s`, and may carry `a`
+    /// (boolean).
+    const SCHEMA: &str = r#"<definitions xmlns="http://schemas.xmlsoap.org/wsdl/"
+    xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:t">
+  <types>
+    <xs:schema targetNamespace="urn:t">
+      <xs:element name="op">
+        <xs:complexType>
+          <xs:sequence>
+            <xs:element name="n" type="xs:int" maxOccurs="3"/>
+            <xs:element name="s" type="xs:string" minOccurs="0" nillable="true"/>
+          </xs:sequence>
+          <xs:attribute name="a" type="xs:boolean"/>
+        </xs:complexType>
+      </xs:element>
+    </xs:schema>
+  </types>
+</definitions>"#;
+
+    fn schema() -> crate::Loaded {
+        crate::load_bytes("t.wsdl", SCHEMA.as_bytes(), &crate::LoadOptions::default())
+    }
+
+    /// The verdict of the one-pass validation, and that of validating the
+    /// first child's bytes on their own (what the gateway did before),
+    /// which must agree.
+    fn both_verdicts(
+        input: &str,
+        limits: &crate::xsd::InstanceLimits,
+    ) -> (Option<BodyValidation>, Option<BodyValidation>) {
+        let loaded = schema();
+        let element = QName::new("urn:t", "op");
+        let mut seen = None;
+        let (envelope, one_pass) =
+            read_envelope_validating(input.as_bytes(), None, &Limits::default(), |name| {
+                seen = Some(name.clone());
+                Some(loaded.schema.body_validator(Some(&element), limits))
+            })
+            .unwrap();
+        assert_eq!(envelope, read(input).unwrap(), "the envelope read differs");
+        assert_eq!(seen.as_ref(), envelope.body_name());
+        let separate = envelope.body.first_child.as_ref().map(|entry| {
+            let xml = slice(input, &entry.range);
+            loaded
+                .schema
+                .validate_element(xml, &envelope.body_scope(), Some(&element), limits)
+        });
+        (one_pass, separate)
+    }
+
+    fn body(content: &str) -> String {
+        envelope(
+            &format!(
+                r#"{S11} xmlns:t="urn:t" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance""#
+            ),
+            &format!("<s:Body>{content}</s:Body>"),
+        )
+    }
+
+    #[test]
+    fn the_body_is_validated_in_the_same_pass_with_the_same_verdict() {
+        let limits = crate::xsd::InstanceLimits::default();
+        let cases = [
+            ("<t:op><n>1</n></t:op>", true),
+            (r#"<t:op a="true"><n>1</n><n>2</n><s>x</s></t:op>"#, true),
+            (r#"<t:op><n>1</n><s xsi:nil="true"/></t:op>"#, true),
+            (r#"<o:op xmlns:o="urn:t"><n>1</n></o:op>"#, true),
+            ("<t:op><n>x</n></t:op>", false),
+            ("<t:op><s>x</s></t:op>", false),
+            (r#"<t:op a="maybe"><n>1</n></t:op>"#, false),
+            ("<t:op><n>1</n><n>2</n><n>3</n><n>4</n></t:op>", false),
+            ("<t:op><n>1</n>text</t:op>", false),
+            ("<t:other/>", false),
+            ("<t:op><n>1</n></t:op><t:op/>", true),
+        ];
+        for (content, valid) in cases {
+            let (one_pass, separate) = both_verdicts(&body(content), &limits);
+            assert_eq!(one_pass, separate, "{content}");
+            assert_eq!(one_pass.map(|v| v.is_ok()), Some(valid), "{content}");
+        }
+        // No body child: `choose` is not called and there is no verdict.
+        let (one_pass, separate) = both_verdicts(&body(""), &limits);
+        assert_eq!((one_pass, separate), (None, None));
+    }
+
+    #[test]
+    fn instance_limits_hold_in_the_same_pass() {
+        use crate::xsd::InstanceLimits;
+        let valid = "<t:op><n>1</n><s>x</s></t:op>";
+        let cases = [
+            (
+                InstanceLimits {
+                    max_depth: 1,
+                    ..Default::default()
+                },
+                valid,
+            ),
+            (
+                InstanceLimits {
+                    max_nodes: 2,
+                    ..Default::default()
+                },
+                valid,
+            ),
+            (
+                InstanceLimits {
+                    max_bytes: 10,
+                    ..Default::default()
+                },
+                valid,
+            ),
+            (
+                InstanceLimits {
+                    max_violations: 1,
+                    ..Default::default()
+                },
+                r#"<t:op a="maybe"><n>x</n></t:op>"#,
+            ),
+        ];
+        for (limits, content) in cases {
+            let (one_pass, separate) = both_verdicts(&body(content), &limits);
+            assert!(
+                matches!(&one_pass, Some(Err(violations)) if violations.len() == 1),
+                "{limits:?}: {one_pass:?}"
+            );
+            assert_eq!(one_pass, separate, "{limits:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_pass_and_separate_validation_agree(
+            attribute in proptest::option::of("(true|0|maybe)"),
+            children in proptest::collection::vec(("(n|s|x)", "[0-9a-z -]{0,3}"), 0..6),
+            nil in proptest::bool::ANY,
+        ) {
+            let mut content = String::from("<t:op");
+            if let Some(value) = attribute {
+                content.push_str(&format!(r#" a="{value}""#));
+            }
+            content.push('>');
+            for (name, value) in &children {
+                if nil && name == "s" {
+                    content.push_str(r#"<s xsi:nil="true"/>"#);
+                } else {
+                    content.push_str(&format!("<{name}>{value}</{name}>"));
+                }
+            }
+            content.push_str("</t:op>");
+            let limits = crate::xsd::InstanceLimits::default();
+            let (one_pass, separate) = both_verdicts(&body(&content), &limits);
+            proptest::prop_assert_eq!(one_pass, separate);
         }
     }
 }

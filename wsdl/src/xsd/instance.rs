@@ -239,6 +239,132 @@ impl SchemaSet {
     }
 }
 
+/// A validation of one body element that runs inside another reader's
+/// pass, fed with that reader's events instead of parsing the element
+/// again (see [`crate::read_envelope_validating`]).
+///
+/// Made by [`SchemaSet::body_validator`] or
+/// [`SchemaSet::rpc_body_validator`]; the envelope reader feeds it the
+/// first body child's events and returns its verdict, which is what
+/// [`SchemaSet::validate_element`] or [`SchemaSet::validate_rpc`] would
+/// give for the same element's bytes and namespace bindings. The instance
+/// limits hold as they do there: the element's depth and element count
+/// are counted from the element itself, and its size is checked against
+/// [`InstanceLimits::max_bytes`] when it ends.
+pub struct BodyValidator<'s> {
+    validator: Validator<'s>,
+    target: Target<'s>,
+    /// Elements open below (and including) the validated element.
+    depth: usize,
+    /// Elements seen so far.
+    elements: u64,
+    /// Whether a limit stopped the validation (its refusal is recorded).
+    stopped: bool,
+}
+
+impl<'s> BodyValidator<'s> {
+    /// The element's start tag (or one of its descendants').
+    pub(crate) fn start(&mut self, scanner: &Scanner<'_>, start: &BytesStart<'_>) {
+        if self.stopped {
+            return;
+        }
+        self.depth += 1;
+        self.elements += 1;
+        let limits = self.validator.limits;
+        if self.depth > limits.max_depth {
+            self.stop(format!("elements nest deeper than {}", limits.max_depth));
+            return;
+        }
+        if self.elements > u64::from(limits.max_nodes) {
+            self.stop(format!(
+                "the element holds more than {} elements",
+                limits.max_nodes
+            ));
+            return;
+        }
+        self.validator.start(scanner, start, self.target);
+    }
+
+    /// An end tag (the synthetic one of an empty-element tag included).
+    pub(crate) fn end(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.depth = self.depth.saturating_sub(1);
+        self.validator.end();
+    }
+
+    /// Character data, references resolved.
+    pub(crate) fn text(&mut self, text: &str) {
+        if !self.stopped {
+            self.validator.text(text);
+        }
+    }
+
+    fn stop(&mut self, message: String) {
+        self.stopped = true;
+        self.validator.refusal = Some(message);
+    }
+
+    /// The verdict, once the element of `len` bytes has ended.
+    pub(crate) fn finish(mut self, len: usize) -> Result<(), Vec<Violation>> {
+        let max_bytes = self.validator.limits.max_bytes;
+        if len > max_bytes {
+            return fail(format!("the element is larger than {max_bytes} bytes"));
+        }
+        if let Some(message) = self.validator.refusal.take() {
+            return fail(message);
+        }
+        if self.validator.violations.is_empty() {
+            Ok(())
+        } else {
+            Err(self.validator.violations)
+        }
+    }
+}
+
+impl fmt::Debug for BodyValidator<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BodyValidator")
+            .field("depth", &self.depth)
+            .field("elements", &self.elements)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SchemaSet {
+    /// A [`BodyValidator`] for the global element `declaration` (when
+    /// given, else the global element named like the body element), to
+    /// hand to [`crate::read_envelope_validating`].
+    pub fn body_validator<'s>(
+        &'s self,
+        declaration: Option<&'s QName>,
+        limits: &InstanceLimits,
+    ) -> BodyValidator<'s> {
+        self.incremental(Target::Element(declaration), limits)
+    }
+
+    /// A [`BodyValidator`] for an rpc/literal request's wrapper, as
+    /// [`body_validator`](Self::body_validator) is for a global element.
+    pub fn rpc_body_validator<'s>(
+        &'s self,
+        wrapper: &'s RpcWrapper,
+        limits: &InstanceLimits,
+    ) -> BodyValidator<'s> {
+        self.incremental(Target::Rpc(wrapper), limits)
+    }
+
+    fn incremental<'s>(&'s self, target: Target<'s>, limits: &InstanceLimits) -> BodyValidator<'s> {
+        BodyValidator {
+            validator: Validator::new(self, *limits),
+            target,
+            depth: 0,
+            elements: 0,
+            stopped: false,
+        }
+    }
+}
+
 /// How an open element's content is checked.
 #[derive(Clone, Copy)]
 enum Kind<'s> {
@@ -320,7 +446,8 @@ impl<'s> Validator<'s> {
             matcher: Matcher::default(),
             open: Vec::new(),
             skip: 0,
-            path: String::new(),
+            // Most paths fit: one allocation instead of a few regrowths.
+            path: String::with_capacity(64),
             text: String::new(),
             refusal: None,
         }

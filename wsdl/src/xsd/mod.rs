@@ -12,6 +12,6 @@ pub(crate) mod set;
 mod stream_match;
 mod value;
 
-pub use instance::{InstanceLimits, RpcWrapper, Violation, XSI_NS};
+pub use instance::{BodyValidator, InstanceLimits, RpcWrapper, Violation, XSI_NS};
 pub use sample::SampleLimits;
 pub use set::{ResolvedType, SOAP11_ENCODING_NS, SOAP12_ENCODING_NS, SchemaInfo, SchemaSet};
