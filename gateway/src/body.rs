@@ -99,12 +99,49 @@ pub enum BodyError {
 
 /// Reads a whole request body, turning the size limit into
 /// [`BodyError::TooLarge`].
-pub async fn read_to_bytes(body: RequestBody, limit: usize) -> Result<Bytes, BodyError> {
-    match body.collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge { limit }),
-        Err(e) => Err(BodyError::Read(e)),
+///
+/// A body that arrives as one piece (the usual case for a small request
+/// with a `Content-Length`) is returned as that piece, without a copy;
+/// several pieces are joined in one buffer sized by the body's size hint
+/// (at most `limit`). Trailers are ignored.
+pub async fn read_to_bytes(mut body: RequestBody, limit: usize) -> Result<Bytes, BodyError> {
+    let failed = |e: BoxError| {
+        if e.is::<http_body_util::LengthLimitError>() {
+            BodyError::TooLarge { limit }
+        } else {
+            BodyError::Read(e)
+        }
+    };
+    let mut first: Option<Bytes> = None;
+    let mut joined: Option<bytes::BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(failed)?.into_data() else {
+            continue;
+        };
+        if let Some(joined) = joined.as_mut() {
+            joined.extend_from_slice(&data);
+        } else if let Some(piece) = first.take() {
+            // The body's own `Limited` wrapper bounds what is read; the
+            // hint only sizes the buffer, never above the limit.
+            let expected =
+                usize::try_from(http_body::Body::size_hint(&body).lower()).unwrap_or(limit);
+            let capacity = piece
+                .len()
+                .saturating_add(data.len())
+                .saturating_add(expected)
+                .min(limit);
+            let mut buffer = bytes::BytesMut::with_capacity(capacity);
+            buffer.extend_from_slice(&piece);
+            buffer.extend_from_slice(&data);
+            joined = Some(buffer);
+        } else {
+            first = Some(data);
+        }
     }
+    Ok(match joined {
+        Some(joined) => joined.freeze(),
+        None => first.unwrap_or_default(),
+    })
 }
 
 /// A response extension saying that an error status was the client's doing
@@ -123,4 +160,54 @@ pub fn text_response(status: http::StatusCode, text: impl Into<String>) -> Respo
         http::HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// A body that yields the given pieces, one frame each.
+    struct Pieces(VecDeque<&'static [u8]>);
+
+    impl http_body::Body for Pieces {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+            Poll::Ready(
+                self.0
+                    .pop_front()
+                    .map(|piece| Ok(http_body::Frame::data(Bytes::from_static(piece)))),
+            )
+        }
+    }
+
+    fn body(pieces: &[&'static [u8]], limit: usize) -> RequestBody {
+        limited(Pieces(pieces.iter().copied().collect()), limit)
+    }
+
+    #[tokio::test]
+    async fn bodies_are_read_whole_in_one_piece_or_many() {
+        assert_eq!(read_to_bytes(body(&[], 10), 10).await.unwrap(), "");
+        assert_eq!(
+            read_to_bytes(body(&[b"hello"], 10), 10).await.unwrap(),
+            "hello"
+        );
+        assert_eq!(
+            read_to_bytes(body(&[b"he", b"", b"ll", b"o"], 10), 10)
+                .await
+                .unwrap(),
+            "hello"
+        );
+        assert!(matches!(
+            read_to_bytes(body(&[b"hello", b"world", b"!"], 10), 10).await,
+            Err(BodyError::TooLarge { limit: 10 })
+        ));
+    }
 }

@@ -20,12 +20,12 @@ use ithaca_wsdl::wsdl11::{OperationInfo, ParameterStyle, Style, Use};
 use ithaca_wsdl::xsd::{InstanceLimits, RpcWrapper};
 use ithaca_wsdl::{
     ContentType, ContentTypeError, Fault, FaultCode, Limits, Loaded, QName, SoapVersion,
-    parse_soap_action, read_envelope,
+    parse_soap_action, read_envelope_validating,
 };
 
 use super::dispatch::Table;
 use super::guard;
-use super::handler::{HandlerFuture, OperationHandler, SoapRequest};
+use super::handler::{OperationHandler, SoapRequest};
 use super::publish::{self, Publication};
 use super::reply;
 use crate::body::{BodyError, Request, Response, read_to_bytes};
@@ -111,37 +111,6 @@ pub(crate) struct Endpoint {
     pub(crate) operations: Vec<Operation>,
 }
 
-/// Runs a handler through [`OperationHandler::respond`] behind the
-/// body-only interface the panic guard takes, keeping the output header
-/// blocks aside for the reply writer.
-struct CaptureHeaders {
-    inner: Arc<dyn OperationHandler>,
-    headers: Arc<std::sync::Mutex<Vec<bytes::Bytes>>>,
-}
-
-impl CaptureHeaders {
-    fn new(inner: Arc<dyn OperationHandler>) -> Self {
-        Self {
-            inner,
-            headers: Arc::default(),
-        }
-    }
-}
-
-impl OperationHandler for CaptureHeaders {
-    fn call(&self, request: SoapRequest) -> HandlerFuture {
-        let future = self.inner.respond(request);
-        let slot = Arc::clone(&self.headers);
-        Box::pin(async move {
-            let response = future.await?;
-            if let Ok(mut headers) = slot.lock() {
-                *headers = response.headers;
-            }
-            Ok(response.body)
-        })
-    }
-}
-
 /// The router's handler for one endpoint.
 #[derive(Clone)]
 pub(crate) struct EndpointHandler(pub(crate) Arc<Endpoint>);
@@ -221,7 +190,10 @@ impl Endpoint {
             SoapVersion::Soap12 => content_type.action.clone(),
             SoapVersion::Soap11 => match parts.headers.get("soapaction").map(|v| v.to_str()) {
                 None => None,
-                Some(Ok(value)) => match parse_soap_action(value) {
+                Some(Ok(value)) => match plain_quoted_action(value).map_or_else(
+                    || parse_soap_action(value),
+                    |action| Ok(Some(action.to_owned())),
+                ) {
                     Ok(action) => action,
                     Err(error) => {
                         let fault = Fault::new(FaultCode::Sender, format!("SOAPAction: {error}"));
@@ -250,13 +222,35 @@ impl Endpoint {
             }
         };
 
-        let envelope = match read_envelope(&message, Some(&content_type), &self.shared.limits) {
-            Ok(envelope) => envelope,
+        // The envelope, read in one pass: the body's first child is
+        // dispatched on as soon as its name is read and, when validation
+        // is on, validated from the same events (no second parse).
+        let shared = &*self.shared;
+        let mut dispatched = None;
+        let read = read_envelope_validating(
+            &message,
+            Some(&content_type),
+            &shared.limits,
+            |name: &QName| {
+                let resolved = self.table.resolve(action.as_deref(), Some(name));
+                let validator = match &resolved {
+                    Ok(index) if shared.validate => self
+                        .operations
+                        .get(*index)
+                        .and_then(|operation| operation.validate_as.as_ref())
+                        .map(|check| check.validator(&shared.loaded, &shared.instance_limits)),
+                    _ => None,
+                };
+                dispatched = Some(resolved);
+                validator
+            },
+        );
+        let (envelope, verdict) = match read {
+            Ok(read) => read,
             Err(error) => return reply::fault(version, &Fault::from(&error)),
         };
-        let roles: Vec<&str> = self.shared.roles.iter().map(String::as_str).collect();
         if let Err(error) =
-            envelope.check_must_understand(&roles, |name| self.shared.understood.contains(name))
+            envelope.check_must_understand(&shared.roles(), |name| shared.understood.contains(name))
         {
             return reply::fault(version, &Fault::from(&error));
         }
@@ -265,7 +259,11 @@ impl Endpoint {
             return reply::fault(version, &fault);
         }
 
-        let index = match self.table.resolve(action.as_deref(), envelope.body_name()) {
+        let resolved = match dispatched {
+            Some(resolved) => resolved,
+            None => self.table.resolve(action.as_deref(), envelope.body_name()),
+        };
+        let index = match resolved {
             Ok(index) => index,
             Err(error) => {
                 return reply::fault(version, &Fault::new(FaultCode::Sender, error.to_string()));
@@ -276,9 +274,9 @@ impl Endpoint {
             return reply::fault(version, &fault);
         };
 
-        if self.shared.validate
+        if shared.validate
             && let Some(check) = &operation.validate_as
-            && let Err(reason) = self.validate(&message, &envelope, check, operation)
+            && let Err(reason) = validation_verdict(&envelope, check, operation, verdict)
         {
             return reply::fault(version, &Fault::new(FaultCode::Sender, reason));
         }
@@ -297,79 +295,96 @@ impl Endpoint {
             action,
             headers: parts.headers,
         };
-        let handler = CaptureHeaders::new(Arc::clone(handler));
-        let header_blocks = Arc::clone(&handler.headers);
-        match guard::call(&handler, request).await {
+        match guard::respond(handler.as_ref(), request).await {
             Ok(_) if operation.one_way => reply::accepted(),
-            Ok(payload) => {
-                let blocks = header_blocks
-                    .lock()
-                    .map(|mut blocks| std::mem::take(&mut *blocks))
-                    .unwrap_or_default();
-                reply::envelope_with_headers(version, &blocks, &payload)
+            Ok(response) => {
+                reply::envelope_with_headers(version, &response.headers, &response.body)
             }
             Err(error) => reply::fault(version, &error.into_fault(&operation.faults)),
         }
     }
+}
 
-    /// Checks the body against the operation's input element; the error is
-    /// the fault reason, naming each violation's element path and rule.
-    fn validate(
-        &self,
-        message: &[u8],
-        envelope: &ithaca_wsdl::Envelope,
-        check: &BodyCheck,
-        operation: &Operation,
-    ) -> Result<(), String> {
-        let (element, expected) = match check {
-            BodyCheck::Element(element) => (element, operation.body_parts.max(1)),
-            // One wrapper, whatever the number of parts.
-            BodyCheck::Rpc(wrapper) => (wrapper.name(), 1),
-        };
-        if envelope.body.child_count > expected {
-            return Err(format!(
-                "the body holds {} elements; the operation `{}` takes {expected}",
-                envelope.body.child_count, operation.name
-            ));
+impl BodyCheck {
+    /// The validator the envelope reader runs over the body's first child.
+    fn validator<'s>(
+        &'s self,
+        loaded: &'s Loaded,
+        limits: &InstanceLimits,
+    ) -> ithaca_wsdl::xsd::BodyValidator<'s> {
+        match self {
+            Self::Element(element) => loaded.schema.body_validator(Some(element), limits),
+            Self::Rpc(wrapper) => loaded.schema.rpc_body_validator(wrapper, limits),
         }
-        let Some(xml) = envelope
-            .body
-            .first_child
-            .as_ref()
-            .and_then(|entry| message.get(entry.range.clone()))
-            .and_then(|bytes| std::str::from_utf8(bytes).ok())
-        else {
-            return Err(format!(
-                "the body is empty; the operation `{}` takes the element {element}",
-                operation.name
-            ));
-        };
-        // The bindings in scope in the body; usually all on the Envelope,
-        // which spares merging (and copying) them per request.
-        let merged;
-        let scope = if envelope.body.namespaces.is_empty() {
-            envelope.namespaces.as_slice()
-        } else {
-            merged = envelope.body_scope();
-            merged.as_slice()
-        };
-        let schema = &self.shared.loaded.schema;
-        let limits = &self.shared.instance_limits;
-        match check {
-            BodyCheck::Element(element) => {
-                schema.validate_element(xml, scope, Some(element), limits)
-            }
-            BodyCheck::Rpc(wrapper) => schema.validate_rpc(xml, scope, wrapper, limits),
-        }
-        .map_err(|violations| {
-            let list = violations
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ");
-            format!("the request does not match the schema: {list}")
-        })
     }
+}
+
+impl Shared {
+    /// The roles played besides ultimate receiver, as `check_must_understand`
+    /// takes them (no allocation when there are none).
+    fn roles(&self) -> Vec<&str> {
+        if self.roles.is_empty() {
+            Vec::new()
+        } else {
+            self.roles.iter().map(String::as_str).collect()
+        }
+    }
+}
+
+/// The outcome of validating the body against the operation's input
+/// element: the number of body elements, then the verdict the envelope
+/// reader gave (`None`: the body is empty). The error is the fault reason,
+/// naming each violation's element path and rule.
+fn validation_verdict(
+    envelope: &ithaca_wsdl::Envelope,
+    check: &BodyCheck,
+    operation: &Operation,
+    verdict: Option<ithaca_wsdl::BodyValidation>,
+) -> Result<(), String> {
+    let (element, expected) = match check {
+        BodyCheck::Element(element) => (element, operation.body_parts.max(1)),
+        // One wrapper, whatever the number of parts.
+        BodyCheck::Rpc(wrapper) => (wrapper.name(), 1),
+    };
+    if envelope.body.child_count > expected {
+        return Err(format!(
+            "the body holds {} elements; the operation `{}` takes {expected}",
+            envelope.body.child_count, operation.name
+        ));
+    }
+    let Some(verdict) = verdict else {
+        return Err(format!(
+            "the body is empty; the operation `{}` takes the element {element}",
+            operation.name
+        ));
+    };
+    verdict.map_err(|violations| {
+        let list = violations
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        format!("the request does not match the schema: {list}")
+    })
+}
+
+/// The action of the most common `SOAPAction` value, a quoted URI with
+/// no escape, space or tab (`"urn:a#b"`), without going through the
+/// general parser; `None` for every other value, including `""`.
+/// [`parse_soap_action`] gives the same action for every value this
+/// accepts.
+fn plain_quoted_action(value: &str) -> Option<&str> {
+    // Well under the parser's own bound (8 KiB): longer values take its
+    // path, and its error when they are too long.
+    if value.len() > 1024 {
+        return None;
+    }
+    let inner = value.strip_prefix('"')?.strip_suffix('"')?;
+    let plain = !inner.is_empty()
+        && inner
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
+    plain.then_some(inner)
 }
 
 /// The SOAP version a content type names, whatever its parameters.
@@ -483,6 +498,32 @@ mod tests {
         // schema validation (a value that is no int goes through).
         let (status, text) = call(&router, "urn:calc#log", "<r:log><line>x</line></r:log>").await;
         assert_eq!(status, 200, "{text}");
+    }
+
+    #[test]
+    fn plain_quoted_actions_agree_with_the_parser() {
+        for value in [
+            "\"urn:ithaca:bench:echo#echoString\"",
+            "\"http://example.com/a?b=c\"",
+            "\"\"",
+            "\"a b\"",
+            "\"a\\\"b\"",
+            " \"urn:a\" ",
+            "urn:a",
+            "\"é\"",
+            "\"",
+        ] {
+            if let Some(action) = plain_quoted_action(value) {
+                assert_eq!(
+                    parse_soap_action(value),
+                    Ok(Some(action.to_owned())),
+                    "{value}"
+                );
+            }
+        }
+        assert_eq!(plain_quoted_action("\"urn:a#b\""), Some("urn:a#b"));
+        assert_eq!(plain_quoted_action("\"\""), None);
+        assert_eq!(plain_quoted_action("\"a b\""), None);
     }
 
     #[test]

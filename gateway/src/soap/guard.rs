@@ -7,15 +7,15 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::handler::{HandlerFuture, OperationHandler, SoapError, SoapRequest};
+use super::handler::{OperationHandler, SoapError, SoapRequest, SoapResponse};
 
-/// Calls `handler` and runs its future, turning a panic in either into
-/// [`SoapError::Receiver`].
-pub(crate) async fn call(
+/// Calls `handler` through [`OperationHandler::respond`] and runs its
+/// future, turning a panic in either into [`SoapError::Receiver`].
+pub(crate) async fn respond(
     handler: &dyn OperationHandler,
     request: SoapRequest,
-) -> Result<Vec<u8>, SoapError> {
-    let Ok(future) = catch_unwind(AssertUnwindSafe(|| handler.call(request))) else {
+) -> Result<SoapResponse, SoapError> {
+    let Ok(future) = catch_unwind(AssertUnwindSafe(|| handler.respond(request))) else {
         return Err(panicked());
     };
     CatchUnwind(future).await
@@ -26,10 +26,11 @@ fn panicked() -> SoapError {
     SoapError::receiver("internal error in the service")
 }
 
-struct CatchUnwind(HandlerFuture);
+/// A boxed handler future whose panics become [`SoapError::Receiver`].
+struct CatchUnwind<T>(Pin<Box<dyn Future<Output = Result<T, SoapError>> + Send>>);
 
-impl Future for CatchUnwind {
-    type Output = Result<Vec<u8>, SoapError>;
+impl<T> Future for CatchUnwind<T> {
+    type Output = Result<T, SoapError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let future = &mut self.get_mut().0;
@@ -57,6 +58,17 @@ mod tests {
             action: None,
             headers: http::HeaderMap::new(),
         }
+    }
+
+    use crate::soap::handler::HandlerFuture;
+
+    async fn call(
+        handler: &dyn OperationHandler,
+        request: SoapRequest,
+    ) -> Result<Vec<u8>, SoapError> {
+        respond(handler, request)
+            .await
+            .map(|response| response.body)
     }
 
     #[tokio::test]
