@@ -1,9 +1,17 @@
 //! Request metrics: `ithaca_http_requests_total{route,method,status}`,
 //! `ithaca_http_request_duration_seconds{route}` and
 //! `ithaca_http_requests_in_flight`.
+//!
+//! The counter and histogram handles are resolved once per label set and
+//! kept in a small table shared by every copy of the layer: a request
+//! costs a read lock and a lookup instead of building a labelled key
+//! (with an owned status string) and finding it in the recorder's
+//! registry.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -15,6 +23,50 @@ use crate::router::Router;
 pub struct MetricsLayer {
     router: Router,
     in_flight: metrics::Gauge,
+    handles: Arc<Handles>,
+}
+
+/// The label values of one request counter.
+type CounterLabels = (&'static str, &'static str, http::StatusCode);
+
+/// The handles resolved so far, by label values. Route names and methods
+/// come from fixed sets and statuses from the 3-digit codes, so the tables
+/// stay small.
+#[derive(Debug, Default)]
+struct Handles {
+    counters: RwLock<HashMap<CounterLabels, metrics::Counter>>,
+    durations: RwLock<HashMap<&'static str, metrics::Histogram>>,
+}
+
+impl Handles {
+    /// Counts one request and records its duration.
+    fn record(&self, labels: CounterLabels, seconds: f64) {
+        let (route, method, status) = labels;
+        let counted = self
+            .counters
+            .read()
+            .ok()
+            .and_then(|counters| counters.get(&labels).map(|c| c.increment(1)));
+        if counted.is_none() {
+            let counter = metrics::counter!(crate::metrics::REQUESTS, "route" => route, "method" => method, "status" => status.as_str().to_owned());
+            counter.increment(1);
+            if let Ok(mut counters) = self.counters.write() {
+                counters.insert(labels, counter);
+            }
+        }
+        let recorded = self
+            .durations
+            .read()
+            .ok()
+            .and_then(|durations| durations.get(route).map(|h| h.record(seconds)));
+        if recorded.is_none() {
+            let histogram = metrics::histogram!(crate::metrics::DURATION, "route" => route);
+            histogram.record(seconds);
+            if let Ok(mut durations) = self.durations.write() {
+                durations.insert(route, histogram);
+            }
+        }
+    }
 }
 
 impl MetricsLayer {
@@ -25,6 +77,7 @@ impl MetricsLayer {
         Self {
             router,
             in_flight: metrics::gauge!(crate::metrics::IN_FLIGHT),
+            handles: Arc::default(),
         }
     }
 }
@@ -37,6 +90,7 @@ impl<S> tower::Layer<S> for MetricsLayer {
             inner,
             router: self.router.clone(),
             in_flight: self.in_flight.clone(),
+            handles: self.handles.clone(),
         }
     }
 }
@@ -47,6 +101,7 @@ pub struct Metrics<S> {
     inner: S,
     router: Router,
     in_flight: metrics::Gauge,
+    handles: Arc<Handles>,
 }
 
 /// Decrements the in-flight gauge when the request ends, even if its future
@@ -99,16 +154,14 @@ where
         let method = method_label(request.method());
         let in_flight = InFlight::start(&self.in_flight);
         let start = Instant::now();
+        let handles = self.handles.clone();
         let future = self.inner.call(request);
         Box::pin(async move {
             let result = future.await;
             drop(in_flight);
             if let Ok(response) = &result {
-                let status = response.status().as_str().to_owned();
-                metrics::counter!(crate::metrics::REQUESTS, "route" => route, "method" => method, "status" => status)
-                    .increment(1);
-                metrics::histogram!(crate::metrics::DURATION, "route" => route)
-                    .record(start.elapsed().as_secs_f64());
+                let seconds = start.elapsed().as_secs_f64();
+                handles.record((route, method, response.status()), seconds);
             }
             result
         })

@@ -8,12 +8,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
-use http::HeaderValue;
+use http::{HeaderName, HeaderValue};
 
 use crate::body::Response;
 
 /// The header that carries the id.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// [`REQUEST_ID_HEADER`] as a header name, made at compile time (a
+/// `&str` key is parsed again on every map operation).
+static REQUEST_ID_NAME: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
 
 /// The id of one request, as a request extension.
 #[derive(Clone, Debug, Eq, PartialEq)]
@@ -76,6 +80,23 @@ pub struct SetRequestId<S> {
     generator: Arc<IdGenerator>,
 }
 
+/// `PREFIX-N`: the prefix as 8 hex digits, a dash and `n` in hex, written
+/// into one buffer (no formatting machinery, one allocation).
+fn generated_id(prefix: u32, n: u64) -> HeaderValue {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = [0u8; 8 + 1 + 16];
+    for (shift, byte) in (0..8).rev().zip(text.iter_mut()) {
+        *byte = HEX[((prefix >> (shift * 4)) & 0xf) as usize];
+    }
+    text[8] = b'-';
+    let digits = (64 - n.leading_zeros()).div_ceil(4).max(1) as usize;
+    for (shift, byte) in (0..digits).rev().zip(text[9..].iter_mut()) {
+        *byte = HEX[((n >> (shift * 4)) & 0xf) as usize];
+    }
+    // Hex digits and a dash are always a valid header value.
+    HeaderValue::from_bytes(&text[..9 + digits]).unwrap_or(HeaderValue::from_static("-"))
+}
+
 /// A client's id is kept when it is 1 to 128 characters of `[A-Za-z0-9._:-]`.
 fn acceptable(value: &HeaderValue) -> bool {
     let bytes = value.as_bytes();
@@ -100,21 +121,21 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        let id = match request.headers().get(REQUEST_ID_HEADER) {
+        let id = match request.headers().get(&REQUEST_ID_NAME) {
             Some(value) if acceptable(value) => value.clone(),
             _ => {
                 let n = self.generator.next.fetch_add(1, Ordering::Relaxed);
-                let text = format!("{:08x}-{n:x}", self.generator.prefix);
-                // Hex digits and a dash are always a valid header value.
-                HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static("-"))
+                generated_id(self.generator.prefix, n)
             }
         };
-        request.headers_mut().insert(REQUEST_ID_HEADER, id.clone());
+        request
+            .headers_mut()
+            .insert(REQUEST_ID_NAME.clone(), id.clone());
         request.extensions_mut().insert(RequestId(id.clone()));
         let future = self.inner.call(request);
         Box::pin(async move {
             let mut response = future.await?;
-            response.headers_mut().insert(REQUEST_ID_HEADER, id);
+            response.headers_mut().insert(REQUEST_ID_NAME.clone(), id);
             Ok(response)
         })
     }
@@ -123,6 +144,18 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_ids_are_the_prefix_and_the_counter_in_hex() {
+        assert_eq!(generated_id(0xdead_beef, 1), "deadbeef-1");
+        assert_eq!(generated_id(0x1f, 0x1234_abcd), "0000001f-1234abcd");
+        assert_eq!(generated_id(0, 0), "00000000-0");
+        assert_eq!(
+            generated_id(u32::MAX, u64::MAX),
+            "ffffffff-ffffffffffffffff"
+        );
+        assert!(acceptable(&generated_id(7, 42)));
+    }
 
     #[test]
     fn only_sane_client_ids_are_kept() {

@@ -49,14 +49,13 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let id = request
-            .extensions()
-            .get::<RequestId>()
-            .map(|id| id.as_str().to_owned())
-            .unwrap_or_default();
+        // The id is shared, not copied: it is only formatted when a span
+        // or an event is actually recorded.
+        let id = request.extensions().get::<RequestId>().cloned();
+        let id_text = || id.as_ref().map_or("", RequestId::as_str);
         let span = tracing::debug_span!(
             "request",
-            id = %id,
+            id = %id_text(),
             method = %request.method(),
             path = %request.uri().path(),
         );
@@ -78,7 +77,7 @@ where
                         .is_some();
                     if response.status().is_server_error() && !client_caused {
                         tracing::warn!(
-                            request_id = %id,
+                            request_id = %id.as_ref().map_or("", RequestId::as_str),
                             %method,
                             path = %uri.path(),
                             status,
