@@ -420,6 +420,34 @@ impl PgCluster {
             .args(["-m", "immediate", "-w", "stop"]);
         self.run("pg_ctl stop", &mut command).map(drop)
     }
+
+    /// Starts the server again after it was stopped or killed (`kill -9` of
+    /// [`PgCluster::postmaster_pid`]), with the same data directory, port
+    /// and options (`pg_ctl restart` reads them back from
+    /// `postmaster.opts`). Retries for a few seconds while the old server's
+    /// backends are still exiting and holding its shared memory.
+    pub fn restart(&mut self) -> Result<(), PgError> {
+        let log = self.root.join("postgres.log");
+        let mut last_error = None;
+        for _attempt in 0..20 {
+            let mut command = self.server_command("pg_ctl");
+            command
+                .arg("-D")
+                .arg(self.data_dir_path())
+                .arg("-l")
+                .arg(&log)
+                .args(["-m", "immediate", "-w", "-t", "60", "restart"]);
+            match self.run("pg_ctl restart", &mut command) {
+                Ok(_) => {
+                    self.postmaster_pid = self.read_postmaster_pid()?;
+                    return Ok(());
+                }
+                Err(error) => last_error = Some(error),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+        Err(last_error.unwrap_or(PgError::NotInstalled))
+    }
 }
 
 impl Drop for PgCluster {
