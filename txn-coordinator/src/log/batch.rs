@@ -77,7 +77,7 @@ impl GroupCommit {
     /// Starts the writer task on the current tokio runtime.
     pub fn spawn<L>(log: Arc<L>, config: GroupCommitConfig) -> Self
     where
-        L: CoordinatorLog + 'static,
+        L: CoordinatorLog + ?Sized + 'static,
     {
         let (sender, receiver) = mpsc::channel(config.queue.max(1));
         let counters = Arc::new(Counters::default());
@@ -107,7 +107,7 @@ impl GroupCommit {
     }
 }
 
-async fn run<L: CoordinatorLog>(
+async fn run<L: CoordinatorLog + ?Sized>(
     log: Arc<L>,
     config: GroupCommitConfig,
     mut receiver: mpsc::Receiver<Pending>,
@@ -142,12 +142,11 @@ async fn run<L: CoordinatorLog>(
                 .decisions
                 .fetch_add(records.len() as u64, Ordering::Relaxed);
         }
-        let message = result.err().map(|e| e.to_string());
         for waiter in waiters {
             // A waiter that gave up is no concern of the writer's.
-            let _ = waiter.send(match &message {
-                None => Ok(()),
-                Some(message) => Err(LogError::Batch(message.clone())),
+            let _ = waiter.send(match &result {
+                Ok(()) => Ok(()),
+                Err(error) => Err(error.for_waiter()),
             });
         }
     }

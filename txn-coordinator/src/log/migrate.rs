@@ -30,18 +30,32 @@ fn migrator(migrations: &[(i64, &'static str, &'static str)]) -> Migrator {
 
 /// The PostgreSQL store's migrations (`migrations/postgres/`).
 pub(crate) fn postgres() -> Migrator {
-    migrator(&[(
-        1,
-        "decisions",
-        include_str!("../../migrations/postgres/0001_decisions.sql"),
-    )])
+    migrator(&[
+        (
+            1,
+            "decisions",
+            include_str!("../../migrations/postgres/0001_decisions.sql"),
+        ),
+        (
+            2,
+            "fencing",
+            include_str!("../../migrations/postgres/0002_fencing.sql"),
+        ),
+    ])
 }
 
 /// The SQLite store's migrations (`migrations/sqlite/`).
 pub(crate) fn sqlite() -> Migrator {
-    migrator(&[(
-        1,
-        "decisions",
-        include_str!("../../migrations/sqlite/0001_decisions.sql"),
-    )])
+    migrator(&[
+        (
+            1,
+            "decisions",
+            include_str!("../../migrations/sqlite/0001_decisions.sql"),
+        ),
+        (
+            2,
+            "fencing",
+            include_str!("../../migrations/sqlite/0002_fencing.sql"),
+        ),
+    ])
 }

@@ -10,13 +10,17 @@
 //! have written is a [`LogError::Corrupt`], never a panic.
 
 mod batch;
+mod fence;
 mod migrate;
 mod postgres;
 mod sqlite;
 
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
 pub use batch::{GroupCommit, GroupCommitConfig, GroupCommitStats};
+pub use fence::{FencingToken, InstanceId};
 pub use postgres::PgLog;
 pub use sqlite::SqliteLog;
 
@@ -54,44 +58,125 @@ pub enum LogError {
     /// underlying error's) or has stopped.
     #[error("coordinator log batch write failed: {0}")]
     Batch(String),
+    /// The instance's records have been claimed with a newer fencing token
+    /// than the writer's: the writer has been taken over (or presented a
+    /// token too old to claim or adopt them).
+    #[error(
+        "coordinator instance {instance:?} is fenced: token {presented} is older than the store's {current}"
+    )]
+    Fenced {
+        /// Whose records the write was on.
+        instance: String,
+        /// The writer's token.
+        presented: u64,
+        /// The token the store holds for that instance.
+        current: u64,
+    },
 }
+
+impl LogError {
+    /// Whether this error means the writer has been fenced off (never
+    /// worth retrying with the same token).
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, Self::Fenced { .. })
+    }
+
+    /// A copy for another waiter of the same failed batch: `Fenced` stays
+    /// `Fenced`, anything else becomes `Batch` with the same message.
+    fn for_waiter(&self) -> Self {
+        match self {
+            Self::Fenced {
+                instance,
+                presented,
+                current,
+            } => Self::Fenced {
+                instance: instance.clone(),
+                presented: *presented,
+                current: *current,
+            },
+            other => Self::Batch(other.to_string()),
+        }
+    }
+}
+
+/// The future every [`CoordinatorLog`] method returns: boxed, so the trait
+/// can be used as `Arc<dyn CoordinatorLog>`.
+pub type LogFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, LogError>> + Send + 'a>>;
 
 /// The durable log a coordinator instance writes its decisions to.
 ///
 /// Every method is one database transaction. `append_decisions` is the only
 /// forced write on the commit path; callers batch it (see [`GroupCommit`]).
+/// Every write is checked against the instance's fence (see
+/// [`FencingToken`]) in the same transaction. The trait is dyn-compatible:
+/// the driver holds an `Arc<dyn CoordinatorLog>`.
 pub trait CoordinatorLog: Send + Sync {
+    /// The instance whose records this handle reads and writes.
+    fn instance(&self) -> &InstanceId;
+
+    /// The fencing token this handle stamps its writes with.
+    fn token(&self) -> FencingToken;
+
     /// Forces every record of `batch` in one durable write. Appending a
     /// transaction already logged is a no-op for it (a retried write).
-    fn append_decisions(
-        &self,
-        batch: &[DecisionRecord],
-    ) -> impl Future<Output = Result<(), LogError>> + Send;
+    fn append_decisions<'a>(&'a self, batch: &'a [DecisionRecord]) -> LogFuture<'a, ()>;
 
     /// Notes that a participant acknowledged the commit (unforced).
-    fn mark_participant_done(
-        &self,
-        tx: &TxId,
+    fn mark_participant_done<'a>(
+        &'a self,
+        tx: &'a TxId,
         participant: ParticipantId,
-    ) -> impl Future<Output = Result<(), LogError>> + Send;
+    ) -> LogFuture<'a, ()>;
 
     /// Drops a decision once every participant acknowledged it.
-    fn forget(&self, tx: &TxId) -> impl Future<Output = Result<(), LogError>> + Send;
+    fn forget<'a>(&'a self, tx: &'a TxId) -> LogFuture<'a, ()>;
 
     /// Every decision of this instance still owed an acknowledgement, with
     /// only the participants not yet done.
-    fn load_unfinished(&self)
-    -> impl Future<Output = Result<Vec<DecisionRecord>, LogError>> + Send;
+    fn load_unfinished(&self) -> LogFuture<'_, Vec<DecisionRecord>>;
 
     /// Keeps a heuristic outcome for an operator (forced, never dropped by
     /// the coordinator).
-    fn record_heuristic(
-        &self,
-        record: &HeuristicRecord,
-    ) -> impl Future<Output = Result<(), LogError>> + Send;
+    fn record_heuristic<'a>(&'a self, record: &'a HeuristicRecord) -> LogFuture<'a, ()>;
 
     /// Every heuristic outcome recorded by this instance, oldest first.
-    fn heuristics(&self) -> impl Future<Output = Result<Vec<HeuristicRecord>, LogError>> + Send;
+    fn heuristics(&self) -> LogFuture<'_, Vec<HeuristicRecord>>;
+
+    /// A cheap read that succeeds when the store answers (used to notice
+    /// that a failed store is back).
+    fn ping(&self) -> LogFuture<'_, ()>;
+
+    /// Claims this instance's records with this handle's token: the fence
+    /// rises to it, and [`LogError::Fenced`] if the fence is already higher
+    /// (another instance took these records over with a newer token).
+    fn claim(&self) -> LogFuture<'_, ()>;
+
+    /// Takes over `dead`'s records: raises `dead`'s fence to `token`, which
+    /// must be strictly higher than the fence (else [`LogError::Fenced`]),
+    /// and returns a handle that reads and writes `dead`'s records stamped
+    /// with `token`. From then on `dead`'s own writes are refused.
+    fn adopt<'a>(
+        &'a self,
+        dead: &'a InstanceId,
+        token: FencingToken,
+    ) -> LogFuture<'a, Arc<dyn CoordinatorLog>>;
+}
+
+/// The token as the database stores it, or an `Invalid` error.
+fn db_token(instance: &InstanceId, token: FencingToken) -> Result<i64, LogError> {
+    token.as_db().ok_or_else(|| LogError::Invalid {
+        tx: instance.0.clone(),
+        reason: "fencing token above i64::MAX",
+    })
+}
+
+/// The error for a write refused by the fence (`current` as stored).
+fn fenced(instance: &InstanceId, presented: FencingToken, current: i64) -> LogError {
+    LogError::Fenced {
+        instance: instance.0.clone(),
+        presented: presented.0,
+        current: u64::try_from(current).unwrap_or(0),
+    }
 }
 
 /// Checks a record before it is written.

@@ -1,11 +1,14 @@
 //! The production store: PostgreSQL, shared by every coordinator instance
 //! of a deployment, each reading back only its own decisions.
 
+use std::sync::Arc;
+
+use sqlx::PgConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::{
-    CoordinatorLog, LogError, UnfinishedRow, decisions_from_rows, group_rows, heuristic_from_row,
-    migrate, validate,
+    CoordinatorLog, FencingToken, InstanceId, LogError, LogFuture, UnfinishedRow, db_token,
+    decisions_from_rows, fenced, group_rows, heuristic_from_row, migrate, validate,
 };
 use crate::record::{DecisionRecord, HeuristicRecord, ParticipantId, TxId};
 
@@ -13,14 +16,75 @@ use crate::record::{DecisionRecord, HeuristicRecord, ParticipantId, TxId};
 #[derive(Debug, Clone)]
 pub struct PgLog {
     pool: PgPool,
-    instance: String,
+    instance: InstanceId,
+    token: FencingToken,
+}
+
+/// Checks, inside a write transaction, that `token` may write `instance`'s
+/// records. `FOR SHARE` keeps the fence row from being raised until this
+/// transaction ends, so a taker's fence and this write are ordered.
+async fn check_fence(
+    db: &mut PgConnection,
+    instance: &InstanceId,
+    token: FencingToken,
+) -> Result<(), LogError> {
+    let mine = db_token(instance, token)?;
+    let current: Option<i64> =
+        sqlx::query_scalar("SELECT token FROM wsat_fence WHERE instance = $1 FOR SHARE")
+            .bind(&instance.0)
+            .fetch_optional(&mut *db)
+            .await?;
+    match current {
+        Some(current) if current > mine => Err(fenced(instance, token, current)),
+        _ => Ok(()),
+    }
+}
+
+/// Raises `instance`'s fence to `token` when the fence is below it (or at
+/// it, with `or_equal`); otherwise `Fenced`.
+async fn raise_fence(
+    pool: &PgPool,
+    instance: &InstanceId,
+    token: FencingToken,
+    or_equal: bool,
+) -> Result<(), LogError> {
+    let mine = db_token(instance, token)?;
+    let sql = if or_equal {
+        "INSERT INTO wsat_fence (instance, token) VALUES ($1, $2) ON CONFLICT (instance) \
+         DO UPDATE SET token = excluded.token, fenced_at = now() \
+         WHERE wsat_fence.token <= excluded.token"
+    } else {
+        "INSERT INTO wsat_fence (instance, token) VALUES ($1, $2) ON CONFLICT (instance) \
+         DO UPDATE SET token = excluded.token, fenced_at = now() \
+         WHERE wsat_fence.token < excluded.token"
+    };
+    let done = sqlx::query(sql)
+        .bind(&instance.0)
+        .bind(mine)
+        .execute(pool)
+        .await?;
+    if done.rows_affected() == 1 {
+        return Ok(());
+    }
+    let current: i64 = sqlx::query_scalar("SELECT token FROM wsat_fence WHERE instance = $1")
+        .bind(&instance.0)
+        .fetch_one(pool)
+        .await?;
+    Err(fenced(instance, token, current))
 }
 
 impl PgLog {
     /// Connects to `url` for the coordinator instance `instance` and brings
-    /// the schema up to date (`migrations/postgres/`).
+    /// the schema up to date (`migrations/postgres/`). Writes are stamped
+    /// with [`FencingToken::INITIAL`] until [`PgLog::with_token`].
     pub async fn connect(url: &str, instance: &str) -> Result<Self, LogError> {
-        let pool = PgPoolOptions::new().max_connections(4).connect(url).await?;
+        // A short acquire timeout: while the database is down the driver
+        // holds decisions back and retries, rather than waiting long.
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(std::time::Duration::from_secs(3))
+            .connect(url)
+            .await?;
         Self::from_pool(pool, instance).await
     }
 
@@ -29,8 +93,16 @@ impl PgLog {
         migrate::postgres().run(&pool).await?;
         Ok(Self {
             pool,
-            instance: instance.to_owned(),
+            instance: InstanceId(instance.to_owned()),
+            token: FencingToken::INITIAL,
         })
+    }
+
+    /// This handle with its writes stamped `token` (see
+    /// [`CoordinatorLog::claim`]).
+    #[must_use]
+    pub fn with_token(self, token: FencingToken) -> Self {
+        Self { token, ..self }
     }
 
     /// The pool, for inspection and tests.
@@ -45,7 +117,72 @@ impl PgLog {
 }
 
 impl CoordinatorLog for PgLog {
-    async fn append_decisions(&self, batch: &[DecisionRecord]) -> Result<(), LogError> {
+    fn instance(&self) -> &InstanceId {
+        &self.instance
+    }
+
+    fn token(&self) -> FencingToken {
+        self.token
+    }
+
+    fn append_decisions<'a>(&'a self, batch: &'a [DecisionRecord]) -> LogFuture<'a, ()> {
+        Box::pin(self.append_decisions_now(batch))
+    }
+
+    fn mark_participant_done<'a>(
+        &'a self,
+        tx: &'a TxId,
+        participant: ParticipantId,
+    ) -> LogFuture<'a, ()> {
+        Box::pin(self.mark_participant_done_now(tx, participant))
+    }
+
+    fn forget<'a>(&'a self, tx: &'a TxId) -> LogFuture<'a, ()> {
+        Box::pin(self.forget_now(tx))
+    }
+
+    fn load_unfinished(&self) -> LogFuture<'_, Vec<DecisionRecord>> {
+        Box::pin(self.load_unfinished_now())
+    }
+
+    fn record_heuristic<'a>(&'a self, record: &'a HeuristicRecord) -> LogFuture<'a, ()> {
+        Box::pin(self.record_heuristic_now(record))
+    }
+
+    fn heuristics(&self) -> LogFuture<'_, Vec<HeuristicRecord>> {
+        Box::pin(self.heuristics_now())
+    }
+
+    fn ping(&self) -> LogFuture<'_, ()> {
+        Box::pin(async move {
+            sqlx::query("SELECT 1").execute(&self.pool).await?;
+            Ok(())
+        })
+    }
+
+    fn claim(&self) -> LogFuture<'_, ()> {
+        Box::pin(raise_fence(&self.pool, &self.instance, self.token, true))
+    }
+
+    fn adopt<'a>(
+        &'a self,
+        dead: &'a InstanceId,
+        token: FencingToken,
+    ) -> LogFuture<'a, Arc<dyn CoordinatorLog>> {
+        Box::pin(async move {
+            raise_fence(&self.pool, dead, token, false).await?;
+            let adopted: Arc<dyn CoordinatorLog> = Arc::new(Self {
+                pool: self.pool.clone(),
+                instance: dead.clone(),
+                token,
+            });
+            Ok(adopted)
+        })
+    }
+}
+
+impl PgLog {
+    async fn append_decisions_now(&self, batch: &[DecisionRecord]) -> Result<(), LogError> {
         for record in batch {
             validate(record)?;
         }
@@ -62,18 +199,21 @@ impl CoordinatorLog for PgLog {
                 p_refs.push(p.endpoint.reference_parameters.as_str());
             }
         }
+        let token = db_token(&self.instance, self.token)?;
         let mut db = self.pool.begin().await?;
+        check_fence(&mut db, &self.instance, self.token).await?;
         // The decision must reach disk before COMMIT returns, whatever the
         // server's default.
         sqlx::query("SET LOCAL synchronous_commit = on")
             .execute(&mut *db)
             .await?;
         sqlx::query(
-            "INSERT INTO wsat_decision (tx_id, instance) \
-             SELECT t, $2 FROM UNNEST($1::text[]) AS t ON CONFLICT DO NOTHING",
+            "INSERT INTO wsat_decision (tx_id, instance, token) \
+             SELECT t, $2, $3 FROM UNNEST($1::text[]) AS t ON CONFLICT DO NOTHING",
         )
         .bind(&txs)
-        .bind(&self.instance)
+        .bind(&self.instance.0)
+        .bind(token)
         .execute(&mut *db)
         .await?;
         sqlx::query(
@@ -92,67 +232,78 @@ impl CoordinatorLog for PgLog {
         Ok(())
     }
 
-    async fn mark_participant_done(
+    async fn mark_participant_done_now(
         &self,
         tx: &TxId,
         participant: ParticipantId,
     ) -> Result<(), LogError> {
+        let mut db = self.pool.begin().await?;
+        check_fence(&mut db, &self.instance, self.token).await?;
         sqlx::query(
-            "UPDATE wsat_decision_participant SET done = TRUE WHERE tx_id = $1 AND participant = $2",
+            "UPDATE wsat_decision_participant p SET done = TRUE FROM wsat_decision d \
+             WHERE p.tx_id = $1 AND p.participant = $2 AND d.tx_id = p.tx_id AND d.instance = $3",
         )
         .bind(&tx.0)
         .bind(i64::from(participant.0))
-        .execute(&self.pool)
+        .bind(&self.instance.0)
+        .execute(&mut *db)
         .await?;
+        db.commit().await?;
         Ok(())
     }
 
-    async fn forget(&self, tx: &TxId) -> Result<(), LogError> {
+    async fn forget_now(&self, tx: &TxId) -> Result<(), LogError> {
         // The participant rows go with it (ON DELETE CASCADE).
+        let mut db = self.pool.begin().await?;
+        check_fence(&mut db, &self.instance, self.token).await?;
         sqlx::query("DELETE FROM wsat_decision WHERE tx_id = $1 AND instance = $2")
             .bind(&tx.0)
-            .bind(&self.instance)
-            .execute(&self.pool)
+            .bind(&self.instance.0)
+            .execute(&mut *db)
             .await?;
+        db.commit().await?;
         Ok(())
     }
 
-    async fn load_unfinished(&self) -> Result<Vec<DecisionRecord>, LogError> {
+    async fn load_unfinished_now(&self) -> Result<Vec<DecisionRecord>, LogError> {
         let rows: Vec<UnfinishedRow> = sqlx::query_as(
             "SELECT d.tx_id, p.participant, p.address, p.reference_parameters \
              FROM wsat_decision d LEFT JOIN wsat_decision_participant p \
              ON p.tx_id = d.tx_id AND NOT p.done \
              WHERE d.instance = $1 ORDER BY d.tx_id, p.participant",
         )
-        .bind(&self.instance)
+        .bind(&self.instance.0)
         .fetch_all(&self.pool)
         .await?;
         decisions_from_rows(group_rows(rows))
     }
 
-    async fn record_heuristic(&self, record: &HeuristicRecord) -> Result<(), LogError> {
+    async fn record_heuristic_now(&self, record: &HeuristicRecord) -> Result<(), LogError> {
+        let mut db = self.pool.begin().await?;
+        check_fence(&mut db, &self.instance, self.token).await?;
         sqlx::query(
             "INSERT INTO wsat_heuristic \
              (instance, tx_id, participant, address, reference_parameters, kind) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(&self.instance)
+        .bind(&self.instance.0)
         .bind(&record.tx.0)
         .bind(i64::from(record.participant.0))
         .bind(&record.endpoint.address)
         .bind(&record.endpoint.reference_parameters)
         .bind(record.kind.as_str())
-        .execute(&self.pool)
+        .execute(&mut *db)
         .await?;
+        db.commit().await?;
         Ok(())
     }
 
-    async fn heuristics(&self) -> Result<Vec<HeuristicRecord>, LogError> {
+    async fn heuristics_now(&self) -> Result<Vec<HeuristicRecord>, LogError> {
         let rows: Vec<(String, i64, String, String, String)> = sqlx::query_as(
             "SELECT tx_id, participant, address, reference_parameters, kind \
              FROM wsat_heuristic WHERE instance = $1 ORDER BY id",
         )
-        .bind(&self.instance)
+        .bind(&self.instance.0)
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
