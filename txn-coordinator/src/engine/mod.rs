@@ -232,10 +232,48 @@ impl Transaction {
     }
 }
 
+/// One registration as [`Coordinator::view`] shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParticipantView {
+    /// Its number within the transaction.
+    pub id: ParticipantId,
+    /// The protocol it registered for.
+    pub protocol: Protocol,
+    /// Its protocol endpoint.
+    pub endpoint: EndpointRef,
+    /// Its 2PC state (`None` for the Completion registration).
+    pub two_pc: Option<TwoPcState>,
+    /// Its Completion state (`None` for a 2PC registration).
+    pub completion: Option<CompletionState>,
+}
+
+/// A transaction as [`Coordinator::view`] shows it (for operators).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransactionView {
+    /// Where it is in its life.
+    pub phase: Phase,
+    /// When it rolls back if still undecided.
+    pub expires: Option<Instant>,
+    /// Whether its commit decision is in the log.
+    pub logged: bool,
+    /// Every registration, in registration order.
+    pub participants: Vec<ParticipantView>,
+}
+
+/// Counters kept by the engine since it was made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Transactions decided to commit (recovered ones not counted again).
+    pub commits: u64,
+    /// Transactions rolled back.
+    pub aborts: u64,
+}
+
 /// The coordinator engine for every transaction of one coordinator
 /// instance.
 #[derive(Debug)]
 pub struct Coordinator {
+    stats: EngineStats,
     config: Config,
     txs: HashMap<TxId, Transaction>,
     timers: BTreeSet<(Instant, TxId)>,
@@ -250,6 +288,7 @@ impl Coordinator {
     /// An engine with no log to recover (a first start).
     pub fn new(config: Config) -> Self {
         Self {
+            stats: EngineStats::default(),
             config,
             txs: HashMap::new(),
             timers: BTreeSet::new(),
@@ -281,6 +320,40 @@ impl Coordinator {
     /// The number of transactions the engine holds.
     pub fn transaction_count(&self) -> usize {
         self.txs.len()
+    }
+
+    /// Commits and aborts so far.
+    pub fn stats(&self) -> EngineStats {
+        self.stats
+    }
+
+    /// Every transaction the engine holds, in no particular order.
+    pub fn transaction_ids(&self) -> impl Iterator<Item = &TxId> {
+        self.txs.keys()
+    }
+
+    /// A transaction with its registrations, if the engine holds it.
+    pub fn view(&self, tx: &TxId) -> Option<TransactionView> {
+        let t = self.txs.get(tx)?;
+        Some(TransactionView {
+            phase: t.phase,
+            expires: t.expires,
+            logged: t.logged,
+            participants: t
+                .participants
+                .iter()
+                .map(|p| {
+                    let completion = p.protocol == Protocol::Completion;
+                    ParticipantView {
+                        id: p.id,
+                        protocol: p.protocol,
+                        endpoint: p.endpoint.clone(),
+                        two_pc: (!completion).then_some(p.two_pc),
+                        completion: completion.then_some(p.completion),
+                    }
+                })
+                .collect(),
+        })
     }
 
     /// A transaction's phase, if the engine holds it.
@@ -743,6 +816,9 @@ impl Coordinator {
         let Some(t) = self.txs.get_mut(tx) else {
             return;
         };
+        if t.phase != Phase::Committing {
+            self.stats.commits += 1;
+        }
         t.phase = Phase::Committing;
         for p in &mut t.participants {
             match p.protocol {
@@ -783,6 +859,7 @@ impl Coordinator {
         if !t.phase.undecided() {
             return;
         }
+        self.stats.aborts += 1;
         t.phase = Phase::Aborted;
         t.resend_at = None;
         t.drop_at = Some(now + linger);
