@@ -1,0 +1,249 @@
+//! The coordinator as operators see it: JSON-ready snapshots of its
+//! transactions, served by the gateway's `GET /admin/txn` and
+//! `GET /admin/txn/{id}` and printed by `ithaca txn list` / `ithaca txn
+//! show`.
+//!
+//! A transaction is **in doubt** while at least one durable participant
+//! has voted Prepared and has not yet acknowledged the outcome: it holds
+//! locks in that participant's database until the coordinator's Commit or
+//! Rollback reaches it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{CompletionState, Phase, Protocol, TransactionView, TwoPcState};
+use crate::record::{HeuristicRecord, TxId};
+
+/// Which transactions a listing shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StateFilter {
+    /// Every transaction.
+    #[default]
+    All,
+    /// Accepting registrations and work.
+    Active,
+    /// Running two-phase commit (volatile or durable prepare, or forcing
+    /// the decision).
+    Preparing,
+    /// Decided to commit, acknowledgements outstanding.
+    Committing,
+    /// In doubt (see the module docs).
+    InDoubt,
+}
+
+impl StateFilter {
+    /// The filter named by the `state` query parameter (`all`, `active`,
+    /// `preparing`, `committing`, `in-doubt`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "all" => Some(Self::All),
+            "active" => Some(Self::Active),
+            "preparing" => Some(Self::Preparing),
+            "committing" => Some(Self::Committing),
+            "in-doubt" => Some(Self::InDoubt),
+            _ => None,
+        }
+    }
+
+    /// Whether `summary` passes.
+    pub fn matches(self, summary: &TransactionSummary) -> bool {
+        match self {
+            Self::All => true,
+            Self::Active => summary.phase == PhaseName::Active,
+            Self::Preparing => matches!(
+                summary.phase,
+                PhaseName::PreparingVolatile | PhaseName::PreparingDurable | PhaseName::Logging
+            ),
+            Self::Committing => summary.phase == PhaseName::Committing,
+            Self::InDoubt => summary.in_doubt,
+        }
+    }
+}
+
+/// A transaction's phase, as shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PhaseName {
+    /// Accepting registrations and work.
+    Active,
+    /// Volatile participants are being prepared.
+    PreparingVolatile,
+    /// Durable participants are being prepared.
+    PreparingDurable,
+    /// The commit decision is being forced to the log.
+    Logging,
+    /// Decided to commit; acknowledgements outstanding.
+    Committing,
+    /// Committed and acknowledged (kept a while for late duplicates).
+    Committed,
+    /// Rolled back.
+    Aborted,
+}
+
+impl From<Phase> for PhaseName {
+    fn from(phase: Phase) -> Self {
+        match phase {
+            Phase::Active => Self::Active,
+            Phase::PreparingVolatile => Self::PreparingVolatile,
+            Phase::PreparingDurable => Self::PreparingDurable,
+            Phase::Logging => Self::Logging,
+            Phase::Committing => Self::Committing,
+            Phase::Committed => Self::Committed,
+            Phase::Aborted => Self::Aborted,
+        }
+    }
+}
+
+/// One registration, as shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParticipantSummary {
+    /// Its number within the transaction.
+    pub id: u32,
+    /// `completion`, `volatile-2pc` or `durable-2pc`.
+    pub protocol: String,
+    /// Its endpoint address.
+    pub address: String,
+    /// Its state: for 2PC `active`, `preparing`, `prepared`, `committing`,
+    /// `aborting`, `ended`; for Completion `active`, `completing`,
+    /// `committed`, `aborted`.
+    pub state: String,
+}
+
+/// One transaction, as shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransactionSummary {
+    /// Its identifier (the context's `wscoor:Identifier`).
+    pub id: String,
+    /// Its phase.
+    pub phase: PhaseName,
+    /// Whether it is in doubt (see the module docs).
+    pub in_doubt: bool,
+    /// Whether its commit decision is in the log.
+    pub logged: bool,
+    /// Milliseconds until it rolls back if still undecided (`None`: no
+    /// expiry, or decided).
+    pub expires_in_ms: Option<u64>,
+    /// The instance whose log holds it (another one's after a takeover).
+    pub owner: String,
+    /// Its registrations.
+    pub participants: Vec<ParticipantSummary>,
+}
+
+/// A heuristic outcome kept in the log for an operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeuristicSummary {
+    /// The transaction.
+    pub tx: String,
+    /// The participant's number.
+    pub participant: u32,
+    /// Its endpoint address.
+    pub address: String,
+    /// `aborted-after-commit`, `committed-after-rollback` or
+    /// `inconsistent-internal-state`.
+    pub kind: String,
+}
+
+impl From<&HeuristicRecord> for HeuristicSummary {
+    fn from(record: &HeuristicRecord) -> Self {
+        Self {
+            tx: record.tx.0.clone(),
+            participant: record.participant.0,
+            address: record.endpoint.address.clone(),
+            kind: record.kind.as_str().to_owned(),
+        }
+    }
+}
+
+/// Everything `GET /admin/txn` answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// This coordinator instance.
+    pub instance: String,
+    /// Whether the log has been loaded since start (before that, unknown
+    /// transactions are not answered).
+    pub recovered: bool,
+    /// Whether another instance has fenced this one off.
+    pub fenced: bool,
+    /// Transactions held, after the filter, sorted by id.
+    pub transactions: Vec<TransactionSummary>,
+    /// How many the coordinator holds in all (before the filter).
+    pub total: usize,
+    /// How many of them are in doubt.
+    pub in_doubt: usize,
+    /// Heuristic outcomes in the log (`None` when the log could not be
+    /// read).
+    pub heuristics: Option<Vec<HeuristicSummary>>,
+}
+
+/// The stable name of a protocol.
+pub fn protocol_name(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Completion => "completion",
+        Protocol::Volatile2Pc => "volatile-2pc",
+        Protocol::Durable2Pc => "durable-2pc",
+    }
+}
+
+fn two_pc_name(state: TwoPcState) -> &'static str {
+    match state {
+        TwoPcState::Active => "active",
+        TwoPcState::Preparing => "preparing",
+        TwoPcState::PreparedSuccess => "prepared",
+        TwoPcState::Committing => "committing",
+        TwoPcState::Aborting => "aborting",
+        TwoPcState::Ended => "ended",
+    }
+}
+
+fn completion_name(state: CompletionState) -> &'static str {
+    match state {
+        CompletionState::Active => "active",
+        CompletionState::Completing => "completing",
+        CompletionState::Committed => "committed",
+        CompletionState::Aborted => "aborted",
+    }
+}
+
+/// Whether a transaction is in doubt (see the module docs).
+pub fn in_doubt(view: &TransactionView) -> bool {
+    view.participants.iter().any(|p| {
+        p.protocol == Protocol::Durable2Pc
+            && matches!(
+                p.two_pc,
+                Some(TwoPcState::PreparedSuccess | TwoPcState::Committing)
+            )
+    })
+}
+
+/// The summary of one engine view; `expires_in_ms` is computed by the
+/// caller, who knows the clock.
+pub fn summarize(
+    tx: &TxId,
+    view: &TransactionView,
+    expires_in_ms: Option<u64>,
+    owner: &str,
+) -> TransactionSummary {
+    TransactionSummary {
+        id: tx.0.clone(),
+        phase: view.phase.into(),
+        in_doubt: in_doubt(view),
+        logged: view.logged,
+        expires_in_ms,
+        owner: owner.to_owned(),
+        participants: view
+            .participants
+            .iter()
+            .map(|p| ParticipantSummary {
+                id: p.id.0,
+                protocol: protocol_name(p.protocol).to_owned(),
+                address: p.endpoint.address.clone(),
+                state: match (p.two_pc, p.completion) {
+                    (Some(state), _) => two_pc_name(state),
+                    (None, Some(state)) => completion_name(state),
+                    (None, None) => "unknown",
+                }
+                .to_owned(),
+            })
+            .collect(),
+    }
+}
