@@ -1,7 +1,5 @@
 //! WS-Coordination 1.2 and WS-AtomicTransaction 1.2: the two-phase-commit
-//! coordinator that `ithaca serve` will host, and its durable log.
-//!
-//! Two foundations are built so far:
+//! coordinator that `ithaca serve` hosts, its durable log and its driver.
 //!
 //! - [`engine`]: the sans-IO coordinator. [`engine::Coordinator`] holds every
 //!   transaction's Completion and Volatile2PC/Durable2PC state per the WS-AT
@@ -11,10 +9,17 @@
 //!   one forced write per committed transaction, none for aborts.
 //! - [`log`]: the [`log::CoordinatorLog`] trait with its SQLite (embedded
 //!   default) and PostgreSQL stores, and [`log::GroupCommit`], which writes
-//!   many transactions' decisions in one durable write.
-//!
-//! Still to come (the WS-AT issue): SOAP hosting with WS-Addressing, the
-//! tokio driver with retries, and the participant library.
+//!   many transactions' decisions in one durable write; every write is
+//!   fenced by the instance's [`log::FencingToken`].
+//! - [`driver`]: [`driver::CoordinatorService`], the tokio driver the
+//!   gateway's endpoints call (create, register, deliver, outcome), with
+//!   retries and backoff on sends, group commit on decisions, recovery at
+//!   start and fenced takeover of a dead instance's transactions.
+//! - [`admin`]: JSON-ready snapshots for operators.
+//! - [`participant`]: the participant side for Rust services: the sans-IO
+//!   participant state machine, PostgreSQL branches (`PREPARE TRANSACTION`,
+//!   recovery from `pg_prepared_xacts`), their tokio driver and the
+//!   Volatile2PC hooks.
 //!
 //! # Example
 //!
@@ -46,6 +51,10 @@
 //! assert!(commands.iter().any(|c| matches!(c, Command::Send { message: Outbound::Commit, .. })));
 //! ```
 
+pub mod admin;
+pub mod driver;
 pub mod engine;
 pub mod log;
+pub mod participant;
 pub mod record;
+pub mod wire;
