@@ -26,8 +26,20 @@
 //!   operations stamped with an older view;
 //! - [`clock`]: [`Timestamp`], one process's monotonic clock readings.
 //!
-//! Not here yet: the replicated oracle (openraft), the network driver and
-//! member client, and the gateway hosting.
+//! On top of them, with I/O:
+//!
+//! - [`consensus`]: the replicated oracle itself, the [`consensus::Consensus`]
+//!   trait and its openraft implementation [`consensus::OracleNode`] (durable
+//!   fsynced log, view snapshots, oracle-to-oracle TCP transport);
+//! - [`wire`]: the member ↔ oracle protocol (sans-IO binary codec; UDP
+//!   heartbeats, TCP join, leave and view fetches);
+//! - [`node`]: the oracle node runtime ([`node::MembershipNode`]: the
+//!   heartbeat task running the [`OracleLeader`] while this node leads, the
+//!   request task, and an in-memory consensus for tests);
+//! - [`client`]: the member client ([`client::Member`]: join, heartbeat loop,
+//!   lease state, self-fencing, view watch, leave).
+//!
+//! The gateway (`ithaca serve`) hosts all of it; see `docs/membership.md`.
 //!
 //! # Example
 //!
@@ -63,13 +75,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod client;
 pub mod clock;
+pub mod consensus;
 pub mod detector;
 pub mod fence;
 pub mod lease;
 pub mod member;
+pub mod node;
 pub mod oracle;
 pub mod view;
+pub mod wire;
 
 pub use clock::{MonotonicClock, Timestamp};
 pub use detector::{

@@ -1,0 +1,431 @@
+//! The oracle node runtime: the tokio tasks that put an oracle node on the
+//! network for members.
+//!
+//! One [`MembershipNode`] runs beside each consensus node
+//! ([`crate::consensus::Consensus`]) and listens on one port for both
+//! transports of [`crate::wire`]:
+//!
+//! - **the heartbeat task** owns the UDP socket and a [`HeartbeatHandler`].
+//!   When the socket is readable it drains it (up to [`RECV_BATCH`]
+//!   datagrams per wake-up), reads the monotonic clock right after each
+//!   `recv` returns, and answers at once from memory: while this node is
+//!   the consensus leader it runs the [`crate::OracleLeader`] (leases granted
+//!   only until the consensus certainty instant; a newly elected leader
+//!   waits out one lease before removing anyone); otherwise it answers
+//!   "not leader, the leader is X". The same task ticks the failure detector
+//!   every [`NodeConfig::tick_interval`] and hands removals to a proposal
+//!   task, so a commit never holds up a heartbeat. It is the only owner of
+//!   the detector: no lock is taken on the heartbeat path.
+//! - **the request task** accepts TCP connections for Join, Leave and view
+//!   fetches (the `requests` module); these go through
+//!   [`crate::consensus::Consensus::propose`].
+//! - **the view task** encodes each committed view once and publishes it to
+//!   both, so a view is never serialised per heartbeat.
+
+mod handler;
+pub mod in_memory;
+mod requests;
+mod stats;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use handler::{EncodedView, HeartbeatHandler};
+pub use stats::{CounterValues, NodeCounters, NodeSnapshot};
+
+use crate::clock::MonotonicClock;
+use crate::consensus::{Consensus, OracleNodeId};
+use crate::detector::{DetectorConfig, DetectorConfigError};
+use crate::view::ViewCommand;
+
+/// Most datagrams read per socket wake-up before the task looks at its
+/// timers again.
+pub const RECV_BATCH: usize = 512;
+
+/// How an oracle node's member-facing side runs.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The UDP (heartbeats) and TCP (join, leave, views) address; port 0
+    /// picks a free port, the same for both.
+    pub listen: SocketAddr,
+    /// Timing and failure detector settings.
+    pub detector: DetectorConfig,
+    /// How often the failure detector runs (well below the heartbeat
+    /// interval, which is also the local-stall threshold).
+    pub tick_interval: Duration,
+    /// The member-facing address of each oracle node, named in "not leader"
+    /// answers so members go straight to the leader.
+    pub member_addresses: BTreeMap<OracleNodeId, String>,
+    /// Most TCP connections served at once.
+    pub max_connections: usize,
+    /// Deadline for reading one request and writing its answer over TCP.
+    pub request_timeout: Duration,
+    /// A TCP connection idle this long is closed.
+    pub idle_timeout: Duration,
+}
+
+impl NodeConfig {
+    /// Defaults (20 ms detector tick, 256 connections, 5 s request and 30 s
+    /// idle timeouts) on `listen`.
+    #[must_use]
+    pub fn new(listen: SocketAddr, detector: DetectorConfig) -> Self {
+        Self {
+            listen,
+            detector,
+            tick_interval: Duration::from_millis(20),
+            member_addresses: BTreeMap::new(),
+            max_connections: 256,
+            request_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The detector or timing configuration is refused.
+    #[error(transparent)]
+    Config(#[from] DetectorConfigError),
+    /// `tick_interval` must be positive and below the stall threshold.
+    #[error(
+        "membership tick interval must be positive and shorter than the stall threshold (the heartbeat interval)"
+    )]
+    TickInterval,
+    /// A listener could not be bound.
+    #[error("cannot bind the membership listener on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: SocketAddr,
+        /// The error.
+        source: io::Error,
+    },
+    /// The committed view could not be encoded.
+    #[error("cannot encode the committed view: {0}")]
+    View(#[from] crate::wire::WireError),
+}
+
+/// A running oracle node's member-facing side (see the module docs).
+#[derive(Debug)]
+pub struct MembershipNode {
+    local_addr: SocketAddr,
+    counters: Arc<NodeCounters>,
+    snapshots: watch::Receiver<Arc<NodeSnapshot>>,
+    views: watch::Receiver<Arc<EncodedView>>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl MembershipNode {
+    /// Binds the UDP and TCP listeners and starts the tasks.
+    pub async fn start(
+        config: NodeConfig,
+        consensus: Arc<dyn Consensus>,
+    ) -> Result<Self, NodeError> {
+        if config.tick_interval.is_zero() || config.tick_interval >= config.detector.stall_threshold
+        {
+            return Err(NodeError::TickInterval);
+        }
+        let counters = Arc::new(NodeCounters::default());
+        let committed = consensus.committed_views();
+        let first = Arc::new(EncodedView::new(committed.borrow().clone())?);
+        let handler = HeartbeatHandler::new(
+            config.detector,
+            Arc::clone(&first),
+            config.member_addresses.clone(),
+            Arc::clone(&counters),
+        )?;
+        let (udp, tcp) = bind(config.listen).await?;
+        let local_addr = udp.local_addr().map_err(|source| NodeError::Bind {
+            address: config.listen,
+            source,
+        })?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let (views_tx, views) = watch::channel(first);
+        let (snapshots_tx, snapshots) = watch::channel(Arc::new(NodeSnapshot::default()));
+        let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(publish_views(
+            committed,
+            views_tx,
+            shutdown_rx.clone(),
+        )));
+        let context = Arc::new(requests::RequestContext {
+            consensus: Arc::clone(&consensus),
+            views: views.clone(),
+            member_addresses: config.member_addresses.clone(),
+            counters: Arc::clone(&counters),
+            request_timeout: config.request_timeout,
+            idle_timeout: config.idle_timeout,
+        });
+        tasks.push(tokio::spawn(requests::serve(
+            tcp,
+            context,
+            config.max_connections,
+            shutdown_rx.clone(),
+        )));
+        let heartbeat = HeartbeatTask {
+            socket: udp,
+            handler,
+            consensus,
+            clock: MonotonicClock::new(),
+            views: views.clone(),
+            snapshots: snapshots_tx,
+            tick_interval: config.tick_interval,
+            counters: Arc::clone(&counters),
+        };
+        tasks.push(tokio::spawn(heartbeat.run(shutdown_rx)));
+        Ok(Self {
+            local_addr,
+            counters,
+            snapshots,
+            views,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// The bound address (UDP and TCP share the port).
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The counters (read at any time, never blocking the node).
+    #[must_use]
+    pub fn counters(&self) -> CounterValues {
+        self.counters.read()
+    }
+
+    /// The counters themselves, shared (for a metrics exporter).
+    #[must_use]
+    pub fn counters_handle(&self) -> Arc<NodeCounters> {
+        Arc::clone(&self.counters)
+    }
+
+    /// The latest detector snapshot (published about once a second and at
+    /// each leadership change).
+    #[must_use]
+    pub fn snapshot(&self) -> Arc<NodeSnapshot> {
+        Arc::clone(&self.snapshots.borrow())
+    }
+
+    /// A watch of detector snapshots.
+    #[must_use]
+    pub fn snapshots(&self) -> watch::Receiver<Arc<NodeSnapshot>> {
+        self.snapshots.clone()
+    }
+
+    /// A watch of committed views with their encoded form.
+    #[must_use]
+    pub fn views(&self) -> watch::Receiver<Arc<EncodedView>> {
+        self.views.clone()
+    }
+
+    /// Stops every task and waits for them (the listeners close).
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+async fn bind(listen: SocketAddr) -> Result<(UdpSocket, TcpListener), NodeError> {
+    let bind_error = |address, source| NodeError::Bind { address, source };
+    // With port 0, the UDP port is picked first and TCP takes the same one;
+    // retry a few times if TCP finds it taken.
+    let mut last_error = None;
+    for _ in 0..16 {
+        let udp = UdpSocket::bind(listen)
+            .await
+            .map_err(|e| bind_error(listen, e))?;
+        let address = udp.local_addr().map_err(|e| bind_error(listen, e))?;
+        match TcpListener::bind(address).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(error) if listen.port() == 0 => last_error = Some(error),
+            Err(error) => return Err(bind_error(address, error)),
+        }
+    }
+    Err(bind_error(
+        listen,
+        last_error.unwrap_or_else(|| io::Error::other("no free port")),
+    ))
+}
+
+async fn publish_views(
+    mut committed: watch::Receiver<crate::view::View>,
+    views: watch::Sender<Arc<EncodedView>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            changed = committed.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let view = committed.borrow_and_update().clone();
+                if view.id() <= views.borrow().id() {
+                    continue;
+                }
+                match EncodedView::new(view) {
+                    Ok(encoded) => {
+                        let _ = views.send(Arc::new(encoded));
+                    }
+                    Err(error) => tracing::error!(%error, "cannot encode a committed view"),
+                }
+            }
+        }
+    }
+}
+
+struct HeartbeatTask {
+    socket: UdpSocket,
+    handler: HeartbeatHandler,
+    consensus: Arc<dyn Consensus>,
+    clock: MonotonicClock,
+    views: watch::Receiver<Arc<EncodedView>>,
+    snapshots: watch::Sender<Arc<NodeSnapshot>>,
+    tick_interval: Duration,
+    counters: Arc<NodeCounters>,
+}
+
+impl HeartbeatTask {
+    async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut leadership = self.consensus.leadership();
+        let status = leadership.borrow_and_update().clone();
+        self.handler
+            .set_leadership(&status, self.clock.now(), &self.clock);
+        let mut ticks = tokio::time::interval(self.tick_interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut snapshot_every = tokio::time::interval(Duration::from_secs(1));
+        snapshot_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut buffer = vec![0u8; 65_536];
+        let mut proposal: Option<JoinHandle<()>> = None;
+        let mut suspected = 0;
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.changed() => break,
+                changed = leadership.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    let status = leadership.borrow_and_update().clone();
+                    self.handler.set_leadership(&status, self.clock.now(), &self.clock);
+                    self.publish_snapshot(suspected);
+                }
+                changed = self.views.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    let view = Arc::clone(&self.views.borrow_and_update());
+                    self.install(view);
+                }
+                readable = self.socket.readable() => {
+                    if readable.is_ok() {
+                        self.drain(&mut buffer);
+                    }
+                }
+                _ = ticks.tick() => {
+                    if self.views.has_changed().unwrap_or(false) {
+                        let view = Arc::clone(&self.views.borrow_and_update());
+                        self.install(view);
+                    }
+                    let now = self.clock.now();
+                    if let Some((output, removals)) = self.handler.tick(now) {
+                        suspected = output.suspicions.len();
+                        let idle = proposal.as_ref().is_none_or(JoinHandle::is_finished);
+                        if !removals.is_empty() && idle {
+                            proposal = Some(self.propose_removals(removals));
+                        }
+                    } else {
+                        suspected = 0;
+                    }
+                }
+                _ = snapshot_every.tick() => self.publish_snapshot(suspected),
+            }
+        }
+        if let Some(proposal) = proposal {
+            proposal.abort();
+        }
+    }
+
+    fn install(&mut self, view: Arc<EncodedView>) {
+        let before = self.handler.view().id();
+        self.handler.install_view(view, self.clock.now());
+        if self.handler.view().id() > before {
+            self.publish_snapshot(0);
+        }
+    }
+
+    /// Reads every queued datagram (up to a batch), stamping each arrival
+    /// right after `recv` returns and answering it before the next.
+    fn drain(&mut self, buffer: &mut [u8]) {
+        for _ in 0..RECV_BATCH {
+            match self.socket.try_recv_from(buffer) {
+                Ok((len, from)) => {
+                    let arrived_at = self.clock.now();
+                    let datagram = buffer.get(..len).unwrap_or_default();
+                    if let Some(reply) = self.handler.handle(datagram, arrived_at)
+                        && self.socket.try_send_to(reply, from).is_err()
+                    {
+                        self.counters.send_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
+                // ICMP errors from an earlier send (a member went away) and
+                // the like: keep reading.
+                Err(_) => {}
+            }
+        }
+    }
+
+    fn propose_removals(&self, removals: Vec<ViewCommand>) -> JoinHandle<()> {
+        let consensus = Arc::clone(&self.consensus);
+        let counters = Arc::clone(&self.counters);
+        tokio::spawn(async move {
+            for command in removals {
+                counters.removals_proposed.fetch_add(1, Ordering::Relaxed);
+                match consensus.propose(command).await {
+                    Ok(view) => {
+                        counters.removals_committed.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(view = %view.id(), "membership: removed a silent member");
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "membership: removal not committed");
+                    }
+                }
+            }
+        })
+    }
+
+    fn publish_snapshot(&self, suspected: usize) {
+        let now = self.clock.now();
+        let view = self.handler.view();
+        let (health, held) = self.handler.leader().map_or((Vec::new(), false), |leader| {
+            (
+                leader.detector().health(now),
+                leader.detector().removals_held(now),
+            )
+        });
+        let snapshot = NodeSnapshot {
+            leader: self.handler.is_leader(),
+            view_id: view.id(),
+            members: view.view.members().len(),
+            health,
+            suspected,
+            removals_held: held,
+            suspicion_timeout: self.handler.suspicion_timeout(),
+        };
+        let _ = self.snapshots.send(Arc::new(snapshot));
+    }
+}
