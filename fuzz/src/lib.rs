@@ -229,6 +229,58 @@ pub fn typed_decoder(data: &[u8]) {
     }
 }
 
+/// The membership wire codec: any bytes decode or fail cleanly, a frame
+/// prefix is checked, and every message that decodes encodes back to one
+/// that decodes to the same value.
+pub fn membership_wire(data: &[u8]) {
+    use ithaca_membership::wire::{Message, frame};
+    if let Some(prefix) = data
+        .get(..frame::PREFIX_LEN)
+        .and_then(|p| <[u8; 4]>::try_from(p).ok())
+    {
+        let _ = frame::frame_len(prefix);
+    }
+    if let Ok(message) = Message::decode(data) {
+        let mut again = Vec::new();
+        message
+            .encode(&mut again)
+            .unwrap_or_else(|error| panic!("a decoded message does not encode: {error}"));
+        assert_eq!(
+            Message::decode(&again).ok(),
+            Some(message),
+            "re-encoding changed the message"
+        );
+    }
+}
+
+/// The WS-Coordination / WS-AT / WS-Addressing codec: any message it
+/// reads writes back (unless the version lacks it) and reads the same
+/// (with the Action the writer always puts in).
+pub fn wsat_message(data: &[u8]) {
+    use ithaca_txn::wire::{WireLimits, decode};
+    let limits = ithaca_wsdl::Limits::default();
+    let Ok(mut message) = decode(data, None, &limits, &WireLimits::default()) else {
+        return;
+    };
+    message.addressing.action = Some(message.action());
+    if let Ok(xml) = message.encode() {
+        match decode(&xml, None, &limits, &WireLimits::default()) {
+            Ok(again) => assert_eq!(again, message, "re-read differs"),
+            Err(error) => panic!("Ithaca cannot read what it wrote: {error}"),
+        }
+    }
+}
+
+/// The membership oracle's log file format: any bytes are read or refused
+/// cleanly, and what is read is consistent (a torn tail is never longer than
+/// the file, the first entry never after the last).
+pub fn oracle_log(data: &[u8]) {
+    if let Ok(report) = ithaca_membership::consensus::inspect_log(data) {
+        assert!(report.cut_bytes <= data.len() as u64, "cut beyond the file");
+        assert!(report.first_index <= report.last_index, "first after last");
+    }
+}
+
 /// Every target by name, for the replay test.
 pub const TARGETS: &[(&str, Target)] = &[
     ("config", config),
@@ -242,4 +294,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("typecode_and_any", typecode_and_any),
     ("value_decoder", value_decoder),
     ("typed_decoder", typed_decoder),
+    ("membership_wire", membership_wire),
+    ("wsat_message", wsat_message),
+    ("oracle_log", oracle_log),
 ];
