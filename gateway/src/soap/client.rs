@@ -1,5 +1,11 @@
-//! A SOAP client: posts an envelope to an endpoint over HTTP/1.1 and reads
-//! the answer.
+//! A SOAP client: posts an envelope to an endpoint over HTTP/1.1 (or
+//! HTTP/2 when a TLS server offers it), in clear or over TLS, and reads the
+//! answer.
+//!
+//! `https://` endpoints are reached with rustls (the ring provider, as the
+//! server uses) and the roots of a [`ClientTls`]: Mozilla's roots
+//! (webpki-roots) by default, or the CA certificates of a PEM bundle file
+//! ([`ClientTls::from_ca_file`]) for private PKIs.
 //!
 //! [`SoapClient`] speaks SOAP 1.1 (`text/xml` with a `SOAPAction` header)
 //! or SOAP 1.2 (`application/soap+xml` with the `action` parameter), reads
@@ -8,25 +14,46 @@
 //! limit applied) and turns a fault into [`ClientError::Fault`] with its
 //! code, reasons and detail. Generated clients call
 //! [`SoapClient::call_typed`], which decodes the response body into their
-//! output type and a fault into their operation's fault enum.
+//! output type and a fault into their operation's fault enum, or
+//! [`SoapClient::call_typed_with_headers`] for operations with SOAP header
+//! parts, which also sends the input header blocks and reads the output
+//! ones.
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use ithaca_wsdl::typed::{DecodeError, XmlRead, read_body};
+use ithaca_wsdl::typed::{DecodeError, HeaderSet, XmlRead, read_body, read_headers};
 use ithaca_wsdl::{EnvelopeWriter, Fault, Limits, SoapVersion, read_envelope, read_fault};
+use rustls::RootCertStore;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 
 /// Why a call did not produce a response body.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// The endpoint is not an `http://` URL.
-    #[error("invalid endpoint `{0}`: give an http:// URL")]
+    /// The endpoint is not an `http://` or `https://` URL.
+    #[error("invalid endpoint `{0}`: give an http:// or https:// URL")]
     Endpoint(String),
+    /// The TLS roots could not be read (a CA bundle file that cannot be
+    /// read or holds no certificate).
+    #[error("TLS roots: {path}: {message}")]
+    Roots {
+        /// The CA bundle file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The TLS configuration could not be built.
+    #[error("TLS configuration: {0}")]
+    Tls(String),
     /// The request could not be sent or the response not received.
     #[error("HTTP request failed: {0}")]
     Http(String),
@@ -81,11 +108,94 @@ pub struct SoapResponse {
     pub message: Bytes,
 }
 
+/// The certificates a [`SoapClient`] trusts for `https://` endpoints.
+#[derive(Debug, Clone)]
+pub struct ClientTls {
+    roots: RootCertStore,
+}
+
+impl Default for ClientTls {
+    /// Mozilla's roots, as [`ClientTls::webpki_roots`].
+    fn default() -> Self {
+        Self::webpki_roots()
+    }
+}
+
+impl ClientTls {
+    /// Trusts Mozilla's root certificates (the `webpki-roots` crate), as
+    /// browsers do.
+    pub fn webpki_roots() -> Self {
+        let mut roots = RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        Self { roots }
+    }
+
+    /// Trusts only the CA certificates of the PEM bundle at `path` (a
+    /// private CA, a test CA).
+    pub fn from_ca_file(path: impl AsRef<Path>) -> Result<Self, ClientError> {
+        Self {
+            roots: RootCertStore::empty(),
+        }
+        .with_ca_file(path)
+    }
+
+    /// Also trusts the CA certificates of the PEM bundle at `path`.
+    pub fn with_ca_file(mut self, path: impl AsRef<Path>) -> Result<Self, ClientError> {
+        let path = path.as_ref();
+        let error = |message: String| ClientError::Roots {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut added = 0usize;
+        for certificate in CertificateDer::pem_file_iter(path).map_err(|e| error(e.to_string()))? {
+            let certificate = certificate.map_err(|e| error(e.to_string()))?;
+            self.roots
+                .add(certificate)
+                .map_err(|e| error(format!("not a usable CA certificate: {e}")))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(error(String::from("no PEM certificate in the file")));
+        }
+        Ok(self)
+    }
+
+    /// How many root certificates are trusted.
+    pub fn len(&self) -> usize {
+        self.roots.len()
+    }
+
+    /// Whether no root certificate is trusted.
+    pub fn is_empty(&self) -> bool {
+        self.roots.is_empty()
+    }
+
+    fn connector(&self) -> Result<HttpsConnector<HttpConnector>, ClientError> {
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(Duration::from_secs(10)));
+        // The https connector upgrades the connection itself.
+        http.enforce_http(false);
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ClientError::Tls(e.to_string()))?
+            .with_root_certificates(self.roots.clone())
+            .with_no_client_auth();
+        Ok(hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(config)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http))
+    }
+}
+
 /// A client of one SOAP endpoint. Cheap to clone (connections are pooled
 /// and shared).
 #[derive(Debug, Clone)]
 pub struct SoapClient {
-    http: Client<HttpConnector, Full<Bytes>>,
+    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     endpoint: Uri,
     version: SoapVersion,
     timeout: Duration,
@@ -94,20 +204,28 @@ pub struct SoapClient {
 }
 
 impl SoapClient {
-    /// A client of `endpoint` (an `http://` URL) speaking `version`, with
-    /// a 30 s deadline per call and responses up to 16 MiB.
+    /// A client of `endpoint` (an `http://` or `https://` URL) speaking
+    /// `version`, with a 30 s deadline per call and responses up to
+    /// 16 MiB; `https://` trusts Mozilla's roots ([`ClientTls::default`]).
     pub fn new(endpoint: &str, version: SoapVersion) -> Result<Self, ClientError> {
+        Self::with_tls(endpoint, version, &ClientTls::default())
+    }
+
+    /// A client as [`SoapClient::new`] that trusts `tls`'s roots for
+    /// `https://`.
+    pub fn with_tls(
+        endpoint: &str,
+        version: SoapVersion,
+        tls: &ClientTls,
+    ) -> Result<Self, ClientError> {
         let uri: Uri = endpoint
             .parse()
             .map_err(|_| ClientError::Endpoint(endpoint.to_owned()))?;
-        if uri.scheme_str() != Some("http") || uri.host().is_none() {
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
             return Err(ClientError::Endpoint(endpoint.to_owned()));
         }
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(10)));
         Ok(Self {
-            http: Client::builder(TokioExecutor::new()).build(connector),
+            http: Client::builder(TokioExecutor::new()).build(tls.connector()?),
             endpoint: uri,
             version,
             timeout: Duration::from_secs(30),
@@ -147,7 +265,23 @@ impl SoapClient {
         action: Option<&str>,
         body: &[u8],
     ) -> Result<SoapResponse, ClientError> {
-        let envelope = EnvelopeWriter::new(self.version)
+        self.call_with_headers(action, &[], body).await
+    }
+
+    /// As [`SoapClient::call`], with these header blocks (each one element
+    /// binding its own namespaces) in the request envelope's `Header`.
+    pub async fn call_with_headers(
+        &self,
+        action: Option<&str>,
+        headers: &[Vec<u8>],
+        body: &[u8],
+    ) -> Result<SoapResponse, ClientError> {
+        let writer = headers
+            .iter()
+            .fold(EnvelopeWriter::new(self.version), |writer, block| {
+                writer.header_block(block)
+            });
+        let envelope = writer
             .to_vec(body)
             .map_err(|e| ClientError::Write(e.to_string()))?;
         let request = self.request(action, envelope)?;
@@ -168,6 +302,50 @@ impl SoapClient {
         match self.call(action, &body).await {
             Ok(response) => read_body(&response.message, &self.limits)
                 .map_err(|e| CallError::Client(ClientError::Decode(e))),
+            Err(ClientError::Fault { fault: f, message }) => {
+                Err(CallError::Fault(fault(*f, &message)))
+            }
+            Err(other) => Err(CallError::Client(other)),
+        }
+    }
+
+    /// Calls an operation with SOAP header parts: sends `headers`' blocks
+    /// in the request's `Header`, decodes the response body as `Out` and
+    /// the response's header blocks as `OutHeaders`; a fault goes through
+    /// `fault`.
+    pub async fn call_typed_with_headers<Out: XmlRead, OutHeaders: HeaderSet, F>(
+        &self,
+        action: Option<&str>,
+        headers: &impl HeaderSet,
+        body: Vec<u8>,
+        fault: impl FnOnce(Fault, &[u8]) -> F,
+    ) -> Result<(Out, OutHeaders), CallError<F>> {
+        let blocks = headers.write_blocks();
+        match self.call_with_headers(action, &blocks, &body).await {
+            Ok(response) => {
+                let decoded = read_body(&response.message, &self.limits)
+                    .and_then(|out| Ok((out, read_headers(&response.message, &self.limits)?)));
+                decoded.map_err(|e| CallError::Client(ClientError::Decode(e)))
+            }
+            Err(ClientError::Fault { fault: f, message }) => {
+                Err(CallError::Fault(fault(*f, &message)))
+            }
+            Err(other) => Err(CallError::Client(other)),
+        }
+    }
+
+    /// Sends a one-way operation's request with SOAP header blocks, as
+    /// [`SoapClient::send_one_way`].
+    pub async fn send_one_way_with_headers<F>(
+        &self,
+        action: Option<&str>,
+        headers: &impl HeaderSet,
+        body: Vec<u8>,
+        fault: impl FnOnce(Fault, &[u8]) -> F,
+    ) -> Result<(), CallError<F>> {
+        let blocks = headers.write_blocks();
+        match self.call_with_headers(action, &blocks, &body).await {
+            Ok(_) => Ok(()),
             Err(ClientError::Fault { fault: f, message }) => {
                 Err(CallError::Fault(fault(*f, &message)))
             }
@@ -308,6 +486,19 @@ mod tests {
             Err(ClientError::Endpoint(_))
         ));
         assert!(SoapClient::new("http://127.0.0.1:1/x", SoapVersion::Soap12).is_ok());
+        assert!(SoapClient::new("https://127.0.0.1:1/x", SoapVersion::Soap12).is_ok());
+    }
+
+    #[test]
+    fn ca_bundles_must_hold_certificates() {
+        assert!(!ClientTls::webpki_roots().is_empty());
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificate here\n").unwrap();
+        let error = ClientTls::from_ca_file(&empty).unwrap_err();
+        assert!(error.to_string().contains("no PEM certificate"), "{error}");
+        let missing = ClientTls::from_ca_file(dir.path().join("missing.pem")).unwrap_err();
+        assert!(matches!(missing, ClientError::Roots { .. }), "{missing}");
     }
 
     #[tokio::test]
