@@ -3,18 +3,26 @@
 //! body into the operation's input type, calls the method, and encodes
 //! its output as the response element (or its fault as a SOAP fault).
 //!
+//! Operations that bind SOAP header parts register through
+//! [`handler_with_headers`] instead: the method also gets the input header
+//! blocks (a generated [`HeaderSet`]) and answers the output header blocks
+//! beside its output, which the gateway writes into the response
+//! envelope's `Header`.
+//!
 //! The decoding streams over the request bytes with `ithaca_wsdl::typed`
-//! (no tree); a body that does not match the input type answers a Client
-//! / Sender fault naming the element and the rule, as schema validation
-//! does.
+//! (no tree); a body or header block that does not match its type answers
+//! a Client / Sender fault naming the element and the rule, as schema
+//! validation does.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use ithaca_wsdl::Limits;
-use ithaca_wsdl::typed::{XmlRead, XmlWrite, read_body, to_element};
+use ithaca_wsdl::typed::{HeaderSet, XmlRead, XmlWrite, read_body, read_headers, to_element};
 
-use super::handler::{HandlerFuture, OperationHandler, SoapError, SoapRequest};
+use super::handler::{
+    HandlerFuture, OperationHandler, SoapError, SoapRequest, SoapResponse, SoapResponseFuture,
+};
 
 /// The handler of one operation, typed: `call` takes the decoded input
 /// and returns the output, which is written as the element `response`
@@ -60,6 +68,81 @@ where
                 Some((namespace, local)) => to_element(&output, namespace, local),
                 None => Vec::new(),
             })
+        })
+    }
+}
+
+/// The handler of one operation with SOAP header parts, typed: `call`
+/// takes the decoded input and input header blocks, and returns the output
+/// and the output header blocks; the output is written as the element
+/// `response` (`None` for a one-way operation) and each output header
+/// block present into the response's `Header`.
+pub fn handler_with_headers<In, InHeaders, Out, OutHeaders, F, Fut>(
+    response: Option<(&'static str, &'static str)>,
+    call: F,
+) -> impl OperationHandler
+where
+    In: XmlRead + Send + 'static,
+    InHeaders: HeaderSet + Send + 'static,
+    Out: XmlWrite + Send + 'static,
+    OutHeaders: HeaderSet + Send + 'static,
+    F: Fn(In, InHeaders) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(Out, OutHeaders), SoapError>> + Send + 'static,
+{
+    HeaderHandler {
+        response,
+        call: Arc::new(call),
+        _types: std::marker::PhantomData,
+    }
+}
+
+struct HeaderHandler<In, InHeaders, Out, OutHeaders, F> {
+    response: Option<(&'static str, &'static str)>,
+    call: Arc<F>,
+    #[expect(
+        clippy::type_complexity,
+        reason = "a marker of the four types the handler converts"
+    )]
+    _types: std::marker::PhantomData<fn(In, InHeaders) -> (Out, OutHeaders)>,
+}
+
+impl<In, InHeaders, Out, OutHeaders, F, Fut> OperationHandler
+    for HeaderHandler<In, InHeaders, Out, OutHeaders, F>
+where
+    In: XmlRead + Send + 'static,
+    InHeaders: HeaderSet + Send + 'static,
+    Out: XmlWrite + Send + 'static,
+    OutHeaders: HeaderSet + Send + 'static,
+    F: Fn(In, InHeaders) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(Out, OutHeaders), SoapError>> + Send + 'static,
+{
+    /// The body alone: the gateway calls [`OperationHandler::respond`],
+    /// which keeps the header blocks.
+    fn call(&self, request: SoapRequest) -> HandlerFuture {
+        let future = self.respond(request);
+        Box::pin(async move { future.await.map(|response| response.body) })
+    }
+
+    fn respond(&self, request: SoapRequest) -> SoapResponseFuture {
+        let input = read_body::<In>(request.message(), &Limits::DEFAULT).and_then(|input| {
+            Ok((
+                input,
+                read_headers::<InHeaders>(request.message(), &Limits::DEFAULT)?,
+            ))
+        });
+        let response = self.response;
+        let call = Arc::clone(&self.call);
+        Box::pin(async move {
+            let (input, headers) = input.map_err(|e| SoapError::sender(e.to_string()))?;
+            let (output, out_headers) = call(input, headers).await?;
+            let body = match response {
+                Some((namespace, local)) => to_element(&output, namespace, local),
+                None => Vec::new(),
+            };
+            Ok(out_headers
+                .write_blocks()
+                .into_iter()
+                .fold(SoapResponse::new(body), SoapResponse::with_header))
         })
     }
 }

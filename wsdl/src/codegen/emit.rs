@@ -39,6 +39,9 @@ pub(crate) fn emit_types(model: &Model<'_>, out: &mut String) {
     for def in &model.enums {
         emit_enum(def, out);
     }
+    for def in &model.unions {
+        emit_union(def, out);
+    }
     for def in &model.choices {
         emit_choice(def, out);
     }
@@ -89,6 +92,38 @@ fn emit_enum(def: &EnumDef, out: &mut String) {
     out.push_str("        })\n    }\n}\n\n");
 }
 
+/// A union: a newtype over the lexical form, which parses when one member
+/// type accepts it (members tried in the schema's order).
+fn emit_union(def: &super::model::UnionDef, out: &mut String) {
+    let name = &def.name;
+    let members = def
+        .members
+        .iter()
+        .map(|m| format!("`{m}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let _ = writeln!(
+        out,
+        "/// {}: the text as written, accepted when one of {members} parses it.\n#[derive(Debug, Clone, PartialEq, Eq, Hash)]\npub struct {name}(pub ::std::string::String);\n",
+        def.doc
+    );
+    let _ = writeln!(out, "impl {RT}::SimpleValue for {name} {{");
+    let _ = writeln!(out, "    const TYPE_NAME: &'static str = {};", lit(name));
+    out.push_str("    fn parse_lexical(text: &str) -> ::std::option::Option<Self> {\n        let accepted = ");
+    let checks = def
+        .members
+        .iter()
+        .map(|m| format!("<{m} as {RT}::SimpleValue>::parse_lexical(text).is_some()"))
+        .collect::<Vec<_>>();
+    if checks.is_empty() {
+        out.push_str("false");
+    } else {
+        out.push_str(&checks.join("\n            || "));
+    }
+    out.push_str(";\n        accepted.then(|| Self(text.to_owned()))\n    }\n");
+    out.push_str("    fn to_lexical(&self) -> ::std::borrow::Cow<'_, str> {\n        ::std::borrow::Cow::Borrowed(&self.0)\n    }\n}\n\n");
+}
+
 fn emit_choice(def: &ChoiceDef, out: &mut String) {
     let _ = writeln!(
         out,
@@ -108,14 +143,28 @@ fn emit_choice(def: &ChoiceDef, out: &mut String) {
         };
         let _ = writeln!(
             out,
-            "    /// The element `{}`.\n    {}({ty}),",
-            v.local, v.name
+            "    /// The {} `{}`.\n    {}({ty}),",
+            if v.group {
+                "sequence of elements starting with"
+            } else {
+                "element"
+            },
+            v.local,
+            v.name
         );
     }
     out.push_str("}\n\n");
     let _ = writeln!(out, "impl {} {{", def.name);
     out.push_str("    fn write_content(&self, w: &mut ::ithaca_wsdl::typed::XmlWriter) {\n        match self {\n");
     for v in &def.variants {
+        if v.group {
+            let _ = writeln!(
+                out,
+                "            Self::{}(value) => value.write_content(w),",
+                v.name
+            );
+            continue;
+        }
         let _ = writeln!(
             out,
             "            Self::{}(value) => {RT}::XmlWrite::write_xml({}, w, {}, {}),",
@@ -130,7 +179,13 @@ fn emit_choice(def: &ChoiceDef, out: &mut String) {
     let tests: Vec<String> = def
         .variants
         .iter()
-        .map(|v| format!("r.is({}, {})", lit(&v.namespace), lit(&v.local)))
+        .map(|v| {
+            if v.group {
+                format!("{}::matches(r)", v.ty.rust())
+            } else {
+                format!("r.is({}, {})", lit(&v.namespace), lit(&v.local))
+            }
+        })
         .collect();
     if tests.is_empty() {
         out.push_str("let _ = r;\n        false");
@@ -143,6 +198,20 @@ fn emit_choice(def: &ChoiceDef, out: &mut String) {
         "    fn read(r: &mut ::ithaca_wsdl::typed::XmlReader<'_>) -> ::std::result::Result<Self, {RT}::DecodeError> {{"
     );
     for v in &def.variants {
+        if v.group {
+            let _ = writeln!(
+                out,
+                "        if {0}::matches(r) {{\n            return {0}::read(r){1}.map(Self::{2});\n        }}",
+                v.ty.rust(),
+                if v.boxed {
+                    ".map(::std::boxed::Box::new)"
+                } else {
+                    ""
+                },
+                v.name
+            );
+            continue;
+        }
         let _ = writeln!(
             out,
             "        if r.is({}, {}) {{\n            return {RT}::XmlRead::read_xml(r){}.map(Self::{});\n        }}",
@@ -200,7 +269,12 @@ fn emit_struct(def: &StructDef, model: &Model<'_>, out: &mut String) {
             Member::Choice(c) => {
                 let _ = writeln!(
                     out,
-                    "    /// A choice of elements.\n    pub {}: {},",
+                    "    /// {}\n    pub {}: {},",
+                    if c.group {
+                        "The occurrences of a repeated sequence."
+                    } else {
+                        "A choice of elements."
+                    },
                     c.field,
                     choice_type(c)
                 );
@@ -212,12 +286,48 @@ fn emit_struct(def: &StructDef, model: &Model<'_>, out: &mut String) {
     emit_write(def, out);
 }
 
+/// The reader of a struct: an `XmlRead` impl, or for a group (a run of
+/// sibling elements) `matches`, which tells whether the peeked element
+/// starts or continues one, and `read`, which reads one occurrence and
+/// stops at the first element that is not its own or repeats one it holds.
 fn emit_read(def: &StructDef, out: &mut String) {
-    let _ = writeln!(out, "impl {RT}::XmlRead for {} {{", def.name);
-    let _ = writeln!(
-        out,
-        "    fn read_xml(r: &mut {RT}::XmlReader<'_>) -> ::std::result::Result<Self, {RT}::DecodeError> {{"
-    );
+    if def.group {
+        let _ = writeln!(out, "impl {} {{", def.name);
+        out.push_str("    fn matches(r: &::ithaca_wsdl::typed::XmlReader<'_>) -> bool {\n        ");
+        let tests: Vec<String> = def
+            .members
+            .iter()
+            .filter_map(|m| match m {
+                Member::Element(e) => {
+                    Some(format!("r.is({}, {})", lit(&e.namespace), lit(&e.local)))
+                }
+                Member::Choice(_) => None,
+            })
+            .collect();
+        if tests.is_empty() {
+            out.push_str("let _ = r;\n        false");
+        } else {
+            out.push_str(&tests.join("\n            || "));
+        }
+        out.push_str("\n    }\n\n");
+        let _ = writeln!(
+            out,
+            "    fn read(r: &mut {RT}::XmlReader<'_>) -> ::std::result::Result<Self, {RT}::DecodeError> {{"
+        );
+    } else {
+        let _ = writeln!(out, "impl {RT}::XmlRead for {} {{", def.name);
+        let _ = writeln!(
+            out,
+            "    fn read_xml(r: &mut {RT}::XmlReader<'_>) -> ::std::result::Result<Self, {RT}::DecodeError> {{"
+        );
+    }
+    // A group ends where an element repeats one it holds; an element ends
+    // with an error there.
+    let repeated = if def.group {
+        "break;"
+    } else {
+        "return ::std::result::Result::Err(r.unexpected());"
+    };
     for a in &def.attributes {
         let method = if a.required {
             "required_attribute"
@@ -236,7 +346,9 @@ fn emit_read(def: &StructDef, out: &mut String) {
     if let Some(ty) = &def.simple_content {
         let _ = writeln!(out, "        let value: {ty} = r.simple_content()?;");
     } else {
-        out.push_str("        r.open()?;\n");
+        if !def.group {
+            out.push_str("        r.open()?;\n");
+        }
         for member in &def.members {
             match member {
                 Member::Element(e) => {
@@ -313,7 +425,7 @@ fn emit_read(def: &StructDef, out: &mut String) {
                     } else {
                         let _ = writeln!(
                             out,
-                            "                if {b}.is_some() {{\n                    return ::std::result::Result::Err(r.unexpected());\n                }}\n                {b} = ::std::option::Option::Some({read});"
+                            "                if {b}.is_some() {{\n                    {repeated}\n                }}\n                {b} = ::std::option::Option::Some({read});"
                         );
                     }
                 }
@@ -326,14 +438,16 @@ fn emit_read(def: &StructDef, out: &mut String) {
                     } else {
                         let _ = writeln!(
                             out,
-                            "                if {b}.is_some() {{\n                    return ::std::result::Result::Err(r.unexpected());\n                }}\n                {b} = ::std::option::Option::Some({}::read(r)?);",
+                            "                if {b}.is_some() {{\n                    {repeated}\n                }}\n                {b} = ::std::option::Option::Some({}::read(r)?);",
                             c.enum_name
                         );
                     }
                 }
             }
         }
-        let fallback = if def.allow_any {
+        let fallback = if def.group {
+            "break;"
+        } else if def.allow_any {
             "r.skip()?;"
         } else {
             "return ::std::result::Result::Err(r.unexpected());"
@@ -396,7 +510,9 @@ fn emit_read(def: &StructDef, out: &mut String) {
                 }
             }
         }
-        out.push_str("        r.close()?;\n");
+        if !def.group {
+            out.push_str("        r.close()?;\n");
+        }
     }
     out.push_str("        ::std::result::Result::Ok(Self {\n");
     for a in &def.attributes {
@@ -415,13 +531,23 @@ fn emit_read(def: &StructDef, out: &mut String) {
     out.push_str("        })\n    }\n}\n\n");
 }
 
+/// The writer of a struct: an `XmlWrite` impl, or for a group
+/// `write_content`, which writes its elements in the parent.
 fn emit_write(def: &StructDef, out: &mut String) {
-    let _ = writeln!(out, "impl {RT}::XmlWrite for {} {{", def.name);
-    let _ = writeln!(
-        out,
-        "    fn write_xml(&self, w: &mut {RT}::XmlWriter, namespace: &str, local: &str) {{"
-    );
-    out.push_str("        w.start(namespace, local);\n");
+    if def.group {
+        let _ = writeln!(out, "impl {} {{", def.name);
+        let _ = writeln!(
+            out,
+            "    fn write_content(&self, w: &mut {RT}::XmlWriter) {{"
+        );
+    } else {
+        let _ = writeln!(out, "impl {RT}::XmlWrite for {} {{", def.name);
+        let _ = writeln!(
+            out,
+            "    fn write_xml(&self, w: &mut {RT}::XmlWriter, namespace: &str, local: &str) {{"
+        );
+        out.push_str("        w.start(namespace, local);\n");
+    }
     for a in &def.attributes {
         if a.required {
             let _ = writeln!(
@@ -499,7 +625,10 @@ fn emit_write(def: &StructDef, out: &mut String) {
             }
         }
     }
-    out.push_str("        w.end();\n    }\n}\n\n");
+    if !def.group {
+        out.push_str("        w.end();\n");
+    }
+    out.push_str("    }\n}\n\n");
 }
 
 fn boxed(e: &ElementField, owner: &str) -> String {

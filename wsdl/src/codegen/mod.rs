@@ -22,10 +22,17 @@
 //!
 //! Every (de)serializer streams over [`crate::typed`]'s reader and writer;
 //! no tree is built. document/literal (wrapped and bare, one body part)
-//! and rpc/literal are supported; rpc/encoded, mixed content, `xs:anyType`
-//! content, repeated nested sequences and choices whose branches are not
-//! single elements are reported as errors naming where they are written.
-//! Lists and unions map to `String`.
+//! and rpc/literal are supported. A repeated sequence of elements becomes
+//! a `Vec` of a generated group struct, and a choice branch that is a
+//! sequence of elements a variant holding one (a group is read from and
+//! written into its parent's content). rpc/encoded, mixed content,
+//! `xs:anyType` content, and repeated sequences or choice branches holding
+//! other than elements are reported as errors naming where they are
+//! written.
+//! A list maps to a `Vec` of its item type (whitespace-separated on the
+//! wire); a union to a newtype over its lexical form that parses only when
+//! one of its member types accepts the text. Operations binding
+//! `soap:header` parts get a header struct per side (see `service.rs`).
 
 mod emit;
 mod model;
@@ -191,6 +198,80 @@ mod tests {
         )
         .unwrap();
         assert!(!client_only.contains("ithaca_gateway::soap::SoapError"));
+    }
+
+    #[test]
+    fn maps_lists_to_vecs_and_unions_to_checked_newtypes() {
+        let types = r#"<xs:simpleType name="Ints"><xs:list itemType="xs:int"/></xs:simpleType>
+        <xs:simpleType name="Size"><xs:union memberTypes="xs:int tns:Ints">
+          <xs:simpleType><xs:restriction base="xs:string"><xs:enumeration value="big"/></xs:restriction></xs:simpleType>
+        </xs:union></xs:simpleType>
+        <xs:element name="op"><xs:complexType><xs:sequence>
+          <xs:element name="ints" type="tns:Ints"/>
+          <xs:element name="size" type="tns:Size" maxOccurs="2"/>
+        </xs:sequence></xs:complexType></xs:element>
+        <xs:element name="opResponse" type="xs:string"/>"#;
+        let loaded = load_bytes(
+            "t.wsdl",
+            wsdl(types, "document", "literal").as_bytes(),
+            &LoadOptions::default(),
+        );
+        let code = generate_loaded(&loaded, &Options::default()).unwrap();
+        assert!(code.contains("pub ints: ::std::vec::Vec<i32>,"), "{code}");
+        assert!(code.contains("pub size: ::std::vec::Vec<Size>,"), "{code}");
+        assert!(
+            code.contains("pub struct Size(pub ::std::string::String);"),
+            "{code}"
+        );
+        for member in ["i32", "::std::vec::Vec<i32>"] {
+            assert!(
+                code.contains(&format!(
+                    "<{member} as ::ithaca_wsdl::typed::SimpleValue>::parse_lexical(text).is_some()"
+                )),
+                "{member} in {code}"
+            );
+        }
+    }
+
+    #[test]
+    fn maps_repeated_sequences_and_choice_branches_to_group_structs() {
+        let types = r#"<xs:element name="op"><xs:complexType><xs:sequence>
+          <xs:sequence maxOccurs="unbounded">
+            <xs:element name="k" type="xs:string"/><xs:element name="v" type="xs:int"/>
+          </xs:sequence>
+          <xs:choice>
+            <xs:element name="none" type="xs:boolean"/>
+            <xs:sequence><xs:element name="a" type="xs:int"/><xs:element name="b" type="xs:int"/></xs:sequence>
+          </xs:choice>
+        </xs:sequence></xs:complexType></xs:element>
+        <xs:element name="opResponse" type="xs:string"/>"#;
+        let loaded = load_bytes(
+            "t.wsdl",
+            wsdl(types, "document", "literal").as_bytes(),
+            &LoadOptions::default(),
+        );
+        let code = generate_loaded(&loaded, &Options::default()).unwrap();
+        assert!(
+            code.contains("pub group: ::std::vec::Vec<OpGroup>,"),
+            "{code}"
+        );
+        assert!(code.contains("    Ab(OpGroup2),"), "{code}");
+        assert!(code.contains("fn write_content(&self"), "{code}");
+
+        let nested = r#"<xs:element name="op"><xs:complexType><xs:sequence>
+          <xs:sequence maxOccurs="2"><xs:choice><xs:element name="x" type="xs:int"/></xs:choice></xs:sequence>
+        </xs:sequence></xs:complexType></xs:element>
+        <xs:element name="opResponse" type="xs:string"/>"#;
+        let loaded = load_bytes(
+            "t.wsdl",
+            wsdl(nested, "document", "literal").as_bytes(),
+            &LoadOptions::default(),
+        );
+        let error = generate_loaded(&loaded, &Options::default()).unwrap_err();
+        assert!(
+            error.to_string().contains("holds other than elements"),
+            "{error}"
+        );
     }
 
     #[test]

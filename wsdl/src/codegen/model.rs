@@ -66,13 +66,17 @@ pub(crate) struct AttributeField {
     pub(crate) required: bool,
 }
 
-/// A choice among elements, held as a generated enum.
+/// A choice among elements, held as a generated enum, or the occurrences
+/// of a repeated sequence, held as a generated group struct (both read
+/// and written through `matches`, `read` and `write_content`).
 #[derive(Debug, Clone)]
 pub(crate) struct ChoiceField {
     pub(crate) field: String,
     pub(crate) enum_name: String,
     pub(crate) min: u32,
     pub(crate) max: Option<u32>,
+    /// Whether `enum_name` is a group struct (a repeated sequence).
+    pub(crate) group: bool,
 }
 
 /// What a struct holds, in document order.
@@ -94,6 +98,10 @@ pub(crate) struct StructDef {
     /// Whether unknown child elements are skipped (the type has a
     /// wildcard).
     pub(crate) allow_any: bool,
+    /// Whether this is a group: one occurrence of a repeated sequence or
+    /// a choice branch of several elements, read from and written into
+    /// its parent's content rather than as an element of its own.
+    pub(crate) group: bool,
     names: NameSet,
 }
 
@@ -105,6 +113,9 @@ pub(crate) struct Variant {
     pub(crate) local: String,
     pub(crate) ty: TypeUse,
     pub(crate) boxed: bool,
+    /// Whether the branch is a sequence of elements, `ty` its group
+    /// struct (`namespace` and `local` are then its first element's).
+    pub(crate) group: bool,
 }
 
 /// A generated choice enum.
@@ -124,12 +135,23 @@ pub(crate) struct EnumDef {
     pub(crate) values: Vec<(String, String)>,
 }
 
+/// A generated union of simple types: the lexical form, kept as written
+/// once one member type accepts it.
+#[derive(Debug, Clone)]
+pub(crate) struct UnionDef {
+    pub(crate) name: String,
+    pub(crate) doc: String,
+    /// The Rust types of the members, in the schema's order.
+    pub(crate) members: Vec<String>,
+}
+
 /// Every generated type, with the names they use.
 pub(crate) struct Model<'s> {
     schema: &'s SchemaSet,
     pub(crate) structs: Vec<StructDef>,
     pub(crate) choices: Vec<ChoiceDef>,
     pub(crate) enums: Vec<EnumDef>,
+    pub(crate) unions: Vec<UnionDef>,
     pub(crate) names: NameSet,
     memo: HashMap<TypeRef, TypeUse>,
     element_memo: HashMap<QName, TypeUse>,
@@ -182,6 +204,7 @@ impl<'s> Model<'s> {
             structs: Vec::new(),
             choices: Vec::new(),
             enums: Vec::new(),
+            unions: Vec::new(),
             names: NameSet::with_reserved(reserved),
             memo: HashMap::new(),
             element_memo: HashMap::new(),
@@ -332,8 +355,30 @@ impl<'s> Model<'s> {
                     SimpleVariety::Restriction { base, .. } => {
                         self.simple_use(base, context, at, depth + 1)?
                     }
-                    SimpleVariety::List { .. } | SimpleVariety::Union { .. } => {
-                        "::std::string::String".to_owned()
+                    SimpleVariety::List { item } => {
+                        let item = self.simple_use(item, context, at, depth + 1)?;
+                        format!("::std::vec::Vec<{item}>")
+                    }
+                    SimpleVariety::Union { members } => {
+                        let base_name = simple.name.as_ref().map_or(context, |n| n.local.as_str());
+                        let name = self.names.unique(type_name(base_name, "Union"));
+                        let mut rust_members = Vec::new();
+                        for member in members {
+                            let member = self.simple_use(member, context, at, depth + 1)?;
+                            if !rust_members.contains(&member) {
+                                rust_members.push(member);
+                            }
+                        }
+                        let doc = match &simple.name {
+                            Some(n) => format!("A value of the union `{n}`"),
+                            None => format!("A value of the union in `{context}`"),
+                        };
+                        self.unions.push(UnionDef {
+                            name: name.clone(),
+                            doc,
+                            members: rust_members,
+                        });
+                        name
                     }
                 };
                 self.memo
@@ -362,6 +407,7 @@ impl<'s> Model<'s> {
             members: Vec::new(),
             simple_content: None,
             allow_any: false,
+            group: false,
             names: NameSet::default(),
         };
         self.collect_complex(complex, &mut def, 0);
@@ -505,10 +551,18 @@ impl<'s> Model<'s> {
         match group.compositor {
             Compositor::Sequence | Compositor::All => {
                 if occurs.max != Some(1) {
-                    self.error(
-                        &Location::file("schema"),
-                        format!("unsupported: a repeated sequence in {}", def.name),
-                    );
+                    // Each occurrence becomes an item of a group struct.
+                    let Some(group_name) = self.group_struct(group, &def.name, depth) else {
+                        return;
+                    };
+                    let field = def.names.unique("group".to_owned());
+                    def.members.push(Member::Choice(ChoiceField {
+                        field,
+                        enum_name: group_name,
+                        min: occurs.min,
+                        max: occurs.max,
+                        group: true,
+                    }));
                     return;
                 }
                 for particle in &group.particles {
@@ -520,6 +574,53 @@ impl<'s> Model<'s> {
                 let mut variant_names = NameSet::default();
                 let mut variants = Vec::new();
                 for particle in &group.particles {
+                    // A branch of several elements: a group struct.
+                    let branch = match &particle.term {
+                        Term::Group(model) => Some(model.clone()),
+                        Term::GroupRef(name) => {
+                            self.schema.group(name).and_then(|g| g.model.clone())
+                        }
+                        _ => None,
+                    };
+                    if let Some(branch) = branch
+                        && branch.compositor == Compositor::Sequence
+                        && particle.occurs.max == Some(1)
+                    {
+                        let Some(group_name) = self.group_struct(&branch, &def.name, depth) else {
+                            continue;
+                        };
+                        // Named after its elements: `first`, `last` → `FirstLast`.
+                        let locals: Vec<(String, String)> = self
+                            .structs
+                            .iter()
+                            .find(|s| s.name == group_name)
+                            .map(|s| {
+                                s.members
+                                    .iter()
+                                    .filter_map(|m| match m {
+                                        Member::Element(e) => {
+                                            Some((e.namespace.clone(), e.local.clone()))
+                                        }
+                                        Member::Choice(_) => None,
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        let joined: String = locals
+                            .iter()
+                            .map(|(_, local)| type_name(local, "Item"))
+                            .collect();
+                        let first = locals.into_iter().next().unwrap_or_default();
+                        variants.push(Variant {
+                            name: variant_names.unique(type_name(&joined, "Group")),
+                            namespace: first.0,
+                            local: first.1,
+                            ty: TypeUse::Struct(group_name),
+                            boxed: false,
+                            group: true,
+                        });
+                        continue;
+                    }
                     let decl = match &particle.term {
                         Term::Element(decl) => Some((**decl).clone()),
                         Term::ElementRef(name) => self.schema.element(name).cloned(),
@@ -552,6 +653,7 @@ impl<'s> Model<'s> {
                         local: decl.name.local.clone(),
                         ty,
                         boxed: false,
+                        group: false,
                     });
                 }
                 self.choices.push(ChoiceDef {
@@ -565,9 +667,46 @@ impl<'s> Model<'s> {
                     enum_name,
                     min: occurs.min,
                     max: occurs.max,
+                    group: false,
                 }));
             }
         }
+    }
+
+    /// The group struct of a sequence whose particles are all elements:
+    /// one occurrence of a repeated sequence, or a choice branch of
+    /// several elements, in the content of `owner`. Other sequences are
+    /// refused.
+    fn group_struct(&mut self, group: &ModelGroup, owner: &str, depth: usize) -> Option<String> {
+        let elements_only = group
+            .particles
+            .iter()
+            .all(|p| matches!(p.term, Term::Element(_) | Term::ElementRef(_)));
+        if !elements_only || group.particles.is_empty() {
+            self.error(
+                &Location::file("schema"),
+                format!(
+                    "unsupported: a repeated sequence or choice branch in {owner} that holds other than elements"
+                ),
+            );
+            return None;
+        }
+        let name = self.names.unique(format!("{owner}Group"));
+        let mut def = StructDef {
+            name: name.clone(),
+            doc: format!("One occurrence of a sequence of elements in [`{owner}`]."),
+            attributes: Vec::new(),
+            members: Vec::new(),
+            simple_content: None,
+            allow_any: false,
+            group: true,
+            names: NameSet::default(),
+        };
+        for particle in &group.particles {
+            self.collect_particle(particle, &mut def, false, depth + 1);
+        }
+        self.structs.push(def);
+        Some(name)
     }
 
     fn element_member(&mut self, decl: &ElementDecl, occurs: Occurs, def: &mut StructDef) {
@@ -675,6 +814,7 @@ impl<'s> Model<'s> {
             members: Vec::new(),
             simple_content: None,
             allow_any: false,
+            group: false,
             names: NameSet::default(),
         };
         for (part, element, type_name_) in parts {

@@ -20,7 +20,9 @@
 //!   [`Duration`], [`Base64Binary`] and [`HexBinary`]. Lexical checks
 //!   reuse [`BuiltinType::validate`].
 //! - [`read_body`], [`read_fault_detail`] and [`to_element`]: the entry
-//!   points the server glue and the client use.
+//!   points the server glue and the client use; [`HeaderSet`] (one
+//!   generated struct per operation with `soap:header` parts) with
+//!   [`read_headers`] and [`HeaderSet::write_blocks`] carry header blocks.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -499,6 +501,56 @@ pub fn read_body<T: XmlRead>(message: &[u8], limits: &Limits) -> Result<T, Decod
     T::read_xml(&mut reader)
 }
 
+/// The SOAP header blocks bound to an operation's input or output
+/// (`soap:header` parts): generated as a struct with one optional field per
+/// part, read from an envelope's `Header` by [`read_headers`] and written
+/// as blocks by [`HeaderSet::write_blocks`]. `()` is the empty set.
+pub trait HeaderSet: Default {
+    /// Reads the header block the reader has peeked when it is one of the
+    /// set's (`Ok(true)`, the block consumed); `Ok(false)` leaves it.
+    fn read_block(&mut self, reader: &mut XmlReader<'_>) -> Result<bool, DecodeError>;
+
+    /// Each header block present, as one element binding its own
+    /// namespaces, in the order the contract declares them.
+    fn write_blocks(&self) -> Vec<Vec<u8>>;
+}
+
+impl HeaderSet for () {
+    fn read_block(&mut self, _reader: &mut XmlReader<'_>) -> Result<bool, DecodeError> {
+        Ok(false)
+    }
+
+    fn write_blocks(&self) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
+}
+
+/// Reads the header blocks of a SOAP envelope (either version) that `H`
+/// knows; other blocks are passed over, and an envelope without a
+/// `Header` gives the empty set.
+pub fn read_headers<H: HeaderSet>(message: &[u8], limits: &Limits) -> Result<H, DecodeError> {
+    let mut headers = H::default();
+    let mut reader = XmlReader::new(message, limits)?;
+    if !reader.peek()? {
+        return Err(DecodeError::NotEnvelope);
+    }
+    let version = [SoapVersion::Soap11, SoapVersion::Soap12]
+        .into_iter()
+        .find(|v| reader.is(v.namespace(), "Envelope"))
+        .ok_or(DecodeError::NotEnvelope)?;
+    reader.open()?;
+    if reader.peek()? && reader.is(version.namespace(), "Header") {
+        reader.open()?;
+        while reader.peek()? {
+            if !headers.read_block(&mut reader)? {
+                reader.skip()?;
+            }
+        }
+        reader.close()?;
+    }
+    Ok(headers)
+}
+
 /// Finds the first element in the `detail` (SOAP 1.1) or `Detail` (SOAP
 /// 1.2) of a fault response and returns a reader positioned on it, with
 /// its name `(namespace, local)`; `None` when the body holds no fault or
@@ -727,6 +779,28 @@ fn escape(out: &mut Vec<u8>, text: &str, attribute: bool) {
 /// whitespace facet applied.
 fn lexical(builtin: BuiltinType, text: &str) -> Option<Cow<'_, str>> {
     builtin.validate(text).ok()
+}
+
+/// An `xs:list`: items separated by XML whitespace, each a lexical form
+/// of `T` (an empty text is the empty list).
+impl<T: SimpleValue> SimpleValue for Vec<T> {
+    const TYPE_NAME: &'static str = "xs:list";
+    fn parse_lexical(text: &str) -> Option<Self> {
+        text.split(is_xml_whitespace)
+            .filter(|item| !item.is_empty())
+            .map(T::parse_lexical)
+            .collect()
+    }
+    fn to_lexical(&self) -> Cow<'_, str> {
+        let mut text = String::new();
+        for item in self {
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(&item.to_lexical());
+        }
+        Cow::Owned(text)
+    }
 }
 
 impl SimpleValue for String {
@@ -1020,6 +1094,60 @@ mod tests {
         .into_bytes()
     }
 
+    /// A header set of one block, as generated.
+    #[derive(Debug, Default, PartialEq)]
+    struct Trace {
+        point: Option<Point>,
+    }
+
+    impl HeaderSet for Trace {
+        fn read_block(&mut self, r: &mut XmlReader<'_>) -> Result<bool, DecodeError> {
+            if r.is("urn:p", "trace") {
+                self.point = Some(XmlRead::read_xml(r)?);
+                return Ok(true);
+            }
+            Ok(false)
+        }
+
+        fn write_blocks(&self) -> Vec<Vec<u8>> {
+            self.point
+                .iter()
+                .map(|point| to_element(point, "urn:p", "trace"))
+                .collect()
+        }
+    }
+
+    #[test]
+    fn lists_are_whitespace_separated_items() {
+        assert_eq!(
+            <Vec<i32>>::parse_lexical(" 1\t-2\n 3 "),
+            Some(vec![1, -2, 3])
+        );
+        assert_eq!(<Vec<i32>>::parse_lexical(""), Some(Vec::new()));
+        assert_eq!(<Vec<i32>>::parse_lexical("1 x"), None);
+        assert_eq!(vec![1, -2].to_lexical(), "1 -2");
+    }
+
+    #[test]
+    fn reads_and_writes_header_sets() {
+        let message = br#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:p="urn:p"><s:Header><o:other xmlns:o="urn:o"><o:x/></o:other><p:trace><p:x>3</p:x><p:label>a</p:label></p:trace></s:Header><s:Body><p:b/></s:Body></s:Envelope>"#;
+        let trace: Trace = read_headers(message, &Limits::default()).unwrap();
+        let point = trace.point.as_ref().unwrap();
+        assert_eq!((point.x, point.label.as_deref()), (3, Some("a")));
+        let blocks = trace.write_blocks();
+        assert_eq!(blocks.len(), 1);
+        assert_eq!(
+            String::from_utf8(blocks[0].clone()).unwrap(),
+            r#"<ns0:trace xmlns:ns0="urn:p"><ns0:x>3</ns0:x><ns0:label>a</ns0:label></ns0:trace>"#
+        );
+        // No Header: the empty set; a bad block: an error naming it.
+        let none: Trace = read_headers(&envelope("<p:b/>")[..], &Limits::default()).unwrap();
+        assert_eq!(none, Trace::default());
+        let bad = br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:p="urn:p"><s:Header><p:trace><p:x>x</p:x></p:trace></s:Header><s:Body/></s:Envelope>"#;
+        assert!(read_headers::<Trace>(bad, &Limits::default()).is_err());
+        assert!(read_headers::<()>(b"<a/>", &Limits::default()).is_err());
+    }
+
     #[test]
     fn reads_a_body_element_with_prefixes_bound_on_the_envelope() {
         let message = envelope(
@@ -1157,6 +1285,10 @@ mod tests {
         #[test]
         fn the_reader_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
             let _ = read_body::<Point>(&bytes, &Limits::default());
+            let _ = read_headers::<Trace>(&bytes, &Limits::default());
+            if let Ok(text) = std::str::from_utf8(&bytes) {
+                let _ = <Vec<i32>>::parse_lexical(text);
+            }
         }
     }
 }

@@ -1,6 +1,13 @@
 //! Writes the Rust source of each port type: the server trait, its
-//! registration on a `SoapServiceBuilder`, a fault enum per operation and
-//! the client.
+//! registration on a `SoapServiceBuilder`, a fault enum per operation, a
+//! header struct per operation input or output that binds `soap:header`
+//! parts, and the client.
+//!
+//! An operation with header parts takes its input header blocks as a
+//! second argument (`…InputHeaders`, one optional field per part) and
+//! answers its output header blocks beside its output
+//! (`(Output, …OutputHeaders)`); operations without keep the plain
+//! signatures.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -25,6 +32,19 @@ struct TypedOperation {
     fault_enum: String,
     /// (variant, wsdl fault name, element namespace, element local, type)
     faults: Vec<(String, String, String, String, TypeUse)>,
+    /// The input's `soap:header` parts, when it binds any.
+    input_headers: Option<HeaderStruct>,
+    /// The output's `soap:header` parts, when it binds any.
+    output_headers: Option<HeaderStruct>,
+}
+
+/// The generated struct of an input's or output's header blocks.
+struct HeaderStruct {
+    /// Its Rust name.
+    name: String,
+    /// (field, element namespace, element local, type), in the order the
+    /// binding declares them.
+    fields: Vec<(String, String, String, TypeUse)>,
 }
 
 /// One port type with its operations.
@@ -154,6 +174,35 @@ fn operation(
         (Some(info), OperationKind::RequestResponse) => Some(side(model, info, "Response")?),
         _ => None,
     };
+    let headers = |model: &mut Model<'_>, info: Option<&crate::wsdl11::BodyInfo>, suffix: &str| {
+        let info = info?;
+        if info.headers.is_empty() {
+            return Some(None);
+        }
+        let mut fields = Vec::new();
+        let mut names = super::names::NameSet::with_reserved(&[]);
+        for header in &info.headers {
+            if loaded.schema.element(header).is_none() {
+                model.errors.push(format!(
+                    "{at}: unsupported: the header {header} of {} is not a global element (a type part)",
+                    op.name
+                ));
+                return None;
+            }
+            let ty = model.element_use(header, at)?;
+            let (ns, local) = qname_parts(header);
+            fields.push((names.unique(field_name(&local, "header")), ns, local, ty));
+        }
+        let name = model
+            .names
+            .unique(format!("{}{suffix}", type_name(&op.name, "Op")));
+        Some(Some(HeaderStruct { name, fields }))
+    };
+    let input_headers = headers(model, op.input.as_ref(), "InputHeaders")?;
+    let output_headers = match op.kind {
+        OperationKind::RequestResponse => headers(model, op.output.as_ref(), "OutputHeaders")?,
+        _ => None,
+    };
     let method = methods.unique(field_name(&op.name, "call"));
     let fault_enum = model
         .names
@@ -186,6 +235,8 @@ fn operation(
         output,
         fault_enum,
         faults,
+        input_headers,
+        output_headers,
     })
 }
 
@@ -193,6 +244,11 @@ pub(crate) fn emit(ports: &[TypedPort], options: &Options, out: &mut String) {
     for port in ports {
         for op in &port.operations {
             emit_fault(op, options, out);
+            for (headers, side) in [(&op.input_headers, "input"), (&op.output_headers, "output")] {
+                if let Some(headers) = headers {
+                    emit_headers(headers, &op.name, side, out);
+                }
+            }
         }
         if options.server {
             emit_trait(port, out);
@@ -203,10 +259,70 @@ pub(crate) fn emit(ports: &[TypedPort], options: &Options, out: &mut String) {
     }
 }
 
+/// The Rust type of the output: the response type, `()` for a one-way
+/// operation, and a tuple with the output header struct when there is one.
 fn output_type(op: &TypedOperation) -> String {
-    op.output
+    let body = op
+        .output
         .as_ref()
-        .map_or_else(|| "()".to_owned(), |(_, _, ty)| ty.rust().to_owned())
+        .map_or_else(|| "()".to_owned(), |(_, _, ty)| ty.rust().to_owned());
+    match &op.output_headers {
+        Some(headers) => format!("({body}, {})", headers.name),
+        None => body,
+    }
+}
+
+/// Whether the operation binds header parts on either side.
+fn has_headers(op: &TypedOperation) -> bool {
+    op.input_headers.is_some() || op.output_headers.is_some()
+}
+
+/// The struct of one side's header blocks and its `HeaderSet` impl.
+fn emit_headers(headers: &HeaderStruct, operation: &str, side: &str, out: &mut String) {
+    let name = &headers.name;
+    let _ = writeln!(
+        out,
+        "/// The SOAP header blocks of the {side} of `{operation}` (its `soap:header`\n/// parts); `None` for a block not sent.\n#[derive(Debug, Clone, PartialEq, Default)]\npub struct {name} {{"
+    );
+    for (field, ns, local, ty) in &headers.fields {
+        let _ = writeln!(
+            out,
+            "    /// The header block `{{{ns}}}{local}`.\n    pub {field}: ::std::option::Option<{}>,",
+            ty.rust()
+        );
+    }
+    out.push_str("}\n\n");
+    let _ = writeln!(
+        out,
+        "impl {RT}::HeaderSet for {name} {{\n    fn read_block(&mut self, r: &mut {RT}::XmlReader<'_>) -> ::std::result::Result<bool, {RT}::DecodeError> {{"
+    );
+    for (field, ns, local, _) in &headers.fields {
+        let _ = writeln!(
+            out,
+            "        if r.is({}, {}) {{\n            self.{field} = ::std::option::Option::Some({RT}::XmlRead::read_xml(r)?);\n            return ::std::result::Result::Ok(true);\n        }}",
+            lit(ns),
+            lit(local)
+        );
+    }
+    out.push_str("        ::std::result::Result::Ok(false)\n    }\n\n");
+    let _ = writeln!(
+        out,
+        "    fn write_blocks(&self) -> ::std::vec::Vec<::std::vec::Vec<u8>> {{\n        let mut blocks = ::std::vec::Vec::new();"
+    );
+    for (field, ns, local, _) in &headers.fields {
+        let _ = writeln!(
+            out,
+            "        if let ::std::option::Option::Some(block) = &self.{field} {{\n            blocks.push({RT}::to_element(block, {}, {}));\n        }}",
+            lit(ns),
+            lit(local)
+        );
+    }
+    out.push_str("        blocks\n    }\n}\n\n");
+}
+
+/// The type of the input header argument: the struct, or `()`.
+fn input_headers_type(op: &TypedOperation) -> &str {
+    op.input_headers.as_ref().map_or("()", |h| h.name.as_str())
 }
 
 fn emit_fault(op: &TypedOperation, options: &Options, out: &mut String) {
@@ -299,9 +415,14 @@ fn emit_trait(port: &TypedPort, out: &mut String) {
         "pub trait {t}: ::std::marker::Send + ::std::marker::Sync + 'static {{"
     );
     for op in &port.operations {
+        let headers_arg = op
+            .input_headers
+            .as_ref()
+            .map(|h| format!("        headers: {},\n", h.name))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "    /// The operation `{}`.\n    fn {}(\n        &self,\n        input: {},\n    ) -> impl ::std::future::Future<Output = ::std::result::Result<{}, {}>> + ::std::marker::Send;",
+            "    /// The operation `{}`.\n    fn {}(\n        &self,\n        input: {},\n{headers_arg}    ) -> impl ::std::future::Future<Output = ::std::result::Result<{}, {}>> + ::std::marker::Send;",
             op.name,
             op.method,
             op.input.2.rust(),
@@ -327,6 +448,30 @@ fn emit_trait(port: &TypedPort, out: &mut String) {
             }
             None => "::std::option::Option::None".to_owned(),
         };
+        if has_headers(op) {
+            // Both sides as the runtime sees them: `()` for a side without
+            // header parts, the output paired with its header struct.
+            let call_args = if op.input_headers.is_some() {
+                "input, headers"
+            } else {
+                "input"
+            };
+            let wrap = if op.output_headers.is_some() {
+                ""
+            } else {
+                ".map(|output| (output, ()))"
+            };
+            let _ = writeln!(
+                out,
+                "    let s = ::std::sync::Arc::clone(&service);\n    builder = builder.operation(\n        {},\n        ::ithaca_gateway::soap::typed::handler_with_headers({response}, move |input: {}, headers: {}| {{\n            let s = ::std::sync::Arc::clone(&s);\n            let _ = &headers;\n            async move {{ s.{}({call_args}).await{wrap}.map_err({}::into_soap_error) }}\n        }}),\n    );",
+                lit(&op.name),
+                op.input.2.rust(),
+                input_headers_type(op),
+                op.method,
+                op.fault_enum
+            );
+            continue;
+        }
         let _ = writeln!(
             out,
             "    let s = ::std::sync::Arc::clone(&service);\n    builder = builder.operation(\n        {},\n        ::ithaca_gateway::soap::typed::handler({response}, move |input: {}| {{\n            let s = ::std::sync::Arc::clone(&s);\n            async move {{ s.{}(input).await.map_err({}::into_soap_error) }}\n        }}),\n    );",
@@ -356,9 +501,14 @@ fn emit_client(port: &TypedPort, out: &mut String) {
             |a| format!("::std::option::Option::Some({})", lit(a)),
         );
         let (ns, local, ty) = &op.input;
+        let headers_arg = op
+            .input_headers
+            .as_ref()
+            .map(|h| format!("        headers: &{},\n", h.name))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "\n    /// Calls `{}`.\n    pub async fn {}(\n        &self,\n        input: &{},\n    ) -> ::std::result::Result<{}, ::ithaca_gateway::soap::client::CallError<{}>> {{\n        let body = {RT}::to_element(input, {}, {});",
+            "\n    /// Calls `{}`.\n    pub async fn {}(\n        &self,\n        input: &{},\n{headers_arg}    ) -> ::std::result::Result<{}, ::ithaca_gateway::soap::client::CallError<{}>> {{\n        let body = {RT}::to_element(input, {}, {});",
             op.name,
             op.method,
             ty.rust(),
@@ -367,6 +517,29 @@ fn emit_client(port: &TypedPort, out: &mut String) {
             lit(ns),
             lit(local)
         );
+        if has_headers(op) {
+            let headers = if op.input_headers.is_some() {
+                "headers"
+            } else {
+                "&()"
+            };
+            let call = match (&op.output, &op.output_headers) {
+                (Some(_), Some(_)) => format!(
+                    "        self.soap\n            .call_typed_with_headers({action}, {headers}, body, {}::from_response)\n            .await",
+                    op.fault_enum
+                ),
+                (Some(_), None) => format!(
+                    "        self.soap\n            .call_typed_with_headers({action}, {headers}, body, {}::from_response)\n            .await\n            .map(|(output, ()): (_, ())| output)",
+                    op.fault_enum
+                ),
+                (None, _) => format!(
+                    "        self.soap\n            .send_one_way_with_headers({action}, {headers}, body, {}::from_response)\n            .await",
+                    op.fault_enum
+                ),
+            };
+            let _ = writeln!(out, "{call}\n    }}");
+            continue;
+        }
         if op.output.is_some() {
             let _ = writeln!(
                 out,
