@@ -8,8 +8,11 @@
 //!   elements, attributes, extension, recursion and a declared fault.
 //! - [`calculator`]: the same for `contracts/calculator.wsdl`, an
 //!   rpc/literal contract with a one-way operation.
-//! - [`EchoImpl`], [`OrdersImpl`] and [`CalculatorImpl`]: implementations of the generated
-//!   traits, which the binary `soap_codegen_server` and the tests host.
+//! - [`session`]: the same for `contracts/session.wsdl`, whose operations
+//!   bind SOAP header parts (an input header, an output header, both).
+//! - [`EchoImpl`], [`OrdersImpl`], [`CalculatorImpl`] and [`SessionImpl`]:
+//!   implementations of the generated traits, which the binary
+//!   `soap_codegen_server` and the tests host.
 
 use std::sync::{Arc, Mutex};
 
@@ -31,12 +34,19 @@ pub mod calculator {
     include!(concat!(env!("OUT_DIR"), "/calculator.rs"));
 }
 
+/// The code generated from `contracts/session.wsdl` (SOAP header parts).
+pub mod session {
+    include!(concat!(env!("OUT_DIR"), "/session.rs"));
+}
+
 /// The echo contract's text.
 pub const ECHO_WSDL: &str = include_str!("../contracts/echo.wsdl");
 /// The orders contract's text.
 pub const ORDERS_WSDL: &str = include_str!("../contracts/orders.wsdl");
 /// The calculator contract's text.
 pub const CALCULATOR_WSDL: &str = include_str!("../contracts/calculator.wsdl");
+/// The session contract's text.
+pub const SESSION_WSDL: &str = include_str!("../contracts/session.wsdl");
 
 /// Answers `echo` with the text repeated `times` times (once by default).
 #[derive(Debug, Default)]
@@ -177,6 +187,85 @@ impl calculator::Calculator for CalculatorImpl {
     }
 }
 
+/// Greets the user the `auth` header names, and numbers every answer in
+/// the output header `audit`; a request without `auth`, or with a token
+/// other than `secret-USER`, is refused with a Sender fault.
+#[derive(Debug, Default)]
+pub struct SessionImpl {
+    requests: std::sync::atomic::AtomicI64,
+}
+
+impl SessionImpl {
+    fn audit(&self, level: &str) -> session::Audit {
+        session::Audit {
+            request_id: self
+                .requests
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                + 1,
+            served_by: "ithaca-soap-codegen-example".into(),
+            level: Some(level.into()),
+        }
+    }
+}
+
+/// The user a valid `auth` header names, or why there is none.
+fn authenticated(auth: Option<&session::Auth>) -> Result<&str, &'static str> {
+    let auth = auth.ok_or("the auth header is missing")?;
+    if auth.token != format!("secret-{}", auth.user) {
+        return Err("the auth token is wrong");
+    }
+    Ok(&auth.user)
+}
+
+impl session::Session for SessionImpl {
+    async fn greet(
+        &self,
+        input: session::Greet,
+        headers: session::GreetInputHeaders,
+    ) -> Result<(session::GreetResponse, session::GreetOutputHeaders), session::GreetFault> {
+        let user = authenticated(headers.auth.as_ref())
+            .map_err(|reason| ithaca_wsdl::Fault::new(ithaca_wsdl::FaultCode::Sender, reason))?;
+        let response = session::GreetResponse {
+            greeting: format!("hello {}, from {user}", input.name),
+        };
+        let headers = session::GreetOutputHeaders {
+            audit: Some(self.audit("info")),
+        };
+        Ok((response, headers))
+    }
+
+    async fn whoami(
+        &self,
+        _input: session::Whoami,
+        headers: session::WhoamiInputHeaders,
+    ) -> Result<session::WhoamiResponse, session::WhoamiFault> {
+        Ok(session::WhoamiResponse {
+            user: headers.auth.map(|auth| auth.user),
+        })
+    }
+
+    async fn stamp(
+        &self,
+        input: session::Stamp,
+    ) -> Result<(session::StampResponse, session::StampOutputHeaders), session::StampFault> {
+        Ok((
+            session::StampResponse {
+                note: input.note,
+                // The list sorted, the union as received.
+                codes: input.codes.map(|mut codes| {
+                    codes.sort_unstable();
+                    codes
+                }),
+                size: input.size,
+                extras: input.extras,
+            },
+            session::StampOutputHeaders {
+                audit: Some(self.audit("debug")),
+            },
+        ))
+    }
+}
+
 /// A decimal price such as `2.50` in cents (at most two decimals read).
 fn price_in_cents(price: &str) -> i64 {
     let (units, fraction) = price.split_once('.').unwrap_or((price, ""));
@@ -188,7 +277,8 @@ fn price_in_cents(price: &str) -> i64 {
 /// The routes of both services: the echo contract at
 /// `/services/EchoService` (SOAP 1.1) and `/services/EchoService/soap12`,
 /// the orders contract at `/services/OrderService`, the calculator at
-/// `/services/CalculatorService`.
+/// `/services/CalculatorService`, the session contract at
+/// `/services/SessionService` and `/services/SessionService/soap12`.
 pub fn routes() -> Result<Router, SetupError> {
     let echo = echo::serve_echo_port(
         SoapService::builder(Contract::from_bytes("echo.wsdl", ECHO_WSDL)?),
@@ -205,5 +295,10 @@ pub fn routes() -> Result<Router, SetupError> {
         Arc::new(CalculatorImpl::default()),
     )
     .build()?;
-    Ok(echo.merge(&orders).merge(&calculator))
+    let session = session::serve_session(
+        SoapService::builder(Contract::from_bytes("session.wsdl", SESSION_WSDL)?),
+        Arc::new(SessionImpl::default()),
+    )
+    .build()?;
+    Ok(echo.merge(&orders).merge(&calculator).merge(&session))
 }
