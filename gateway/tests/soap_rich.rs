@@ -10,8 +10,9 @@
 //! so a client that sent or read a value wrong sees a wrong answer: the
 //! receipt echoes the order with its `xsi:type`, counts lines and gift
 //! lines, sums `quantity × unitPrice`, upper-cases the tags and keeps a nil
-//! note nil; `track` answers the header's user and ticket + 1; `quote`
-//! prices the parts.
+//! note nil; `track` answers the header's user and ticket + 1, and the
+//! output header `tracking` (order/user, ticket × 2); `quote` prices the
+//! parts.
 //!
 //! A missing client fails the test with the name of
 //! `scripts/install-test-deps.sh`; it never skips.
@@ -23,7 +24,9 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use ithaca_gateway::Router;
-use ithaca_gateway::soap::{Contract, SoapError, SoapRequest, SoapService};
+use ithaca_gateway::soap::{
+    Contract, SoapError, SoapRequest, SoapResponse, SoapService, with_headers,
+};
 use quick_xml::NsReader;
 use quick_xml::escape::{escape, resolve_predefined_entity};
 use quick_xml::events::Event;
@@ -451,8 +454,10 @@ fn submit_order(request: &SoapRequest) -> Result<Vec<u8>, SoapError> {
     Ok(out.into_bytes())
 }
 
-/// `track`: the order id, the `session` header's user and its ticket + 1.
-fn track(request: &SoapRequest) -> Result<Vec<u8>, SoapError> {
+/// `track`: the order id, the `session` header's user and its ticket + 1
+/// in the body, and the output header `tracking`: the code
+/// `ORDER/USER` and the ticket × 2 as hops.
+fn track(request: &SoapRequest) -> Result<SoapResponse, SoapError> {
     let (header, body) = envelope_parts(request)?;
     let session = header
         .iter()
@@ -460,12 +465,21 @@ fn track(request: &SoapRequest) -> Result<Vec<u8>, SoapError> {
         .ok_or_else(|| SoapError::sender("track needs the session header"))?;
     let user = session.text_of("user")?;
     let ticket = parse_int(session, "ticket")?;
+    let order_id = body.text_of("orderId")?;
     let mut out = format!("<r:trackResponse xmlns:r=\"{NS}\">");
-    element(&mut out, "orderId", body.text_of("orderId")?);
+    element(&mut out, "orderId", order_id);
     element(&mut out, "user", user);
     element(&mut out, "nextTicket", &(ticket + 1).to_string());
     out.push_str("</r:trackResponse>");
-    Ok(out.into_bytes())
+    let mut tracking = format!("<t:tracking xmlns:t=\"{NS}\">");
+    tracking.push_str(&format!(
+        "<t:code>{}/{}</t:code><t:hops>{}</t:hops>",
+        escape(order_id),
+        escape(user),
+        ticket * 2
+    ));
+    tracking.push_str("</t:tracking>");
+    Ok(SoapResponse::new(out.into_bytes()).with_header(tracking.into_bytes()))
 }
 
 /// `quote` (rpc/literal): `quantity × 1.25`, plus 5.00 for priority
@@ -527,7 +541,7 @@ fn rich_service() -> Router {
         })
         .operation(
             "track",
-            |request: SoapRequest| async move { track(&request) },
+            with_headers(|request: SoapRequest| async move { track(&request) }),
         )
         .operation(
             "quote",
@@ -672,6 +686,32 @@ async fn the_handlers_compute_their_answers_from_the_request() {
         "{text}"
     );
     assert!(text.contains("{urn:ithaca:test:rich:rpc}quote"), "{text}");
+
+    // track: the input header in, the output header `tracking` out.
+    let envelope = format!(
+        r#"<?xml version="1.0"?><s:Envelope xmlns:s="{ENV11}" xmlns:r="{NS}"><s:Header><r:session><r:user>bob &amp; co</r:user><r:ticket>20</r:ticket></r:session></s:Header><s:Body><r:track><r:orderId>A-17</r:orderId></r:track></s:Body></s:Envelope>"#
+    );
+    let mut request = post("/services/RichService", envelope);
+    request
+        .headers_mut()
+        .insert("content-type", "text/xml; charset=utf-8".parse().unwrap());
+    request.headers_mut().insert(
+        "soapaction",
+        "\"urn:ithaca:test:rich#track\"".parse().unwrap(),
+    );
+    let reply = http1(gw.addr(), request).await;
+    let text = reply.text();
+    assert_eq!(reply.status, 200, "{text}");
+    let tree = read_tree(text.as_bytes()).unwrap();
+    let header = tree
+        .children
+        .iter()
+        .find(|c| c.is(ENV11, "Header"))
+        .unwrap_or_else(|| panic!("no Header in {text}"));
+    let tracking = header.child("tracking").unwrap();
+    assert_eq!(tracking.text_of("code").unwrap(), "A-17/bob & co");
+    assert_eq!(tracking.text_of("hops").unwrap(), "40");
+    assert!(text.contains("<r:nextTicket>21</r:nextTicket>"), "{text}");
 }
 
 // ---------------------------------------------------------------------------

@@ -27,6 +27,7 @@ import ithaca.rich.RichService;
 import ithaca.rich.Session;
 import ithaca.rich.Track;
 import ithaca.rich.TrackResponse;
+import ithaca.rich.Tracking;
 import java.math.BigDecimal;
 import java.net.URL;
 import java.util.Arrays;
@@ -179,9 +180,18 @@ public class RichClient {
             Session session = new Session();
             session.setUser("alice");
             session.setTicket(41);
-            TrackResponse r = port.track(track, session);
+            // The output header part is an OUT Holder beside the body's.
+            Holder<TrackResponse> result = new Holder<>();
+            Holder<Tracking> tracking = new Holder<>();
+            port.track(track, session, result, tracking);
+            TrackResponse r = result.value;
             check("track", Arrays.asList(r.getOrderId(), r.getUser(), r.getNextTicket()),
                     Arrays.asList("A-17", "alice", 42));
+            if (tracking.value == null) {
+                throw new AssertionError("no tracking header");
+            }
+            check("tracking header", Arrays.asList(tracking.value.getCode(), tracking.value.getHops()),
+                    Arrays.asList("A-17/alice", 82));
         });
     }
 

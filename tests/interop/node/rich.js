@@ -119,8 +119,12 @@ const cases = {
     client.clearSoapHeaders();
     client.addSoapHeader({ session: { user: 'alice', ticket: 41 } }, 'session', 'r', NS);
     try {
-      const [r] = await port.trackAsync({ orderId: 'A-17' });
+      const [r, , header] = await port.trackAsync({ orderId: 'A-17' });
       check('track', [r.orderId, r.user, str(r.nextTicket)], ['A-17', 'alice', '42']);
+      // node soap hands the parsed response Header to the callback.
+      const t = header && header.tracking;
+      if (!t) throw new Error(`no tracking header in ${util.inspect(header)}`);
+      check('tracking header', [t.code, str(t.hops)], ['A-17/alice', '82']);
     } finally {
       client.clearSoapHeaders();
     }
@@ -179,7 +183,7 @@ const plan = [
     const port = {};
     for (const op of Object.keys(methods)) {
       port[`${op}Async`] = (args) => new Promise((resolve, reject) => {
-        methods[op](args, (err, result, raw) => (err ? reject(err) : resolve([result, raw])));
+        methods[op](args, (err, result, raw, header) => (err ? reject(err) : resolve([result, raw, header])));
       });
     }
     for (const name of names) {

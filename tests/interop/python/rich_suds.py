@@ -130,6 +130,13 @@ def track_header():
     finally:
         client.set_options(soapheaders=())
     check("track", (r.orderId, r.user, r.nextTicket), ("A-17", "alice", 42))
+    # suds returns the body; the output header is read from the reply.
+    tracking = client.last_received().childAtPath("Envelope/Header/tracking")
+    if tracking is None:
+        raise AssertionError(f"no tracking header in {client.last_received()}")
+    check("tracking header",
+          (tracking.getChild("code").getText(), tracking.getChild("hops").getText()),
+          ("A-17/alice", "82"))
 
 
 def quote():

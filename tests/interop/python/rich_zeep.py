@@ -126,7 +126,12 @@ def submit_fault(service):
 
 def track_header(service):
     r = service.track(orderId="A-17", _soapheaders={"session": {"user": "alice", "ticket": 41}})
-    check("track", (r.orderId, r.user, r.nextTicket), ("A-17", "alice", 42))
+    # An output soap:header makes zeep answer the whole envelope: the body
+    # (the response element) and the header parts by element name.
+    body = r.body
+    check("track", (body.orderId, body.user, body.nextTicket), ("A-17", "alice", 42))
+    tracking = r.header.tracking
+    check("tracking header", (tracking.code, tracking.hops), ("A-17/alice", 82))
 
 
 def quote(service):
