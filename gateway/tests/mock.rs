@@ -246,29 +246,30 @@ async fn the_mock_answers_every_port_with_valid_samples_and_stops_on_sigterm() {
         .await;
         assert!(matches!(bad.status, 400 | 500), "{}", bad.text());
         assert!(bad.text().contains("/getAccount/id"), "{}", bad.text());
-        // ?wsdl publishes the mock's own addresses.
-        let wsdl = http1(mock.addr(), get(&format!("{path}?wsdl"))).await;
+    }
+
+    // Every port's ?wsdl publishes the mock's address for every port of
+    // both services, the other service's included.
+    for port in &mock.ports {
+        let wsdl = http1(mock.addr(), get(&format!("{}?wsdl", path_of(&port.url)))).await;
         assert_eq!(wsdl.status, 200);
-        assert!(
-            wsdl.text()
-                .contains("location=\"http://ithaca.test/bank/accounts\""),
-            "{}",
-            wsdl.text()
-        );
-        assert!(
-            wsdl.text()
-                .contains("location=\"http://ithaca.test/bank/accounts12\"")
-        );
+        let text = wsdl.text();
+        for location in [
+            "http://ithaca.test/bank/accounts",
+            "http://ithaca.test/bank/accounts12",
+            "http://ithaca.test/mock/ClockService/ClockPort",
+        ] {
+            assert!(
+                text.contains(&format!("location=\"{location}\"")),
+                "{}: {location} not in {text}",
+                port.port
+            );
+        }
+        assert!(!text.contains("accounts.example"), "{text}");
+        assert!(!text.contains("REPLACE_WITH_ACTUAL_URL"), "{text}");
     }
 
     let clock = path_of(&mock.port("ClockPort").url);
-    let wsdl = http1(mock.addr(), get(&format!("{clock}?wsdl"))).await;
-    assert!(
-        wsdl.text()
-            .contains("location=\"http://ithaca.test/mock/ClockService/ClockPort\""),
-        "{}",
-        wsdl.text()
-    );
     let now = operations.iter().find(|op| op.name == "now").unwrap();
     let reply = http1(
         mock.addr(),

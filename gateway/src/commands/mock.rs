@@ -5,7 +5,8 @@
 //! Each port is mounted at the path of its `soap:address` (or
 //! `/mock/SERVICE/PORT` when the address has no usable path or the path is
 //! taken), requests are validated against the schema, `?wsdl` publishes
-//! the contract with the mock's addresses, and the sample of each
+//! the contract with the mock's address for every port of every service
+//! (not only the port asked), and the sample of each
 //! operation's output comes from `ithaca_wsdl`'s sample generator (see
 //! `SchemaSet::sample_element`), built once at start-up.
 
@@ -104,12 +105,17 @@ async fn run(
 }
 
 /// The routes of every service with SOAP ports, and where each port is.
+///
+/// Every service's `?wsdl` publishes the mock's address for every mocked
+/// port of the contract, its own and those of the other services.
 fn routes(contract: &Contract) -> anyhow::Result<(Router, Vec<MockedPort>)> {
     let loaded = contract.loaded();
     let definitions = &loaded.definitions;
     let operations = definitions.operations(&loaded.schema);
-    let mut router = Router::new();
-    let mut ports = Vec::new();
+
+    // Where each port of each service is mounted.
+    let mut ports: Vec<MockedPort> = Vec::new();
+    let mut bindings: Vec<&ithaca_wsdl::QName> = Vec::new();
     let mut taken: BTreeSet<String> = BTreeSet::new();
     let mut hosted: BTreeSet<&str> = BTreeSet::new();
     for service in &definitions.services {
@@ -118,10 +124,6 @@ fn routes(contract: &Contract) -> anyhow::Result<(Router, Vec<MockedPort>)> {
         if !hosted.insert(name) {
             continue;
         }
-        let mut builder = SoapService::builder(contract.clone())
-            .service(name)
-            .base_path(&format!("/mock/{}", path_segment(name)));
-        let mut mine: Vec<&OperationInfo> = Vec::new();
         for port in &service.ports {
             let Some(soap) = definitions
                 .bindings
@@ -141,17 +143,34 @@ fn routes(contract: &Contract) -> anyhow::Result<(Router, Vec<MockedPort>)> {
                 path
             };
             taken.insert(path.clone());
-            builder = builder.port_path(&port.name, &path);
             ports.push(MockedPort {
                 service: name.clone(),
                 port: port.name.clone(),
                 version: soap.version.to_string(),
                 path,
             });
-            mine.extend(operations.iter().filter(|op| op.binding == port.binding));
+            bindings.push(&port.binding);
         }
-        if mine.is_empty() && !ports.iter().any(|p| &p.service == name) {
+    }
+
+    let mut router = Router::new();
+    let mut built: BTreeSet<&str> = BTreeSet::new();
+    for mocked in &ports {
+        let name = mocked.service.as_str();
+        if !built.insert(name) {
             continue;
+        }
+        let mut builder = SoapService::builder(contract.clone())
+            .service(name)
+            .base_path(&format!("/mock/{}", path_segment(name)));
+        let mut mine: Vec<&OperationInfo> = Vec::new();
+        for (port, binding) in ports.iter().zip(&bindings) {
+            if port.service == name {
+                builder = builder.port_path(&port.port, &port.path);
+                mine.extend(operations.iter().filter(|op| op.binding == **binding));
+            } else {
+                builder = builder.publish_port_of(&port.service, &port.port, &port.path);
+            }
         }
         let mut answered: BTreeSet<&str> = BTreeSet::new();
         for op in mine {

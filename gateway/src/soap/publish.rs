@@ -52,7 +52,7 @@ pub(crate) enum DocumentKind {
 /// What is spliced into a range of a published document.
 #[derive(Debug)]
 enum SlotValue {
-    /// The address of the port with this name.
+    /// The address of the port with this key (see [`port_key`]).
     Address(String),
     /// The URL of the published document at this index.
     Document(usize),
@@ -273,7 +273,9 @@ impl Publication {
 /// Answers `GET path?wsdl`, `?wsdl=N` or `?xsd=N` for the port at the
 /// request's path: the document with addresses and import locations
 /// pointing at this gateway (`public_url` when configured, else the
-/// request's `Host`). `400` for a bad `Host`, `404` for no such document.
+/// request's `Host`). `port_paths` maps [`port_key`]s to the paths the
+/// gateway serves those ports at; other ports keep their addresses. `400`
+/// for a bad `Host`, `404` for no such document.
 pub(crate) fn respond(
     publication: &Publication,
     request: &Request,
@@ -426,16 +428,20 @@ fn scan(text: String) -> Result<(String, Vec<(Range<usize>, Found)>), String> {
         let name = node.tag_name();
         let (attribute, what) = match (name.namespace(), name.name()) {
             (Some(WSDL11_SOAP11_NS | WSDL11_SOAP12_NS), "address") => {
-                let Some(port) = node
-                    .parent_element()
-                    .filter(|p| {
-                        p.tag_name().name() == "port" && p.tag_name().namespace() == Some(WSDL11_NS)
-                    })
-                    .and_then(|p| p.attribute("name"))
-                else {
+                let Some(port) = node.parent_element().filter(|p| {
+                    p.tag_name().name() == "port" && p.tag_name().namespace() == Some(WSDL11_NS)
+                }) else {
                     continue;
                 };
-                ("location", Some(port.to_owned()))
+                let Some(port_name) = port.attribute("name") else {
+                    continue;
+                };
+                let service = port
+                    .parent_element()
+                    .filter(|s| s.tag_name().namespace() == Some(WSDL11_NS))
+                    .and_then(|s| s.attribute("name"))
+                    .unwrap_or_default();
+                ("location", Some(port_key(service, port_name)))
             }
             (Some(WSDL11_NS), "import") => ("location", None),
             (Some(ns), "import" | "include" | "redefine") if is_xsd(ns) => ("schemaLocation", None),
@@ -468,6 +474,15 @@ fn scan(text: String) -> Result<(String, Vec<(Range<usize>, Found)>), String> {
         ));
     }
     Ok((text, found))
+}
+
+/// The key of a port in a publication's address slots and in the
+/// `port_paths` given to [`respond`]: `SERVICE:PORT` with the local names
+/// of the `wsdl:service` and its `wsdl:port` (NCNames, so the colon cannot
+/// be part of either), so that ports of two services with one name stay
+/// apart.
+pub(crate) fn port_key(service: &str, port: &str) -> String {
+    format!("{service}:{port}")
 }
 
 /// Where a client reaches the gateway: `public_url` when one is
@@ -545,8 +560,8 @@ mod tests {
         let publication = Publication::new(WSDL.as_bytes()).unwrap();
         assert_eq!(publication.documents[0].slots.len(), 2);
         let out = main_document(&publication, |port| match port {
-            "A" => Some("http://h:1/a&b".to_owned()),
-            "B" => Some("http://h:1/b".to_owned()),
+            "S:A" => Some("http://h:1/a&b".to_owned()),
+            "S:B" => Some("http://h:1/b".to_owned()),
             _ => None,
         });
         assert!(

@@ -35,6 +35,7 @@ impl SoapService {
             service: None,
             base_path: None,
             port_paths: Vec::new(),
+            published_elsewhere: Vec::new(),
             handlers: Vec::new(),
             validate: true,
             limits: Limits::DEFAULT,
@@ -68,6 +69,9 @@ pub struct SoapServiceBuilder {
     service: Option<String>,
     base_path: Option<String>,
     port_paths: Vec<(String, String)>,
+    /// Ports of other services of the contract, as `port_key`s, and the
+    /// paths they are served at by other routes.
+    published_elsewhere: Vec<(String, String)>,
     handlers: Vec<(String, Arc<dyn OperationHandler>)>,
     validate: bool,
     limits: Limits,
@@ -112,6 +116,17 @@ impl SoapServiceBuilder {
     /// Mounts the port named `port` at exactly `path`.
     pub fn port_path(mut self, port: &str, path: &str) -> Self {
         self.port_paths.push((port.to_owned(), path.to_owned()));
+        self
+    }
+
+    /// Publishes, in this service's `?wsdl`, the address of the port `port`
+    /// of another service `service` of the contract as `path` on this
+    /// gateway (where another [`SoapService`] serves it), instead of the
+    /// address the contract gives. Without this, `?wsdl` rewrites only the
+    /// addresses of this service's ports.
+    pub fn publish_port_of(mut self, service: &str, port: &str, path: &str) -> Self {
+        self.published_elsewhere
+            .push((super::publish::port_key(service, port), path.to_owned()));
         self
     }
 
@@ -271,7 +286,11 @@ impl SoapServiceBuilder {
             service: service_name.clone(),
             loaded: loaded.clone(),
             publication: self.contract.publication(),
-            port_paths: paths.clone(),
+            port_paths: paths
+                .iter()
+                .map(|(port, path)| (super::publish::port_key(&service_name, port), path.clone()))
+                .chain(self.published_elsewhere.iter().cloned())
+                .collect(),
             public_url: self.public_url.clone(),
             validate: self.validate,
             limits: self.limits,
