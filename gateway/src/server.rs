@@ -85,11 +85,22 @@ impl Gateway {
         let stores = Stores::open(&config.storage).await?;
         let mut readiness = Readiness::new();
         stores.register(&mut readiness);
+        // The WS-AT coordinator's endpoints, when `[wsat] enabled`.
+        let wsat = crate::wsat::WsatHost::from_config(&config, stores.data_dir()).await?;
+        let app = match &wsat {
+            Some(host) => self.app.merge(host.routes()),
+            None => self.app,
+        };
         let metrics = crate::metrics::install();
         let upkeep = metrics.clone().map(crate::metrics::spawn_upkeep);
         let token = admin_token(&config)?;
-        let admin_routes =
-            admin::routes(readiness.clone(), metrics).require_admin_token(token.clone());
+        let admin_routes = admin::routes(readiness.clone(), metrics);
+        // The coordinator's transactions (`ithaca txn list|show`), when hosted.
+        let admin_routes = match &wsat {
+            Some(host) => admin_routes.merge(&admin::txn_routes(host.service().clone())),
+            None => admin_routes,
+        }
+        .require_admin_token(token.clone());
 
         let server = &config.server;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -106,10 +117,9 @@ impl Gateway {
         let mut plans = Vec::new();
         let separate_admin = config.admin.listen.is_some();
         let main_router = if separate_admin {
-            self.app.clone().require_admin_token(token.clone())
+            app.clone().require_admin_token(token.clone())
         } else {
-            self.app
-                .clone()
+            app.clone()
                 .merge(&admin_routes)
                 .require_admin_token(token.clone())
         };
@@ -191,6 +201,7 @@ impl Gateway {
             conn_rx,
             accept_tasks,
             upkeep,
+            wsat,
             drain_timeout: server.drain_timeout.get(),
         })
     }
@@ -239,6 +250,7 @@ pub struct RunningGateway {
     conn_rx: mpsc::Receiver<()>,
     accept_tasks: Vec<tokio::task::JoinHandle<()>>,
     upkeep: Option<tokio::task::JoinHandle<()>>,
+    wsat: Option<crate::wsat::WsatHost>,
     drain_timeout: Duration,
 }
 
@@ -295,6 +307,9 @@ impl RunningGateway {
         };
         if let Some(upkeep) = self.upkeep.take() {
             upkeep.abort();
+        }
+        if let Some(wsat) = &self.wsat {
+            wsat.shutdown().await;
         }
         self.stores.close().await;
         DrainOutcome {

@@ -1,0 +1,293 @@
+//! `ithaca txn list [--in-doubt] [--json]` and `ithaca txn show ID`: the
+//! WS-AT coordinator's transactions, read from the admin endpoint
+//! `GET /admin/txn` of a running gateway.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use ithaca_gateway::config::{CliOverrides, Config};
+use ithaca_txn::admin::{Snapshot, TransactionSummary};
+
+/// The largest admin answer read.
+const MAX_ANSWER: usize = 64 * 1024 * 1024;
+/// How long a request to the gateway may take.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where the gateway's admin endpoints are.
+#[derive(Debug, clap::Args)]
+pub(crate) struct AdminArgs {
+    /// The gateway's admin base URL (http://HOST:PORT); by default the
+    /// configuration's admin.listen, else server.listen, on loopback when
+    /// it listens on every address.
+    #[arg(long, value_name = "URL")]
+    admin: Option<String>,
+}
+
+/// `ithaca txn …`.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum TxnCommand {
+    /// List the coordinator's transactions (phase, in-doubt flag,
+    /// participants); exit 1 if the gateway cannot be asked.
+    List {
+        /// Only transactions in doubt (a durable participant prepared and
+        /// not yet finished).
+        #[arg(long)]
+        in_doubt: bool,
+        /// Print the admin endpoint's JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Show one transaction and its participants; exit 1 if the
+    /// coordinator does not hold it.
+    Show {
+        /// The transaction id (the context's wscoor:Identifier).
+        id: String,
+        /// Print the admin endpoint's JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+}
+
+/// Runs a `txn` command.
+pub(crate) fn run(config_file: Option<&Path>, command: TxnCommand) -> ExitCode {
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .and_then(|runtime| runtime.block_on(run_async(config_file, command)));
+    result.unwrap_or_else(|error| {
+        eprintln!("ithaca: {error:#}");
+        ExitCode::FAILURE
+    })
+}
+
+async fn run_async(config_file: Option<&Path>, command: TxnCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        TxnCommand::List {
+            in_doubt,
+            json,
+            admin,
+        } => {
+            let (base, token) = target(config_file, &admin)?;
+            let query = if in_doubt { "?state=in-doubt" } else { "" };
+            let (status, body) = get(&format!("{base}/admin/txn{query}"), token.as_deref()).await?;
+            if status != http::StatusCode::OK {
+                bail!("{base}/admin/txn answered {status}: {}", first_line(&body));
+            }
+            let mut out = std::io::stdout().lock();
+            if json {
+                out.write_all(&body)?;
+                writeln!(out)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let snapshot: Snapshot =
+                serde_json::from_slice(&body).context("the gateway's answer is not a snapshot")?;
+            print_list(&mut out, &snapshot)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        TxnCommand::Show { id, json, admin } => {
+            let (base, token) = target(config_file, &admin)?;
+            let url = format!("{base}/admin/txn?id={}", percent_encode(&id));
+            let (status, body) = get(&url, token.as_deref()).await?;
+            if status == http::StatusCode::NOT_FOUND {
+                eprintln!("ithaca: the coordinator holds no transaction {id}");
+                return Ok(ExitCode::FAILURE);
+            }
+            if status != http::StatusCode::OK {
+                bail!("{base}/admin/txn answered {status}: {}", first_line(&body));
+            }
+            let mut out = std::io::stdout().lock();
+            if json {
+                out.write_all(&body)?;
+                writeln!(out)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let tx: TransactionSummary = serde_json::from_slice(&body)
+                .context("the gateway's answer is not a transaction")?;
+            print_one(&mut out, &tx)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The admin base URL and bearer token to use.
+fn target(
+    config_file: Option<&Path>,
+    args: &AdminArgs,
+) -> anyhow::Result<(String, Option<String>)> {
+    let config = Config::load(config_file, &CliOverrides::default())
+        .map_err(|error| anyhow::anyhow!("config error: {error}"))?;
+    let token = match (&config.admin.token, &config.admin.token_file) {
+        (Some(token), _) => Some(token.clone()),
+        (None, Some(file)) => std::fs::read_to_string(file)
+            .with_context(|| format!("reading admin.token_file {}", file.display()))?
+            .lines()
+            .next()
+            .map(|line| line.trim().to_owned()),
+        (None, None) => None,
+    };
+    let base = match &args.admin {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            let mut addr = config.admin.listen.unwrap_or(config.server.listen);
+            if addr.ip().is_unspecified() {
+                addr.set_ip(if addr.is_ipv4() {
+                    std::net::Ipv4Addr::LOCALHOST.into()
+                } else {
+                    std::net::Ipv6Addr::LOCALHOST.into()
+                });
+            }
+            format!("http://{addr}")
+        }
+    };
+    if !base.starts_with("http://") {
+        bail!("--admin {base}: only http:// admin URLs are supported by this command");
+    }
+    Ok((base, token))
+}
+
+async fn get(url: &str, token: Option<&str>) -> anyhow::Result<(http::StatusCode, Bytes)> {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let mut request = http::Request::get(url);
+    if let Some(token) = token {
+        request = request.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let request = request
+        .body(Empty::new())
+        .with_context(|| format!("bad admin URL {url}"))?;
+    let response = tokio::time::timeout(TIMEOUT, client.request(request))
+        .await
+        .with_context(|| format!("{url}: no answer within {}s", TIMEOUT.as_secs()))?
+        .with_context(|| format!("cannot reach the gateway at {url}"))?;
+    let status = response.status();
+    let body = Limited::new(response.into_body(), MAX_ANSWER)
+        .collect()
+        .await
+        .map_err(|error| anyhow::anyhow!("{url}: reading the answer: {error}"))?
+        .to_bytes();
+    Ok((status, body))
+}
+
+fn first_line(body: &[u8]) -> String {
+    String::from_utf8_lossy(body)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+fn print_list(out: &mut impl Write, snapshot: &Snapshot) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "instance {}{}{}: {} transaction(s), {} in doubt",
+        snapshot.instance,
+        if snapshot.recovered {
+            ""
+        } else {
+            " (recovering)"
+        },
+        if snapshot.fenced { " (FENCED)" } else { "" },
+        snapshot.total,
+        snapshot.in_doubt
+    )?;
+    if !snapshot.transactions.is_empty() {
+        writeln!(
+            out,
+            "{:<46} {:<18} {:<8} {:<12} PARTICIPANTS",
+            "ID", "PHASE", "IN-DOUBT", "EXPIRES-IN"
+        )?;
+    }
+    for tx in &snapshot.transactions {
+        writeln!(
+            out,
+            "{:<46} {:<18} {:<8} {:<12} {}",
+            tx.id,
+            phase_name(tx),
+            if tx.in_doubt { "yes" } else { "no" },
+            tx.expires_in_ms
+                .map_or_else(|| "-".to_owned(), |ms| format!("{ms}ms")),
+            tx.participants.len()
+        )?;
+    }
+    if let Some(heuristics) = &snapshot.heuristics {
+        if !heuristics.is_empty() {
+            writeln!(out, "heuristic outcomes (resolve by hand):")?;
+        }
+        for h in heuristics {
+            writeln!(
+                out,
+                "  {} participant {} at {}: {}",
+                h.tx, h.participant, h.address, h.kind
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn phase_name(tx: &TransactionSummary) -> String {
+    serde_json::to_value(tx.phase)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn print_one(out: &mut impl Write, tx: &TransactionSummary) -> std::io::Result<()> {
+    writeln!(out, "transaction {}", tx.id)?;
+    writeln!(out, "  phase:     {}", phase_name(tx))?;
+    writeln!(
+        out,
+        "  in doubt:  {}",
+        if tx.in_doubt { "yes" } else { "no" }
+    )?;
+    writeln!(out, "  logged:    {}", if tx.logged { "yes" } else { "no" })?;
+    writeln!(out, "  owner:     {}", tx.owner)?;
+    if let Some(ms) = tx.expires_in_ms {
+        writeln!(out, "  expires in {ms}ms")?;
+    }
+    writeln!(out, "  participants:")?;
+    for p in &tx.participants {
+        writeln!(
+            out,
+            "    {:>3} {:<13} {:<11} {}",
+            p.id, p.protocol, p.state, p.address
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transaction_ids_are_percent_encoded_for_the_query() {
+        assert_eq!(
+            percent_encode("urn:uuid:1b4e-28ba/x y"),
+            "urn%3Auuid%3A1b4e-28ba%2Fx%20y"
+        );
+    }
+}

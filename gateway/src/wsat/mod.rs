@@ -1,0 +1,250 @@
+//! The WS-AtomicTransaction coordinator's SOAP endpoints: `ithaca serve`
+//! hosts them when `[wsat] enabled = true`.
+//!
+//! Four routes, each in SOAP 1.1 and 1.2 (told by the `Content-Type`) and
+//! in both WS-TX versions (2006/06 with WS-Addressing 1.0, 2004/10 with
+//! WS-Addressing 2004/08, told by the body's namespace):
+//!
+//! | path | port | messages |
+//! |---|---|---|
+//! | [`ACTIVATION_PATH`] | Activation | CreateCoordinationContext → CreateCoordinationContextResponse |
+//! | [`REGISTRATION_PATH`] | Registration | Register → RegisterResponse |
+//! | [`COMPLETION_PATH`] | Completion coordinator | Commit, Rollback (one-way) |
+//! | [`TWO_PC_PATH`] | 2PC coordinator | Prepared, ReadOnly, Aborted, Committed, Replay, InconsistentInternalState (one-way) |
+//!
+//! The routes are raw router routes rather than a `SoapService` built from
+//! a WSDL: the two WS-TX versions share paths, requests are told apart by
+//! their WS-Addressing Action and body namespace, replies need
+//! WS-Addressing headers (RelatesTo, reference parameters) and may go to
+//! a non-anonymous `ReplyTo` as separate messages, none of which the
+//! contract-driven SOAP path does. The messages are read and written by
+//! [`ithaca_txn::wire`] after the gateway's envelope reader has checked
+//! them (its limits, no DTD).
+//!
+//! Correlation: the RegistrationService of each context and the
+//! CoordinatorProtocolService of each registration carry a reference
+//! parameter signed with the coordinator's secret key
+//! ([`ithaca_txn::wire::CorrelationKey`], kept in `DATA_DIR/wsat.key`); a
+//! message whose parameter is missing or forged gets an InvalidParameters
+//! fault and changes nothing. Protocol messages go to
+//! [`CoordinatorService::deliver_from`] (answered `202 Accepted`); what the
+//! coordinator sends goes through [`HttpSink`].
+
+mod endpoint;
+pub mod participant;
+mod peer;
+mod sink;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ithaca_txn::driver::{CoordinatorService, DriverConfig};
+use ithaca_txn::log::{CoordinatorLog, PgLog, SqliteLog};
+use ithaca_txn::wire::{CorrelationKey, WireLimits};
+use ithaca_wsdl::Limits;
+
+pub use sink::HttpSink;
+
+use crate::config::Config;
+use crate::error::StartError;
+use crate::router::Router;
+
+/// The Activation service's path.
+pub const ACTIVATION_PATH: &str = "/wsat/activation";
+/// The Registration service's path.
+pub const REGISTRATION_PATH: &str = "/wsat/registration";
+/// The Completion coordinator endpoint's path.
+pub const COMPLETION_PATH: &str = "/wsat/completion";
+/// The two-phase-commit coordinator endpoint's path.
+pub const TWO_PC_PATH: &str = "/wsat/2pc";
+/// The file in the data directory holding the correlation key.
+pub const KEY_FILE: &str = "wsat.key";
+/// The embedded coordinator log in the data directory.
+pub const SQLITE_LOG_FILE: &str = "wsat.sqlite3";
+
+/// What the coordinator's endpoints need.
+#[derive(Clone)]
+pub struct WsatSettings {
+    /// The durable log.
+    pub log: Arc<dyn CoordinatorLog>,
+    /// The key that signs the reference parameters handed out.
+    pub key: CorrelationKey,
+    /// The base URL put into the endpoint references handed out (else
+    /// `http://` and the request's `Host`).
+    pub public_url: Option<String>,
+    /// The driver's configuration.
+    pub driver: DriverConfig,
+    /// The envelope reader's limits (its `max_size` bounds request
+    /// bodies).
+    pub limits: Limits,
+    /// The codec's limits.
+    pub wire: WireLimits,
+}
+
+impl std::fmt::Debug for WsatSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsatSettings")
+            .field("public_url", &self.public_url)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The running coordinator: its driver and the routes of its endpoints.
+#[derive(Debug, Clone)]
+pub struct WsatHost {
+    service: CoordinatorService,
+    routes: Router,
+}
+
+impl WsatHost {
+    /// Starts the coordinator (recovery from the log runs in the
+    /// background) and builds its routes.
+    pub fn start(settings: WsatSettings) -> Result<Self, String> {
+        let key = Arc::new(settings.key);
+        let sink = HttpSink::new(key.clone(), settings.public_url.as_deref())?;
+        let service = CoordinatorService::start(
+            settings.driver.clone(),
+            settings.log,
+            Arc::new(sink.clone()),
+        )
+        .map_err(|e| e.to_string())?;
+        let shared = Arc::new(endpoint::Shared {
+            service: service.clone(),
+            key,
+            sink,
+            public_url: settings.public_url,
+            limits: settings.limits,
+            wire: settings.wire,
+            default_expires: settings.driver.default_expires,
+            max_expires: settings.driver.max_expires,
+        });
+        Ok(Self {
+            service,
+            routes: endpoint::routes(&shared),
+        })
+    }
+
+    /// Starts the coordinator `ithaca serve` hosts, when `[wsat] enabled`:
+    /// the log in `wsat.store` (SQLite under the data directory, or a
+    /// PostgreSQL URL), the key in `DATA_DIR/wsat.key` (created on first
+    /// start).
+    pub async fn from_config(config: &Config, data_dir: &Path) -> Result<Option<Self>, StartError> {
+        let wsat = &config.wsat;
+        if !wsat.enabled {
+            return Ok(None);
+        }
+        let failed = |problem: String| StartError::Store {
+            what: "WS-AT coordinator",
+            problem,
+        };
+        let log: Arc<dyn CoordinatorLog> = if wsat.store == "sqlite" {
+            let path = data_dir.join(SQLITE_LOG_FILE);
+            Arc::new(
+                SqliteLog::open(&path, &wsat.instance)
+                    .await
+                    .map_err(|e| failed(format!("{}: {e}", path.display())))?,
+            )
+        } else {
+            Arc::new(
+                PgLog::connect(&wsat.store, &wsat.instance)
+                    .await
+                    .map_err(|e| failed(format!("wsat.store: {e}")))?,
+            )
+        };
+        let key = load_or_create_key(&data_dir.join(KEY_FILE)).map_err(failed)?;
+        let public_url = wsat
+            .public_url
+            .clone()
+            .or_else(|| config.server.public_url.clone());
+        let limits = Limits {
+            max_size: config.server.max_body_size.as_usize(),
+            ..Limits::DEFAULT
+        };
+        let settings = WsatSettings {
+            log,
+            key,
+            public_url,
+            driver: DriverConfig::default(),
+            limits,
+            wire: WireLimits::default(),
+        };
+        Self::start(settings).map(Some).map_err(failed)
+    }
+
+    /// The routes of the four endpoints.
+    pub fn routes(&self) -> &Router {
+        &self.routes
+    }
+
+    /// The coordinator behind them.
+    pub fn service(&self) -> &CoordinatorService {
+        &self.service
+    }
+
+    /// Stops the coordinator's background tasks.
+    pub async fn shutdown(&self) {
+        self.service.shutdown().await;
+    }
+}
+
+/// Reads the 32-byte correlation key at `path`, or creates it (readable
+/// by the owner only) with fresh random bytes.
+pub fn load_or_create_key(path: &Path) -> Result<CorrelationKey, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let bytes: [u8; 32] = bytes.try_into().map_err(|_| {
+                format!(
+                    "{}: the key file must hold exactly 32 bytes",
+                    path.display()
+                )
+            })?;
+            Ok(CorrelationKey::from_bytes(bytes))
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).map_err(|e| format!("no randomness: {e}"))?;
+            write_private(path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(CorrelationKey::from_bytes(bytes))
+        }
+        Err(error) => Err(format!("{}: {error}", path.display())),
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// A fresh `urn:uuid:` message id (random, version 4).
+pub(crate) fn new_message_id() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No randomness: a time-based id is still unique enough for
+        // correlation of replies.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .as_nanos();
+        bytes = nanos.to_be_bytes();
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "urn:uuid:{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
