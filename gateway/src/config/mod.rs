@@ -42,6 +42,150 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The membership oracle and its heartbeat listener.
+    pub membership: MembershipConfig,
+    /// The WS-AtomicTransaction coordinator's endpoints.
+    pub wsat: WsatConfig,
+}
+
+/// The WS-AtomicTransaction coordinator hosted by `ithaca serve` (its
+/// endpoints under `/wsat/`).
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WsatConfig {
+    /// Host the coordinator.
+    pub enabled: bool,
+    /// Its log: `sqlite` (DATA_DIR/wsat.sqlite3) or a PostgreSQL URL.
+    pub store: String,
+    /// The base URL put into the endpoint references it hands out
+    /// (default: `server.public_url`, else `http://` and the request's
+    /// `Host`).
+    pub public_url: Option<String>,
+    /// This coordinator instance's name in the log (instances sharing one
+    /// PostgreSQL database need different names).
+    pub instance: String,
+}
+
+impl Default for WsatConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            store: "sqlite".to_owned(),
+            public_url: None,
+            instance: "ithaca".to_owned(),
+        }
+    }
+}
+
+impl WsatConfig {
+    /// Checks the store and URL, naming the key at fault.
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.store != "sqlite"
+            && !(self.store.starts_with("postgres://") || self.store.starts_with("postgresql://"))
+        {
+            return Err((
+                "wsat.store",
+                "must be \"sqlite\" or a postgres:// or postgresql:// URL".into(),
+            ));
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err((
+                "wsat.public_url",
+                "must be an http:// or https:// URL".into(),
+            ));
+        }
+        if self.instance.is_empty() || self.instance.len() > 200 {
+            return Err(("wsat.instance", "must be 1 to 200 characters".into()));
+        }
+        Ok(())
+    }
+}
+
+/// The membership oracle hosted by `ithaca serve` (see docs/membership.md).
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MembershipConfig {
+    /// Run an oracle node in this process.
+    pub enabled: bool,
+    /// Where members heartbeat (UDP) and join, leave and fetch views (TCP,
+    /// same port). Port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// This node's id in the oracle group.
+    pub oracle_id: u64,
+    /// Where this node's consensus listener binds (other oracle nodes).
+    pub oracle_listen: SocketAddr,
+    /// The oracle's voters, `id=host:port,...` (consensus addresses, this
+    /// node included); empty for a single-node oracle.
+    pub oracle_peers: String,
+    /// The lease `L` the oracle grants, in milliseconds.
+    pub lease_ms: u64,
+    /// How often members heartbeat, `h`, in milliseconds.
+    pub heartbeat_interval_ms: u64,
+    /// The clock-rate drift bound `ρ`, in parts per million.
+    pub clock_drift_ppm: u32,
+    /// The silence `S` after which a member is removed, in milliseconds;
+    /// must be at least `lease_ms·(1+ρ) + heartbeat_interval_ms`.
+    pub suspicion_timeout_ms: u64,
+}
+
+impl Default for MembershipConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            oracle_id: 1,
+            oracle_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            oracle_peers: String::new(),
+            lease_ms: 2_000,
+            heartbeat_interval_ms: 200,
+            clock_drift_ppm: 10_000,
+            suspicion_timeout_ms: 2_600,
+        }
+    }
+}
+
+impl MembershipConfig {
+    /// The timing knobs as the membership crate takes them.
+    pub fn timing(&self) -> ithaca_membership::TimingConfig {
+        ithaca_membership::TimingConfig {
+            lease: std::time::Duration::from_millis(self.lease_ms),
+            heartbeat_interval: std::time::Duration::from_millis(self.heartbeat_interval_ms),
+            clock_drift_ppm: self.clock_drift_ppm,
+            suspicion_timeout: std::time::Duration::from_millis(self.suspicion_timeout_ms),
+        }
+    }
+
+    /// Checks the timing formula and the peer list, naming the key at fault.
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        use ithaca_membership::ConfigError as Timing;
+        if let Err(error) = self.timing().validate() {
+            let key = match &error {
+                Timing::Zero { key } | Timing::TooLong { key, .. } => match *key {
+                    "lease_ms" => "membership.lease_ms",
+                    "heartbeat_interval_ms" => "membership.heartbeat_interval_ms",
+                    _ => "membership.suspicion_timeout_ms",
+                },
+                Timing::DriftTooLarge { .. } => "membership.clock_drift_ppm",
+                Timing::HeartbeatTooSlow { .. } => "membership.heartbeat_interval_ms",
+                Timing::SuspicionTooShort { .. } => "membership.suspicion_timeout_ms",
+            };
+            return Err((key, error.to_string()));
+        }
+        let peers = ithaca_membership::consensus::parse_oracle_peers(&self.oracle_peers)
+            .map_err(|error| ("membership.oracle_peers", error.to_string()))?;
+        if !peers.is_empty() && !peers.iter().any(|peer| peer.id == self.oracle_id) {
+            return Err((
+                "membership.oracle_peers",
+                format!(
+                    "must name this node (membership.oracle_id = {})",
+                    self.oracle_id
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The main HTTP listener.
@@ -241,6 +385,8 @@ pub struct CliOverrides {
     pub data_dir: Option<PathBuf>,
     /// `--admin-listen ADDR`: `admin.listen`.
     pub admin_listen: Option<String>,
+    /// `--oracle-peers id=host:port,...`: `membership.oracle_peers`.
+    pub oracle_peers: Option<String>,
 }
 
 /// Builds a [`Config`] from a file, the environment and flags, remembering
@@ -330,6 +476,13 @@ impl ConfigLoader {
                 &["admin", "listen"],
                 listen,
                 Origin::Flag("--admin-listen".into()),
+            )?;
+        }
+        if let Some(peers) = &overrides.oracle_peers {
+            self.set(
+                &["membership", "oracle_peers"],
+                peers,
+                Origin::Flag("--oracle-peers".into()),
             )?;
         }
         Ok(self)
@@ -527,6 +680,7 @@ impl Config {
                 ));
             }
         }
+        self.wsat.validate()?;
         if self.storage.data_dir.as_os_str().is_empty() {
             return Err(("storage.data_dir", "must not be empty".into()));
         }
@@ -569,6 +723,7 @@ impl Config {
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.filter) {
             return Err(("log.filter", format!("not a valid filter: {e}")));
         }
+        self.membership.validate()?;
         Ok(())
     }
 

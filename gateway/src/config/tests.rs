@@ -223,6 +223,7 @@ fn precedence_is_file_then_env_then_flags() {
             listen: Some("127.0.0.1:3".into()),
             data_dir: None,
             admin_listen: None,
+            oracle_peers: None,
         })
         .unwrap()
         .build()
