@@ -46,10 +46,12 @@
 
 pub mod admin;
 pub mod body;
+pub mod bridge;
 pub mod config;
 pub mod conn_io;
 pub mod error;
 pub mod layers;
+pub mod membership;
 pub mod metrics;
 pub mod readiness;
 pub mod router;
@@ -57,6 +59,7 @@ pub mod server;
 pub mod soap;
 pub mod store;
 pub mod tls;
+pub mod wsat;
 
 pub use error::StartError;
 pub use router::Router;

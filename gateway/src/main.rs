@@ -42,6 +42,14 @@ enum Command {
     /// Call CORBA objects and serve a naming service.
     #[command(subcommand)]
     Corba(commands::corba::CorbaCommand),
+    /// Inspect the membership oracle of a running gateway (its admin
+    /// endpoints): the view, the members and their health, the oracle node.
+    #[command(subcommand)]
+    Membership(commands::membership::MembershipCommand),
+    /// Inspect the WS-AT coordinator of a running gateway (its admin
+    /// endpoint): list transactions, show one.
+    #[command(subcommand)]
+    Txn(commands::txn::TxnCommand),
     /// Generate Rust code from a WSDL: a type per schema type, and per
     /// port type a server trait and a client (what
     /// `ithaca_wsdl::codegen::generate` returns for build.rs); exit 1 with
@@ -53,6 +61,12 @@ enum Command {
         #[arg(short = 'o', long = "output", value_name = "OUT")]
         output: Option<PathBuf>,
     },
+    /// Map an IDL file to WSDL 1.1 (OMG CORBA to WSDL/SOAP Interworking
+    /// 1.2.1); exit 2 with file:line:col diagnostics if it cannot.
+    Idl2wsdl(commands::bridge::Idl2WsdlArgs),
+    /// Map a WSDL 1.1 file to IDL (OMG WSDL/SOAP to CORBA Interworking);
+    /// exit 2 with file:line:col diagnostics if it cannot.
+    Wsdl2idl(commands::bridge::Wsdl2IdlArgs),
     /// Host every SOAP port of a WSDL, answering each operation with a
     /// schema-valid sample response (and serving ?wsdl), until SIGTERM or
     /// SIGINT.
@@ -133,6 +147,10 @@ struct ServeArgs {
     /// Serve the admin endpoints on their own listener (overrides admin.listen).
     #[arg(long, value_name = "ADDR")]
     admin_listen: Option<String>,
+    /// The membership oracle's voters, id=host:port,... (overrides
+    /// membership.oracle_peers).
+    #[arg(long, value_name = "PEERS")]
+    oracle_peers: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,6 +211,10 @@ fn main() -> ExitCode {
         }
         Some(Command::Idl(IdlCommand::Codegen(args))) => commands::idl_codegen::run(&args),
         Some(Command::Corba(command)) => commands::corba::run(command),
+        Some(Command::Membership(command)) => {
+            commands::membership::run(cli.config.as_deref(), command)
+        }
+        Some(Command::Txn(command)) => commands::txn::run(cli.config.as_deref(), command),
         Some(Command::Mock { file, listen }) => commands::mock::mock(&file, &listen)
             .unwrap_or_else(|error| {
                 eprintln!("ithaca: {error:#}");
@@ -207,6 +229,8 @@ fn main() -> ExitCode {
             eprintln!("ithaca: {error:#}");
             ExitCode::FAILURE
         }),
+        Some(Command::Idl2wsdl(args)) => commands::bridge::idl2wsdl(&args),
+        Some(Command::Wsdl2idl(args)) => commands::bridge::wsdl2idl(&args),
         Some(Command::Serve(args)) => serve(cli.config, args),
         None => serve(cli.config, ServeArgs::default()),
     }
@@ -217,6 +241,7 @@ fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> ExitCode {
         listen: args.listen,
         data_dir: args.data_dir,
         admin_listen: args.admin_listen,
+        oracle_peers: args.oracle_peers,
     };
     let config = match Config::load(config_file.as_deref(), &overrides) {
         Ok(config) => config,
@@ -262,6 +287,28 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
+    let membership = if config.membership.enabled {
+        match ithaca_gateway::membership::MembershipHost::start(&config.membership, &data_dir).await
+        {
+            Ok(host) => Some(host),
+            Err(error) => {
+                eprintln!("ithaca: {error}");
+                return Ok(ExitCode::from(EXIT_CONFIG));
+            }
+        }
+    } else {
+        None
+    };
+    let services = match &membership {
+        Some(host) => match host.soap_routes(public_url.as_deref()) {
+            Ok(soap) => services.merge(&host.routes()).merge(&soap),
+            Err(error) => {
+                eprintln!("ithaca: membership service: {error}");
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+        None => services,
+    };
     let gateway = match Gateway::new(config).routes(&services).start().await {
         Ok(gateway) => gateway,
         Err(error) => {
@@ -283,6 +330,22 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
             writeln!(out, "  soap:    EchoService {url}{echo}?wsdl")?;
         }
     }
+    if let Some(host) = &membership {
+        writeln!(
+            out,
+            "membership: oracle {} members at udp+tcp {}  (GET /membership/view)",
+            host.consensus().status().node,
+            host.member_addr()
+        )?;
+        if let Some(listener) = gateway.listeners().iter().find(|l| l.role == "server") {
+            writeln!(
+                out,
+                "  soap:    MembershipService {}{}?wsdl",
+                listener.url(),
+                ithaca_gateway::membership::soap::PATH
+            )?;
+        }
+    }
     writeln!(
         out,
         "data:      {} (embedded SQLite store: {})",
@@ -300,12 +363,18 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
         .await
         .context("cannot listen for signals")?;
     tracing::info!(signal, "shutting down: draining in-flight requests");
+    if let Some(host) = &membership {
+        host.close_streams();
+    }
     let drain = gateway.shutdown();
     tokio::pin!(drain);
     tokio::select! {
         outcome = &mut drain => {
             if outcome.abandoned_connections > 0 {
                 tracing::warn!(connections = outcome.abandoned_connections, "drain deadline passed");
+            }
+            if let Some(host) = membership {
+                host.shutdown().await;
             }
             tracing::info!("stopped");
             Ok(ExitCode::SUCCESS)
@@ -330,11 +399,18 @@ async fn shutdown_signal() -> std::io::Result<&'static str> {
 
 fn init_logging(config: &Config) {
     use tracing_subscriber::EnvFilter;
-    let filter = std::env::var("RUST_LOG")
+    let text = std::env::var("RUST_LOG")
         .ok()
-        .and_then(|f| EnvFilter::try_new(f).ok())
-        .or_else(|| EnvFilter::try_new(&config.log.filter).ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
+        .filter(|f| EnvFilter::try_new(f).is_ok())
+        .unwrap_or_else(|| config.log.filter.clone());
+    let mut filter = EnvFilter::try_new(&text).unwrap_or_else(|_| EnvFilter::new("info"));
+    // The membership oracle's openraft logs every election step at info:
+    // keep it to warnings unless the filter names it.
+    if !text.contains("openraft")
+        && let Ok(directive) = "openraft=warn".parse()
+    {
+        filter = filter.add_directive(directive);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

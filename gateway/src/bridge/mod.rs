@@ -1,0 +1,10 @@
+//! The CORBA⇄SOAP bridge.
+//!
+//! Today this is [`mapping`]: the interface mappings both ways, IDL to
+//! WSDL (OMG "CORBA to WSDL/SOAP Interworking" 1.2.1) and WSDL to IDL
+//! (OMG "WSDL/SOAP to CORBA Interworking" 1.0), as a library with a
+//! mapping table for the runtime bridge, and behind `ithaca idl2wsdl` and
+//! `ithaca wsdl2idl`. The runtime bridge (DII/DSI driven by the mapping
+//! table) is still to come.
+
+pub mod mapping;
