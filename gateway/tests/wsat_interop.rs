@@ -1,0 +1,168 @@
+//! Corpus tier: python zeep, a SOAP client nobody here wrote, loads the
+//! official WS-Coordination 1.1 WSDL (from the shared schema corpus,
+//! through a wrapper WSDL of our own that adds the SOAP 1.1 bindings the
+//! official one leaves out), activates a context and registers a
+//! participant against the coordinator `ithaca serve` hosts. Prints
+//! `corpus tier skipped` without the corpus.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use support::TestGateway;
+
+const WRAPPER: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/"
+    xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/"
+    xmlns:wscoor="http://docs.oasis-open.org/ws-tx/wscoor/2006/06"
+    xmlns:tns="urn:ithaca:test:wscoor-bindings"
+    targetNamespace="urn:ithaca:test:wscoor-bindings">
+  <wsdl:import namespace="http://docs.oasis-open.org/ws-tx/wscoor/2006/06" location="OFFICIAL"/>
+  <wsdl:binding name="ActivationSoap11" type="wscoor:ActivationPortType">
+    <soap:binding style="document" transport="http://schemas.xmlsoap.org/soap/http"/>
+    <wsdl:operation name="CreateCoordinationContextOperation">
+      <soap:operation soapAction="http://docs.oasis-open.org/ws-tx/wscoor/2006/06/CreateCoordinationContext"/>
+      <wsdl:input><soap:body use="literal"/></wsdl:input>
+      <wsdl:output><soap:body use="literal"/></wsdl:output>
+    </wsdl:operation>
+  </wsdl:binding>
+  <wsdl:binding name="RegistrationSoap11" type="wscoor:RegistrationPortType">
+    <soap:binding style="document" transport="http://schemas.xmlsoap.org/soap/http"/>
+    <wsdl:operation name="RegisterOperation">
+      <soap:operation soapAction="http://docs.oasis-open.org/ws-tx/wscoor/2006/06/Register"/>
+      <wsdl:input><soap:body use="literal"/></wsdl:input>
+      <wsdl:output><soap:body use="literal"/></wsdl:output>
+    </wsdl:operation>
+  </wsdl:binding>
+  <wsdl:service name="Coordinator">
+    <wsdl:port name="Activation" binding="tns:ActivationSoap11">
+      <soap:address location="BASE/wsat/activation"/>
+    </wsdl:port>
+    <wsdl:port name="Registration" binding="tns:RegistrationSoap11">
+      <soap:address location="BASE/wsat/registration"/>
+    </wsdl:port>
+  </wsdl:service>
+</wsdl:definitions>
+"#;
+
+const ZEEP_SCRIPT: &str = r#"
+import copy, os, sys
+from zeep import Client
+from zeep.transports import Transport
+from zeep.wsa import WsAddressingPlugin
+
+schemas = os.environ["ITHACA_SCHEMAS"]
+# The official schema imports WS-Addressing by its W3C URL: read the
+# corpus copy instead, and fetch nothing from the network.
+LOCAL = {
+    "http://www.w3.org/2006/03/addressing/ws-addr.xsd": schemas + "/addressing/ws-addr.xsd",
+    "http://www.w3.org/2005/08/addressing/ws-addr.xsd": schemas + "/addressing/ws-addr.xsd",
+}
+
+class LocalTransport(Transport):
+    def load(self, url):
+        url = LOCAL.get(url, url)
+        if url.startswith("http://") or url.startswith("https://"):
+            raise RuntimeError("refusing to fetch " + url)
+        return super().load(url)
+
+WSAT = "http://docs.oasis-open.org/ws-tx/wsat/2006/06"
+client = Client(os.environ["ITHACA_WRAPPER"], transport=LocalTransport(), plugins=[WsAddressingPlugin()])
+activation = client.bind("Coordinator", "Activation")
+response = activation.CreateCoordinationContextOperation(Expires={"_value_1": 30000}, CoordinationType=WSAT)
+context = response.CoordinationContext
+identifier = context.Identifier._value_1 if hasattr(context.Identifier, "_value_1") else context.Identifier
+assert identifier.startswith("urn:uuid:"), identifier
+assert context.CoordinationType == WSAT, context.CoordinationType
+registration = context.RegistrationService
+address = registration.Address._value_1
+print("activated", identifier, "register at", address)
+
+# Register a durable participant, echoing the registration service's
+# reference parameters as headers marked IsReferenceParameter.
+headers = []
+for parameter in registration.ReferenceParameters._value_1:
+    header = copy.deepcopy(parameter)
+    header.set("{http://www.w3.org/2005/08/addressing}IsReferenceParameter", "true")
+    headers.append(header)
+registration_service = client.create_service("{urn:ithaca:test:wscoor-bindings}RegistrationSoap11", address)
+answer = registration_service.RegisterOperation(
+    ProtocolIdentifier=WSAT + "/Durable2PC",
+    ParticipantProtocolService={"Address": {"_value_1": "http://participant.example/2pc"}},
+    _soapheaders=headers,
+)
+coordinator = answer.CoordinatorProtocolService.Address._value_1
+assert coordinator.endswith("/wsat/2pc"), coordinator
+print("registered: coordinator protocol service", coordinator)
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn corpus_zeep_activates_and_registers_with_the_official_wsdl() {
+    let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/schemas");
+    let official = schemas.join("ws-tx/2006-06/wstx-wscoor-1.1-wsdl-200702.wsdl");
+    if !official.exists() {
+        println!("corpus tier skipped");
+        return;
+    }
+    let python = ithaca_testkit::interop::python().unwrap_or_else(|e| panic!("{e}"));
+    let gateway = TestGateway::start(ithaca_gateway::Router::new(), |config| {
+        config.membership.enabled = false;
+        config.wsat.enabled = true;
+    })
+    .await;
+    let base = format!("http://{}", gateway.addr());
+    wait_until_recovered(&gateway).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let wrapper = dir.path().join("coordinator.wsdl");
+    std::fs::write(
+        &wrapper,
+        WRAPPER
+            .replace(
+                "OFFICIAL",
+                &official.canonicalize().unwrap().display().to_string(),
+            )
+            .replace("BASE", &base),
+    )
+    .unwrap();
+    let output = tokio::process::Command::new(python)
+        .arg("-c")
+        .arg(ZEEP_SCRIPT)
+        .env("ITHACA_WRAPPER", &wrapper)
+        .env("ITHACA_SCHEMAS", schemas.canonicalize().unwrap())
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "zeep failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("activated urn:uuid:"), "{stdout}");
+    assert!(
+        stdout.contains("registered: coordinator protocol service"),
+        "{stdout}"
+    );
+    gateway.gateway.shutdown().await;
+}
+
+/// Activation answers CannotCreateContext until the coordinator has
+/// loaded its log; wait for a context.
+async fn wait_until_recovered(gateway: &TestGateway) {
+    let body = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><c:CreateCoordinationContext xmlns:c="http://docs.oasis-open.org/ws-tx/wscoor/2006/06"><c:CoordinationType>http://docs.oasis-open.org/ws-tx/wsat/2006/06</c:CoordinationType></c:CreateCoordinationContext></s:Body></s:Envelope>"#;
+    for _ in 0..100 {
+        let request = http::Request::post("/wsat/activation")
+            .header("host", gateway.addr().to_string())
+            .header("content-type", "text/xml")
+            .body(Full::new(Bytes::from_static(body.as_bytes())))
+            .unwrap();
+        if support::http1(gateway.addr(), request).await.status == 200 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the coordinator never finished recovering");
+}
