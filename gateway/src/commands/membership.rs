@@ -6,20 +6,11 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use ithaca_gateway::config::{CliOverrides, Config};
-use serde_json::Value;
 
-/// The largest answer read.
-const MAX_ANSWER: usize = 64 * 1024 * 1024;
-/// How long a request to the gateway may take.
-const TIMEOUT: Duration = Duration::from_secs(30);
+use super::admin_client;
+use serde_json::Value;
 
 /// Prints one endpoint's JSON for people.
 type Printer = fn(&mut dyn Write, &Value) -> std::io::Result<()>;
@@ -71,9 +62,9 @@ async fn run_async(
         MembershipCommand::Members(args) => ("/membership/members", args, print_members),
         MembershipCommand::OracleStatus(args) => ("/membership/oracle-status", args, print_status),
     };
-    let (base, token) = target(config_file, args)?;
+    let (base, token) = admin_client::target(config_file, args.admin.as_deref())?;
     let url = format!("{base}{path}");
-    let (status, body) = get(&url, token.as_deref()).await?;
+    let (status, body) = admin_client::get(&url, token.as_deref()).await?;
     if status != http::StatusCode::OK {
         let text = String::from_utf8_lossy(&body);
         bail!(
@@ -90,59 +81,6 @@ async fn run_async(
     let value: Value = serde_json::from_slice(&body).context("the gateway's answer is not JSON")?;
     print(&mut out, &value)?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn target(
-    config_file: Option<&Path>,
-    args: &MembershipArgs,
-) -> anyhow::Result<(String, Option<String>)> {
-    let config = Config::load(config_file, &CliOverrides::default())
-        .map_err(|error| anyhow::anyhow!("config error: {error}"))?;
-    let token = match (&config.admin.token, &config.admin.token_file) {
-        (Some(token), _) => Some(token.clone()),
-        (None, Some(file)) => std::fs::read_to_string(file)
-            .with_context(|| format!("reading admin.token_file {}", file.display()))?
-            .lines()
-            .next()
-            .map(|line| line.trim().to_owned()),
-        (None, None) => None,
-    };
-    let base = match &args.admin {
-        Some(url) => url.trim_end_matches('/').to_owned(),
-        None => {
-            let mut addr = config.admin_addr();
-            if addr.ip().is_unspecified() {
-                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-            }
-            format!("http://{addr}")
-        }
-    };
-    if !base.starts_with("http://") {
-        bail!("--admin {base}: only http:// admin URLs are supported by this command");
-    }
-    Ok((base, token))
-}
-
-async fn get(url: &str, token: Option<&str>) -> anyhow::Result<(http::StatusCode, Bytes)> {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let mut request = http::Request::get(url);
-    if let Some(token) = token {
-        request = request.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    let request = request
-        .body(Empty::new())
-        .with_context(|| format!("bad admin URL {url}"))?;
-    let response = tokio::time::timeout(TIMEOUT, client.request(request))
-        .await
-        .with_context(|| format!("{url}: no answer within {}s", TIMEOUT.as_secs()))?
-        .with_context(|| format!("cannot reach the gateway at {url}"))?;
-    let status = response.status();
-    let body = Limited::new(response.into_body(), MAX_ANSWER)
-        .collect()
-        .await
-        .map_err(|error| anyhow::anyhow!("{url}: reading the answer: {error}"))?
-        .to_bytes();
-    Ok((status, body))
 }
 
 fn text(value: &Value) -> String {

@@ -1,5 +1,6 @@
 //! Commands of the `ithaca` binary other than `serve` and `config`.
 
+pub(crate) mod admin_client;
 pub(crate) mod bridge;
 pub(crate) mod codegen;
 pub(crate) mod corba;

@@ -5,20 +5,11 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use ithaca_gateway::config::{CliOverrides, Config};
-use ithaca_txn::admin::{Snapshot, TransactionSummary};
 
-/// The largest admin answer read.
-const MAX_ANSWER: usize = 64 * 1024 * 1024;
-/// How long a request to the gateway may take.
-const TIMEOUT: Duration = Duration::from_secs(30);
+use super::admin_client;
+use ithaca_txn::admin::{Snapshot, TransactionSummary};
 
 /// Where the gateway's admin endpoints are.
 #[derive(Debug, clap::Args)]
@@ -79,9 +70,10 @@ async fn run_async(config_file: Option<&Path>, command: TxnCommand) -> anyhow::R
             json,
             admin,
         } => {
-            let (base, token) = target(config_file, &admin)?;
+            let (base, token) = admin_client::target(config_file, admin.admin.as_deref())?;
             let query = if in_doubt { "?state=in-doubt" } else { "" };
-            let (status, body) = get(&format!("{base}/admin/txn{query}"), token.as_deref()).await?;
+            let (status, body) =
+                admin_client::get(&format!("{base}/admin/txn{query}"), token.as_deref()).await?;
             if status != http::StatusCode::OK {
                 bail!("{base}/admin/txn answered {status}: {}", first_line(&body));
             }
@@ -97,9 +89,9 @@ async fn run_async(config_file: Option<&Path>, command: TxnCommand) -> anyhow::R
             Ok(ExitCode::SUCCESS)
         }
         TxnCommand::Show { id, json, admin } => {
-            let (base, token) = target(config_file, &admin)?;
+            let (base, token) = admin_client::target(config_file, admin.admin.as_deref())?;
             let url = format!("{base}/admin/txn?id={}", percent_encode(&id));
-            let (status, body) = get(&url, token.as_deref()).await?;
+            let (status, body) = admin_client::get(&url, token.as_deref()).await?;
             if status == http::StatusCode::NOT_FOUND {
                 eprintln!("ithaca: the coordinator holds no transaction {id}");
                 return Ok(ExitCode::FAILURE);
@@ -119,64 +111,6 @@ async fn run_async(config_file: Option<&Path>, command: TxnCommand) -> anyhow::R
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-/// The admin base URL and bearer token to use.
-fn target(
-    config_file: Option<&Path>,
-    args: &AdminArgs,
-) -> anyhow::Result<(String, Option<String>)> {
-    let config = Config::load(config_file, &CliOverrides::default())
-        .map_err(|error| anyhow::anyhow!("config error: {error}"))?;
-    let token = match (&config.admin.token, &config.admin.token_file) {
-        (Some(token), _) => Some(token.clone()),
-        (None, Some(file)) => std::fs::read_to_string(file)
-            .with_context(|| format!("reading admin.token_file {}", file.display()))?
-            .lines()
-            .next()
-            .map(|line| line.trim().to_owned()),
-        (None, None) => None,
-    };
-    let base = match &args.admin {
-        Some(url) => url.trim_end_matches('/').to_owned(),
-        None => {
-            let mut addr = config.admin.listen.unwrap_or(config.server.listen);
-            if addr.ip().is_unspecified() {
-                addr.set_ip(if addr.is_ipv4() {
-                    std::net::Ipv4Addr::LOCALHOST.into()
-                } else {
-                    std::net::Ipv6Addr::LOCALHOST.into()
-                });
-            }
-            format!("http://{addr}")
-        }
-    };
-    if !base.starts_with("http://") {
-        bail!("--admin {base}: only http:// admin URLs are supported by this command");
-    }
-    Ok((base, token))
-}
-
-async fn get(url: &str, token: Option<&str>) -> anyhow::Result<(http::StatusCode, Bytes)> {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let mut request = http::Request::get(url);
-    if let Some(token) = token {
-        request = request.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    let request = request
-        .body(Empty::new())
-        .with_context(|| format!("bad admin URL {url}"))?;
-    let response = tokio::time::timeout(TIMEOUT, client.request(request))
-        .await
-        .with_context(|| format!("{url}: no answer within {}s", TIMEOUT.as_secs()))?
-        .with_context(|| format!("cannot reach the gateway at {url}"))?;
-    let status = response.status();
-    let body = Limited::new(response.into_body(), MAX_ANSWER)
-        .collect()
-        .await
-        .map_err(|error| anyhow::anyhow!("{url}: reading the answer: {error}"))?
-        .to_bytes();
-    Ok((status, body))
 }
 
 fn first_line(body: &[u8]) -> String {
