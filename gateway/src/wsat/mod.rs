@@ -34,6 +34,7 @@ mod endpoint;
 pub mod participant;
 mod peer;
 mod sink;
+pub mod takeover;
 
 use std::path::Path;
 use std::sync::Arc;
