@@ -30,6 +30,7 @@
 //! [`CoordinatorService::deliver_from`] (answered `202 Accepted`); what the
 //! coordinator sends goes through [`HttpSink`].
 
+pub mod client;
 mod endpoint;
 pub mod participant;
 mod peer;
