@@ -1,7 +1,8 @@
 //! Money transfers through the Ithaca-hosted WS-AT coordinator, end to end
 //! over real HTTP: one gateway hosts the coordinator and the protocol
 //! endpoints of two bank participants (`ParticipantHost`), each on its own
-//! PostgreSQL database of the test harness. The initiator activates a
+//! PostgreSQL database of the test harness. The initiator (`WsatClient`,
+//! its outcome endpoint on the same gateway) activates a
 //! context and registers for Completion; each bank registers for
 //! Durable2PC through SOAP before its business work, debits or credits on
 //! its branch, and the initiator's Commit runs two-phase commit with
@@ -15,44 +16,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
+use ithaca_gateway::wsat::client::{
+    BeginOptions, CompletionInitiatorRoute, Outcome, Transaction, WsatClient, WsatClientError,
+};
 use ithaca_gateway::wsat::participant::{ParticipantError, ParticipantHost, SoapCoordinatorLink};
 use ithaca_gateway::wsat::{HttpSink, WsatHost, WsatSettings};
 use ithaca_testkit::pg::TestDatabase;
 use ithaca_txn::driver::DriverConfig;
-use ithaca_txn::engine::Protocol;
 use ithaca_txn::log::SqliteLog;
 use ithaca_txn::participant::{self as participant, NodeId, PgParticipant, PgParticipantService};
-use ithaca_txn::wire::{
-    self, Body, CoordinationContext, CorrelationKey, CreateCoordinationContext, EndpointReference,
-    Message, Notification, Register, WireLimits, WsTxVersion,
-};
-use ithaca_wsdl::{Limits, SoapVersion};
+use ithaca_txn::wire::{CorrelationKey, WireLimits};
+use ithaca_wsdl::Limits;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use support::TestGateway;
-
-const V: WsTxVersion = WsTxVersion::Jun2006;
-
-async fn post(addr: SocketAddr, path: &str, message: &Message) -> Option<Message> {
-    let request = http::Request::post(path)
-        .header("host", addr.to_string())
-        .header("content-type", "text/xml; charset=utf-8")
-        .body(Full::new(Bytes::from(message.encode().unwrap())))
-        .unwrap();
-    let reply = support::http1(addr, request).await;
-    wire::decode(
-        &reply.body,
-        None,
-        &Limits::default(),
-        &WireLimits::default(),
-    )
-    .ok()
-}
-
-fn path_of(addr: SocketAddr, url: &str) -> String {
-    url.split_once(&addr.to_string()).unwrap().1.to_owned()
-}
 
 async fn bank(db: &TestDatabase<'_>, accounts: i64) -> PgPool {
     let pool = PgPoolOptions::new()
@@ -92,6 +68,7 @@ struct World {
     _coordinator: WsatHost,
     a: ParticipantHost,
     b: ParticipantHost,
+    client: WsatClient,
     pool_a: PgPool,
     pool_b: PgPool,
     _log_dir: tempfile::TempDir,
@@ -140,11 +117,19 @@ impl World {
         let (pool_a, pool_b) = (bank(db_a, accounts).await, bank(db_b, accounts).await);
         let a = participant_host(&pool_a, "bank-a", &base, "/bank-a/wsat").await;
         let b = participant_host(&pool_b, "bank-b", &base, "/bank-b/wsat").await;
+        // The initiator's outcome endpoint, on the same gateway.
+        let initiator = CompletionInitiatorRoute::new(
+            CorrelationKey::from_bytes([3; 32]),
+            &base,
+            "/initiator/wsat",
+        );
+        let client = WsatClient::new(initiator.clone()).unwrap();
         let routes = coordinator
             .routes()
             .clone()
             .merge(&a.routes())
-            .merge(&b.routes());
+            .merge(&b.routes())
+            .merge(&initiator.routes());
         let gateway = TestGateway::start(routes, |config| {
             config.server.listen = format!("127.0.0.1:{port}").parse().unwrap();
             config.membership.enabled = false;
@@ -155,6 +140,7 @@ impl World {
             _coordinator: coordinator,
             a,
             b,
+            client,
             pool_a,
             pool_b,
             _log_dir: log_dir,
@@ -165,64 +151,28 @@ impl World {
         self.gateway.addr()
     }
 
-    /// Activation plus the initiator's Completion registration: the
-    /// context and the coordinator's Completion endpoint.
-    async fn begin(&self) -> (CoordinationContext, EndpointReference) {
-        let mut request = Message::new(
-            SoapVersion::Soap11,
-            V,
-            Body::CreateCoordinationContext(CreateCoordinationContext {
-                expires: Some(60_000),
-                current_context: None,
-                coordination_type: V.wsat().to_owned(),
-            }),
-        );
-        request.addressing.message_id = Some("urn:uuid:activate".into());
-        request.addressing.reply_to = Some(EndpointReference::anonymous(V));
-        let answer = post(self.addr(), "/wsat/activation", &request)
+    /// Begins a transaction at the hosted coordinator's Activation
+    /// service, registered for Completion.
+    async fn begin(&self) -> Transaction {
+        let activation = format!("http://{}/wsat/activation", self.addr());
+        self.client
+            .begin(
+                &activation,
+                BeginOptions {
+                    expires: Some(Duration::from_secs(60)),
+                    outcome_timeout: Duration::from_secs(30),
+                    ..BeginOptions::default()
+                },
+            )
             .await
-            .unwrap();
-        let Body::CreateCoordinationContextResponse(context) = answer.body else {
-            panic!("no context");
-        };
-        let mut register = Message::to_endpoint(
-            SoapVersion::Soap11,
-            V,
-            &context.registration_service,
-            Body::Register(Register {
-                protocol_identifier: V.protocol_uri(Protocol::Completion),
-                // The initiator is told the outcome here; nobody listens.
-                participant_protocol_service: EndpointReference::new(
-                    "http://127.0.0.1:9/initiator",
-                ),
-            }),
-        );
-        register.addressing.message_id = Some("urn:uuid:register-completion".into());
-        register.addressing.reply_to = Some(EndpointReference::anonymous(V));
-        let path = path_of(self.addr(), &context.registration_service.address);
-        let answer = post(self.addr(), &path, &register).await.unwrap();
-        let Body::RegisterResponse(completion) = answer.body else {
-            panic!("Completion registration refused");
-        };
-        (context, completion)
-    }
-
-    async fn commit(&self, completion: &EndpointReference) {
-        let mut commit = Message::to_endpoint(
-            SoapVersion::Soap11,
-            V,
-            completion,
-            Body::Notification(Notification::Commit),
-        );
-        commit.addressing.message_id = Some(format!("urn:uuid:commit-{}", rand_suffix()));
-        let path = path_of(self.addr(), &completion.address);
-        post(self.addr(), &path, &commit).await;
+            .unwrap()
     }
 
     /// One transfer of `amount` from A's account `from` to B's account
     /// `to`; B's work fails when `fail_credit`.
-    async fn transfer(&self, from: i64, to: i64, amount: i64, fail_credit: bool) {
-        let (context, completion) = self.begin().await;
+    async fn transfer(&self, from: i64, to: i64, amount: i64, fail_credit: bool) -> Outcome {
+        let transaction = self.begin().await;
+        let context = transaction.context().clone();
         let mut debit = self.a.enlist(&context).await.unwrap();
         sqlx::query("UPDATE account SET balance = balance - $2 WHERE id = $1")
             .bind(from)
@@ -243,7 +193,7 @@ impl World {
         } else {
             self.b.service().work_done(credit);
         }
-        self.commit(&completion).await;
+        transaction.commit().await.unwrap()
     }
 
     /// Waits until both banks hold no branch and nothing is prepared.
@@ -265,12 +215,6 @@ impl World {
     }
 }
 
-fn rand_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
 #[tokio::test]
 async fn a_transfer_commits_on_both_databases() {
     let (db_a, db_b) = (
@@ -278,7 +222,7 @@ async fn a_transfer_commits_on_both_databases() {
         ithaca_testkit::pg::database().unwrap(),
     );
     let world = World::start(&db_a, &db_b, 2).await;
-    world.transfer(1, 2, 300, false).await;
+    assert_eq!(world.transfer(1, 2, 300, false).await, Outcome::Committed);
     world.settled().await;
     assert_eq!(total(&world.pool_a).await, 1700);
     assert_eq!(total(&world.pool_b).await, 2300);
@@ -291,7 +235,7 @@ async fn a_participant_voting_aborted_rolls_both_back() {
         ithaca_testkit::pg::database().unwrap(),
     );
     let world = World::start(&db_a, &db_b, 2).await;
-    world.transfer(1, 2, 300, true).await;
+    assert_eq!(world.transfer(1, 2, 300, true).await, Outcome::Aborted);
     world.settled().await;
     assert_eq!(total(&world.pool_a).await, 2000);
     assert_eq!(total(&world.pool_b).await, 2000);
@@ -307,15 +251,31 @@ async fn fifty_concurrent_transfers_conserve_money_and_leave_nothing_prepared() 
     let mut tasks = tokio::task::JoinSet::new();
     for n in 0..50i64 {
         let world = world.clone();
-        tasks.spawn(async move { world.transfer(n + 1, 50 - n, n + 1, n % 7 == 0).await });
+        let fail = n % 7 == 0;
+        let amount = n + 1;
+        tasks.spawn(async move {
+            let outcome = world.transfer(n + 1, 50 - n, amount, fail).await;
+            (outcome, fail, amount)
+        });
     }
+    // A transfer whose credit failed is Aborted; others commit unless a
+    // prepare failed under load (then Aborted too). The outcomes the
+    // client was told must match the money that moved.
+    let mut moved = 0;
     while let Some(result) = tasks.join_next().await {
-        result.unwrap();
+        let (outcome, failed, amount) = result.unwrap();
+        if failed {
+            assert_eq!(outcome, Outcome::Aborted);
+        }
+        if outcome == Outcome::Committed {
+            moved += amount;
+        }
     }
     world.settled().await;
     // Every transfer either moved its amount on both sides or on neither.
     let (a, b) = (total(&world.pool_a).await, total(&world.pool_b).await);
     assert_eq!(a + b, 100_000);
+    assert_eq!(50_000 - a, moved, "the outcomes match the money moved");
     assert!(a < 50_000, "some transfers committed");
 }
 
@@ -326,7 +286,8 @@ async fn a_refused_registration_fails_the_request_before_any_work() {
         ithaca_testkit::pg::database().unwrap(),
     );
     let world = World::start(&db_a, &db_b, 1).await;
-    let (mut context, _) = world.begin().await;
+    let transaction = world.begin().await;
+    let mut context = transaction.context().clone();
     // A forged registration reference parameter: the coordinator refuses.
     context.registration_service.reference_parameters =
         vec!["<f:Forged xmlns:f=\"urn:forged\">1</f:Forged>".into()];
@@ -342,4 +303,45 @@ async fn a_refused_registration_fails_the_request_before_any_work() {
         world.a.enlist(&context).await,
         Err(ParticipantError::UnsupportedContext(_))
     ));
+}
+
+#[tokio::test]
+async fn a_rollback_by_the_initiator_undoes_both_banks_work() {
+    let (db_a, db_b) = (
+        ithaca_testkit::pg::database().unwrap(),
+        ithaca_testkit::pg::database().unwrap(),
+    );
+    let world = World::start(&db_a, &db_b, 2).await;
+    let transaction = world.begin().await;
+    let mut debit = world.a.enlist(transaction.context()).await.unwrap();
+    sqlx::query("UPDATE account SET balance = balance - 300 WHERE id = 1")
+        .execute(debit.connection())
+        .await
+        .unwrap();
+    world.a.service().work_done(debit);
+    assert_eq!(transaction.rollback().await.unwrap(), Outcome::Aborted);
+    world.settled().await;
+    assert_eq!(total(&world.pool_a).await, 2000);
+}
+
+#[tokio::test]
+async fn a_coordinator_fault_reaches_the_initiator_with_its_code() {
+    let (db_a, db_b) = (
+        ithaca_testkit::pg::database().unwrap(),
+        ithaca_testkit::pg::database().unwrap(),
+    );
+    let world = World::start(&db_a, &db_b, 1).await;
+    // CreateCoordinationContext sent to the Registration service: the
+    // coordinator answers with a WS-Coordination fault, which the client
+    // returns with its code.
+    let registration = format!("http://{}/wsat/registration", world.addr());
+    let error = world
+        .client
+        .begin(&registration, BeginOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, WsatClientError::Fault { code, .. } if code == "InvalidParameters"),
+        "{error}"
+    );
 }
