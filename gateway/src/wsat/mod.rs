@@ -250,3 +250,63 @@ pub(crate) fn new_message_id() -> String {
         &hex[20..32]
     )
 }
+
+/// A plain-text HTTP answer, for requests that never became a WS-TX
+/// message.
+pub(crate) fn plain(status: http::StatusCode, text: &str) -> crate::body::Response {
+    let mut response =
+        crate::body::Response::new(crate::body::full(bytes::Bytes::from(text.to_owned())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// Reads a WS-TX message POSTed to one of the one-way endpoints an
+/// application hosts (the initiator's and the participant's): the method,
+/// the SOAP content type, the body within `limits.max_size`, then
+/// [`ithaca_txn::wire::decode`]; or the HTTP answer that refuses the
+/// request (405, 415, 413, 400 naming the problem).
+pub(crate) async fn read_posted_message(
+    request: crate::body::Request,
+    limits: &ithaca_wsdl::Limits,
+    wire_limits: &ithaca_txn::wire::WireLimits,
+) -> Result<ithaca_txn::wire::Message, crate::body::Response> {
+    use http::{Method, StatusCode, header};
+    if request.method() != Method::POST {
+        return Err(plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "POST a SOAP envelope",
+        ));
+    }
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| ithaca_wsdl::ContentType::parse(value).ok());
+    let Some(content_type) = content_type else {
+        return Err(plain(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "expected text/xml (SOAP 1.1) or application/soap+xml (SOAP 1.2)",
+        ));
+    };
+    let bytes = match crate::body::read_to_bytes(request.into_body(), limits.max_size).await {
+        Ok(bytes) => bytes,
+        Err(crate::body::BodyError::TooLarge { .. }) => {
+            return Err(plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body too large",
+            ));
+        }
+        Err(crate::body::BodyError::Read(_)) => {
+            return Err(plain(
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read",
+            ));
+        }
+    };
+    ithaca_txn::wire::decode(&bytes, Some(&content_type), limits, wire_limits)
+        .map_err(|error| plain(StatusCode::BAD_REQUEST, &error.to_string()))
+}

@@ -42,12 +42,12 @@ use ithaca_txn::wire::{
     self, Body, CoordinationContext, Correlation, CorrelationKey, EndpointReference, FaultKind,
     Message, Notification, Register, WireFault, WireLimits, WsTxVersion,
 };
-use ithaca_wsdl::{ContentType, Limits, SoapVersion};
+use ithaca_wsdl::{Limits, SoapVersion};
 
-use crate::body::{BodyError, Request, Response, full, read_to_bytes};
+use crate::body::{Request, Response, full};
 use crate::router::Router;
-use crate::wsat::new_message_id;
 use crate::wsat::sink::HttpSink;
+use crate::wsat::{new_message_id, plain, read_posted_message};
 
 /// How long a Register exchange may take.
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -291,35 +291,9 @@ impl ParticipantHost {
 }
 
 async fn handle(shared: Arc<Shared>, request: Request) -> Response {
-    if request.method() != Method::POST {
-        return plain(StatusCode::METHOD_NOT_ALLOWED, "POST a SOAP envelope");
-    }
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| ContentType::parse(value).ok());
-    let Some(content_type) = content_type else {
-        return plain(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "expected text/xml (SOAP 1.1) or application/soap+xml (SOAP 1.2)",
-        );
-    };
-    let bytes = match read_to_bytes(request.into_body(), shared.limits.max_size).await {
-        Ok(bytes) => bytes,
-        Err(BodyError::TooLarge { .. }) => {
-            return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
-        }
-        Err(BodyError::Read(_)) => {
-            return plain(
-                StatusCode::BAD_REQUEST,
-                "the request body could not be read",
-            );
-        }
-    };
-    let message = match wire::decode(&bytes, Some(&content_type), &shared.limits, &shared.wire) {
+    let message = match read_posted_message(request, &shared.limits, &shared.wire).await {
         Ok(message) => message,
-        Err(error) => return plain(StatusCode::BAD_REQUEST, &error.to_string()),
+        Err(refusal) => return refusal,
     };
     let branch = match shared.key.verify(&message.reference_parameters) {
         Ok(Correlation {
@@ -374,15 +348,5 @@ async fn handle(shared: Arc<Shared>, request: Request) -> Response {
     }
     let mut response = Response::new(full(Bytes::new()));
     *response.status_mut() = StatusCode::ACCEPTED;
-    response
-}
-
-fn plain(status: StatusCode, text: &str) -> Response {
-    let mut response = Response::new(full(Bytes::from(text.to_owned())));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        http::HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
     response
 }
