@@ -316,6 +316,9 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_CONFIG));
         }
     };
+    // Listen for SIGTERM/SIGINT before announcing anything: whoever reads
+    // the banner may signal at once.
+    let mut signals = ShutdownSignals::install().context("cannot listen for signals")?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "ithaca {} is running", env!("CARGO_PKG_VERSION"))?;
     for listener in gateway.listeners() {
@@ -359,9 +362,7 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
     out.flush()?;
     drop(out);
 
-    let signal = shutdown_signal()
-        .await
-        .context("cannot listen for signals")?;
+    let signal = signals.next().await;
     tracing::info!(signal, "shutting down: draining in-flight requests");
     if let Some(host) = &membership {
         host.close_streams();
@@ -379,22 +380,36 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
             tracing::info!("stopped");
             Ok(ExitCode::SUCCESS)
         }
-        second = shutdown_signal() => {
-            tracing::warn!(signal = second.unwrap_or("?"), "second signal: exiting without waiting for the drain");
+        second = signals.next() => {
+            tracing::warn!(signal = second, "second signal: exiting without waiting for the drain");
             Ok(ExitCode::FAILURE)
         }
     }
 }
 
-/// Waits for SIGTERM or SIGINT and says which.
-async fn shutdown_signal() -> std::io::Result<&'static str> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    })
+/// SIGTERM and SIGINT, listened for from `install` on (so a signal that
+/// comes right after start-up is not the default action, death).
+pub(crate) struct ShutdownSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    pub(crate) fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Waits for the next SIGTERM or SIGINT and says which.
+    pub(crate) async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
 }
 
 fn init_logging(config: &Config) {

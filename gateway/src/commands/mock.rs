@@ -84,6 +84,8 @@ async fn run(
         }
     };
     let base = format!("http://{}", gateway.server_addr());
+    // Listen for signals before announcing anything (see `serve`).
+    let mut signals = crate::ShutdownSignals::install().context("cannot listen for signals")?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "ithaca mock is running on {base}")?;
     for port in ports {
@@ -96,9 +98,7 @@ async fn run(
     writeln!(out, "stop with Ctrl-C or SIGTERM")?;
     out.flush()?;
     drop(out);
-    let signal = crate::shutdown_signal()
-        .await
-        .context("cannot listen for signals")?;
+    let signal = signals.next().await;
     tracing::info!(signal, "mock: shutting down");
     gateway.shutdown().await;
     Ok(ExitCode::SUCCESS)
