@@ -9,6 +9,8 @@
 
 use std::time::{Duration, Instant};
 
+use tokio::time::Instant as RuntimeInstant;
+
 /// A reading of one process's monotonic clock: nanoseconds since an
 /// arbitrary origin fixed by that process.
 ///
@@ -58,10 +60,15 @@ impl Timestamp {
 /// relative to the moment the clock was created.
 ///
 /// This is the one place the crate reads real time; the state machines only
-/// see the timestamps it produces.
+/// see the timestamps it produces. It reads the time through tokio's clock
+/// ([`tokio::time::Instant`]), which is the operating system's monotonic
+/// clock unless the runtime's clock is paused: under a paused runtime (a
+/// deterministic simulation such as `membership/tests/sim_safety.rs`, on
+/// turmoil) it reads simulated time, like every tokio timer the node and the
+/// client arm.
 #[derive(Debug, Clone, Copy)]
 pub struct MonotonicClock {
-    origin: Instant,
+    origin: RuntimeInstant,
 }
 
 impl MonotonicClock {
@@ -69,19 +76,23 @@ impl MonotonicClock {
     #[must_use]
     pub fn new() -> Self {
         Self {
-            origin: Instant::now(),
+            origin: RuntimeInstant::now(),
         }
     }
 
     /// The current reading.
     #[must_use]
     pub fn now(&self) -> Timestamp {
-        self.at(Instant::now())
+        self.since_origin(RuntimeInstant::now())
     }
 
     /// The reading for `instant` (the origin for instants before it).
     #[must_use]
     pub fn at(&self, instant: Instant) -> Timestamp {
+        self.since_origin(RuntimeInstant::from_std(instant))
+    }
+
+    fn since_origin(&self, instant: RuntimeInstant) -> Timestamp {
         Timestamp::ZERO.saturating_add(instant.saturating_duration_since(self.origin))
     }
 }

@@ -21,11 +21,16 @@
 //!   [`crate::consensus::Consensus::propose`].
 //! - **the view task** encodes each committed view once and publishes it to
 //!   both, so a view is never serialised per heartbeat.
+//!
+//! The sockets come from a [`Transport`]: tokio's ([`TokioTransport`]) for
+//! [`MembershipNode::start`], or a simulated network's for
+//! [`MembershipNode::start_on`].
 
 mod handler;
 pub mod in_memory;
 mod requests;
 mod stats;
+pub mod transport;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -34,12 +39,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use handler::{EncodedView, HeartbeatHandler};
 pub use stats::{CounterValues, NodeCounters, NodeSnapshot};
+pub use transport::{DatagramSocket, StreamListener, TokioTransport, Transport};
 
 use crate::clock::MonotonicClock;
 use crate::consensus::{Consensus, OracleNodeId};
@@ -130,6 +135,16 @@ impl MembershipNode {
         config: NodeConfig,
         consensus: Arc<dyn Consensus>,
     ) -> Result<Self, NodeError> {
+        Self::start_on(&TokioTransport, config, consensus).await
+    }
+
+    /// [`Self::start`] on the sockets of `transport` (a simulated network in
+    /// the deterministic simulation; see [`transport`]).
+    pub async fn start_on<T: Transport>(
+        transport: &T,
+        config: NodeConfig,
+        consensus: Arc<dyn Consensus>,
+    ) -> Result<Self, NodeError> {
         if config.tick_interval.is_zero() || config.tick_interval >= config.detector.stall_threshold
         {
             return Err(NodeError::TickInterval);
@@ -143,7 +158,7 @@ impl MembershipNode {
             config.member_addresses.clone(),
             Arc::clone(&counters),
         )?;
-        let (udp, tcp) = bind(config.listen).await?;
+        let (udp, tcp) = bind(transport, config.listen).await?;
         let local_addr = udp.local_addr().map_err(|source| NodeError::Bind {
             address: config.listen,
             source,
@@ -238,17 +253,21 @@ impl MembershipNode {
     }
 }
 
-async fn bind(listen: SocketAddr) -> Result<(UdpSocket, TcpListener), NodeError> {
+async fn bind<T: Transport>(
+    transport: &T,
+    listen: SocketAddr,
+) -> Result<(T::Datagram, T::Listener), NodeError> {
     let bind_error = |address, source| NodeError::Bind { address, source };
     // With port 0, the UDP port is picked first and TCP takes the same one;
     // retry a few times if TCP finds it taken.
     let mut last_error = None;
     for _ in 0..16 {
-        let udp = UdpSocket::bind(listen)
+        let udp = transport
+            .bind_datagram(listen)
             .await
             .map_err(|e| bind_error(listen, e))?;
         let address = udp.local_addr().map_err(|e| bind_error(listen, e))?;
-        match TcpListener::bind(address).await {
+        match transport.bind_listener(address).await {
             Ok(tcp) => return Ok((udp, tcp)),
             Err(error) if listen.port() == 0 => last_error = Some(error),
             Err(error) => return Err(bind_error(address, error)),
@@ -287,8 +306,8 @@ async fn publish_views(
     }
 }
 
-struct HeartbeatTask {
-    socket: UdpSocket,
+struct HeartbeatTask<D> {
+    socket: D,
     handler: HeartbeatHandler,
     consensus: Arc<dyn Consensus>,
     clock: MonotonicClock,
@@ -298,7 +317,7 @@ struct HeartbeatTask {
     counters: Arc<NodeCounters>,
 }
 
-impl HeartbeatTask {
+impl<D: DatagramSocket> HeartbeatTask<D> {
     async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let mut leadership = self.consensus.leadership();
         let status = leadership.borrow_and_update().clone();

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
 use crate::consensus::{Consensus, ConsensusError, NodeInfo, OracleNodeId, Role};
@@ -22,6 +22,7 @@ use crate::wire::{Message, RejectCode};
 
 use super::handler::EncodedView;
 use super::stats::NodeCounters;
+use super::transport::StreamListener;
 
 /// What the TCP side shares with its connection tasks.
 pub(crate) struct RequestContext {
@@ -34,8 +35,8 @@ pub(crate) struct RequestContext {
 }
 
 /// Accepts connections until `shutdown` turns true.
-pub(crate) async fn serve(
-    listener: TcpListener,
+pub(crate) async fn serve<L: StreamListener>(
+    listener: L,
     context: Arc<RequestContext>,
     max_connections: usize,
     mut shutdown: watch::Receiver<bool>,
@@ -58,6 +59,7 @@ pub(crate) async fn serve(
         };
         let context = Arc::clone(&context);
         let shutdown = shutdown.clone();
+        L::set_nodelay(&stream);
         tokio::spawn(async move {
             let _permit = permit;
             connection(stream, &context, shutdown).await;
@@ -65,12 +67,11 @@ pub(crate) async fn serve(
     }
 }
 
-async fn connection(
-    mut stream: TcpStream,
+async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
     context: &RequestContext,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let _ = stream.set_nodelay(true);
     loop {
         let mut prefix = [0u8; PREFIX_LEN];
         let read = tokio::select! {
