@@ -101,6 +101,15 @@ pub enum HeartbeatError {
         /// The incarnation in the view.
         current: Incarnation,
     },
+    /// The sender was convicted (its removal is proposed): it gets no
+    /// more leases from this leader. Its silence had outlasted every lease
+    /// it held, and a lease granted now would outlive the removal and
+    /// overlap its backup's promotion.
+    #[error("heartbeat from {member}, whose removal is already proposed")]
+    Convicted {
+        /// The sender.
+        member: MemberId,
+    },
 }
 
 /// A member whose phi is at or above the threshold.
@@ -242,6 +251,8 @@ struct Watched {
     intervals_since: Timestamp,
     window: IntervalWindow,
     heartbeats: u64,
+    /// A removal was proposed: no heartbeat counts any more.
+    convicted: bool,
 }
 
 /// The oracle leader's failure detector (see the module docs).
@@ -307,6 +318,7 @@ impl FailureDetector {
                     intervals_since: now,
                     window: IntervalWindow::new(self.config.phi_window),
                     heartbeats: 0,
+                    convicted: false,
                 });
         }
     }
@@ -331,6 +343,11 @@ impl FailureDetector {
                 member: member.clone(),
                 presented: incarnation,
                 current: watched.incarnation,
+            });
+        }
+        if watched.convicted {
+            return Err(HeartbeatError::Convicted {
+                member: member.clone(),
             });
         }
         if let Some(previous) = watched.last_heartbeat
@@ -447,6 +464,13 @@ impl FailureDetector {
                     incarnation: watched.incarnation,
                     silent_for: health.silent_for,
                 });
+            }
+        }
+        // Conviction is final for this leader: a heartbeat arriving while
+        // the removal commits must not earn a lease that outlives it.
+        for removal in &output.removals {
+            if let Some(watched) = self.watched.get_mut(&removal.member) {
+                watched.convicted = true;
             }
         }
         output

@@ -268,3 +268,41 @@ fn unsafe_or_out_of_range_configurations_are_refused() {
         assert_eq!(FailureDetector::new(config).unwrap_err(), expected);
     }
 }
+
+#[test]
+fn a_convicted_member_earns_nothing_while_its_removal_commits() {
+    // Found by the turmoil simulation (sim_safety seed 292): a member cut
+    // off for S is convicted; its partition heals before the removal
+    // commits; its next heartbeat must not count, or the oracle would
+    // grant a lease that outlives the removal and overlaps the backup's
+    // promotion.
+    let mut d = detector(&["a", "b"]);
+    let beating = |t: u64| {
+        if t <= 1_000 {
+            vec!["a", "b"]
+        } else {
+            vec!["b"]
+        }
+    };
+    let convicted =
+        run(&mut d, 0, 3_700, &beating, "a").unwrap_or_else(|| panic!("`a` was never convicted"));
+    assert_eq!(
+        d.heartbeat(&member("a"), Incarnation(1), ms(convicted + 5)),
+        Err(HeartbeatError::Convicted {
+            member: member("a")
+        })
+    );
+    // Its silence keeps growing, so the removal is proposed again until it
+    // commits; a view without it ends the conviction with the member.
+    let again = d.tick(ms(convicted + 10));
+    assert!(again.removals.iter().any(|r| r.member == member("a")));
+    d.sync_with_view(&view_of(&["b"]), ms(convicted + 20));
+    assert!(
+        d.heartbeat(&member("a"), Incarnation(1), ms(convicted + 30))
+            .is_err()
+    );
+    assert!(
+        d.heartbeat(&member("b"), Incarnation(1), ms(convicted + 30))
+            .is_ok()
+    );
+}
