@@ -18,15 +18,22 @@
 //! - When a view shows this incarnation excluded, the session fences its
 //!   lease for good and the task rejoins with the next incarnation.
 //! - "Not leader" answers redirect the member to the leader they name; a
-//!   leader silent for two heartbeat intervals makes it try the next oracle.
+//!   leader silent for two heartbeat intervals, or answering only "not
+//!   granted" for that long (cut off from its quorum), makes it try the
+//!   next oracle.
+//! - [`Member::acting_status`] reads, under one lock and at one instant,
+//!   whether the member may act (as primary of a service), in which view,
+//!   and until when: what a recorder of serving intervals needs.
+//!   [`Member::stats`] has the heartbeat round trip and lease expiries for
+//!   metrics.
 
 mod transport;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
@@ -44,6 +51,10 @@ use transport::Oracles;
 /// The request id of replies the client makes up to install a view it
 /// fetched; heartbeat request ids start at 1, so this one answers nothing.
 const VIEW_ONLY_REQUEST: u64 = 0;
+
+/// Heartbeats remembered for round-trip times (older replies are too late
+/// to matter).
+const RTT_WINDOW: usize = 16;
 
 /// How a member joins and heartbeats.
 #[derive(Debug, Clone)]
@@ -135,10 +146,53 @@ pub enum Serving {
     NotServing,
 }
 
+/// One reading of whether the member may act, taken at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActingStatus {
+    /// When it was read (the instant the lease was checked against).
+    pub at: Instant,
+    /// Whether the member may act at `at`: as primary of the service
+    /// asked about, or at all when none was named.
+    pub acting: bool,
+    /// The newest view the member had seen at `at`.
+    pub view: ViewId,
+    /// The member's incarnation.
+    pub incarnation: Incarnation,
+    /// When the lease runs out on this process's clock (possibly in the
+    /// past); `None` before the first grant and once fenced.
+    pub lease_expires: Option<Instant>,
+}
+
+/// Counters of the heartbeat loop, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemberStats {
+    /// Heartbeats sent.
+    pub heartbeats_sent: u64,
+    /// Heartbeat replies received (granted or not).
+    pub replies: u64,
+    /// Round trip of the newest answered heartbeat.
+    pub last_round_trip: Option<Duration>,
+    /// Times the lease ran out while the member was serving.
+    pub lease_expiries: u64,
+    /// Rejoin attempts with a new incarnation (after seeing itself excluded).
+    pub rejoins: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    heartbeats_sent: AtomicU64,
+    replies: AtomicU64,
+    /// Nanoseconds plus one; zero means none yet.
+    last_round_trip: AtomicU64,
+    lease_expiries: AtomicU64,
+    rejoins: AtomicU64,
+}
+
 struct Shared {
     session: Mutex<MemberSession>,
     clock: MonotonicClock,
     stopped: AtomicBool,
+    counters: Counters,
 }
 
 impl Shared {
@@ -199,6 +253,7 @@ impl Member {
             session: Mutex::new(session),
             clock,
             stopped: AtomicBool::new(false),
+            counters: Counters::default(),
         });
         let socket = UdpSocket::bind(unspecified_for(oracles.leader())).await?;
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -210,6 +265,7 @@ impl Member {
             views: views_tx,
             serving: serving_tx,
             last_reply: None,
+            sent: VecDeque::with_capacity(RTT_WINDOW),
         };
         let task = tokio::spawn(heartbeats.run(shutdown_rx));
         Ok(Self {
@@ -258,6 +314,50 @@ impl Member {
                 .shared
                 .session()
                 .is_primary(service, self.shared.clock.now())
+    }
+
+    /// Whether the member may act now (as primary of `service` when one
+    /// is named), with the view and lease expiry it decided on, all read
+    /// under one lock at one instant (see [`ActingStatus`]).
+    #[must_use]
+    pub fn acting_status(&self, service: Option<&ServiceName>) -> ActingStatus {
+        let session = self.shared.session();
+        let at = Instant::now();
+        let now = self.shared.clock.at(at);
+        let stopped = self.shared.stopped.load(Ordering::Acquire);
+        let acting = !stopped
+            && match service {
+                Some(service) => session.is_primary(service, now),
+                None => session.can_act(now),
+            };
+        let lease_expires = session.lease().expires_at().and_then(|expiry| {
+            if expiry >= now {
+                at.checked_add(expiry.saturating_duration_since(now))
+            } else {
+                at.checked_sub(now.saturating_duration_since(expiry))
+            }
+        });
+        ActingStatus {
+            at,
+            acting,
+            view: session.view().id(),
+            incarnation: session.incarnation(),
+            lease_expires,
+        }
+    }
+
+    /// The heartbeat loop's counters.
+    #[must_use]
+    pub fn stats(&self) -> MemberStats {
+        let counters = &self.shared.counters;
+        let rtt = counters.last_round_trip.load(Ordering::Relaxed);
+        MemberStats {
+            heartbeats_sent: counters.heartbeats_sent.load(Ordering::Relaxed),
+            replies: counters.replies.load(Ordering::Relaxed),
+            last_round_trip: rtt.checked_sub(1).map(Duration::from_nanos),
+            lease_expiries: counters.lease_expiries.load(Ordering::Relaxed),
+            rejoins: counters.rejoins.load(Ordering::Relaxed),
+        }
     }
 
     /// The newest view seen.
@@ -328,6 +428,8 @@ struct Heartbeats {
     views: watch::Sender<View>,
     serving: watch::Sender<Serving>,
     last_reply: Option<Timestamp>,
+    /// The newest heartbeats sent: request id and send time.
+    sent: VecDeque<(u64, Timestamp)>,
 }
 
 impl Heartbeats {
@@ -359,11 +461,19 @@ impl Heartbeats {
         } else {
             Serving::NotServing
         };
-        self.serving.send_if_modified(|held| {
+        let lapsed = self.serving.send_if_modified(|held| {
             let changed = *held != state;
             *held = state;
             changed
-        });
+        }) && state == Serving::NotServing
+            && !self.shared.stopped.load(Ordering::Acquire)
+            && self.shared.session().lease().state(self.shared.clock.now()) == LeaseState::Expired;
+        if lapsed {
+            self.shared
+                .counters
+                .lease_expiries
+                .fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Until the next heartbeat is due or the lease lapses, whichever is
@@ -405,6 +515,14 @@ impl Heartbeats {
             seen_view: request.seen_view,
         };
         if message.encode(out).is_ok() {
+            if self.sent.len() >= RTT_WINDOW {
+                self.sent.pop_front();
+            }
+            self.sent.push_back((request.request_id, now));
+            self.shared
+                .counters
+                .heartbeats_sent
+                .fetch_add(1, Ordering::Relaxed);
             let _ = self.socket.send_to(out, self.oracles.leader()).await;
         }
     }
@@ -420,7 +538,14 @@ impl Heartbeats {
                 status,
                 view,
             } => {
-                self.last_reply = Some(self.shared.clock.now());
+                let now = self.shared.clock.now();
+                // A node that answers but never grants (a leader cut off
+                // from its quorum keeps answering "not granted") counts as
+                // silent, so the member moves on to the next oracle.
+                if !matches!(status, HeartbeatStatus::NotGranted) {
+                    self.last_reply = Some(now);
+                }
+                self.note_round_trip(request_id, now);
                 let lease = match status {
                     HeartbeatStatus::Granted { lease } => Some(lease),
                     HeartbeatStatus::NotGranted | HeartbeatStatus::NotMember => None,
@@ -461,6 +586,18 @@ impl Heartbeats {
         }
     }
 
+    fn note_round_trip(&self, request_id: u64, now: Timestamp) {
+        let counters = &self.shared.counters;
+        counters.replies.fetch_add(1, Ordering::Relaxed);
+        if let Some((_, sent)) = self.sent.iter().find(|(id, _)| *id == request_id) {
+            let nanos = u64::try_from(now.saturating_duration_since(*sent).as_nanos())
+                .unwrap_or(u64::MAX - 1);
+            counters
+                .last_round_trip
+                .store(nanos.saturating_add(1), Ordering::Relaxed);
+        }
+    }
+
     fn install(&self, view: View) -> ReplyEvent {
         self.shared.session().on_reply(HeartbeatReply {
             request_id: VIEW_ONLY_REQUEST,
@@ -470,6 +607,7 @@ impl Heartbeats {
     }
 
     async fn rejoin(&mut self, incarnation: Incarnation) {
+        self.shared.counters.rejoins.fetch_add(1, Ordering::Relaxed);
         let joined = self
             .oracles
             .join(
