@@ -7,6 +7,10 @@
 //! - [`interop`]: where the third-party clients installed by
 //!   `scripts/install-test-deps.sh` live (the Python venv, node modules).
 //! - [`free_port`]: a port on 127.0.0.1 that nothing listens on right now.
+//! - [`faultproxy`]: a TCP or UDP forwarder that blocks (both ways or one
+//!   way), delays and drops traffic on command, for tests of real processes.
+//! - [`membership_history`]: reads member processes' records of views and
+//!   serving intervals and checks the primary/backup invariants.
 //!
 //! A test that needs PostgreSQL and cannot get it fails with a message that
 //! says what to install; it never skips.
@@ -19,7 +23,9 @@
 //! // The database is dropped with `db`; the cluster when the process exits.
 //! ```
 
+pub mod faultproxy;
 pub mod interop;
+pub mod membership_history;
 pub mod pg;
 
 use std::net::{Ipv4Addr, TcpListener};
