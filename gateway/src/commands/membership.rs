@@ -2,12 +2,29 @@
 //! the membership oracle of a running gateway, read from its admin
 //! endpoints (`GET /membership/view`, `/membership/members`,
 //! `/membership/oracle-status`).
+//!
+//! `ithaca membership member --oracles … --id … --role SERVICE [--record
+//! FILE] [--metrics-listen ADDR]` runs a member process: it joins,
+//! heartbeats, records its history (see
+//! `ithaca_gateway::membership::member`) and serves its `ithaca_member_*`
+//! metrics; SIGTERM or SIGINT leaves the group. `ithaca membership load`
+//! simulates many members' heartbeats against one oracle (see
+//! `ithaca_gateway::membership::load`).
 
 use std::io::Write;
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
+use ithaca_gateway::membership::load::{LoadConfig, run_load};
+use ithaca_gateway::membership::member::{
+    ActingTracker, HistoryRecorder, describe_member_metrics, record_member_metrics,
+};
+use ithaca_membership::client::{Member, MemberConfig};
+use ithaca_membership::{MemberId, ServiceName};
 
 use super::admin_client;
 use serde_json::Value;
@@ -38,6 +55,95 @@ pub(crate) enum MembershipCommand {
     /// The oracle node: role, term, leader, log indexes, voters, and
     /// heartbeat counters.
     OracleStatus(MembershipArgs),
+    /// Run a member: join, heartbeat, record every view and every stretch
+    /// of acting as primary; leave on SIGTERM or SIGINT.
+    Member(MemberArgs),
+    /// Simulate many members heartbeating one oracle leader and report
+    /// whether every one kept its lease.
+    Load(LoadArgs),
+}
+
+/// The timing a member uses; it must match the oracle's.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct TimingArgs {
+    /// The lease the oracle grants, L (membership.lease_ms).
+    #[arg(long, default_value_t = 2000, value_name = "MS")]
+    lease_ms: u64,
+    /// The heartbeat interval, h (membership.heartbeat_interval_ms).
+    #[arg(long, default_value_t = 200, value_name = "MS")]
+    heartbeat_ms: u64,
+    /// The clock drift bound, ρ (membership.clock_drift_ppm).
+    #[arg(long, default_value_t = 10_000, value_name = "PPM")]
+    drift_ppm: u32,
+    /// The oracle's suspicion timeout, S (membership.suspicion_timeout_ms).
+    #[arg(long, default_value_t = 2600, value_name = "MS")]
+    suspicion_ms: u64,
+}
+
+impl TimingArgs {
+    fn timing(&self) -> ithaca_membership::TimingConfig {
+        ithaca_membership::TimingConfig {
+            lease: Duration::from_millis(self.lease_ms),
+            heartbeat_interval: Duration::from_millis(self.heartbeat_ms),
+            clock_drift_ppm: self.drift_ppm,
+            suspicion_timeout: Duration::from_millis(self.suspicion_ms),
+        }
+    }
+}
+
+/// `ithaca membership member`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct MemberArgs {
+    /// The oracle nodes' member-facing addresses (membership.listen),
+    /// comma-separated.
+    #[arg(long, value_delimiter = ',', required = true, value_name = "ADDR,...")]
+    oracles: Vec<SocketAddr>,
+    /// This member's id.
+    #[arg(long, value_name = "ID")]
+    id: String,
+    /// Where this member serves (opaque to the oracle).
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    address: String,
+    /// A service this member can host; repeat for several.
+    #[arg(long = "role", value_name = "SERVICE")]
+    roles: Vec<String>,
+    /// Append the history (joins, views, acting intervals) to this file.
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+    /// Serve GET /metrics (the ithaca_member_* series) on this address.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
+    /// How often to check whether the member acts as primary.
+    #[arg(long, default_value_t = 2, value_name = "MS")]
+    poll_ms: u64,
+    #[command(flatten)]
+    timing: TimingArgs,
+}
+
+/// `ithaca membership load`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct LoadArgs {
+    /// The oracle leader's member-facing address.
+    #[arg(long, value_name = "ADDR")]
+    oracle: SocketAddr,
+    /// How many members to simulate.
+    #[arg(long, default_value_t = 1000)]
+    members: usize,
+    /// How long to heartbeat after every member joined.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    seconds: u64,
+    /// UDP sockets to spread the members over.
+    #[arg(long, default_value_t = 16)]
+    sockets: usize,
+    /// Joins in flight at once.
+    #[arg(long, default_value_t = 32)]
+    join_concurrency: usize,
+    /// Member ids are PREFIX-NUMBER (use a new prefix per run: the view
+    /// remembers members).
+    #[arg(long, default_value = "load")]
+    prefix: String,
+    #[command(flatten)]
+    timing: TimingArgs,
 }
 
 /// Runs a `membership` command; exit 1 when the gateway cannot be asked.
@@ -61,6 +167,8 @@ async fn run_async(
         MembershipCommand::View(args) => ("/membership/view", args, print_view),
         MembershipCommand::Members(args) => ("/membership/members", args, print_members),
         MembershipCommand::OracleStatus(args) => ("/membership/oracle-status", args, print_status),
+        MembershipCommand::Member(args) => return run_member(args).await,
+        MembershipCommand::Load(args) => return load(args).await,
     };
     let (base, token) = admin_client::target(config_file, args.admin.as_deref())?;
     let url = format!("{base}{path}");
@@ -226,4 +334,154 @@ fn print_status(out: &mut dyn Write, report: &Value) -> std::io::Result<()> {
         text(&beats["local_stalls"])
     )?;
     Ok(())
+}
+
+/// `ithaca membership member` (see the module docs).
+async fn run_member(args: &MemberArgs) -> anyhow::Result<ExitCode> {
+    let id = MemberId::new(&args.id).context("--id")?;
+    let services = args
+        .roles
+        .iter()
+        .map(|role| ServiceName::new(role).with_context(|| format!("--role {role}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let timing = args.timing.timing();
+    timing.validate().context("member timing")?;
+    let mut config = MemberConfig::new(id.clone(), args.address.clone(), args.oracles.clone());
+    config.timing = timing;
+    for service in &services {
+        config = config.role(service.clone());
+    }
+    let mut signals = crate::ShutdownSignals::install().context("cannot listen for signals")?;
+    let mut recorder = match &args.record {
+        Some(path) => Some(
+            HistoryRecorder::open(path, id.clone())
+                .with_context(|| format!("--record {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let member = Arc::new(Member::join(config).await.context("cannot join")?);
+    let metrics = match args.metrics_listen {
+        Some(listen) => Some(serve_member_metrics(listen, Arc::clone(&member)).await?),
+        None => None,
+    };
+    if let Some(recorder) = &mut recorder {
+        recorder.joined(member.incarnation().0)?;
+        recorder.view(&member.view())?;
+    }
+    println!(
+        "member {} joined as incarnation {} in view {}",
+        id,
+        member.incarnation().0,
+        member.view().id().0
+    );
+    let _ = std::io::stdout().flush();
+
+    let mut tracker = ActingTracker::new(services);
+    let mut views = member.watch();
+    let mut every = tokio::time::interval(Duration::from_millis(args.poll_ms.max(1)));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let signal = loop {
+        tokio::select! {
+            signal = signals.next() => break signal,
+            _ = every.tick() => {}
+        }
+        if let Some(recorder) = &mut recorder {
+            if views.has_changed().unwrap_or(false) {
+                let view = views.borrow_and_update().clone();
+                recorder.view(&view)?;
+            }
+            tracker.poll(&member, recorder)?;
+        }
+    };
+    if let Some(recorder) = &mut recorder {
+        tracker.stop_all(recorder)?;
+        recorder.exit()?;
+    }
+    if let Some((task, server)) = metrics {
+        task.abort();
+        server.abort();
+    }
+    eprintln!("ithaca: {signal}: leaving the group");
+    if let Ok(member) = Arc::try_unwrap(member) {
+        match tokio::time::timeout(Duration::from_secs(3), member.leave()).await {
+            Ok(Ok(view)) => eprintln!("ithaca: left in view {}", view.0),
+            Ok(Err(error)) => eprintln!("ithaca: leave failed: {error}"),
+            Err(_) => eprintln!("ithaca: leave timed out"),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Serves `GET /metrics` with the process's recorder; returns the metrics
+/// copying task and the server task.
+async fn serve_member_metrics(
+    listen: SocketAddr,
+    member: Arc<Member>,
+) -> anyhow::Result<(tokio::task::JoinHandle<()>, tokio::task::JoinHandle<()>)> {
+    let handle =
+        ithaca_gateway::metrics::install().context("cannot install the metrics recorder")?;
+    describe_member_metrics();
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("--metrics-listen {listen}"))?;
+    eprintln!(
+        "ithaca: member metrics at http://{}/metrics",
+        listener.local_addr()?
+    );
+    let copy = tokio::spawn(record_member_metrics(member));
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let handle = handle.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request: hyper::Request<_>| {
+                    let handle = handle.clone();
+                    async move {
+                        let _: &hyper::body::Incoming = request.body();
+                        if request.uri().path() == "/metrics" {
+                            hyper::Response::builder()
+                                .header("content-type", "text/plain; version=0.0.4")
+                                .body(http_body_util::Full::new(bytes::Bytes::from(
+                                    handle.render(),
+                                )))
+                        } else {
+                            hyper::Response::builder()
+                                .status(http::StatusCode::NOT_FOUND)
+                                .body(http_body_util::Full::new(bytes::Bytes::new()))
+                        }
+                    }
+                });
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, service)
+                    .await;
+            });
+        }
+    });
+    Ok((copy, server))
+}
+
+/// `ithaca membership load`: prints one `key=value` line.
+async fn load(args: &LoadArgs) -> anyhow::Result<ExitCode> {
+    let timing = args.timing.timing();
+    timing.validate().context("load timing")?;
+    let report = run_load(LoadConfig {
+        oracle: args.oracle,
+        members: args.members,
+        duration: Duration::from_secs(args.seconds),
+        sockets: args.sockets,
+        join_concurrency: args.join_concurrency,
+        prefix: args.prefix.clone(),
+        timing,
+    })
+    .await
+    .context("load")?;
+    println!("{report}");
+    Ok(if report.sustained() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
 }

@@ -9,8 +9,15 @@
 //! host the SOAP `MembershipService` (see [`soap`]); a task copies the node's
 //! counters and detector snapshot into the `ithaca_membership_*` metrics
 //! every second.
+//!
+//! The member side: [`member`] records a hosted `Member`'s history and
+//! copies its state into the `ithaca_member_*` metrics (what `ithaca
+//! membership member` runs); [`load`] simulates many members heartbeating
+//! one oracle (`ithaca membership load`).
 
 pub mod http;
+pub mod load;
+pub mod member;
 pub mod soap;
 
 use std::net::SocketAddr;
