@@ -2,6 +2,8 @@
 //! tells the SOAP version and, in SOAP 1.2, carries the `action` parameter)
 //! and SOAP 1.1's `SOAPAction`.
 
+use std::borrow::Cow;
+
 use crate::error::ContentTypeError;
 use crate::version::SoapVersion;
 
@@ -13,8 +15,9 @@ const MAX_HEADER_LEN: usize = 8 * 1024;
 pub struct ContentType {
     /// The SOAP version the media type announces.
     pub version: SoapVersion,
-    /// The `charset` parameter, if any; when present it is UTF-8.
-    pub charset: Option<String>,
+    /// The `charset` parameter as written, if any; when present it is
+    /// UTF-8. The usual spellings (`utf-8`, `UTF-8`) are not copied.
+    pub charset: Option<Cow<'static, str>>,
     /// SOAP 1.2's `action` parameter, if any. It is ignored on `text/xml`,
     /// where the action travels in the `SOAPAction` header instead.
     pub action: Option<String>,
@@ -43,11 +46,17 @@ impl ContentType {
         let subtype = cursor
             .token()
             .ok_or_else(|| malformed("missing media subtype"))?;
-        let media_type = format!("{kind}/{subtype}").to_ascii_lowercase();
-        let version = match media_type.as_str() {
-            "text/xml" => SoapVersion::Soap11,
-            "application/soap+xml" => SoapVersion::Soap12,
-            _ => return Err(ContentTypeError::UnsupportedMediaType { media_type }),
+        // Compared in place: the lower-cased name is only made for the
+        // refusal.
+        let version = if kind.eq_ignore_ascii_case("text") && subtype.eq_ignore_ascii_case("xml") {
+            SoapVersion::Soap11
+        } else if kind.eq_ignore_ascii_case("application")
+            && subtype.eq_ignore_ascii_case("soap+xml")
+        {
+            SoapVersion::Soap12
+        } else {
+            let media_type = format!("{kind}/{subtype}").to_ascii_lowercase();
+            return Err(ContentTypeError::UnsupportedMediaType { media_type });
         };
         let mut charset = None;
         let mut action = None;
@@ -73,18 +82,25 @@ impl ContentType {
             let value = if cursor.rest.starts_with('"') {
                 cursor.quoted_string()?
             } else {
-                cursor
-                    .bare_value()
-                    .ok_or_else(|| malformed("missing parameter value"))?
-                    .to_owned()
+                Cow::Borrowed(
+                    cursor
+                        .bare_value()
+                        .ok_or_else(|| malformed("missing parameter value"))?,
+                )
             };
             if name.eq_ignore_ascii_case("charset") {
                 if !value.eq_ignore_ascii_case("utf-8") && !value.eq_ignore_ascii_case("utf8") {
-                    return Err(ContentTypeError::UnsupportedCharset { charset: value });
+                    return Err(ContentTypeError::UnsupportedCharset {
+                        charset: value.into_owned(),
+                    });
                 }
-                charset = Some(value);
+                charset = Some(match &*value {
+                    "utf-8" => Cow::Borrowed("utf-8"),
+                    "UTF-8" => Cow::Borrowed("UTF-8"),
+                    other => Cow::Owned(other.to_owned()),
+                });
             } else if name.eq_ignore_ascii_case("action") && version == SoapVersion::Soap12 {
-                action = Some(value);
+                action = Some(value.into_owned());
             }
         }
         Ok(Self {
@@ -111,7 +127,7 @@ pub fn parse_soap_action(value: &str) -> Result<Option<String>, ContentTypeError
         if !cursor.rest.is_empty() {
             return Err(malformed("characters after the quoted SOAPAction"));
         }
-        action
+        action.into_owned()
     } else {
         trimmed.to_owned()
     };
@@ -175,18 +191,27 @@ impl<'a> Cursor<'a> {
     }
 
     /// Takes an RFC 9110 quoted string, which must start here, and returns
-    /// its value with the quoting removed.
-    fn quoted_string(&mut self) -> Result<String, ContentTypeError> {
-        let mut chars = self.rest.char_indices();
-        if chars.next().map(|(_, c)| c) != Some('"') {
+    /// its value with the quoting removed (borrowed when it has no
+    /// escape).
+    fn quoted_string(&mut self) -> Result<Cow<'a, str>, ContentTypeError> {
+        let Some(inner) = self.rest.strip_prefix('"') else {
             return Err(malformed("expected a quoted string"));
+        };
+        // The common case, no escape: the value is a slice of the input.
+        let plain = inner
+            .char_indices()
+            .find(|&(_, c)| c == '"' || c == '\\' || !is_quoted_char(c));
+        if let Some((end, '"')) = plain {
+            self.rest = inner.get(end + 1..).unwrap_or_default();
+            return Ok(Cow::Borrowed(inner.get(..end).unwrap_or_default()));
         }
+        let mut chars = inner.char_indices();
         let mut value = String::new();
         while let Some((index, c)) = chars.next() {
             match c {
                 '"' => {
-                    self.rest = self.rest.get(index + 1..).unwrap_or_default();
-                    return Ok(value);
+                    self.rest = inner.get(index + 1..).unwrap_or_default();
+                    return Ok(Cow::Owned(value));
                 }
                 '\\' => match chars.next() {
                     Some((_, escaped)) if is_quoted_char(escaped) => value.push(escaped),
