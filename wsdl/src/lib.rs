@@ -210,8 +210,8 @@ pub mod typed {
 pub use content_type::{ContentType, parse_soap_action};
 pub use diagnostic::{Diagnostic, DiagnosticKind, Location, Severity};
 pub use envelope::{
-    Body, BodyEntry, BodyValidation, Envelope, EnvelopeWriter, Header, HeaderBlock, read_envelope,
-    read_envelope_validating, write_envelope,
+    Body, BodyEntry, BodyValidation, Envelope, EnvelopeRanges, EnvelopeWriter, Header, HeaderBlock,
+    read_envelope, read_envelope_ranges_validating, read_envelope_validating, write_envelope,
 };
 pub use error::{ContentTypeError, LexicalError, ReadError, WriteError};
 pub use fault::{Fault, FaultCode, Reason, read_fault, write_fault};

@@ -372,9 +372,32 @@ impl<'i> Scanner<'i> {
         if let (ResolveResult::Unknown(prefix), _) = resolver.resolve_element(start.name()) {
             return Err(malformed(position, &format!("unbound prefix `{prefix}`")));
         }
+        // Duplicate names are found here, without the allocation of
+        // quick-xml's own check, for the first `SEEN` attributes; a tag
+        // with more goes through quick-xml's check once more.
+        const SEEN: usize = 8;
+        let mut seen: [&str; SEEN] = [""; SEEN];
         let mut count = 0usize;
-        for attribute in start.attributes() {
+        let mut attributes = start.attributes();
+        attributes.with_checks(false);
+        for attribute in attributes {
             let attribute = attribute.map_err(|error| malformed(position, &error.to_string()))?;
+            let key = attribute.key.into_inner();
+            if count < SEEN {
+                if seen
+                    .get(..count)
+                    .is_some_and(|earlier| earlier.contains(&key))
+                {
+                    return Err(duplicated_attribute(&start, position));
+                }
+                if let Some(slot) = seen.get_mut(count) {
+                    *slot = key;
+                }
+            } else if count == SEEN
+                && let Some(error) = start.attributes().find_map(Result::err)
+            {
+                return Err(malformed(position, &error.to_string()));
+            }
             count = count.saturating_add(1);
             if count > self.limits.max_attributes {
                 return Err(ReadError::TooManyAttributes {
@@ -471,10 +494,22 @@ impl<'i> Scanner<'i> {
     }
 }
 
-/// Declarations of namespaces (`xmlns`, `xmlns:p`) made on an element.
+/// The error for a start tag with a duplicated attribute name, as
+/// quick-xml's own check words it.
+#[cold]
+fn duplicated_attribute(start: &BytesStart<'_>, position: usize) -> ReadError {
+    match start.attributes().find_map(Result::err) {
+        Some(error) => malformed(position, &error.to_string()),
+        None => malformed(position, "a duplicated attribute"),
+    }
+}
+
+/// Declarations of namespaces (`xmlns`, `xmlns:p`) made on an element
+/// that the scanner returned (so its attributes are already checked).
 pub(crate) fn declared_namespaces(start: &BytesStart<'_>) -> Vec<NamespaceBinding> {
-    start
-        .attributes()
+    let mut attributes = start.attributes();
+    attributes.with_checks(false);
+    attributes
         .flatten()
         .filter_map(|attribute| {
             use quick_xml::name::PrefixDeclaration;
@@ -486,6 +521,25 @@ pub(crate) fn declared_namespaces(start: &BytesStart<'_>) -> Vec<NamespaceBindin
             Some(NamespaceBinding { prefix, uri })
         })
         .collect()
+}
+
+/// The namespace declarations of a start tag the scanner read before:
+/// `tag` is its bytes, `<` to `>` (or `/>`). Anything else gives none.
+pub(crate) fn declared_namespaces_in_tag(tag: &[u8]) -> Vec<NamespaceBinding> {
+    let Ok(tag) = std::str::from_utf8(tag) else {
+        return Vec::new();
+    };
+    let Some(content) = tag
+        .strip_prefix('<')
+        .and_then(|rest| rest.strip_suffix('>'))
+    else {
+        return Vec::new();
+    };
+    let content = content.strip_suffix('/').unwrap_or(content);
+    let name_len = content
+        .find(|c: char| is_xml_whitespace(c))
+        .unwrap_or(content.len());
+    declared_namespaces(&BytesStart::from_content(content, name_len))
 }
 
 /// The value of an attribute with references resolved and whitespace

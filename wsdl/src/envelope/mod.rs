@@ -4,17 +4,23 @@
 //! The model holds no copy of the message: header blocks and the body
 //! payload are byte ranges into the input, so a caller holding the input
 //! as [`bytes::Bytes`] can pass a part on with `Bytes::slice`.
+//! [`EnvelopeRanges`] goes further for a server's request path: the
+//! namespace declarations stay in the input too, and are only copied into
+//! an [`Envelope`] when something asks for them.
 
 mod reader;
 mod writer;
 
 use std::ops::Range;
 
-pub use reader::{BodyValidation, read_envelope, read_envelope_validating};
+pub use reader::{
+    BodyValidation, read_envelope, read_envelope_ranges_validating, read_envelope_validating,
+};
 pub use writer::{EnvelopeWriter, write_envelope};
 
 use crate::error::ReadError;
 use crate::qname::{NamespaceBinding, QName};
+use crate::scan::declared_namespaces_in_tag;
 use crate::version::{
     SOAP11_ACTOR_NEXT, SOAP12_ROLE_NEXT, SOAP12_ROLE_NONE, SOAP12_ROLE_ULTIMATE_RECEIVER,
     SoapVersion,
@@ -149,6 +155,105 @@ impl Envelope {
             Err(ReadError::NotUnderstood(missing))
         }
     }
+}
+
+/// An envelope as [`read_envelope_ranges_validating`] reads it: the
+/// [`Envelope`] without its namespace declarations, and where the start
+/// tags that make them are in the input.
+///
+/// Every method that needs declarations takes the input the envelope was
+/// read from; given other bytes, they answer nonsense (never a panic).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeRanges {
+    /// The envelope, its `namespaces` fields empty.
+    pub(crate) envelope: Envelope,
+    /// The `Envelope` start tag.
+    pub(crate) envelope_tag: Range<usize>,
+    /// The `Header` start tag, if any.
+    pub(crate) header_tag: Option<Range<usize>>,
+    /// The `Body` start tag.
+    pub(crate) body_tag: Range<usize>,
+}
+
+impl EnvelopeRanges {
+    /// The SOAP version, from the envelope's namespace.
+    pub fn version(&self) -> SoapVersion {
+        self.envelope.version
+    }
+
+    /// The `Body`, its `namespaces` empty.
+    pub fn body(&self) -> &Body {
+        &self.envelope.body
+    }
+
+    /// The header blocks (empty when there is no `Header`).
+    pub fn header_blocks(&self) -> &[HeaderBlock] {
+        self.envelope.header_blocks()
+    }
+
+    /// The name of the body's first child element.
+    pub fn body_name(&self) -> Option<&QName> {
+        self.envelope.body_name()
+    }
+
+    /// Tells whether the body holds a SOAP fault of this envelope's version.
+    pub fn is_fault(&self) -> bool {
+        self.envelope.is_fault()
+    }
+
+    /// Checks SOAP's `mustUnderstand` rule, as
+    /// [`Envelope::check_must_understand`] does.
+    pub fn check_must_understand(
+        &self,
+        roles: &[&str],
+        understood: impl FnMut(&QName) -> bool,
+    ) -> Result<(), ReadError> {
+        self.envelope.check_must_understand(roles, understood)
+    }
+
+    /// The namespace declarations in scope inside the `Body`, as
+    /// [`Envelope::body_scope`] gives them.
+    pub fn body_scope(&self, input: &[u8]) -> Vec<NamespaceBinding> {
+        scope(
+            &tag_namespaces(input, &self.envelope_tag),
+            &tag_namespaces(input, &self.body_tag),
+        )
+    }
+
+    /// The namespace declarations in scope inside the `Header`, as
+    /// [`Envelope::header_scope`] gives them.
+    pub fn header_scope(&self, input: &[u8]) -> Vec<NamespaceBinding> {
+        let header = self
+            .header_tag
+            .as_ref()
+            .map(|tag| tag_namespaces(input, tag))
+            .unwrap_or_default();
+        scope(&tag_namespaces(input, &self.envelope_tag), &header)
+    }
+
+    /// The full [`Envelope`], its declarations copied from `input`.
+    pub fn envelope(&self, input: &[u8]) -> Envelope {
+        self.clone().into_envelope(input)
+    }
+
+    /// The full [`Envelope`], its declarations copied from `input`.
+    pub fn into_envelope(self, input: &[u8]) -> Envelope {
+        let mut envelope = self.envelope;
+        envelope.namespaces = tag_namespaces(input, &self.envelope_tag);
+        if let (Some(header), Some(tag)) = (envelope.header.as_mut(), &self.header_tag) {
+            header.namespaces = tag_namespaces(input, tag);
+        }
+        envelope.body.namespaces = tag_namespaces(input, &self.body_tag);
+        envelope
+    }
+}
+
+/// The declarations of the start tag at `range` in `input`.
+fn tag_namespaces(input: &[u8], range: &Range<usize>) -> Vec<NamespaceBinding> {
+    input
+        .get(range.clone())
+        .map(declared_namespaces_in_tag)
+        .unwrap_or_default()
 }
 
 /// The bindings of `outer` not redeclared by `inner`, then those of

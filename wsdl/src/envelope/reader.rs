@@ -5,11 +5,11 @@ use std::ops::Range;
 use quick_xml::events::BytesStart;
 
 use crate::content_type::ContentType;
-use crate::envelope::{Body, BodyEntry, Envelope, Header, HeaderBlock};
+use crate::envelope::{Body, BodyEntry, Envelope, EnvelopeRanges, Header, HeaderBlock};
 use crate::error::ReadError;
 use crate::limits::Limits;
-use crate::qname::{NamespaceBinding, QName};
-use crate::scan::{Scanner, Token, declared_namespaces, is_xml_whitespace};
+use crate::qname::QName;
+use crate::scan::{Scanner, Token, is_xml_whitespace};
 use crate::version::SoapVersion;
 use crate::xsd::{BodyValidator, Violation};
 
@@ -52,6 +52,22 @@ pub fn read_envelope_validating<'s>(
     limits: &Limits,
     choose: impl FnOnce(&QName) -> Option<BodyValidator<'s>>,
 ) -> Result<(Envelope, Option<BodyValidation>), ReadError> {
+    read_envelope_ranges_validating(input, content_type, limits, choose)
+        .map(|(ranges, verdict)| (ranges.into_envelope(input), verdict))
+}
+
+/// Reads an envelope as [`read_envelope_validating`] does, leaving the
+/// namespace declarations of the `Envelope`, `Header` and `Body` elements
+/// in the input instead of copying them: the result refers to `input` by
+/// byte ranges only, and reading it allocates nothing for an envelope
+/// without header blocks but the body's first child's name.
+/// [`EnvelopeRanges::envelope`] makes the full [`Envelope`] when needed.
+pub fn read_envelope_ranges_validating<'s>(
+    input: &[u8],
+    content_type: Option<&ContentType>,
+    limits: &Limits,
+    choose: impl FnOnce(&QName) -> Option<BodyValidator<'s>>,
+) -> Result<(EnvelopeRanges, Option<BodyValidation>), ReadError> {
     let mut choose = Some(choose);
     let mut verdict = None;
     let mut scanner = Scanner::new(input, *limits)?;
@@ -74,9 +90,9 @@ pub fn read_envelope_validating<'s>(
         });
     }
     let namespace = version.namespace();
-    let namespaces = declared_namespaces(&root.start);
-    let mut header: Option<Header> = None;
-    let mut body: Option<Body> = None;
+    let envelope_tag = root.range.clone();
+    let mut header: Option<(Header, Range<usize>)> = None;
+    let mut body: Option<(Body, Range<usize>)> = None;
     loop {
         match scanner.next_token()? {
             Token::Text { text, position } => expect_whitespace(&text, position)?,
@@ -86,17 +102,13 @@ pub fn read_envelope_validating<'s>(
                     && header.is_none()
                     && scanner.element_is(&element.start, namespace, "Header")
                 {
-                    let declared = declared_namespaces(&element.start);
-                    header = Some(read_header(&mut scanner, version, declared)?);
+                    let tag = element.range.clone();
+                    header = Some((read_header(&mut scanner, version)?, tag));
                 } else if body.is_none() && scanner.element_is(&element.start, namespace, "Body") {
-                    let declared = declared_namespaces(&element.start);
-                    body = Some(read_body(
-                        &mut scanner,
-                        element.range.end,
-                        declared,
-                        &mut choose,
-                        &mut verdict,
-                    )?);
+                    let tag = element.range.clone();
+                    let read =
+                        read_body(&mut scanner, element.range.end, &mut choose, &mut verdict)?;
+                    body = Some((read, tag));
                 } else if body.is_some()
                     && version == SoapVersion::Soap11
                     && scanner.element_namespace(&element.start).is_some()
@@ -122,14 +134,23 @@ pub fn read_envelope_validating<'s>(
     // The root is closed; the scanner refuses anything but whitespace,
     // comments and processing instructions after it.
     while !matches!(scanner.next_token()?, Token::Eof) {}
-    let body = body.ok_or(ReadError::MissingBody)?;
-    let envelope = Envelope {
-        version,
-        namespaces,
-        header,
-        body,
+    let (body, body_tag) = body.ok_or(ReadError::MissingBody)?;
+    let (header, header_tag) = match header {
+        Some((header, tag)) => (Some(header), Some(tag)),
+        None => (None, None),
     };
-    Ok((envelope, verdict))
+    let ranges = EnvelopeRanges {
+        envelope: Envelope {
+            version,
+            namespaces: Vec::new(),
+            header,
+            body,
+        },
+        envelope_tag,
+        header_tag,
+        body_tag,
+    };
+    Ok((ranges, verdict))
 }
 
 /// Finds the SOAP version of the root element, or fails with
@@ -150,11 +171,7 @@ fn envelope_version(
     }
 }
 
-fn read_header(
-    scanner: &mut Scanner<'_>,
-    version: SoapVersion,
-    namespaces: Vec<NamespaceBinding>,
-) -> Result<Header, ReadError> {
+fn read_header(scanner: &mut Scanner<'_>, version: SoapVersion) -> Result<Header, ReadError> {
     let mut blocks = Vec::new();
     loop {
         match scanner.next_token()? {
@@ -168,7 +185,12 @@ fn read_header(
                     ..block
                 });
             }
-            Token::End { .. } => return Ok(Header { blocks, namespaces }),
+            Token::End { .. } => {
+                return Ok(Header {
+                    blocks,
+                    namespaces: Vec::new(),
+                });
+            }
             Token::Eof => {
                 return Err(ReadError::Truncated {
                     position: scanner.position(),
@@ -233,7 +255,6 @@ fn parse_soap_boolean(version: SoapVersion, local: &str, value: &str) -> Result<
 fn read_body<'s, F>(
     scanner: &mut Scanner<'_>,
     payload_start: usize,
-    namespaces: Vec<NamespaceBinding>,
     choose: &mut Option<F>,
     verdict: &mut Option<BodyValidation>,
 ) -> Result<Body, ReadError>
@@ -273,7 +294,7 @@ where
                     payload: payload_range(payload_start, &range),
                     first_child,
                     child_count,
-                    namespaces,
+                    namespaces: Vec::new(),
                 });
             }
             Token::Eof => {
@@ -338,6 +359,7 @@ fn expect_whitespace(text: &str, position: usize) -> Result<(), ReadError> {
 mod tests {
     use super::*;
     use crate::fault::FaultCode;
+    use crate::qname::NamespaceBinding;
     use crate::version::{SOAP11_ENVELOPE_NS, SOAP12_ENVELOPE_NS};
 
     const S11: &str = r#"xmlns:s="http://schemas.xmlsoap.org/soap/envelope/""#;
@@ -868,6 +890,67 @@ mod tests {
                 "{input}: {err:?}"
             );
         }
+    }
+
+    #[test]
+    fn duplicated_attributes_are_refused_however_many_there_are() {
+        let names: Vec<String> = (0..12).map(|i| format!("a{i}='{i}'")).collect();
+        let distinct = format!("<s:Body><e {}/></s:Body>", names.join(" "));
+        assert!(read(&envelope(S11, &distinct)).is_ok());
+        for at in [1, 7, 8, 9, 11] {
+            let mut attributes = names.clone();
+            attributes.insert(at, "a0='again'".to_owned());
+            let content = format!("<s:Body><e {}/></s:Body>", attributes.join(" "));
+            let err = read(&envelope(S11, &content)).unwrap_err();
+            assert!(matches!(err, ReadError::Malformed { .. }), "{at}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn the_ranges_model_gives_the_same_envelope_and_scopes() {
+        let inputs = [
+            envelope(
+                S11,
+                r#"<s:Body><m:echo xmlns:m="urn:m">hi</m:echo></s:Body>"#,
+            ),
+            format!(
+                "\u{FEFF}<s:Envelope\t{S12}\n xmlns:h='urn:h' a=\"x>/\" b='y/'>\
+                 <s:Header xmlns:x=\"urn:x\" xmlns=''/>\
+                 <s:Body\txmlns=\"urn:b\"\n><op/></s:Body></s:Envelope>"
+            ),
+            format!(
+                "<s:Envelope {S12}><s:Header\txmlns:x='urn:x'><x:A>1</x:A></s:Header>\
+                 <s:Body xmlns:s='http://www.w3.org/2003/05/soap-envelope' xmlns:m='urn:m'/>\
+                 </s:Envelope>"
+            ),
+        ];
+        for input in inputs {
+            let bytes = input.as_bytes();
+            let full = read(&input).unwrap();
+            let (ranges, verdict) =
+                read_envelope_ranges_validating(bytes, None, &Limits::default(), |_| None).unwrap();
+            assert!(verdict.is_none());
+            assert_eq!(ranges.envelope(bytes), full, "{input}");
+            assert_eq!(ranges.body_scope(bytes), full.body_scope(), "{input}");
+            assert_eq!(ranges.header_scope(bytes), full.header_scope(), "{input}");
+            assert_eq!(ranges.version(), full.version);
+            assert_eq!(
+                ranges.body(),
+                &Body {
+                    namespaces: Vec::new(),
+                    ..full.body.clone()
+                }
+            );
+            assert_eq!(ranges.body_name(), full.body_name());
+            assert_eq!(ranges.header_blocks(), full.header_blocks());
+            assert_eq!(ranges.is_fault(), full.is_fault());
+        }
+        let second = read(&inputs_with_declarations()).unwrap();
+        assert_eq!(second.namespaces.len(), 3);
+    }
+
+    fn inputs_with_declarations() -> String {
+        format!("<s:Envelope {S11} xmlns:a='urn:a' xmlns='urn:d'><s:Body/></s:Envelope>")
     }
 
     #[test]
