@@ -2,18 +2,32 @@
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 
 /// The error type inside bodies and middleware.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// A request or response body: a boxed stream of bytes.
+/// A request or response body: a stream of bytes.
+///
+/// The two bodies every request has are held without a box: a body of
+/// bytes known in advance ([`full`]) and hyper's incoming body under the
+/// size limit ([`limited_incoming`]); any other body is boxed.
 ///
 /// A newtype rather than an alias of `BoxBody` so that the trait solver never
 /// has to reason about the `dyn Error` inside (which trips rustc's
 /// higher-ranked `Send` checks in async code).
 #[derive(Debug)]
-pub struct Body(BoxBody<Bytes, BoxError>);
+pub struct Body(Kind);
+
+#[derive(Debug)]
+enum Kind {
+    /// Bytes known in advance, until they are taken.
+    Full(Option<Bytes>),
+    /// A request body as hyper reads it, under the size limit.
+    Incoming(Limited<hyper::body::Incoming>),
+    /// Any other body.
+    Boxed(BoxBody<Bytes, BoxError>),
+}
 
 impl Body {
     /// Wraps any body whose errors convert to [`BoxError`].
@@ -22,7 +36,7 @@ impl Body {
         B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
         B::Error: Into<BoxError>,
     {
-        Self(body.map_err(Into::into).boxed())
+        Self(Kind::Boxed(body.map_err(Into::into).boxed()))
     }
 
     /// An empty body.
@@ -39,15 +53,36 @@ impl http_body::Body for Body {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
-        std::pin::Pin::new(&mut self.0).poll_frame(cx)
+        use std::task::Poll;
+        match &mut self.0 {
+            Kind::Full(bytes) => Poll::Ready(
+                bytes
+                    .take()
+                    .filter(|bytes| !bytes.is_empty())
+                    .map(|bytes| Ok(http_body::Frame::data(bytes))),
+            ),
+            // `Limited` and `Incoming` are `Unpin`.
+            Kind::Incoming(body) => std::pin::Pin::new(body).poll_frame(cx),
+            Kind::Boxed(body) => std::pin::Pin::new(body).poll_frame(cx),
+        }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.0.is_end_stream()
+        match &self.0 {
+            Kind::Full(bytes) => bytes.as_ref().is_none_or(Bytes::is_empty),
+            Kind::Incoming(body) => body.is_end_stream(),
+            Kind::Boxed(body) => body.is_end_stream(),
+        }
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
-        self.0.size_hint()
+        match &self.0 {
+            Kind::Full(bytes) => {
+                http_body::SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            Kind::Incoming(body) => body.size_hint(),
+            Kind::Boxed(body) => body.size_hint(),
+        }
     }
 }
 
@@ -66,11 +101,7 @@ pub type Response = http::Response<ResponseBody>;
 
 /// A body holding `bytes`, for requests in tests and responses.
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Body(
-        Full::new(bytes.into())
-            .map_err(|never| match never {})
-            .boxed(),
-    )
+    Body(Kind::Full(Some(bytes.into())))
 }
 
 /// Wraps any body so that reading more than `limit` bytes fails with
@@ -81,6 +112,11 @@ where
     B::Error: Into<BoxError>,
 {
     Body::new(Limited::new(body, limit))
+}
+
+/// [`limited`] for hyper's incoming body, without a box.
+pub fn limited_incoming(body: hyper::body::Incoming, limit: usize) -> RequestBody {
+    Body(Kind::Incoming(Limited::new(body, limit)))
 }
 
 /// Why a request body could not be read whole.

@@ -156,7 +156,13 @@ impl Router {
 
     /// Dispatches one request.
     pub fn dispatch(&self, request: Request) -> ResponseFuture {
-        let Some(route) = self.lookup(request.uri().path()) else {
+        self.dispatch_to(self.lookup(request.uri().path()), request)
+    }
+
+    /// Dispatches one request to `route`, which [`Router::lookup`] found
+    /// for its path (`None`: 404).
+    pub fn dispatch_to(&self, route: Option<&Route>, request: Request) -> ResponseFuture {
+        let Some(route) = route else {
             return Box::pin(async { text_response(StatusCode::NOT_FOUND, "no such endpoint\n") });
         };
         if route.admin && !self.authorized(&request) {

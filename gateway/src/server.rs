@@ -17,7 +17,6 @@ use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt;
 
 use crate::body;
 use crate::config::{Config, ServerConfig};
@@ -483,8 +482,9 @@ async fn serve_io<I>(
 {
     let max_body_size = http.max_body_size;
     let hyper_service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
-        let request = request.map(|incoming| body::limited(incoming, max_body_size));
-        service.clone().oneshot(request)
+        let request = request.map(|incoming| body::limited_incoming(incoming, max_body_size));
+        let response = service.serve(request);
+        async move { Ok::<_, std::convert::Infallible>(response.await) }
     });
     let connection = http
         .builder

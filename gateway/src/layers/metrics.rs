@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
@@ -27,20 +28,58 @@ pub struct MetricsLayer {
 }
 
 /// The label values of one request counter.
-type CounterLabels = (&'static str, &'static str, http::StatusCode);
+pub(crate) type CounterLabels = (&'static str, &'static str, http::StatusCode);
 
 /// The handles resolved so far, by label values. Route names and methods
 /// come from fixed sets and statuses from the 3-digit codes, so the tables
 /// stay small.
 #[derive(Debug, Default)]
-struct Handles {
-    counters: RwLock<HashMap<CounterLabels, metrics::Counter>>,
-    durations: RwLock<HashMap<&'static str, metrics::Histogram>>,
+pub(crate) struct Handles {
+    counters: RwLock<HashMap<CounterLabels, metrics::Counter, LabelHash>>,
+    durations: RwLock<HashMap<&'static str, metrics::Histogram, LabelHash>>,
+}
+
+/// The hasher of the handle tables. Their keys come from fixed sets (route
+/// names, methods, status codes), never from what a client chose, so they
+/// need no defence against chosen collisions and a multiply-rotate hash
+/// (FxHash's) does instead of SipHash.
+type LabelHash = BuildHasherDefault<LabelHasher>;
+
+/// See [`LabelHash`].
+#[derive(Debug, Default)]
+pub(crate) struct LabelHasher(u64);
+
+impl Hasher for LabelHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_u8(&mut self, value: u8) {
+        self.write_u64(u64::from(value));
+    }
+
+    fn write_u16(&mut self, value: u16) {
+        self.write_u64(u64::from(value));
+    }
+
+    fn write_usize(&mut self, value: usize) {
+        self.write_u64(value as u64);
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl Handles {
     /// Counts one request and records its duration.
-    fn record(&self, labels: CounterLabels, seconds: f64) {
+    pub(crate) fn record(&self, labels: CounterLabels, seconds: f64) {
         let (route, method, status) = labels;
         let counted = self
             .counters
@@ -106,10 +145,10 @@ pub struct Metrics<S> {
 
 /// Decrements the in-flight gauge when the request ends, even if its future
 /// is dropped (client gone, shutdown deadline).
-struct InFlight(metrics::Gauge);
+pub(crate) struct InFlight(metrics::Gauge);
 
 impl InFlight {
-    fn start(gauge: &metrics::Gauge) -> Self {
+    pub(crate) fn start(gauge: &metrics::Gauge) -> Self {
         gauge.increment(1.0);
         Self(gauge.clone())
     }
@@ -122,7 +161,7 @@ impl Drop for InFlight {
 }
 
 /// Method label values are limited to the standard methods.
-fn method_label(method: &http::Method) -> &'static str {
+pub(crate) fn method_label(method: &http::Method) -> &'static str {
     match *method {
         http::Method::GET => "GET",
         http::Method::POST => "POST",

@@ -12,31 +12,30 @@
 //! 6. `tower::timeout`: `server.request_timeout`.
 //! 7. [`BodyLimitLayer`]: `server.max_body_size` (413).
 //!
-//! [`stack`] assembles them around a [`crate::Router`].
+//! [`stack`] gives a listener all of them around a [`crate::Router`] as
+//! one [`GatewayService`] (`request_path.rs`): the same steps in the same
+//! order, with one future per request instead of one boxed future per
+//! layer. The layers stay available for building other stacks.
 
 mod body_limit;
 mod errors;
 mod metrics;
 mod request_id;
+mod request_path;
 mod trace;
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
-use tower::ServiceBuilder;
-use tower::limit::GlobalConcurrencyLimitLayer;
-use tower::load_shed::LoadShedLayer;
-use tower::timeout::TimeoutLayer;
 
 pub use body_limit::{BodyLimit, BodyLimitLayer};
 pub use errors::{ErrorResponse, ErrorResponseLayer};
 pub use metrics::{Metrics, MetricsLayer};
 pub use request_id::{REQUEST_ID_HEADER, RequestId, RequestIdLayer, SetRequestId};
+pub use request_path::GatewayService;
 pub use trace::{Trace, TraceLayer};
 
-use crate::body::{Request, Response};
 use crate::router::Router;
 
 /// The limits the layers enforce.
@@ -50,25 +49,10 @@ pub struct StackLimits {
     pub concurrency: Arc<Semaphore>,
 }
 
-/// The service one listener runs for every request.
-pub type GatewayService = tower::util::BoxCloneSyncService<Request, Response, Infallible>;
-
 /// The complete per-request service for one listener: `router` wrapped in
 /// every layer. Requests must already carry a body bounded by
 /// [`crate::body::limited`] (the server does this), so reading past the limit
 /// fails even without a `Content-Length`.
 pub fn stack(router: Router, limits: &StackLimits) -> GatewayService {
-    let service = ServiceBuilder::new()
-        .layer(MetricsLayer::new(router.clone()))
-        .layer(RequestIdLayer::new())
-        .layer(TraceLayer)
-        .layer(ErrorResponseLayer)
-        .layer(LoadShedLayer::new())
-        .layer(GlobalConcurrencyLimitLayer::with_semaphore(
-            limits.concurrency.clone(),
-        ))
-        .layer(TimeoutLayer::new(limits.request_timeout))
-        .layer(BodyLimitLayer::new(limits.max_body_size))
-        .service(router);
-    tower::util::BoxCloneSyncService::new(service)
+    GatewayService::new(router, limits)
 }

@@ -17,7 +17,7 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// [`REQUEST_ID_HEADER`] as a header name, made at compile time (a
 /// `&str` key is parsed again on every map operation).
-static REQUEST_ID_NAME: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
+pub(crate) static REQUEST_ID_NAME: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
 
 /// The id of one request, as a request extension.
 #[derive(Clone, Debug, Eq, PartialEq)]
@@ -37,21 +37,50 @@ pub struct RequestIdLayer {
     generator: Arc<IdGenerator>,
 }
 
+/// Makes the ids of requests that come without a usable one.
 #[derive(Debug)]
-struct IdGenerator {
+pub(crate) struct IdGenerator {
     prefix: u32,
     next: AtomicU64,
+}
+
+impl IdGenerator {
+    /// Ids `PREFIX-COUNTER`, with a prefix random per process.
+    pub(crate) fn new() -> Self {
+        Self {
+            prefix: RandomState::new().hash_one(std::process::id()) as u32,
+            next: AtomicU64::new(1),
+        }
+    }
+}
+
+/// Gives `request` its id: the client's when acceptable, else a new one,
+/// set as the `x-request-id` header and as a [`RequestId`] extension.
+/// Returns the id, for the response.
+pub(crate) fn request_id<B>(
+    generator: &IdGenerator,
+    request: &mut http::Request<B>,
+) -> HeaderValue {
+    let id = match request.headers().get(&REQUEST_ID_NAME) {
+        Some(value) if acceptable(value) => value.clone(),
+        _ => {
+            let n = generator.next.fetch_add(1, Ordering::Relaxed);
+            let id = generated_id(generator.prefix, n);
+            request
+                .headers_mut()
+                .insert(REQUEST_ID_NAME.clone(), id.clone());
+            id
+        }
+    };
+    request.extensions_mut().insert(RequestId(id.clone()));
+    id
 }
 
 impl RequestIdLayer {
     /// Ids are `PREFIX-COUNTER`, with a prefix random per process.
     pub fn new() -> Self {
-        let prefix = RandomState::new().hash_one(std::process::id()) as u32;
         Self {
-            generator: Arc::new(IdGenerator {
-                prefix,
-                next: AtomicU64::new(1),
-            }),
+            generator: Arc::new(IdGenerator::new()),
         }
     }
 }
@@ -121,17 +150,7 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        let id = match request.headers().get(&REQUEST_ID_NAME) {
-            Some(value) if acceptable(value) => value.clone(),
-            _ => {
-                let n = self.generator.next.fetch_add(1, Ordering::Relaxed);
-                generated_id(self.generator.prefix, n)
-            }
-        };
-        request
-            .headers_mut()
-            .insert(REQUEST_ID_NAME.clone(), id.clone());
-        request.extensions_mut().insert(RequestId(id.clone()));
+        let id = request_id(&self.generator, &mut request);
         let future = self.inner.call(request);
         Box::pin(async move {
             let mut response = future.await?;

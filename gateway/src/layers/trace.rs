@@ -69,28 +69,42 @@ where
             async move {
                 let result = future.await;
                 if let Ok(response) = &result {
-                    let status = response.status().as_u16();
-                    let micros = start.elapsed().as_micros() as u64;
-                    let client_caused = response
-                        .extensions()
-                        .get::<crate::body::ClientCaused>()
-                        .is_some();
-                    if response.status().is_server_error() && !client_caused {
-                        tracing::warn!(
-                            request_id = %id.as_ref().map_or("", RequestId::as_str),
-                            %method,
-                            path = %uri.path(),
-                            status,
-                            micros,
-                            "server error"
-                        );
-                    } else {
-                        tracing::debug!(status, micros, "response");
-                    }
+                    let id = id.as_ref().map(|id| &id.0);
+                    log_outcome(response, id, &method, &uri, start);
                 }
                 result
             }
             .instrument(span),
         )
+    }
+}
+
+/// Logs a response in the current span: a server error at `warn` (with the
+/// request id, method and path) unless the response says the client caused
+/// it, everything else at `debug`.
+pub(crate) fn log_outcome(
+    response: &Response,
+    id: Option<&http::HeaderValue>,
+    method: &http::Method,
+    uri: &http::Uri,
+    start: Instant,
+) {
+    let status = response.status().as_u16();
+    let micros = start.elapsed().as_micros() as u64;
+    let client_caused = response
+        .extensions()
+        .get::<crate::body::ClientCaused>()
+        .is_some();
+    if response.status().is_server_error() && !client_caused {
+        tracing::warn!(
+            request_id = %id.and_then(|id| id.to_str().ok()).unwrap_or(""),
+            %method,
+            path = %uri.path(),
+            status,
+            micros,
+            "server error"
+        );
+    } else {
+        tracing::debug!(status, micros, "response");
     }
 }
