@@ -20,7 +20,7 @@ use ithaca_wsdl::wsdl11::{OperationInfo, ParameterStyle, Style, Use};
 use ithaca_wsdl::xsd::{InstanceLimits, RpcWrapper};
 use ithaca_wsdl::{
     ContentType, ContentTypeError, Fault, FaultCode, Limits, Loaded, QName, SoapVersion,
-    parse_soap_action, read_envelope_validating,
+    parse_soap_action, read_envelope_ranges_validating,
 };
 
 use super::dispatch::Table;
@@ -227,7 +227,7 @@ impl Endpoint {
         // is on, validated from the same events (no second parse).
         let shared = &*self.shared;
         let mut dispatched = None;
-        let read = read_envelope_validating(
+        let read = read_envelope_ranges_validating(
             &message,
             Some(&content_type),
             &shared.limits,
@@ -291,6 +291,7 @@ impl Endpoint {
         let request = SoapRequest {
             message,
             envelope,
+            full: std::sync::OnceLock::new(),
             operation: operation.name.clone(),
             action,
             headers: parts.headers,
@@ -336,7 +337,7 @@ impl Shared {
 /// reader gave (`None`: the body is empty). The error is the fault reason,
 /// naming each violation's element path and rule.
 fn validation_verdict(
-    envelope: &ithaca_wsdl::Envelope,
+    envelope: &ithaca_wsdl::EnvelopeRanges,
     check: &BodyCheck,
     operation: &Operation,
     verdict: Option<ithaca_wsdl::BodyValidation>,
@@ -346,10 +347,11 @@ fn validation_verdict(
         // One wrapper, whatever the number of parts.
         BodyCheck::Rpc(wrapper) => (wrapper.name(), 1),
     };
-    if envelope.body.child_count > expected {
+    if envelope.body().child_count > expected {
         return Err(format!(
             "the body holds {} elements; the operation `{}` takes {expected}",
-            envelope.body.child_count, operation.name
+            envelope.body().child_count,
+            operation.name
         ));
     }
     let Some(verdict) = verdict else {

@@ -49,11 +49,17 @@ mod tests {
         let message = bytes::Bytes::from_static(
             br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body/></s:Envelope>"#,
         );
-        let envelope =
-            ithaca_wsdl::read_envelope(&message, None, &ithaca_wsdl::Limits::default()).unwrap();
+        let (envelope, _) = ithaca_wsdl::read_envelope_ranges_validating(
+            &message,
+            None,
+            &ithaca_wsdl::Limits::default(),
+            |_| None,
+        )
+        .unwrap();
         SoapRequest {
             message,
             envelope,
+            full: std::sync::OnceLock::new(),
             operation: "op".into(),
             action: None,
             headers: http::HeaderMap::new(),

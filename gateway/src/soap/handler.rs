@@ -5,7 +5,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ithaca_wsdl::{Envelope, Fault, FaultCode, HeaderBlock, NamespaceBinding, SoapVersion};
+use ithaca_wsdl::{
+    Envelope, EnvelopeRanges, Fault, FaultCode, HeaderBlock, NamespaceBinding, SoapVersion,
+};
 
 /// The future an [`OperationHandler`] returns.
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Vec<u8>, SoapError>> + Send>>;
@@ -131,6 +133,12 @@ where
     fn call(&self, request: SoapRequest) -> HandlerFuture {
         Box::pin(self(request))
     }
+
+    /// What the default does, with one boxed future instead of two.
+    fn respond(&self, request: SoapRequest) -> SoapResponseFuture {
+        let future = self(request);
+        Box::pin(async move { future.await.map(SoapResponse::from) })
+    }
 }
 
 /// One request, read, checked and dispatched: the message bytes (shared,
@@ -138,7 +146,11 @@ where
 #[derive(Debug, Clone)]
 pub struct SoapRequest {
     pub(crate) message: Bytes,
-    pub(crate) envelope: Envelope,
+    /// The envelope as the request path read it: ranges into `message`.
+    pub(crate) envelope: EnvelopeRanges,
+    /// The full envelope, made from `envelope` the first time a handler
+    /// asks for it.
+    pub(crate) full: std::sync::OnceLock<Envelope>,
     pub(crate) operation: Arc<str>,
     pub(crate) action: Option<String>,
     pub(crate) headers: http::HeaderMap,
@@ -147,7 +159,7 @@ pub struct SoapRequest {
 impl SoapRequest {
     /// The SOAP version of the request (and of the response).
     pub fn version(&self) -> SoapVersion {
-        self.envelope.version
+        self.envelope.version()
     }
 
     /// The operation dispatched to.
@@ -166,7 +178,7 @@ impl SoapRequest {
     /// Empty when the body is.
     pub fn body(&self) -> &[u8] {
         self.envelope
-            .body
+            .body()
             .first_child
             .as_ref()
             .and_then(|entry| self.message.get(entry.range.clone()))
@@ -175,7 +187,7 @@ impl SoapRequest {
 
     /// Everything between `<Body>` and `</Body>`, as shared bytes.
     pub fn payload(&self) -> Bytes {
-        let range = self.envelope.body.payload.clone();
+        let range = self.envelope.body().payload.clone();
         if range.start <= range.end && range.end <= self.message.len() {
             self.message.slice(range)
         } else {
@@ -186,7 +198,7 @@ impl SoapRequest {
     /// The namespace bindings in scope inside the body, for a parser of
     /// [`SoapRequest::body`] alone.
     pub fn body_scope(&self) -> Vec<NamespaceBinding> {
-        self.envelope.body_scope()
+        self.envelope.body_scope(&self.message)
     }
 
     /// The header blocks, in document order.
@@ -201,7 +213,8 @@ impl SoapRequest {
 
     /// The envelope as read.
     pub fn envelope(&self) -> &Envelope {
-        &self.envelope
+        self.full
+            .get_or_init(|| self.envelope.envelope(&self.message))
     }
 
     /// The whole message.
