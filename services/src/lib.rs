@@ -11,8 +11,14 @@
 //!   wrapped `echoString(text) -> result`), hosted by default at
 //!   `/services/EchoService` (SOAP 1.1) and `/services/EchoService/soap12`
 //!   (SOAP 1.2).
+//! - [`sector_status`]: the air-traffic sector-status service, replicated
+//!   primary/backup and routed by the membership view (its table and
+//!   replication state machine; the gateway hosts it).
 //!
-//! Planned here: the bank and transfer services of the WS-AT scenario and
-//! the sector-status service of the membership scenario.
+//! - [`bank`]: the bank of the WS-AT bank-transfer example (`Credit`,
+//!   `Debit` with the `InsufficientFunds` fault, `Balance`, `Total`), its
+//!   accounts in PostgreSQL; hosted per `[[bank]]` at `/services/NAME`.
 
+pub mod bank;
 pub mod echo;
+pub mod sector_status;
