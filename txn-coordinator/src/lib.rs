@@ -20,6 +20,8 @@
 //!   participant state machine, PostgreSQL branches (`PREPARE TRANSACTION`,
 //!   recovery from `pg_prepared_xacts`), their tokio driver and the
 //!   Volatile2PC hooks.
+//! - [`failpoint`]: named crash points (`ITHACA_FAILPOINTS`) for the
+//!   kill -9 tests.
 //!
 //! # Example
 //!
@@ -54,6 +56,7 @@
 pub mod admin;
 pub mod driver;
 pub mod engine;
+pub mod failpoint;
 pub mod log;
 pub mod participant;
 pub mod record;

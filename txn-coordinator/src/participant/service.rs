@@ -364,7 +364,11 @@ impl PgParticipantService {
         let service = self.clone();
         tokio::spawn(async move {
             let vote = match branch.prepare().await {
-                Ok(PrepareOutcome::Prepared(_)) => Vote::Prepared,
+                Ok(PrepareOutcome::Prepared(_)) => {
+                    // Durably prepared; Prepared is not sent yet.
+                    crate::failpoint::hit(crate::failpoint::PARTICIPANT_AFTER_PREPARED);
+                    Vote::Prepared
+                }
                 Ok(PrepareOutcome::ReadOnly) => Vote::ReadOnly,
                 Err(_) => Vote::Aborted,
             };
