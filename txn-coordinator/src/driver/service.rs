@@ -686,6 +686,10 @@ impl Inner {
                 tokio::spawn(force_decision(Arc::clone(self), record));
             }
             Action::Lazy(op) => {
+                if matches!(op, LazyOp::Forget(..)) {
+                    // Every participant answered; the record is still logged.
+                    crate::failpoint::hit(crate::failpoint::COORDINATOR_AFTER_LAST_COMMITTED);
+                }
                 if let Err(mpsc::error::TrySendError::Full(op)) = self.lazy.try_send(op) {
                     // Never block the caller: queue from a task.
                     let lazy = self.lazy.clone();
@@ -878,7 +882,15 @@ async fn send_with_retries(
             inner.sink.send(&to, notification.clone()).await
         };
         match result {
-            Ok(()) => break,
+            Ok(()) => {
+                if notification.message == Message::Commit
+                    && notification.protocol == Some(Protocol::Durable2Pc)
+                {
+                    // One durable participant has its Commit; others may not.
+                    crate::failpoint::hit(crate::failpoint::COORDINATOR_MID_COMMIT_FANOUT);
+                }
+                break;
+            }
             Err(error) => {
                 inner.counters.send_failures.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!(names::SEND_FAILURES).increment(1);
@@ -925,6 +937,10 @@ async fn force_decision(inner: Arc<Inner>, record: DecisionRecord) {
     }
     inner.store_result(&result);
     let durable = result.is_ok();
+    if durable {
+        // The decision is in the log; no Commit has gone out yet.
+        crate::failpoint::hit(crate::failpoint::COORDINATOR_AFTER_DECISION_WRITE);
+    }
     let at = now();
     inner.with_engine(|state| state.engine.handle_log_written(&tx, durable, at));
 }
@@ -1096,6 +1112,7 @@ async fn run_lazy(
         let Some(service) = inner.upgrade() else {
             return;
         };
+        drop_superseded(&mut pending);
         let mut failed = Vec::new();
         let mut last_error = None;
         for op in pending.drain(..) {
@@ -1133,6 +1150,32 @@ async fn run_lazy(
     }
 }
 
+/// Drops the participant-done updates of transactions whose record the
+/// same batch forgets: the forget removes their rows with it, so under
+/// load a committed transaction costs one lazy write instead of one per
+/// participant plus one.
+fn drop_superseded(pending: &mut Vec<LazyOp>) {
+    let forgotten: std::collections::HashSet<(*const (), &TxId)> = pending
+        .iter()
+        .filter_map(|op| match op {
+            LazyOp::Forget(log, tx) => Some((Arc::as_ptr(log).cast::<()>(), tx)),
+            LazyOp::Done(..) => None,
+        })
+        .collect();
+    if forgotten.is_empty() {
+        return;
+    }
+    let superseded: Vec<bool> = pending
+        .iter()
+        .map(|op| match op {
+            LazyOp::Done(log, tx, _) => forgotten.contains(&(Arc::as_ptr(log).cast::<()>(), tx)),
+            LazyOp::Forget(..) => false,
+        })
+        .collect();
+    let mut superseded = superseded.into_iter();
+    pending.retain(|_| !superseded.next().unwrap_or(false));
+}
+
 async fn apply_lazy(op: &LazyOp) -> Result<(), LogError> {
     match op {
         LazyOp::Done(log, tx, participant) => log.mark_participant_done(tx, *participant).await,
@@ -1156,5 +1199,33 @@ mod tests {
         assert!(groups[2].starts_with('4'));
         assert!(matches!(&groups[3][..1], "8" | "9" | "a" | "b"));
         assert_ne!(new_tx_id().unwrap().0, id);
+    }
+
+    /// Done updates of a transaction forgotten in the same batch go; the
+    /// others, and every forget, stay in order.
+    #[tokio::test]
+    async fn a_forget_supersedes_the_done_updates_of_its_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let log: Arc<dyn CoordinatorLog> = Arc::new(
+            crate::log::SqliteLog::open(&dir.path().join("log.sqlite3"), "test")
+                .await
+                .unwrap(),
+        );
+        let (a, b) = (TxId("urn:a".into()), TxId("urn:b".into()));
+        let mut batch = vec![
+            LazyOp::Done(log.clone(), a.clone(), ParticipantId(1)),
+            LazyOp::Done(log.clone(), b.clone(), ParticipantId(1)),
+            LazyOp::Done(log.clone(), a.clone(), ParticipantId(2)),
+            LazyOp::Forget(log.clone(), a.clone()),
+        ];
+        drop_superseded(&mut batch);
+        let kept: Vec<String> = batch
+            .iter()
+            .map(|op| match op {
+                LazyOp::Done(_, tx, p) => format!("done {} {}", tx.0, p.0),
+                LazyOp::Forget(_, tx) => format!("forget {}", tx.0),
+            })
+            .collect();
+        assert_eq!(kept, ["done urn:b 1", "forget urn:a"]);
     }
 }

@@ -181,6 +181,18 @@ impl CoordinatorLog for PgLog {
     }
 }
 
+/// Lets the transaction's COMMIT return without waiting for its flush: for
+/// the lazy updates (a participant done, a record forgotten), whose loss in
+/// a crash only costs a repeated Commit, never a wrong outcome. The WAL
+/// writer flushes them within `wal_writer_delay`, usually with the next
+/// forced decision.
+async fn unforced(db: &mut sqlx::PgConnection) -> Result<(), LogError> {
+    sqlx::query("SET LOCAL synchronous_commit = off")
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 impl PgLog {
     async fn append_decisions_now(&self, batch: &[DecisionRecord]) -> Result<(), LogError> {
         for record in batch {
@@ -239,6 +251,7 @@ impl PgLog {
     ) -> Result<(), LogError> {
         let mut db = self.pool.begin().await?;
         check_fence(&mut db, &self.instance, self.token).await?;
+        unforced(&mut db).await?;
         sqlx::query(
             "UPDATE wsat_decision_participant p SET done = TRUE FROM wsat_decision d \
              WHERE p.tx_id = $1 AND p.participant = $2 AND d.tx_id = p.tx_id AND d.instance = $3",
@@ -256,6 +269,7 @@ impl PgLog {
         // The participant rows go with it (ON DELETE CASCADE).
         let mut db = self.pool.begin().await?;
         check_fence(&mut db, &self.instance, self.token).await?;
+        unforced(&mut db).await?;
         sqlx::query("DELETE FROM wsat_decision WHERE tx_id = $1 AND instance = $2")
             .bind(&tx.0)
             .bind(&self.instance.0)
