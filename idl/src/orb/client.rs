@@ -314,7 +314,10 @@ impl OrbClient {
         let request = build_request(
             &self.config,
             self.code_sets,
-            self.connection.pending_code_set_context(),
+            self.connection
+                .pending_code_set_context()
+                .into_iter()
+                .collect(),
             key,
             operation,
             args,
@@ -417,13 +420,14 @@ impl OrbClient {
 }
 
 /// A request for `operation` on `key` with the arguments `args` writes,
-/// encoded for the connection's version, byte order and code sets; the
-/// CodeSets context still to be announced goes in first, since in GIOP
-/// 1.0/1.1 it moves the body and so its alignment.
+/// encoded for the connection's version, byte order and code sets, with
+/// `service_contexts` (the CodeSets context still to be announced first);
+/// they go in before the body is encoded, since in GIOP 1.0/1.1 they move
+/// the body and so its alignment.
 fn build_request(
     config: &ClientConfig,
     code_sets: CodeSets,
-    pending_context: Option<crate::giop::ServiceContext>,
+    service_contexts: Vec<crate::giop::ServiceContext>,
     key: &[u8],
     operation: &str,
     args: impl FnOnce(&mut CdrWriter<'_>) -> crate::Result<()>,
@@ -438,7 +442,7 @@ fn build_request(
         },
         target: TargetAddress::KeyAddr(Bytes::copy_from_slice(key)),
         operation: operation.to_owned(),
-        service_contexts: pending_context.into_iter().collect(),
+        service_contexts,
         requesting_principal: Bytes::new(),
         body: Bytes::new(),
     };
@@ -598,7 +602,7 @@ impl Orb {
         operation: &str,
         args: impl Fn(&mut CdrWriter<'_>) -> crate::Result<()>,
     ) -> Result<(ReplyBody, Ior), OrbError> {
-        self.call(target, operation, &args, true).await
+        self.call(target, operation, &[], &args, true).await
     }
 
     /// Sends a oneway request to the object `target` names.
@@ -608,7 +612,25 @@ impl Orb {
         operation: &str,
         args: impl Fn(&mut CdrWriter<'_>) -> crate::Result<()>,
     ) -> Result<(), OrbError> {
-        self.call(target, operation, &args, false).await.map(drop)
+        self.call(target, operation, &[], &args, false)
+            .await
+            .map(drop)
+    }
+
+    /// [`Orb::invoke`] (or, with `response_expected` false, a oneway
+    /// request) with these service contexts in the request (after the
+    /// CodeSets context the connection may still have to announce), such
+    /// as a CosTransactions `PropagationContext` (id 0).
+    pub async fn invoke_with_contexts(
+        &self,
+        target: &Ior,
+        operation: &str,
+        contexts: &[crate::giop::ServiceContext],
+        response_expected: bool,
+        args: impl Fn(&mut CdrWriter<'_>) -> crate::Result<()>,
+    ) -> Result<(ReplyBody, Ior), OrbError> {
+        self.call(target, operation, contexts, &args, response_expected)
+            .await
     }
 
     /// Asks where the object `target` names is, following OBJECT_FORWARD
@@ -640,6 +662,7 @@ impl Orb {
         &self,
         target: &Ior,
         operation: &str,
+        contexts: &[crate::giop::ServiceContext],
         args: &(impl Fn(&mut CdrWriter<'_>) -> crate::Result<()> + ?Sized),
         response_expected: bool,
     ) -> Result<(ReplyBody, Ior), OrbError> {
@@ -648,7 +671,13 @@ impl Orb {
             let profile = iiop_profile(&target)?;
             let mux = self.connection(&profile).await?;
             let reply = mux
-                .call(&profile.object_key, operation, args, response_expected)
+                .call(
+                    &profile.object_key,
+                    operation,
+                    contexts,
+                    args,
+                    response_expected,
+                )
                 .await?;
             match reply {
                 ReplyBody::Forward(next) => target = next,
@@ -923,6 +952,7 @@ impl Mux {
         &self,
         key: &[u8],
         operation: &str,
+        contexts: &[crate::giop::ServiceContext],
         args: &(impl Fn(&mut CdrWriter<'_>) -> crate::Result<()> + ?Sized),
         response_expected: bool,
     ) -> Result<ReplyBody, OrbError> {
@@ -933,7 +963,12 @@ impl Mux {
                 let request = build_request(
                     &config,
                     code_sets,
-                    state.connection.pending_code_set_context(),
+                    state
+                        .connection
+                        .pending_code_set_context()
+                        .into_iter()
+                        .chain(contexts.iter().cloned())
+                        .collect(),
                     key,
                     operation,
                     args,

@@ -127,6 +127,10 @@ pub struct Call {
     reply_byte_order: ByteOrder,
     reply_offset: usize,
     code_sets: CodeSets,
+    /// Boxed (a thin pointer, none without contexts), so that a call,
+    /// which servants hand back by value, stays small.
+    #[allow(clippy::box_collection)]
+    service_contexts: Option<Box<Vec<crate::giop::ServiceContext>>>,
 }
 
 impl Call {
@@ -149,7 +153,24 @@ impl Call {
                 char_data: crate::cdr::CharCodeSet::Iso8859_1,
                 wchar_data: Some(crate::cdr::WcharCodeSet::Utf16),
             },
+            service_contexts: None,
         }
+    }
+
+    /// Sets the service contexts the request carried.
+    pub(crate) fn with_service_contexts(
+        mut self,
+        contexts: Vec<crate::giop::ServiceContext>,
+    ) -> Self {
+        self.service_contexts = (!contexts.is_empty()).then(|| Box::new(contexts));
+        self
+    }
+
+    /// The service contexts the request carried (the CodeSets context
+    /// included when the client announced its code sets on this request),
+    /// such as a CosTransactions `PropagationContext` (id 0).
+    pub fn service_contexts(&self) -> &[crate::giop::ServiceContext] {
+        self.service_contexts.as_deref().map_or(&[], Vec::as_slice)
     }
 
     /// Sets the transmission code sets the connection negotiated, for the

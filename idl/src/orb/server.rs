@@ -510,7 +510,7 @@ impl Dispatcher {
     /// built-in operations, or the servant's [`Servant::invoke_now`]; a
     /// servant that hands the call back is returned with it (`Err`), to
     /// run [`Servant::invoke`]. The operation name moves into the [`Call`].
-    #[allow(clippy::type_complexity)]
+    #[allow(clippy::type_complexity, clippy::result_large_err)]
     fn dispatch(
         &self,
         request: &mut Request,
@@ -550,7 +550,8 @@ impl Dispatcher {
             self.byte_order,
             reply_offset,
         )
-        .with_code_sets(code_sets);
+        .with_code_sets(code_sets)
+        .with_service_contexts(std::mem::take(&mut request.service_contexts));
         let outcome = match (call.operation(), is_a) {
             (_, Some(Ok(id))) => {
                 let is_a = servant.is_a(&id);
