@@ -760,10 +760,9 @@ impl<'m> Mapper<'m> {
         };
         let (tag, body) = match text {
             TypeUse::Inline(tag, body) => (tag, body),
-            TypeUse::Ref(r) => (
-                "complexType",
-                format!("<xs:complexContent><xs:extension base=\"{r}\"/></xs:complexContent>"),
-            ),
+            // Only `typedef sequence<octet>` (xs:base64Binary) names a
+            // built-in simple type here: a restriction of it.
+            TypeUse::Ref(r) => ("simpleType", format!("<xs:restriction base=\"{r}\"/>")),
         };
         self.components.insert(
             format!("t:{name}"),
