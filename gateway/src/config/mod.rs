@@ -9,6 +9,9 @@
 //! `ITHACA_SERVER__LISTEN=0.0.0.0:8080` sets `server.listen`. Every `ITHACA_*`
 //! variable must name a real key, except `ITHACA_CONFIG` (the config file).
 
+mod bank;
+mod bridge;
+mod sector_status;
 mod units;
 
 use std::collections::BTreeMap;
@@ -18,6 +21,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use bank::BankConfig;
+pub use bridge::{BridgeConfig, IiopListenerConfig, SoapObjectConfig};
+pub use sector_status::{BaselineRole, SectorStatusConfig, SectorStatusMode};
 use units::defaults;
 pub use units::{ByteSize, HumanDuration, UnitError};
 
@@ -29,6 +35,10 @@ pub const CONFIG_ENV: &str = "ITHACA_CONFIG";
 
 /// The prefix of environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "ITHACA_";
+
+/// The crash failpoints of the kill -9 tests (`ithaca_txn::failpoint`),
+/// not a configuration key.
+pub const FAILPOINTS_ENV: &str = "ITHACA_FAILPOINTS";
 
 /// The whole configuration of one `ithaca serve` process.
 #[derive(Clone, Debug, Default, Deserialize, Eq, PartialEq, Serialize)]
@@ -46,6 +56,14 @@ pub struct Config {
     pub membership: MembershipConfig,
     /// The WS-AtomicTransaction coordinator's endpoints.
     pub wsat: WsatConfig,
+    /// The CORBA⇄SOAP bridge: the IIOP listener and the objects on it.
+    pub bridge: BridgeConfig,
+    /// The replicated air-traffic sector-status service.
+    pub sector_status: SectorStatusConfig,
+    /// The banks of the WS-AT bank-transfer example (`[[bank]]` tables),
+    /// each hosted at `/services/NAME`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bank: Vec<BankConfig>,
 }
 
 /// The WS-AtomicTransaction coordinator hosted by `ithaca serve` (its
@@ -427,14 +445,17 @@ impl ConfigLoader {
         Ok(self)
     }
 
-    /// Applies `ITHACA_*` variables (all but [`CONFIG_ENV`]).
+    /// Applies `ITHACA_*` variables (all but [`CONFIG_ENV`] and
+    /// [`FAILPOINTS_ENV`]).
     pub fn env<I>(mut self, vars: I) -> Result<Self, ConfigError>
     where
         I: IntoIterator<Item = (String, String)>,
     {
         let mut vars: Vec<_> = vars
             .into_iter()
-            .filter(|(name, _)| name.starts_with(ENV_PREFIX) && name != CONFIG_ENV)
+            .filter(|(name, _)| {
+                name.starts_with(ENV_PREFIX) && name != CONFIG_ENV && name != FAILPOINTS_ENV
+            })
             .collect();
         vars.sort();
         for (name, value) in vars {
@@ -724,6 +745,9 @@ impl Config {
             return Err(("log.filter", format!("not a valid filter: {e}")));
         }
         self.membership.validate()?;
+        self.bridge.validate()?;
+        bank::validate(&self.bank)?;
+        self.sector_status.validate()?;
         Ok(())
     }
 
