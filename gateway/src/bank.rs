@@ -1,0 +1,416 @@
+//! Hosting the banks of the WS-AT bank-transfer example
+//! ([`ithaca_services::bank`]): one per `[[bank]]` table, at
+//! `/services/NAME` (SOAP 1.1) and `/services/NAME/soap12` (SOAP 1.2),
+//! each on its own PostgreSQL database.
+//!
+//! `Credit` and `Debit` run inside the caller's WS-AtomicTransaction: the
+//! request's `wscoor:CoordinationContext` header (understood, so it may be
+//! sent with `mustUnderstand`) is read, the bank registers for Durable2PC
+//! at the context's RegistrationService through its [`ParticipantHost`]
+//! (a refused Register fails the request before any work), and the work
+//! runs on the branch's pinned connection. Handed back with `work_done`,
+//! the branch is prepared (`PREPARE TRANSACTION`) when the coordinator's
+//! Prepare arrives and committed or rolled back with the transaction; an
+//! `InsufficientFunds` debit (or any failure) hands it back with
+//! `work_failed`, so the bank votes Aborted and the transaction aborts.
+//! `Credit` and `Debit` without a context are refused (a Sender fault):
+//! the bank moves money only inside a transaction. `Balance` and `Total`
+//! read committed balances outside any transaction.
+//!
+//! The participant protocol endpoint is `/services/NAME/wsat`; its
+//! correlation key is `DATA_DIR/bank-NAME.key`, stable across restarts,
+//! since prepared branches recovered from `pg_prepared_xacts` at start are
+//! answered at the endpoint they registered.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ithaca_services::bank::{self, ledger, message, operation};
+use ithaca_txn::participant::{self, NodeId, PgParticipant, PgParticipantService};
+use ithaca_txn::wire::{self, CoordinationContext, WireLimits, WsTxVersion};
+use ithaca_wsdl::{Limits, QName};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use crate::config::{BankConfig, Config};
+use crate::router::Router;
+use crate::soap::{Contract, SoapError, SoapRequest, SoapService};
+use crate::wsat::participant::{ParticipantHost, SoapCoordinatorLink};
+use crate::wsat::{HttpSink, load_or_create_key};
+
+/// How long a bank waits for its database at start.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most a context header may take when it is read.
+const MAX_CONTEXT_MESSAGE: usize = 256 * 1024;
+
+/// Why a bank could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BankError {
+    /// The database could not be reached or prepared.
+    #[error("bank {name}: database: {message}")]
+    Database {
+        /// The bank.
+        name: String,
+        /// What failed.
+        message: String,
+    },
+    /// The participant could not start (such as `max_prepared_transactions`
+    /// being 0).
+    #[error("bank {name}: {message}")]
+    Participant {
+        /// The bank.
+        name: String,
+        /// What failed.
+        message: String,
+    },
+    /// The SOAP service could not be set up.
+    #[error("bank {name}: {message}")]
+    Setup {
+        /// The bank.
+        name: String,
+        /// What failed.
+        message: String,
+    },
+}
+
+/// One hosted bank: its database, its WS-AT participant and its routes.
+#[derive(Debug, Clone)]
+pub struct BankHost {
+    name: String,
+    pool: PgPool,
+    participant: ParticipantHost,
+    routes: Router,
+}
+
+/// The base URL the participant endpoint is published under.
+fn base_url(config: &Config, bank: &BankConfig) -> String {
+    if let Some(url) = bank
+        .public_url
+        .as_ref()
+        .or(config.server.public_url.as_ref())
+    {
+        return url.trim_end_matches('/').to_owned();
+    }
+    let listen = config.server.listen;
+    let addr = if listen.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], listen.port()))
+    } else {
+        listen
+    };
+    let scheme = if config.server.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{addr}")
+}
+
+impl BankHost {
+    /// Starts every `[[bank]]` of `config` (correlation keys in
+    /// `data_dir`).
+    pub async fn start_all(config: &Config, data_dir: &Path) -> Result<Vec<Self>, BankError> {
+        let mut banks = Vec::with_capacity(config.bank.len());
+        for bank in &config.bank {
+            banks.push(Self::start(config, bank, data_dir).await?);
+        }
+        Ok(banks)
+    }
+
+    /// Starts one bank: connects, creates its table and opening accounts,
+    /// starts its participant (recovering prepared branches) and builds
+    /// its routes.
+    pub async fn start(
+        config: &Config,
+        bank: &BankConfig,
+        data_dir: &Path,
+    ) -> Result<Self, BankError> {
+        let name = bank.name.clone();
+        let database = |message: String| BankError::Database {
+            name: name.clone(),
+            message,
+        };
+        let pool = PgPoolOptions::new()
+            .max_connections(bank.max_connections)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect(&bank.database_url)
+            .await
+            .map_err(|e| database(e.to_string()))?;
+        ledger::ensure_schema(&pool)
+            .await
+            .map_err(|e| database(e.to_string()))?;
+        if bank.open_accounts > 0 {
+            ledger::open_accounts(&pool, bank.open_accounts, bank.opening_balance)
+                .await
+                .map_err(|e| database(e.to_string()))?;
+        }
+        let participant_error = |message: String| BankError::Participant {
+            name: name.clone(),
+            message,
+        };
+        let node = NodeId::new(&name).map_err(|e| participant_error(e.to_string()))?;
+        let (pg, recovery) = PgParticipant::start(pool.clone(), node)
+            .await
+            .map_err(|e| participant_error(e.to_string()))?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| participant_error(format!("{}: {e}", data_dir.display())))?;
+        let key = load_or_create_key(&data_dir.join(format!("bank-{name}.key")))
+            .map_err(participant_error)?;
+        let base = base_url(config, bank);
+        let sink = HttpSink::new(Arc::new(key.clone()), Some(&base))
+            .map_err(|e| participant_error(format!("HTTP client: {e}")))?;
+        let service = PgParticipantService::start(
+            pg,
+            &recovery,
+            Arc::new(SoapCoordinatorLink::new(sink)),
+            participant::Config {
+                resend_after: Duration::from_secs(1),
+                max_resend_after: Duration::from_secs(5),
+                ..participant::Config::default()
+            },
+        );
+        let base_path = format!("/services/{name}");
+        let host = ParticipantHost::new(service, key, &base, &format!("{base_path}/wsat"));
+        let routes = soap_routes(&name, &base_path, &host, &pool, config)
+            .map_err(|message| BankError::Setup {
+                name: name.clone(),
+                message,
+            })?
+            .merge(&host.routes());
+        tracing::info!(
+            bank = %name,
+            recovered = recovery.branches.len(),
+            "bank hosted at {base_path}"
+        );
+        Ok(Self {
+            name,
+            pool,
+            participant: host,
+            routes,
+        })
+    }
+
+    /// The bank's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its routes: the SOAP ports and the participant endpoint.
+    pub fn routes(&self) -> &Router {
+        &self.routes
+    }
+
+    /// Its database.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Its WS-AT participant.
+    pub fn participant(&self) -> &ParticipantHost {
+        &self.participant
+    }
+}
+
+/// What a request handler needs.
+#[derive(Clone)]
+struct Handler {
+    host: ParticipantHost,
+    pool: PgPool,
+}
+
+fn soap_routes(
+    name: &str,
+    base_path: &str,
+    host: &ParticipantHost,
+    pool: &PgPool,
+    config: &Config,
+) -> Result<Router, String> {
+    let contract = Contract::from_bytes(bank::WSDL_NAME, bank::WSDL).map_err(|e| e.to_string())?;
+    let mut builder = SoapService::builder(contract)
+        .service(bank::SERVICE)
+        .base_path(base_path);
+    if let Some(url) = &config.server.public_url {
+        builder = builder.public_url(url);
+    }
+    for version in [WsTxVersion::Jun2006, WsTxVersion::Oct2004] {
+        builder = builder.understands(QName::new(version.wscoor(), "CoordinationContext"));
+    }
+    let handler = Handler {
+        host: host.clone(),
+        pool: pool.clone(),
+    };
+    let (credit, debit, balance, total) =
+        (handler.clone(), handler.clone(), handler.clone(), handler);
+    let bank_name: Arc<str> = Arc::from(name);
+    let (credit_bank, debit_bank) = (bank_name.clone(), bank_name);
+    builder
+        .operation(operation::CREDIT, move |request: SoapRequest| {
+            let (handler, bank) = (credit.clone(), credit_bank.clone());
+            async move { handler.movement(&bank, request, false).await }
+        })
+        .operation(operation::DEBIT, move |request: SoapRequest| {
+            let (handler, bank) = (debit.clone(), debit_bank.clone());
+            async move { handler.movement(&bank, request, true).await }
+        })
+        .operation(operation::BALANCE, move |request: SoapRequest| {
+            let handler = balance.clone();
+            async move { handler.balance(request).await }
+        })
+        .operation(operation::TOTAL, move |request: SoapRequest| {
+            let handler = total.clone();
+            async move { handler.total(request).await }
+        })
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// The request's `CoordinationContext` header, when it has one.
+///
+/// The context is read by the WS-TX wire reader, over the request's own
+/// envelope (so every namespace binding in scope stays) with the body
+/// replaced by an empty WS-AT notification.
+pub fn coordination_context(request: &SoapRequest) -> Result<Option<CoordinationContext>, String> {
+    let version = request.header_blocks().iter().find_map(|block| {
+        let namespace = block.name.namespace.as_deref()?;
+        (block.name.local == "CoordinationContext")
+            .then(|| WsTxVersion::from_namespace(namespace))
+            .flatten()
+            .filter(|v| v.wscoor() == namespace)
+    });
+    let Some(version) = version else {
+        return Ok(None);
+    };
+    let message = request.message();
+    let payload = request.envelope().body.payload.clone();
+    let (Some(head), Some(tail)) = (message.get(..payload.start), message.get(payload.end..))
+    else {
+        return Err("the request envelope could not be read again".to_owned());
+    };
+    let empty = format!("<wsat:Prepare xmlns:wsat=\"{}\"/>", version.wsat());
+    let mut envelope = Vec::with_capacity(head.len() + empty.len() + tail.len());
+    envelope.extend_from_slice(head);
+    envelope.extend_from_slice(empty.as_bytes());
+    envelope.extend_from_slice(tail);
+    let limits = Limits {
+        max_size: MAX_CONTEXT_MESSAGE,
+        ..Limits::DEFAULT
+    };
+    let read = wire::decode(&envelope, None, &limits, &WireLimits::default())
+        .map_err(|e| format!("the CoordinationContext header cannot be read: {e}"))?;
+    Ok(read.context)
+}
+
+impl Handler {
+    async fn movement(
+        &self,
+        bank: &str,
+        request: SoapRequest,
+        is_debit: bool,
+    ) -> Result<Vec<u8>, SoapError> {
+        let element = if is_debit {
+            operation::DEBIT
+        } else {
+            operation::CREDIT
+        };
+        let movement = message::read_movement(request.body(), element)
+            .map_err(|e| SoapError::sender(e.to_string()))?;
+        let context = coordination_context(&request)
+            .map_err(SoapError::sender)?
+            .ok_or_else(|| {
+                SoapError::sender(format!(
+                    "{element} runs only inside a WS-AtomicTransaction: send its wscoor:CoordinationContext header"
+                ))
+            })?;
+        let mut branch = self
+            .host
+            .enlist(&context)
+            .await
+            .map_err(|e| SoapError::receiver(format!("bank {bank}: {e}")))?;
+        let result = if is_debit {
+            ledger::debit(
+                branch.connection(),
+                &context.identifier,
+                &movement.account,
+                movement.amount,
+            )
+            .await
+        } else {
+            ledger::credit(
+                branch.connection(),
+                &context.identifier,
+                &movement.account,
+                movement.amount,
+            )
+            .await
+        };
+        match result {
+            Ok(balance) => {
+                self.host.service().work_done(branch);
+                let response = if is_debit {
+                    "DebitResponse"
+                } else {
+                    "CreditResponse"
+                };
+                Ok(message::balance_response(response, balance))
+            }
+            Err(error) => {
+                // The branch votes Aborted: the whole transaction rolls back.
+                self.host.service().work_failed(branch);
+                Err(match error {
+                    ledger::LedgerError::InsufficientFunds {
+                        account,
+                        balance,
+                        requested,
+                    } => {
+                        let detail = message::InsufficientFunds {
+                            account,
+                            balance,
+                            requested,
+                        };
+                        SoapError::declared(
+                            bank::INSUFFICIENT_FUNDS,
+                            format!(
+                                "insufficient funds in account {}: balance {}, requested {}",
+                                detail.account, detail.balance, detail.requested
+                            ),
+                            message::insufficient_funds(&detail),
+                        )
+                    }
+                    ledger::LedgerError::Database(e) => {
+                        SoapError::receiver(format!("bank {bank}: database: {e}"))
+                    }
+                    other => SoapError::sender(other.to_string()),
+                })
+            }
+        }
+    }
+
+    async fn balance(&self, request: SoapRequest) -> Result<Vec<u8>, SoapError> {
+        let account = message::read_balance_request(request.body())
+            .map_err(|e| SoapError::sender(e.to_string()))?;
+        let mut connection = self.connection().await?;
+        let balance = ledger::balance(&mut connection, &account)
+            .await
+            .map_err(|e| SoapError::receiver(e.to_string()))?
+            .ok_or_else(|| SoapError::sender(format!("no account {account}")))?;
+        Ok(message::balance_response("BalanceResponse", balance))
+    }
+
+    async fn total(&self, request: SoapRequest) -> Result<Vec<u8>, SoapError> {
+        message::read_total_request(request.body())
+            .map_err(|e| SoapError::sender(e.to_string()))?;
+        let mut connection = self.connection().await?;
+        let (total, accounts) = ledger::total(&mut connection)
+            .await
+            .map_err(|e| SoapError::receiver(e.to_string()))?;
+        Ok(message::total_response(total, accounts))
+    }
+
+    async fn connection(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, SoapError> {
+        self.pool
+            .acquire()
+            .await
+            .map_err(|e| SoapError::receiver(format!("database: {e}")))
+    }
+}
