@@ -18,6 +18,7 @@ mod wsdl_to_idl;
 
 use std::fmt;
 
+pub(crate) use idl_names::sanitize as idl_identifier;
 pub use idl_to_wsdl::{IdlToWsdlOptions, WsdlMapping, idl_to_wsdl};
 pub use wsdl_to_idl::{IdlMapping, WsdlToIdlOptions, wsdl_to_idl};
 

@@ -1,0 +1,200 @@
+//! The IIOP front's conversions, without sockets: GIOP argument values to
+//! the WSDL's request message and back, for the rich test contract.
+
+use ithaca_idl::dynamic::{TypeCode, Value};
+use ithaca_idl::front::ast::ParamDir;
+use ithaca_wsdl::value::{Direction, MessageCodec, Simple, Value as XmlValue};
+use proptest::prelude::*;
+
+use super::contract::BridgedContract;
+use super::values::{ConvertError, Converter};
+
+const ORDERS: &[u8] = include_bytes!("../../../tests/fixtures/bridge/iiopfront/orders.wsdl");
+
+fn contract() -> BridgedContract {
+    BridgedContract::load("orders.wsdl", ORDERS, None, None).unwrap()
+}
+
+fn wide(text: &str) -> Value {
+    Value::WString(text.to_owned())
+}
+
+fn order(
+    id: i64,
+    priority: u32,
+    lines: &[(String, i32, Vec<String>)],
+    note: Option<&str>,
+) -> Value {
+    Value::Struct(vec![
+        ("id".into(), Value::LongLong(id)),
+        ("priority".into(), Value::Enum(priority)),
+        (
+            "line".into(),
+            Value::Sequence(
+                lines
+                    .iter()
+                    .map(|(sku, quantity, tags)| {
+                        Value::Struct(vec![
+                            ("sku".into(), wide(sku)),
+                            ("quantity".into(), Value::Long(*quantity)),
+                            (
+                                "tag".into(),
+                                Value::Sequence(tags.iter().map(|t| wide(t)).collect()),
+                            ),
+                        ])
+                    })
+                    .collect(),
+            ),
+        ),
+        (
+            "note".into(),
+            Value::Sequence(note.into_iter().map(wide).collect()),
+        ),
+    ])
+}
+
+/// Encodes `args` as placeOrder's request and decodes them back.
+fn round_trip(args: &[Value]) -> Result<Vec<Value>, ConvertError> {
+    let contract = contract();
+    let op = &contract.operations["placeOrder"];
+    let converter = Converter::new(&contract.loaded.schema);
+    let shape = contract.shape(&op.wsdl, true)?;
+    let ins: Vec<_> = op
+        .idl
+        .params
+        .iter()
+        .filter(|p| p.dir != ParamDir::Out)
+        .collect();
+    let members: Vec<(&str, &TypeCode, &Value)> = ins
+        .iter()
+        .zip(args)
+        .map(|(p, v)| (p.name.as_str(), &p.ty, v))
+        .collect();
+    let fields = converter.fields_to_xml(shape.slots(), &members, "", 0)?;
+    let codec = MessageCodec::new(&contract.loaded, &op.wsdl);
+    let xml = codec
+        .encode(Direction::Input, &XmlValue::complex(fields))
+        .map_err(|e| ConvertError::OutOfRange {
+            path: String::new(),
+            message: e.to_string(),
+        })?;
+    let XmlValue::Complex(decoded) = codec.decode(Direction::Input, &xml, &[]).unwrap() else {
+        panic!("the wrapper is element content")
+    };
+    let names: Vec<(&str, &TypeCode)> = ins.iter().map(|p| (p.name.as_str(), &p.ty)).collect();
+    converter.fields_from_xml(shape.slots(), &names, &decoded, "", 0)
+}
+
+#[test]
+fn the_contract_pairs_idl_and_wsdl_operations() {
+    let contract = contract();
+    assert_eq!(contract.interface, "ithaca_test_orders::Orders");
+    assert_eq!(contract.repository_id, "IDL:ithaca_test_orders/Orders:1.0");
+    let op = &contract.operations["placeOrder"];
+    assert_eq!(op.wsdl.name, "placeOrder");
+    assert_eq!(op.idl.params.len(), 4);
+    assert_eq!(op.idl.exceptions.len(), 1);
+    assert!(contract.idl.contains("exception OrderRejected"));
+}
+
+#[test]
+fn a_value_out_of_range_for_the_xsd_type_is_refused_not_truncated() {
+    let args = [
+        order(1, 0, &[("a".into(), 1, vec![])], None),
+        Value::Short(300),
+    ];
+    assert!(matches!(
+        round_trip(&args),
+        Err(ConvertError::OutOfRange { .. })
+    ));
+    let args = [
+        order(1, 0, &[("a".into(), 1, vec![])], None),
+        Value::Short(-128),
+    ];
+    assert!(round_trip(&args).is_ok());
+}
+
+#[test]
+fn simple_values_out_of_the_idl_range_are_refused() {
+    let contract = contract();
+    let converter = Converter::new(&contract.loaded.schema);
+    let int = |v: i64| XmlValue::Simple(Simple::Int(v));
+    let err = converter.from_xml(&TypeCode::Short, &int(70_000), None, "/x", 0);
+    assert!(
+        matches!(err, Err(ConvertError::OutOfRange { .. })),
+        "{err:?}"
+    );
+    let err = converter.from_xml(&TypeCode::ULong, &int(-1), None, "/x", 0);
+    assert!(
+        matches!(err, Err(ConvertError::OutOfRange { .. })),
+        "{err:?}"
+    );
+    let big = XmlValue::Simple(Simple::BigInt("123456789012345678901234567890".into()));
+    let err = converter.from_xml(&TypeCode::LongLong, &big, None, "/x", 0);
+    assert!(
+        matches!(err, Err(ConvertError::OutOfRange { .. })),
+        "{err:?}"
+    );
+    let long = XmlValue::string("abcdef");
+    let err = converter.from_xml(&TypeCode::WString(3), &long, None, "/x", 0);
+    assert!(
+        matches!(err, Err(ConvertError::OutOfRange { .. })),
+        "{err:?}"
+    );
+    let fixed = TypeCode::Fixed {
+        digits: 5,
+        scale: 2,
+    };
+    let ok = converter.from_xml(
+        &fixed,
+        &XmlValue::Simple(Simple::Decimal("123.45".into())),
+        None,
+        "/x",
+        0,
+    );
+    assert!(ok.is_ok(), "{ok:?}");
+    let err = converter.from_xml(
+        &fixed,
+        &XmlValue::Simple(Simple::Decimal("1234.5".into())),
+        None,
+        "/x",
+        0,
+    );
+    assert!(
+        matches!(err, Err(ConvertError::OutOfRange { .. })),
+        "{err:?}"
+    );
+    assert_eq!(
+        converter.from_xml(&TypeCode::Octet, &int(255), None, "/x", 0),
+        Ok(Value::Octet(255))
+    );
+}
+
+#[test]
+fn an_order_needs_at_least_one_line() {
+    // `line` is minOccurs 1: an empty sequence does not fit the schema.
+    let args = [order(1, 0, &[], None), Value::Short(1)];
+    assert!(matches!(
+        round_trip(&args),
+        Err(ConvertError::OutOfRange { .. })
+    ));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn placeorder_arguments_round_trip_through_the_soap_message(
+        id in any::<i64>(),
+        priority in 0u32..3,
+        lines in proptest::collection::vec(
+            ("[A-Za-z0-9 -]{0,12}", any::<i32>(), proptest::collection::vec("[a-z]{1,6}", 0..3)),
+            1..4,
+        ),
+        note in proptest::option::of("[a-z ]{0,10}"),
+        level in -128i16..=127,
+    ) {
+        let args = [order(id, priority, &lines, note.as_deref()), Value::Short(level)];
+        prop_assert_eq!(round_trip(&args).unwrap(), args.to_vec());
+    }
+}
