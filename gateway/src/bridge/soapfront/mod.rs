@@ -1,0 +1,723 @@
+//! CORBA objects hosted as SOAP services (the SOAP front of the bridge).
+//!
+//! Each `[[bridge.corba]]` table ([`CorbaObjectConfig`]) names an IDL
+//! file, one of its interfaces and a CORBA object (`IOR:`, `corbaloc:` or
+//! `corbaname:`). [`SoapFront::builder`] maps the IDL to WSDL with
+//! `bridge::mapping::idl_to_wsdl` and hosts the interface's service at
+//! `/services/NAME` (SOAP 1.2 at `/services/NAME/soap12`), `?wsdl`
+//! publishing the generated contract. Each request, validated against the
+//! generated schema and decoded into a value, is converted by
+//! [`values`] to IDL values and sent as a GIOP request, DII style, through
+//! one pooled [`Orb`] per object (one connection per endpoint, shared by
+//! concurrent calls; LOCATION_FORWARD followed) with the object's deadline
+//! over the whole call, connection included:
+//!
+//! - a reply becomes the response (`_return`, then `inout` and `out`);
+//! - a user exception becomes its declared fault, its members in the
+//!   detail;
+//! - a system exception, or a failure to reach the object, becomes a
+//!   Server / Receiver fault whose detail is
+//!   `<corba:SystemException xmlns:corba="urn:ithaca:bridge:corba">`
+//!   holding `id` (the exception's repository id), `minor` and
+//!   `completed` (`COMPLETED_YES`, `COMPLETED_NO`, `COMPLETED_MAYBE`);
+//!   an object that does not answer within the deadline is `TIMEOUT`;
+//! - a value the IDL type cannot hold is a Client / Sender fault naming the
+//!   element and the rule ([`values::ConversionError`]).
+//!
+//! A `corbaname:` target is resolved through its naming service on first
+//! use, and resolved again once when a call fails with `TRANSIENT` or
+//! `OBJECT_NOT_EXIST` (the object may have moved and been rebound).
+//!
+//! A request carrying a WS-Coordination 1.2 `CoordinationContext` header
+//! goes out with a CosTransactions `PropagationContext` service context
+//! ([`txcontext`]).
+
+pub mod txcontext;
+pub mod values;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ithaca_idl::dynamic::{Operation, ReplyValues, TypeCode};
+use ithaca_idl::front::{self, Dialect, Options};
+use ithaca_idl::giop::{CompletionStatus, ServiceContext, SystemException};
+use ithaca_idl::ior::{Corbaloc, Ior};
+use ithaca_idl::naming::{Corbaname, NamingClient, ObjectTarget};
+use ithaca_idl::orb::{ClientConfig, Orb, OrbError, ReplyBody};
+use ithaca_wsdl::value::{Field, Value as XmlValue};
+use ithaca_wsdl::{Fault, FaultCode};
+use serde::{Deserialize, Serialize};
+
+use crate::bridge::mapping::{
+    IdlToWsdlOptions, MappingError, OperationMapping, ParamMode, idl_to_wsdl,
+};
+use crate::config::HumanDuration;
+use crate::router::Router;
+use crate::soap::{
+    Contract, DynamicError, DynamicRequest, SetupError, SoapError, SoapService, SoapServiceBuilder,
+};
+use txcontext::{WsatPropagation, coordination_context_name};
+use values::{Converter, TypeRegistry};
+
+/// The namespace of the detail element of system-exception faults.
+pub const SYSTEM_EXCEPTION_NS: &str = "urn:ithaca:bridge:corba";
+
+/// One CORBA object hosted as a SOAP service: a `[[bridge.corba]]` table.
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorbaObjectConfig {
+    /// The service's name: it is hosted at `/services/NAME`.
+    pub name: String,
+    /// The IDL file that declares the object's interface.
+    pub idl: PathBuf,
+    /// `#include` directories for the IDL file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<PathBuf>,
+    /// The interface's scoped name (`Bench::Echo`); optional when the
+    /// file declares one interface.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// The object: `IOR:…`, `corbaloc:…` or `corbaname:…`.
+    pub target: String,
+    /// How long one bridged call may take, connecting included, before
+    /// the SOAP client gets a `TIMEOUT` fault (default 5 s).
+    #[serde(default = "default_deadline")]
+    pub deadline: HumanDuration,
+}
+
+fn default_deadline() -> HumanDuration {
+    HumanDuration(Duration::from_secs(5))
+}
+
+impl CorbaObjectConfig {
+    /// A configuration with the default deadline.
+    pub fn new(name: &str, idl: impl Into<PathBuf>, target: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            idl: idl.into(),
+            include: Vec::new(),
+            interface: None,
+            target: target.to_owned(),
+            deadline: default_deadline(),
+        }
+    }
+
+    /// Checks what types cannot say, naming the key at fault.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        let valid_name = !self.name.is_empty()
+            && self.name.len() <= 200
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !valid_name {
+            return Err((
+                "bridge.corba.name",
+                format!(
+                    "{:?}: 1 to 200 ASCII letters, digits, `.`, `_` or `-`",
+                    self.name
+                ),
+            ));
+        }
+        if self.idl.as_os_str().is_empty() {
+            return Err((
+                "bridge.corba.idl",
+                format!("service {:?}: the IDL file is required", self.name),
+            ));
+        }
+        let scheme = self
+            .target
+            .trim()
+            .split_once(':')
+            .map(|(s, _)| s.to_ascii_lowercase());
+        if !matches!(scheme.as_deref(), Some("ior" | "corbaloc" | "corbaname")) {
+            return Err((
+                "bridge.corba.target",
+                format!(
+                    "service {:?}: must be an IOR:, corbaloc: or corbaname: reference",
+                    self.name
+                ),
+            ));
+        }
+        if self.deadline.get().is_zero() {
+            return Err((
+                "bridge.corba.deadline",
+                format!("service {:?}: must be more than 0", self.name),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Why a CORBA object cannot be hosted. Each is found at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum FrontError {
+    /// The IDL does not load or does not map to WSDL.
+    #[error("service {name}: {}: {detail}", .idl.display())]
+    Mapping {
+        /// The service.
+        name: String,
+        /// The IDL file.
+        idl: PathBuf,
+        /// The diagnostics, one a line.
+        detail: String,
+    },
+    /// The interface is not in the IDL, or the file has several and none
+    /// was named.
+    #[error("service {name}: {detail}")]
+    Interface {
+        /// The service.
+        name: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The target reference does not parse.
+    #[error("service {name}: bad target reference: {detail}")]
+    Target {
+        /// The service.
+        name: String,
+        /// Why.
+        detail: String,
+    },
+    /// The generated contract could not be hosted.
+    #[error("service {name}: {source}")]
+    Setup {
+        /// The service.
+        name: String,
+        /// Why.
+        #[source]
+        source: SetupError,
+    },
+}
+
+/// Builds the SOAP services of `[[bridge.corba]]` tables.
+#[derive(Debug, Clone, Copy)]
+pub struct SoapFront;
+
+impl SoapFront {
+    /// The routes of every object, `?wsdl` published under `public_url`
+    /// when given.
+    pub fn routes(
+        objects: &[CorbaObjectConfig],
+        public_url: Option<&str>,
+    ) -> Result<Router, FrontError> {
+        let mut router = Router::new();
+        for object in objects {
+            let builder = Self::builder(object)?;
+            let builder = match public_url {
+                Some(url) => builder.public_url(url),
+                None => builder,
+            };
+            let routes = builder.build().map_err(|source| FrontError::Setup {
+                name: object.name.clone(),
+                source,
+            })?;
+            router = router.merge(&routes);
+        }
+        Ok(router)
+    }
+
+    /// The service of one object with its handlers registered; call
+    /// [`SoapServiceBuilder::build`] for its routes.
+    pub fn builder(config: &CorbaObjectConfig) -> Result<SoapServiceBuilder, FrontError> {
+        let name = config.name.clone();
+        let mapping = idl_to_wsdl(
+            &config.idl,
+            &IdlToWsdlOptions {
+                include_dirs: config.include.clone(),
+                address: None,
+                partial: false,
+            },
+        )
+        .map_err(|e| FrontError::Mapping {
+            name: name.clone(),
+            idl: config.idl.clone(),
+            detail: match e {
+                MappingError::Diagnostics(d) => d
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                other => other.to_string(),
+            },
+        })?;
+        let model = analyze(&config.idl, &config.include);
+        let port_type = pick_interface(config, &mapping.table.operations)?;
+        let interface = port_type.replace('.', "::");
+        let types = Arc::new(TypeRegistry::from_model(&model));
+        let target = Target::parse(&config.target).map_err(|detail| FrontError::Target {
+            name: name.clone(),
+            detail,
+        })?;
+        let deadline = config.deadline.get();
+        let object = Arc::new(BridgedObject {
+            orb: Orb::new(ClientConfig {
+                call_timeout: Some(deadline),
+                ..ClientConfig::default()
+            }),
+            target,
+            deadline,
+            types: types.clone(),
+        });
+        let contract = Contract::from_bytes(&format!("{name}.wsdl"), mapping.wsdl.as_bytes())
+            .map_err(|source| FrontError::Setup {
+                name: name.clone(),
+                source,
+            })?;
+        let mut builder = SoapService::builder(contract)
+            .service(&format!("{port_type}Service"))
+            .base_path(&format!("/services/{name}"))
+            .understands(coordination_context_name());
+        for mapping in mapping
+            .table
+            .operations
+            .iter()
+            .filter(|o| o.port_type == port_type)
+        {
+            let operation =
+                Operation::from_model(&model, &interface, &mapping.operation).map_err(|e| {
+                    FrontError::Interface {
+                        name: name.clone(),
+                        detail: format!("operation {}: {e}", mapping.operation),
+                    }
+                })?;
+            let fault_names = operation
+                .exceptions
+                .iter()
+                .filter_map(|e| {
+                    let id = e.id()?;
+                    let fault = types.get(id)?.xsd_name.clone()?;
+                    Some((id.to_owned(), fault))
+                })
+                .collect();
+            let plan = Arc::new(OperationPlan {
+                operation,
+                mapping: mapping.clone(),
+                fault_names,
+            });
+            let object = object.clone();
+            builder = builder.dynamic_operation(&mapping.operation, move |request| {
+                let object = object.clone();
+                let plan = plan.clone();
+                async move { object.call(&plan, request).await }
+            });
+        }
+        Ok(builder)
+    }
+}
+
+/// The IDL model, read as `idl_to_wsdl` reads it (CORBA 3, or omniidl's
+/// dialect when only that accepts the file).
+fn analyze(idl: &Path, include: &[PathBuf]) -> front::model::Model {
+    let options = Options {
+        include_dirs: include.to_vec(),
+        dialect: Dialect::Corba3,
+        ..Options::default()
+    };
+    let output = front::analyze_file(idl, &options);
+    if output.has_errors() {
+        let retry = front::analyze_file(
+            idl,
+            &Options {
+                dialect: Dialect::Omniidl,
+                ..options
+            },
+        );
+        if !retry.has_errors() {
+            return retry.model;
+        }
+    }
+    output.model
+}
+
+/// The port type of the configured interface, or of the file's only one.
+fn pick_interface(
+    config: &CorbaObjectConfig,
+    operations: &[OperationMapping],
+) -> Result<String, FrontError> {
+    let mut port_types: Vec<&str> = operations.iter().map(|o| o.port_type.as_str()).collect();
+    port_types.dedup();
+    port_types.sort_unstable();
+    port_types.dedup();
+    match &config.interface {
+        Some(wanted) => {
+            let wanted = wanted.trim_start_matches("::").replace("::", ".");
+            port_types
+                .iter()
+                .find(|p| **p == wanted)
+                .map(|p| (*p).to_owned())
+                .ok_or_else(|| FrontError::Interface {
+                    name: config.name.clone(),
+                    detail: format!(
+                        "the IDL has no interface {wanted:?} with operations (it has: {})",
+                        port_types.join(", ")
+                    ),
+                })
+        }
+        None => match port_types.as_slice() {
+            [one] => Ok((*one).to_owned()),
+            [] => Err(FrontError::Interface {
+                name: config.name.clone(),
+                detail: "the IDL declares no interface with operations".to_owned(),
+            }),
+            several => Err(FrontError::Interface {
+                name: config.name.clone(),
+                detail: format!(
+                    "the IDL declares several interfaces ({}): set `interface`",
+                    several.join(", ")
+                ),
+            }),
+        },
+    }
+}
+
+/// Where calls go.
+#[derive(Debug)]
+enum Target {
+    /// An IOR, or a corbaloc URL made into one.
+    Fixed(Ior),
+    /// A corbaname URL, resolved on first use and again after a failure.
+    Named {
+        url: Corbaname,
+        resolved: Mutex<Option<Ior>>,
+    },
+}
+
+impl Target {
+    fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let scheme = text
+            .split_once(':')
+            .map(|(s, _)| s.to_ascii_lowercase())
+            .unwrap_or_default();
+        match scheme.as_str() {
+            "ior" => Ior::from_ior_string(text)
+                .map(Self::Fixed)
+                .map_err(|e| e.to_string()),
+            "corbaloc" => Corbaloc::parse(text)
+                .and_then(|c| c.to_ior())
+                .map(Self::Fixed)
+                .map_err(|e| e.to_string()),
+            "corbaname" => Corbaname::parse(text)
+                .map(|url| Self::Named {
+                    url,
+                    resolved: Mutex::new(None),
+                })
+                .map_err(|e| e.to_string()),
+            _ => Err("not an IOR:, corbaloc: or corbaname: reference".to_owned()),
+        }
+    }
+}
+
+/// One operation: its IDL signature, its WSDL mapping and its faults.
+#[derive(Debug)]
+struct OperationPlan {
+    operation: Operation,
+    mapping: OperationMapping,
+    /// Exception repository id → `wsdl:fault` name.
+    fault_names: Vec<(String, String)>,
+}
+
+/// One hosted object: its ORB, its target and its deadline.
+#[derive(Debug)]
+struct BridgedObject {
+    orb: Orb,
+    target: Target,
+    deadline: Duration,
+    types: Arc<TypeRegistry>,
+}
+
+/// How a GIOP call ended, before it becomes a SOAP answer.
+enum Outcome {
+    Reply(ReplyBody),
+    Failed(OrbError),
+}
+
+impl BridgedObject {
+    async fn call(
+        &self,
+        plan: &OperationPlan,
+        request: DynamicRequest,
+    ) -> Result<XmlValue, DynamicError> {
+        let converter = Converter::new(&self.types);
+        let args = arguments(&converter, plan, request.value())?;
+        let contexts = transaction_contexts(&request)?;
+        let call = self.invoke_retrying(plan, &args, &contexts);
+        let Ok(outcome) = tokio::time::timeout(self.deadline, call).await else {
+            return Err(system_fault(
+                &SystemException::standard(
+                    "TIMEOUT",
+                    SystemException::OMG_VMCID,
+                    CompletionStatus::Maybe,
+                ),
+                &format!("no reply from the CORBA object within {:?}", self.deadline),
+            ));
+        };
+        match outcome {
+            Outcome::Failed(error) => Err(system_fault(
+                &error.system_exception(),
+                &format!("the CORBA object cannot be reached: {error}"),
+            )),
+            Outcome::Reply(ReplyBody::None) => Ok(XmlValue::Nil),
+            Outcome::Reply(ReplyBody::Return(mut body)) => {
+                let reply = plan.operation.decode_reply(&mut body).map_err(|e| {
+                    system_fault(
+                        &SystemException::standard(
+                            "MARSHAL",
+                            SystemException::OMG_VMCID,
+                            CompletionStatus::Yes,
+                        ),
+                        &format!("the reply does not decode: {e}"),
+                    )
+                })?;
+                Ok(response(&converter, plan, &reply)?)
+            }
+            Outcome::Reply(ReplyBody::UserException { id, mut members }) => {
+                let exception = plan
+                    .operation
+                    .decode_exception_members(&id, &mut members)
+                    .map_err(|e| {
+                        system_fault(
+                            &SystemException::standard(
+                                "UNKNOWN",
+                                SystemException::OMG_VMCID | 1,
+                                CompletionStatus::Maybe,
+                            ),
+                            &format!("the object raised a user exception the operation does not declare: {e}"),
+                        )
+                    })?;
+                let fault = plan
+                    .fault_names
+                    .iter()
+                    .find(|(rid, _)| *rid == id)
+                    .map(|(_, f)| f.clone());
+                let (Some(fault), Some(tc)) = (fault, plan.operation.exception(&id)) else {
+                    return Err(DynamicError::Soap(SoapError::receiver(format!(
+                        "the CORBA object raised {id}, which has no fault in the contract"
+                    ))));
+                };
+                let detail = converter
+                    .to_xml(tc, &exception.members, &format!("/{}", fault))
+                    .map_err(|e| {
+                        DynamicError::Soap(SoapError::receiver(format!(
+                            "the exception {id} cannot be sent: {e}"
+                        )))
+                    })?;
+                Err(DynamicError::declared(
+                    fault,
+                    format!("CORBA user exception {id}"),
+                    detail,
+                ))
+            }
+            Outcome::Reply(ReplyBody::System(exception)) => Err(system_fault(&exception, "")),
+            Outcome::Reply(ReplyBody::Forward(_)) => Err(system_fault(
+                &SystemException::standard(
+                    "TRANSIENT",
+                    SystemException::OMG_VMCID,
+                    CompletionStatus::No,
+                ),
+                "too many location forwards",
+            )),
+        }
+    }
+
+    /// Calls, and for a `corbaname:` target that failed as if it had moved,
+    /// resolves the name again and calls once more.
+    async fn invoke_retrying(
+        &self,
+        plan: &OperationPlan,
+        args: &[ithaca_idl::dynamic::Value],
+        contexts: &[ServiceContext],
+    ) -> Outcome {
+        let first = self.invoke(plan, args, contexts, false).await;
+        if !matches!(self.target, Target::Named { .. }) || !moved(&first) {
+            return first;
+        }
+        self.invoke(plan, args, contexts, true).await
+    }
+
+    async fn invoke(
+        &self,
+        plan: &OperationPlan,
+        args: &[ithaca_idl::dynamic::Value],
+        contexts: &[ServiceContext],
+        fresh: bool,
+    ) -> Outcome {
+        let target = match self.target_ior(fresh).await {
+            Ok(ior) => ior,
+            Err(error) => return Outcome::Failed(error),
+        };
+        let op = &plan.operation;
+        match self
+            .orb
+            .invoke_with_contexts(&target, &op.name, contexts, !op.oneway, |w| {
+                op.encode_request(args, w)
+            })
+            .await
+        {
+            Ok((reply, _)) => Outcome::Reply(reply),
+            Err(error) => Outcome::Failed(error),
+        }
+    }
+
+    /// The reference to call: fixed, or the name resolved (again when
+    /// `fresh`).
+    async fn target_ior(&self, fresh: bool) -> Result<Ior, OrbError> {
+        match &self.target {
+            Target::Fixed(ior) => Ok(ior.clone()),
+            Target::Named { url, resolved } => {
+                if !fresh && let Some(ior) = resolved.lock().ok().and_then(|r| r.clone()) {
+                    return Ok(ior);
+                }
+                let ior = resolve_name(url, *self.orb.config()).await?;
+                if let Ok(mut slot) = resolved.lock() {
+                    *slot = Some(ior.clone());
+                }
+                Ok(ior)
+            }
+        }
+    }
+}
+
+/// Resolves a corbaname URL through its naming context.
+async fn resolve_name(url: &Corbaname, config: ClientConfig) -> Result<Ior, OrbError> {
+    let naming_error = |e: ithaca_idl::naming::NamingError| match e {
+        ithaca_idl::naming::NamingError::Orb(error) => error,
+        other => OrbError::NoAddress(naming_failure(&other)),
+    };
+    let context = ObjectTarget::from_corbaloc(&url.context)
+        .await
+        .map_err(naming_error)?;
+    match &url.name {
+        None => url.context.to_ior().map_err(OrbError::Giop),
+        Some(name) => {
+            let mut client = NamingClient::connect(context, config)
+                .await
+                .map_err(naming_error)?;
+            client.resolve(name).await.map_err(naming_error)
+        }
+    }
+}
+
+/// A static description of a naming failure that is not a transport one
+/// (the name is not bound, or the reply is not a reference).
+fn naming_failure(error: &ithaca_idl::naming::NamingError) -> &'static str {
+    tracing::debug!(%error, "corbaname resolution failed");
+    "the corbaname name does not resolve"
+}
+
+/// Whether a failure means the object may have moved: TRANSIENT or
+/// OBJECT_NOT_EXIST, from the object or from the transport.
+fn moved(outcome: &Outcome) -> bool {
+    let id = match outcome {
+        Outcome::Reply(ReplyBody::System(e)) => e.exception_id.clone(),
+        Outcome::Failed(e) => e.system_exception().exception_id,
+        Outcome::Reply(_) => return false,
+    };
+    id.ends_with("/TRANSIENT:1.0") || id.ends_with("/OBJECT_NOT_EXIST:1.0")
+}
+
+/// The `in` and `inout` arguments of the request, in order.
+fn arguments(
+    converter: &Converter<'_>,
+    plan: &OperationPlan,
+    value: &XmlValue,
+) -> Result<Vec<ithaca_idl::dynamic::Value>, SoapError> {
+    let request = &plan.mapping.request_element;
+    let complex = value.as_complex();
+    let mut args = Vec::new();
+    let params = plan.mapping.params.iter().zip(&plan.operation.params);
+    for (mapped, param) in params.filter(|(m, _)| m.mode != ParamMode::Out) {
+        let path = format!("/{request}/{}", mapped.name);
+        let field = complex
+            .and_then(|c| c.field(&mapped.name))
+            .ok_or_else(|| SoapError::sender(format!("{path}: the parameter is missing")))?;
+        let arg = converter
+            .to_idl(&param.ty, field, &path)
+            .map_err(|e| SoapError::sender(e.to_string()))?;
+        args.push(arg);
+    }
+    Ok(args)
+}
+
+/// The response wrapper's content: `_return`, then `inout` and `out`.
+fn response(
+    converter: &Converter<'_>,
+    plan: &OperationPlan,
+    reply: &ReplyValues,
+) -> Result<XmlValue, SoapError> {
+    let element = plan.mapping.response_element.clone().unwrap_or_default();
+    let unsendable = |e: values::ConversionError| {
+        SoapError::receiver(format!("the CORBA reply cannot be sent: {e}"))
+    };
+    let mut fields = Vec::new();
+    if !matches!(plan.operation.result, TypeCode::Void) {
+        let value = converter
+            .to_xml(
+                &plan.operation.result,
+                &reply.result,
+                &format!("/{element}/_return"),
+            )
+            .map_err(unsendable)?;
+        fields.push(Field::unqualified("_return", value));
+    }
+    let outs = plan
+        .mapping
+        .params
+        .iter()
+        .zip(&plan.operation.params)
+        .filter(|(m, _)| m.mode != ParamMode::In);
+    for ((mapped, param), value) in outs.zip(&reply.out) {
+        let path = format!("/{element}/{}", mapped.name);
+        let value = converter
+            .to_xml(&param.ty, value, &path)
+            .map_err(unsendable)?;
+        fields.push(Field::unqualified(mapped.name.clone(), value));
+    }
+    Ok(XmlValue::complex(fields))
+}
+
+/// The `TransactionService` context for a request with a WS-AT context.
+fn transaction_contexts(request: &DynamicRequest) -> Result<Vec<ServiceContext>, SoapError> {
+    let soap = request.soap();
+    let name = coordination_context_name();
+    let Some(block) = soap.header_blocks().iter().find(|b| b.name == name) else {
+        return Ok(Vec::new());
+    };
+    let bytes = soap.header_block_bytes(block);
+    let refuse = |e: txcontext::TxContextError| SoapError::sender(e.to_string());
+    let propagation = WsatPropagation::from_header(bytes, &soap.body_scope()).map_err(refuse)?;
+    Ok(vec![propagation.service_context().map_err(refuse)?])
+}
+
+/// A Server / Receiver fault for a system exception, its id, minor code
+/// and completion status in the detail.
+fn system_fault(exception: &SystemException, why: &str) -> DynamicError {
+    let name = exception
+        .exception_id
+        .strip_prefix("IDL:omg.org/CORBA/")
+        .and_then(|n| n.strip_suffix(":1.0"))
+        .unwrap_or(&exception.exception_id);
+    let completed = match exception.completed {
+        CompletionStatus::Yes => "COMPLETED_YES",
+        CompletionStatus::No => "COMPLETED_NO",
+        CompletionStatus::Maybe => "COMPLETED_MAYBE",
+    };
+    let mut reason = format!(
+        "CORBA system exception {name} (minor {:#010x}, {completed})",
+        exception.minor
+    );
+    if !why.is_empty() {
+        reason.push_str(": ");
+        reason.push_str(why);
+    }
+    let mut fault = Fault::new(FaultCode::Receiver, reason);
+    fault.detail = Some(format!(
+        "<corba:SystemException xmlns:corba=\"{SYSTEM_EXCEPTION_NS}\"><id>{}</id>\
+         <minor>{}</minor><completed>{completed}</completed></corba:SystemException>",
+        crate::bridge::mapping::xml_escape(&exception.exception_id),
+        exception.minor
+    ));
+    DynamicError::Soap(SoapError::Fault(Box::new(fault)))
+}
