@@ -45,6 +45,7 @@
 //! ```
 
 pub mod admin;
+pub mod bank;
 pub mod body;
 pub mod bridge;
 pub mod config;
@@ -55,6 +56,7 @@ pub mod membership;
 pub mod metrics;
 pub mod readiness;
 pub mod router;
+pub mod sector_status;
 pub mod server;
 pub mod soap;
 pub mod store;

@@ -287,6 +287,17 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
+    // The banks of the WS-AT bank-transfer example (`[[bank]]`).
+    let banks = match ithaca_gateway::bank::BankHost::start_all(&config, &data_dir).await {
+        Ok(banks) => banks,
+        Err(error) => {
+            eprintln!("ithaca: {error}");
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    let services = banks
+        .iter()
+        .fold(services, |services, bank| services.merge(bank.routes()));
     let membership = if config.membership.enabled {
         match ithaca_gateway::membership::MembershipHost::start(&config.membership, &data_dir).await
         {
@@ -309,6 +320,51 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
         },
         None => services,
     };
+    let sector_status = config
+        .sector_status
+        .enabled
+        .then(|| ithaca_gateway::sector_status::SectorStatusHost::new(&config.sector_status));
+    let services = match &sector_status {
+        Some(host) => match host.routes(public_url.as_deref()) {
+            Ok(routes) => services.merge(&routes),
+            Err(error) => {
+                eprintln!("ithaca: sector-status service: {error}");
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+        None => services,
+    };
+    // SOAP services published as CORBA objects on the IIOP listener
+    // (`[bridge.iiop]`, `[[bridge.soap]]`).
+    let iiop_front = match ithaca_gateway::bridge::iiopfront::IiopFront::start(
+        &config.bridge,
+        &services,
+    )
+    .await
+    {
+        Ok(front) => front,
+        Err(error) => {
+            eprintln!("ithaca: {error}");
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    let services = match &iiop_front {
+        Some(front) => services.merge(&front.routes()),
+        None => services,
+    };
+    // CORBA objects hosted as SOAP services (`[[bridge.corba]]`).
+    let corba_services = config.bridge.corba.clone();
+    let services = match ithaca_gateway::bridge::soapfront::SoapFront::routes(
+        &corba_services,
+        public_url.as_deref(),
+    ) {
+        Ok(routes) => services.merge(&routes),
+        Err(error) => {
+            eprintln!("ithaca: bridge.corba: {error}");
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    let member_timing = config.membership.timing();
     let gateway = match Gateway::new(config).routes(&services).start().await {
         Ok(gateway) => gateway,
         Err(error) => {
@@ -316,6 +372,16 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_CONFIG));
         }
     };
+    if let Some(host) = &sector_status
+        && let Err(error) = host.start(
+            gateway.server_addr(),
+            membership.as_ref().map(|m| m.member_addr()),
+            member_timing,
+        )
+    {
+        eprintln!("ithaca: {error}");
+        return Ok(ExitCode::from(EXIT_CONFIG));
+    }
     // Listen for SIGTERM/SIGINT before announcing anything: whoever reads
     // the banner may signal at once.
     let mut signals = ShutdownSignals::install().context("cannot listen for signals")?;
@@ -331,6 +397,25 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
             let url = listener.url();
             let echo = ithaca_gateway::soap::builtin::ECHO_SERVICE_PATH;
             writeln!(out, "  soap:    EchoService {url}{echo}?wsdl")?;
+            for bank in &banks {
+                writeln!(
+                    out,
+                    "  soap:    bank {} {url}/services/{}?wsdl",
+                    bank.name(),
+                    bank.name()
+                )?;
+            }
+            if sector_status.is_some() {
+                let path = ithaca_gateway::sector_status::PATH;
+                writeln!(out, "  soap:    SectorStatusService {url}{path}?wsdl")?;
+            }
+            for object in &corba_services {
+                writeln!(
+                    out,
+                    "  soap:    CORBA object {0} {url}/services/{0}?wsdl",
+                    object.name
+                )?;
+            }
         }
     }
     if let Some(host) = &membership {
@@ -349,6 +434,21 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
             )?;
         }
     }
+    if let Some(front) = &iiop_front {
+        writeln!(
+            out,
+            "bridge:    IIOP listener {}  (GET /bridge/objects)",
+            front.local_addr()
+        )?;
+        for object in front.objects() {
+            writeln!(
+                out,
+                "  corba:   {} {} {}",
+                object.name, object.interface, object.corbaloc
+            )?;
+            writeln!(out, "  ior:     {} {}", object.name, object.ior)?;
+        }
+    }
     writeln!(
         out,
         "data:      {} (embedded SQLite store: {})",
@@ -364,8 +464,14 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
 
     let signal = signals.next().await;
     tracing::info!(signal, "shutting down: draining in-flight requests");
+    if let Some(front) = iiop_front {
+        front.shutdown().await;
+    }
     if let Some(host) = &membership {
         host.close_streams();
+    }
+    if let Some(host) = &sector_status {
+        host.shutdown();
     }
     let drain = gateway.shutdown();
     tokio::pin!(drain);
