@@ -16,7 +16,11 @@
 //! SOAP header block with `mustUnderstand`, and [`Transaction::call`]
 //! sends an application request with it through a [`SoapClient`].
 //!
-//! Spoken: WS-AT 1.2 (2006/06) over SOAP 1.1 with the coordinator.
+//! Spoken: WS-AT 1.2 (2006/06, WS-Addressing 1.0) by default, or WS-AT
+//! 1.0 (2004/10, WS-Addressing 2004/08, as WCF/MSDTC and Metro speak it),
+//! over SOAP 1.1 or 1.2: [`BeginOptions::version`] and
+//! [`BeginOptions::soap`] choose, for the whole transaction (activation,
+//! registration, completion and the context header).
 //! Bounds: answers are read up to 64 KiB, every exchange has a deadline,
 //! and the number of transactions waiting for an outcome is capped
 //! ([`CompletionInitiatorRoute::with_max_pending`]).
@@ -26,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Method, StatusCode, header};
+use http::StatusCode;
 use http_body_util::{BodyExt, Full};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
@@ -44,10 +48,9 @@ use tokio::sync::oneshot;
 use crate::body::{Request, Response, full};
 use crate::router::Router;
 use crate::soap::client::{ClientError, SoapClient, SoapResponse};
+use crate::wsat::sink::soap_post;
 use crate::wsat::{new_message_id, plain, read_posted_message};
 
-/// The WS-TX version spoken with the coordinator.
-const VERSION: WsTxVersion = WsTxVersion::Jun2006;
 /// The most of a coordinator's answer (or of an outcome message) read.
 const MAX_MESSAGE: usize = 64 * 1024;
 /// The default cap on transactions waiting for their outcome.
@@ -221,9 +224,13 @@ fn lock(
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// When to give up on a transaction.
+/// How to speak to the coordinator and when to give up on a transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BeginOptions {
+    /// The WS-Coordination/WS-AT version (default 1.2, `2006/06`).
+    pub version: WsTxVersion,
+    /// The SOAP version of the messages to the coordinator (default 1.1).
+    pub soap: SoapVersion,
     /// The lifetime asked of the coordinator (`wscoor:Expires`); `None`
     /// leaves it to the coordinator.
     pub expires: Option<Duration>,
@@ -237,6 +244,8 @@ pub struct BeginOptions {
 impl Default for BeginOptions {
     fn default() -> Self {
         Self {
+            version: WsTxVersion::Jun2006,
+            soap: SoapVersion::Soap11,
             expires: None,
             request_timeout: Duration::from_secs(10),
             outcome_timeout: Duration::from_secs(60),
@@ -299,24 +308,31 @@ impl WsatClient {
         let expires = options
             .expires
             .map(|d| u32::try_from(d.as_millis()).unwrap_or(u32::MAX));
+        let version = options.version;
         let mut create = Message::new(
-            SoapVersion::Soap11,
-            VERSION,
+            options.soap,
+            version,
             Body::CreateCoordinationContext(CreateCoordinationContext {
                 expires,
                 current_context: None,
-                coordination_type: VERSION.wsat().to_owned(),
+                coordination_type: version.wsat().to_owned(),
             }),
         );
         create.addressing.to = Some(activation_url.to_owned());
         create.addressing.message_id = Some(new_message_id());
-        create.addressing.reply_to = Some(EndpointReference::anonymous(VERSION));
+        create.addressing.reply_to = Some(EndpointReference::anonymous(version));
         let context = match self
             .exchange(activation_url, &create, options.request_timeout)
             .await?
         {
             Some(Body::CreateCoordinationContextResponse(context)) => context,
-            other => return Err(unexpected("CreateCoordinationContextResponse", other)),
+            other => {
+                return Err(unexpected(
+                    "CreateCoordinationContextResponse",
+                    other,
+                    version,
+                ));
+            }
         };
         let receiver = self.initiator.wait_for(&context.identifier)?;
         // From here on the waiting entry is removed on every path: the
@@ -329,25 +345,25 @@ impl WsatClient {
             options,
         };
         let mut register = Message::to_endpoint(
-            SoapVersion::Soap11,
-            VERSION,
+            options.soap,
+            version,
             &transaction.context.registration_service,
             Body::Register(Register {
-                protocol_identifier: VERSION.protocol_uri(Protocol::Completion),
+                protocol_identifier: version.protocol_uri(Protocol::Completion),
                 participant_protocol_service: self
                     .initiator
                     .endpoint_for(&transaction.context.identifier),
             }),
         );
         register.addressing.message_id = Some(new_message_id());
-        register.addressing.reply_to = Some(EndpointReference::anonymous(VERSION));
+        register.addressing.reply_to = Some(EndpointReference::anonymous(version));
         let address = transaction.context.registration_service.address.clone();
         transaction.completion = match self
             .exchange(&address, &register, options.request_timeout)
             .await?
         {
             Some(Body::RegisterResponse(completion)) => completion,
-            other => return Err(unexpected("RegisterResponse", other)),
+            other => return Err(unexpected("RegisterResponse", other, version)),
         };
         Ok(transaction)
     }
@@ -371,12 +387,7 @@ impl WsatClient {
         let xml = message
             .encode()
             .map_err(|e| WsatClientError::Protocol(format!("cannot write the message: {e}")))?;
-        let request = http::Request::builder()
-            .method(Method::POST)
-            .uri(uri)
-            .header(header::CONTENT_TYPE, SoapVersion::Soap11.content_type())
-            .header("SOAPAction", format!("\"{}\"", message.action()))
-            .body(Full::new(Bytes::from(xml)))
+        let request = soap_post(uri, message.soap, &message.action(), xml)
             .map_err(|e| transport(e.to_string()))?;
         let exchange = async {
             let response = self
@@ -422,10 +433,10 @@ impl WsatClient {
     }
 }
 
-fn unexpected(expected: &str, got: Option<Body>) -> WsatClientError {
+fn unexpected(expected: &str, got: Option<Body>, version: WsTxVersion) -> WsatClientError {
     let got = match got {
         None => "an empty answer".to_owned(),
-        Some(body) => format!("a {}", body.action(VERSION)),
+        Some(body) => format!("a {}", body.action(version)),
     };
     WsatClientError::Protocol(format!("expected a {expected}, got {got}"))
 }
@@ -482,9 +493,10 @@ impl Transaction {
     }
 
     async fn complete(mut self, notification: Notification) -> Result<Outcome, WsatClientError> {
+        let version = self.options.version;
         let mut message = Message::to_endpoint(
-            SoapVersion::Soap11,
-            VERSION,
+            self.options.soap,
+            version,
             &self.completion,
             Body::Notification(notification),
         );
@@ -503,7 +515,7 @@ impl Transaction {
             None => {}
             Some(Body::Notification(Notification::Committed)) => return Ok(Outcome::Committed),
             Some(Body::Notification(Notification::Aborted)) => return Ok(Outcome::Aborted),
-            other => return Err(unexpected("202 Accepted", other)),
+            other => return Err(unexpected("202 Accepted", other, version)),
         }
         let Some(receiver) = self.outcome.take() else {
             return Err(WsatClientError::Protocol(
@@ -527,12 +539,15 @@ impl Drop for Transaction {
     }
 }
 
-/// Writes `context` as a self-contained header block.
+/// Writes `context` as a self-contained header block, in the
+/// WS-Coordination version its coordination type names.
 fn context_header(context: &CoordinationContext, soap: SoapVersion) -> Vec<u8> {
+    let version =
+        WsTxVersion::from_namespace(&context.coordination_type).unwrap_or(WsTxVersion::Jun2006);
     let mut out = String::with_capacity(512);
     out.push_str("<wscoor:CoordinationContext");
-    push_attribute(&mut out, "xmlns:wscoor", VERSION.wscoor());
-    push_attribute(&mut out, "xmlns:wsa", VERSION.wsa());
+    push_attribute(&mut out, "xmlns:wscoor", version.wscoor());
+    push_attribute(&mut out, "xmlns:wsa", version.wsa());
     push_attribute(&mut out, "xmlns:soap", soap.namespace());
     out.push_str(r#" soap:mustUnderstand="1">"#);
     push_text_element(&mut out, "wscoor:Identifier", &context.identifier);
@@ -642,11 +657,11 @@ async fn handle(shared: Arc<RouteShared>, request: Request) -> Response {
 mod tests {
     use super::*;
 
-    fn sample_context() -> CoordinationContext {
+    fn sample_context(version: WsTxVersion) -> CoordinationContext {
         CoordinationContext {
             identifier: "urn:uuid:tx-1&<2>".to_owned(),
             expires: Some(30_000),
-            coordination_type: VERSION.wsat().to_owned(),
+            coordination_type: version.wsat().to_owned(),
             registration_service: EndpointReference {
                 address: "http://coordinator.example/wsat/registration".to_owned(),
                 reference_parameters: vec![
@@ -658,24 +673,28 @@ mod tests {
     }
 
     /// The header block, spliced into an envelope, reads back as the
-    /// same context through the project's WS-Coordination reader.
+    /// same context through the project's WS-Coordination reader, in
+    /// both WS-Coordination versions and both SOAP versions.
     #[test]
     fn the_context_header_reads_back_as_the_same_context() {
-        for soap in [SoapVersion::Soap11, SoapVersion::Soap12] {
-            let context = sample_context();
-            let message = Message::new(soap, VERSION, Body::Notification(Notification::Commit));
-            let xml = String::from_utf8(message.encode().unwrap()).unwrap();
-            let header = String::from_utf8(context_header(&context, soap)).unwrap();
-            assert!(header.contains(r#"soap:mustUnderstand="1""#));
-            let spliced = xml.replacen("<s:Header>", &format!("<s:Header>{header}"), 1);
-            let read = wire::decode(
-                spliced.as_bytes(),
-                None,
-                &Limits::default(),
-                &WireLimits::default(),
-            )
-            .unwrap();
-            assert_eq!(read.context, Some(context));
+        for version in WsTxVersion::ALL {
+            for soap in [SoapVersion::Soap11, SoapVersion::Soap12] {
+                let context = sample_context(version);
+                let message = Message::new(soap, version, Body::Notification(Notification::Commit));
+                let xml = String::from_utf8(message.encode().unwrap()).unwrap();
+                let header = String::from_utf8(context_header(&context, soap)).unwrap();
+                assert!(header.contains(r#"soap:mustUnderstand="1""#));
+                assert!(header.contains(version.wscoor()));
+                let spliced = xml.replacen("<s:Header>", &format!("<s:Header>{header}"), 1);
+                let read = wire::decode(
+                    spliced.as_bytes(),
+                    None,
+                    &Limits::default(),
+                    &WireLimits::default(),
+                )
+                .unwrap();
+                assert_eq!(read.context, Some(context));
+            }
         }
     }
 

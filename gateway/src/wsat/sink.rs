@@ -35,6 +35,28 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// The most of an answer that is read (it is only checked for a status).
 const MAX_ANSWER: usize = 64 * 1024;
 
+/// A POST of a SOAP envelope of version `soap` with its action: the
+/// `SOAPAction` header in SOAP 1.1, the `action` parameter of the content
+/// type in SOAP 1.2.
+pub(crate) fn soap_post(
+    uri: Uri,
+    soap: SoapVersion,
+    action: &str,
+    xml: Vec<u8>,
+) -> Result<Request<Full<Bytes>>, http::Error> {
+    let request = Request::builder().method(Method::POST).uri(uri);
+    let request = match soap {
+        SoapVersion::Soap11 => request
+            .header(header::CONTENT_TYPE, SoapVersion::Soap11.content_type())
+            .header("SOAPAction", format!("\"{action}\"")),
+        SoapVersion::Soap12 => request.header(
+            header::CONTENT_TYPE,
+            format!("application/soap+xml; charset=utf-8; action=\"{action}\""),
+        ),
+    };
+    request.body(Full::new(Bytes::from(xml)))
+}
+
 /// Sends the coordinator's messages over HTTP(S) (Mozilla's roots for
 /// `https://`). Cheap to clone.
 #[derive(Clone)]
@@ -94,19 +116,7 @@ impl HttpSink {
         let xml = message
             .encode()
             .map_err(|e| SendError::Rejected(format!("cannot write the message: {e}")))?;
-        let action = message.action();
-        let mut request = Request::builder().method(Method::POST).uri(uri);
-        request = match message.soap {
-            SoapVersion::Soap11 => request
-                .header(header::CONTENT_TYPE, SoapVersion::Soap11.content_type())
-                .header("SOAPAction", format!("\"{action}\"")),
-            SoapVersion::Soap12 => request.header(
-                header::CONTENT_TYPE,
-                format!("application/soap+xml; charset=utf-8; action=\"{action}\""),
-            ),
-        };
-        let request = request
-            .body(Full::new(Bytes::from(xml)))
+        let request = soap_post(uri, message.soap, &message.action(), xml)
             .map_err(|e| SendError::Rejected(e.to_string()))?;
         let exchange = async {
             let response = self
