@@ -18,16 +18,34 @@
 //!   to the service, answered `202 Accepted`;
 //! - the service's outgoing messages (`Prepared`, `ReadOnly`, `Aborted`,
 //!   `Committed`, faults) are sent by [`SoapCoordinatorLink`] through the
-//!   gateway's [`HttpSink`].
+//!   gateway's [`HttpSink`], each with the branch's own signed participant
+//!   endpoint as `wsa:ReplyTo` and `wsa:From`. A coordinator restarted
+//!   without any record of the transaction can so still answer a resent
+//!   `Prepared` with the presumed-abort `Rollback` (WS-AT's coordinator
+//!   state table: a durable `Prepared` in state None gets `Rollback`).
+//!   The endpoint is kept with the coordinator's endpoint reference in the
+//!   branch's durable record (one more reference parameter, taken off
+//!   before sending, like the version marker), so a branch recovered after
+//!   a participant restart still sends it. A `wsat:UnknownTransaction`
+//!   fault is not taken as an abort: only the coordinator's `Rollback` is.
 //!
-//! Spoken: WS-AT 1.1/1.2 (2006/06) over SOAP 1.1. Contexts of WS-AT 1.0
-//! (2004/10) are refused by `enlist` for now.
+//! Spoken: WS-AT 1.1/1.2 (2006/06, WS-Addressing 1.0) and WS-AT 1.0
+//! (2004/10, WS-Addressing 2004/08), each in the version of the context
+//! enlisted in, over SOAP 1.1 or, with [`ParticipantHost::with_soap_version`],
+//! SOAP 1.2; the participant endpoint reads either SOAP version. The version
+//! pair is kept with the coordinator's endpoint reference (as one extra
+//! reference parameter, taken off before sending), so a branch recovered after a restart is
+//! answered in the version it registered with.
+//!
+//! [`ParticipantHost::join`] (in [`super::context`]) does the same for a
+//! hosted SOAP handler straight from its request's `CoordinationContext`
+//! header, once per transaction.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Method, StatusCode, header};
+use http::StatusCode;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -39,20 +57,30 @@ use ithaca_txn::participant::{
 };
 use ithaca_txn::record::{EndpointRef, ParticipantId, TxId};
 use ithaca_txn::wire::{
-    self, Body, CoordinationContext, Correlation, CorrelationKey, EndpointReference, FaultKind,
-    Message, Notification, Register, WireFault, WireLimits, WsTxVersion,
+    self, Body, CORRELATION_NS, CoordinationContext, Correlation, CorrelationKey,
+    EndpointReference, FaultKind, Message, Notification, Register, WireFault, WireLimits,
+    WsTxVersion,
 };
 use ithaca_wsdl::{Limits, SoapVersion};
+use quick_xml::NsReader;
+use quick_xml::events::Event;
+use quick_xml::name::ResolveResult;
 
 use crate::body::{Request, Response, full};
 use crate::router::Router;
-use crate::wsat::sink::HttpSink;
+use crate::wsat::context::Parked;
+use crate::wsat::peer::{self, Peer};
+use crate::wsat::sink::{HttpSink, soap_post};
 use crate::wsat::{new_message_id, plain, read_posted_message};
 
 /// How long a Register exchange may take.
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(10);
 /// The most of a RegisterResponse that is read.
 const MAX_REGISTER_ANSWER: usize = 64 * 1024;
+/// The local name (in [`CORRELATION_NS`]) of the reference parameter that
+/// keeps the branch's own participant endpoint with the coordinator's
+/// endpoint reference in the branch record.
+const REPLY_TO_ELEMENT: &str = "ParticipantReplyTo";
 
 /// Why a branch could not be enlisted.
 #[derive(Debug, thiserror::Error)]
@@ -69,8 +97,9 @@ pub enum ParticipantError {
     Enlist(#[from] EnlistFailure),
 }
 
-/// Sends the participant service's messages to coordinators as SOAP 1.1,
-/// WS-AT 1.2 one-way messages.
+/// Sends the participant service's messages to coordinators as one-way
+/// SOAP messages, in the SOAP and WS-AT versions each branch registered
+/// with (SOAP 1.1, WS-AT 1.2 for an endpoint without a version marker).
 #[derive(Debug, Clone)]
 pub struct SoapCoordinatorLink {
     sink: HttpSink,
@@ -91,7 +120,8 @@ impl CoordinatorLink for SoapCoordinatorLink {
         message: Outgoing,
     ) -> LinkFuture<'a> {
         Box::pin(async move {
-            let epr = EndpointReference::from_record(to).map_err(|e| e.to_string())?;
+            let (mut epr, peer) = peer::split(to).map_err(|e| e.to_string())?;
+            let own = take_reply_to(&mut epr);
             let body = match message {
                 Outgoing::Notification(notification) => Body::Notification(match notification {
                     ToCoordinator::Prepared => Notification::Prepared,
@@ -104,9 +134,12 @@ impl CoordinatorLink for SoapCoordinatorLink {
                     Body::Fault(WireFault::new(FaultKind::InvalidState))
                 }
             };
-            let mut message =
-                Message::to_endpoint(SoapVersion::Soap11, WsTxVersion::Jun2006, &epr, body);
+            let mut message = Message::to_endpoint(peer.soap, peer.version, &epr, body);
             message.addressing.message_id = Some(new_message_id());
+            // Where a coordinator that lost the transaction answers
+            // (presumed abort): this branch's participant endpoint.
+            message.addressing.from.clone_from(&own);
+            message.addressing.reply_to = own;
             self.sink
                 .post(&epr.address, &message)
                 .await
@@ -124,6 +157,10 @@ struct Shared {
     limits: Limits,
     wire: WireLimits,
     http: Client<HttpConnector, Full<Bytes>>,
+    /// The SOAP version of Register.
+    soap: SoapVersion,
+    /// The branches of hosted requests between requests.
+    parked: Arc<Parked>,
 }
 
 /// A PostgreSQL-backed Durable2PC participant hosted by the gateway. Cheap
@@ -168,8 +205,42 @@ impl ParticipantHost {
                 },
                 wire: WireLimits::default(),
                 http: Client::builder(TokioExecutor::new()).build(http),
+                soap: SoapVersion::Soap11,
+                parked: Arc::default(),
             }),
         }
+    }
+
+    /// The same host registering over `soap` (SOAP 1.1 by default); its
+    /// branches' messages to the coordinator use it too. Call before
+    /// cloning or mounting the routes.
+    #[must_use]
+    pub fn with_soap_version(self, soap: SoapVersion) -> Self {
+        let shared = &self.shared;
+        Self {
+            shared: Arc::new(Shared {
+                service: shared.service.clone(),
+                key: shared.key.clone(),
+                endpoint_url: shared.endpoint_url.clone(),
+                path: shared.path.clone(),
+                limits: shared.limits,
+                wire: shared.wire,
+                http: shared.http.clone(),
+                soap,
+                parked: Arc::default(),
+            }),
+        }
+    }
+
+    /// The branches parked between hosted requests.
+    pub(crate) fn parked(&self) -> &Arc<Parked> {
+        &self.shared.parked
+    }
+
+    /// How many transactions hold a branch parked between hosted requests
+    /// ([`ParticipantHost::join`]).
+    pub fn open_transactions(&self) -> usize {
+        self.shared.parked.len()
     }
 
     /// The participant service.
@@ -208,18 +279,19 @@ impl ParticipantHost {
         context: &CoordinationContext,
     ) -> Result<PgBranch, ParticipantError> {
         let version = WsTxVersion::from_namespace(&context.coordination_type)
-            .filter(|v| *v == WsTxVersion::Jun2006 && context.coordination_type == v.wsat())
+            .filter(|v| context.coordination_type == v.wsat())
             .ok_or_else(|| {
                 ParticipantError::UnsupportedContext(format!(
-                    "coordination type {:?} is not WS-AtomicTransaction 1.2",
+                    "coordination type {:?} is not WS-AtomicTransaction (1.0 or 1.2)",
                     context.coordination_type
                 ))
             })?;
+        let soap = self.shared.soap;
         let tx = TxId(context.identifier.clone());
         let service = &self.shared.service;
         let id = service.resource().reserve_branch(&tx);
         let mut register = Message::to_endpoint(
-            SoapVersion::Soap11,
+            soap,
             version,
             &context.registration_service,
             Body::Register(Register {
@@ -234,7 +306,19 @@ impl ParticipantHost {
             .await
             .map_err(ParticipantError::RegisterFailed)?;
         let coordinator = match answer.body {
-            Body::RegisterResponse(epr) => epr.to_record(),
+            Body::RegisterResponse(epr) => {
+                let mut kept = peer::keep(
+                    &epr,
+                    &Peer {
+                        soap,
+                        version,
+                        base: String::new(),
+                    },
+                );
+                kept.reference_parameters
+                    .push_str(&reply_to_marker(&self.participant_endpoint(&id)));
+                kept
+            }
             Body::Fault(fault) => {
                 return Err(ParticipantError::RegisterFailed(format!(
                     "{}: {}",
@@ -251,8 +335,12 @@ impl ParticipantHost {
         let expires = context
             .expires
             .map(|ms| Instant::now() + Duration::from_millis(u64::from(ms)));
+        let wsat = match version {
+            WsTxVersion::Jun2006 => WsatVersion::V2006,
+            WsTxVersion::Oct2004 => WsatVersion::V2004,
+        };
         Ok(service
-            .enlist_branch(&id, &coordinator, WsatVersion::V2006, expires)
+            .enlist_branch(&id, &coordinator, wsat, expires)
             .await?)
     }
 
@@ -262,13 +350,8 @@ impl ParticipantHost {
             .parse()
             .map_err(|_| format!("not a URL: {address}"))?;
         let xml = message.encode().map_err(|e| e.to_string())?;
-        let request = http::Request::builder()
-            .method(Method::POST)
-            .uri(uri)
-            .header(header::CONTENT_TYPE, SoapVersion::Soap11.content_type())
-            .header("SOAPAction", format!("\"{}\"", message.action()))
-            .body(Full::new(Bytes::from(xml)))
-            .map_err(|e| e.to_string())?;
+        let request =
+            soap_post(uri, message.soap, &message.action(), xml).map_err(|e| e.to_string())?;
         let exchange = async {
             let response = self
                 .shared
@@ -287,6 +370,98 @@ impl ParticipantHost {
         tokio::time::timeout(REGISTER_TIMEOUT, exchange)
             .await
             .map_err(|_| format!("no answer from {address}"))?
+    }
+}
+
+/// The reference parameter keeping `own` (the branch's participant
+/// endpoint) with the coordinator's endpoint reference.
+fn reply_to_marker(own: &EndpointReference) -> String {
+    let record = own.to_record();
+    let mut marker = String::from("<ic:");
+    marker.push_str(REPLY_TO_ELEMENT);
+    marker.push_str(" xmlns:ic=\"");
+    marker.push_str(CORRELATION_NS);
+    marker.push_str("\" address=\"");
+    escape_attribute(&mut marker, &record.address);
+    marker.push_str("\" parameters=\"");
+    escape_attribute(&mut marker, &record.reference_parameters);
+    marker.push_str("\"/>");
+    marker
+}
+
+/// `value` as the text of a double-quoted attribute (whitespace as
+/// character references, so attribute normalisation keeps it).
+fn escape_attribute(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            _ => out.push(c),
+        }
+    }
+}
+
+/// Takes the participant-endpoint marker(s) off `epr`'s reference
+/// parameters: the endpoint kept by the last well-formed one, if any.
+fn take_reply_to(epr: &mut EndpointReference) -> Option<EndpointReference> {
+    let mut own = None;
+    epr.reference_parameters
+        .retain(|parameter| match read_reply_to(parameter) {
+            Some(found) => {
+                own = found;
+                false
+            }
+            None => true,
+        });
+    own
+}
+
+/// `None` if `parameter` is not the marker; `Some(None)` if it is one that
+/// cannot be read (dropped all the same, never sent to the coordinator).
+fn read_reply_to(parameter: &str) -> Option<Option<EndpointReference>> {
+    let mut reader = NsReader::from_str(parameter);
+    loop {
+        let (resolved, event) = reader.read_resolved_event().ok()?;
+        let start = match event {
+            Event::Start(start) | Event::Empty(start) => start,
+            Event::Eof => return None,
+            _ => continue,
+        };
+        let ours = matches!(resolved, ResolveResult::Bound(ns) if ns.as_ref() == CORRELATION_NS)
+            && start.local_name().as_ref() == REPLY_TO_ELEMENT;
+        if !ours {
+            return None;
+        }
+        let mut address = None;
+        let mut parameters = String::new();
+        for attribute in start.attributes() {
+            let Ok(attribute) = attribute else {
+                return Some(None);
+            };
+            let Ok(value) = attribute.normalized_value(quick_xml::XmlVersion::Implicit1_0) else {
+                return Some(None);
+            };
+            match attribute.key.as_ref() {
+                "address" => address = Some(value.into_owned()),
+                "parameters" => parameters = value.into_owned(),
+                _ => {}
+            }
+        }
+        let Some(address) = address.filter(|a| !a.is_empty()) else {
+            return Some(None);
+        };
+        return Some(
+            EndpointReference::from_record(&EndpointRef {
+                address,
+                reference_parameters: parameters,
+            })
+            .ok(),
+        );
     }
 }
 
@@ -313,7 +488,18 @@ async fn handle(shared: Arc<Shared>, request: Request) -> Response {
         .as_ref()
         .or(message.addressing.from.as_ref())
         .filter(|epr| !epr.is_anonymous())
-        .map(EndpointReference::to_record);
+        .map(|epr| {
+            peer::keep(
+                epr,
+                &Peer {
+                    soap: message.soap,
+                    version: message.version,
+                    base: String::new(),
+                },
+            )
+        });
+    // Work parked between hosted requests goes to the service first.
+    shared.parked.release_for(&branch, &shared.service);
     match message.body {
         Body::Notification(Notification::Prepare) => {
             shared
@@ -349,4 +535,50 @@ async fn handle(shared: Arc<Shared>, request: Request) -> Response {
     let mut response = Response::new(full(Bytes::new()));
     *response.status_mut() = StatusCode::ACCEPTED;
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_participant_endpoint_is_kept_with_the_coordinator_and_taken_off() {
+        let coordinator = EndpointReference {
+            address: "http://c.example/wsat/2pc".into(),
+            reference_parameters: vec![r#"<x:Id xmlns:x="urn:x">1</x:Id>"#.into()],
+        };
+        let own = EndpointReference {
+            address: "http://p.example/bank?a=1&b=\"2\"".into(),
+            reference_parameters: vec![
+                "<y:P xmlns:y=\"urn:y\" v=\"a&amp;b\">\n\tx &lt; y\r\n</y:P>".into(),
+            ],
+        };
+        let mut record = peer::keep(&coordinator, &Peer::default());
+        record.reference_parameters.push_str(&reply_to_marker(&own));
+        let (mut epr, _) = peer::split(&record).unwrap();
+        assert_eq!(take_reply_to(&mut epr), Some(own));
+        assert_eq!(epr, coordinator);
+    }
+
+    #[test]
+    fn an_endpoint_without_the_marker_has_no_reply_to() {
+        let mut epr = EndpointReference {
+            address: "http://c.example/wsat/2pc".into(),
+            reference_parameters: vec![r#"<x:Id xmlns:x="urn:x">1</x:Id>"#.into()],
+        };
+        let before = epr.clone();
+        assert_eq!(take_reply_to(&mut epr), None);
+        assert_eq!(epr, before);
+    }
+
+    #[test]
+    fn an_unreadable_marker_is_dropped_without_a_reply_to() {
+        let marker = format!("<ic:{REPLY_TO_ELEMENT} xmlns:ic=\"{CORRELATION_NS}\"/>");
+        let mut epr = EndpointReference {
+            address: "http://c.example/wsat/2pc".into(),
+            reference_parameters: vec![marker],
+        };
+        assert_eq!(take_reply_to(&mut epr), None);
+        assert!(epr.reference_parameters.is_empty());
+    }
 }
