@@ -31,6 +31,7 @@
 //! coordinator sends goes through [`HttpSink`].
 
 pub mod client;
+pub mod context;
 mod endpoint;
 pub mod participant;
 mod peer;
