@@ -64,15 +64,51 @@ async fn trio(dir: &std::path::Path) -> Trio {
     .await;
     let backup = Gateway::start("B", dir, &member_config("B", members)).await;
     let endpoint = backup.endpoint();
+    let joined = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     until("B to join as backup", Duration::from_secs(20), || {
-        let (client, endpoint) = (client.clone(), endpoint.clone());
+        let (client, endpoint, joined) = (client.clone(), endpoint.clone(), joined.clone());
         async move {
-            matches!(
-                client.call(&endpoint, &Call::GetSector { sector: "S1".into() }, None).await,
-                Answer::NotPrimary { primary: Some(ref p), .. } if p == "P"
-            )
+            match client
+                .call(
+                    &endpoint,
+                    &Call::GetSector {
+                        sector: "S1".into(),
+                    },
+                    None,
+                )
+                .await
+            {
+                Answer::NotPrimary {
+                    primary: Some(ref p),
+                    view: Some(view),
+                    ..
+                } if p == "P" => {
+                    joined.store(view, std::sync::atomic::Ordering::Relaxed);
+                    true
+                }
+                _ => false,
+            }
         }
     })
+    .await;
+    // B's view names it as P's backup; wait until P serves in that view
+    // too (its member may install views a heartbeat later), so the tests'
+    // writes are acknowledged by the backup.
+    let joined = joined.load(std::sync::atomic::Ordering::Relaxed);
+    let endpoint = primary.endpoint();
+    until(
+        "P to serve in the view with B",
+        Duration::from_secs(20),
+        || {
+            let (client, endpoint) = (client.clone(), endpoint.clone());
+            async move {
+                matches!(
+                    client.call(&endpoint, &Call::GetSector { sector: "S1".into() }, None).await,
+                    Answer::Sector { view, .. } if view >= joined
+                )
+            }
+        },
+    )
     .await;
     Trio {
         _oracle: oracle,
