@@ -20,13 +20,10 @@ use ithaca_gateway::wsat::client::{
     BeginOptions, CompletionInitiatorRoute, Outcome, Transaction, WsatClient, WsatClientError,
 };
 use ithaca_gateway::wsat::participant::{ParticipantError, ParticipantHost, SoapCoordinatorLink};
-use ithaca_gateway::wsat::{HttpSink, WsatHost, WsatSettings};
+use ithaca_gateway::wsat::{HttpSink, WsatHost};
 use ithaca_testkit::pg::TestDatabase;
-use ithaca_txn::driver::DriverConfig;
-use ithaca_txn::log::SqliteLog;
 use ithaca_txn::participant::{self as participant, NodeId, PgParticipant, PgParticipantService};
-use ithaca_txn::wire::{CorrelationKey, WireLimits};
-use ithaca_wsdl::Limits;
+use ithaca_txn::wire::CorrelationKey;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use support::TestGateway;
 
@@ -94,24 +91,7 @@ async fn participant_host(pool: &PgPool, node: &str, base: &str, path: &str) -> 
 impl World {
     async fn start(db_a: &TestDatabase<'_>, db_b: &TestDatabase<'_>, accounts: i64) -> Self {
         let log_dir = tempfile::tempdir().unwrap();
-        let log = SqliteLog::open(&log_dir.path().join("wsat.sqlite3"), "test")
-            .await
-            .unwrap();
-        let mut driver = DriverConfig::default();
-        driver.engine.resend_after = Duration::from_millis(300);
-        let coordinator = WsatHost::start(WsatSettings {
-            log: Arc::new(log),
-            key: CorrelationKey::from_bytes([7; 32]),
-            public_url: None,
-            driver,
-            limits: Limits {
-                max_size: 64 * 1024,
-                ..Limits::DEFAULT
-            },
-            wire: WireLimits::default(),
-        })
-        .unwrap();
-        coordinator.service().recovered().await.unwrap();
+        let coordinator = support::test_coordinator(&log_dir.path().join("wsat.sqlite3")).await;
         let port = ithaca_testkit::free_port().unwrap();
         let base = format!("http://127.0.0.1:{port}");
         let (pool_a, pool_b) = (bank(db_a, accounts).await, bank(db_b, accounts).await);

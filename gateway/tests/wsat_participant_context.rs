@@ -22,13 +22,11 @@ use ithaca_gateway::wsat::client::{
 };
 use ithaca_gateway::wsat::context::Transactional;
 use ithaca_gateway::wsat::participant::{ParticipantHost, SoapCoordinatorLink};
-use ithaca_gateway::wsat::{HttpSink, WsatHost, WsatSettings};
+use ithaca_gateway::wsat::{HttpSink, WsatHost};
 use ithaca_testkit::pg::TestDatabase;
-use ithaca_txn::driver::DriverConfig;
-use ithaca_txn::log::SqliteLog;
 use ithaca_txn::participant::{self as participant, NodeId, PgParticipant, PgParticipantService};
-use ithaca_txn::wire::{CorrelationKey, WireLimits, WsTxVersion};
-use ithaca_wsdl::{FaultCode, Limits, SoapVersion};
+use ithaca_txn::wire::{CorrelationKey, WsTxVersion};
+use ithaca_wsdl::{FaultCode, SoapVersion};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use support::TestGateway;
 
@@ -152,24 +150,7 @@ struct World {
 impl World {
     async fn start(db: &TestDatabase<'_>, participant_soap: SoapVersion) -> Self {
         let log_dir = tempfile::tempdir().unwrap();
-        let log = SqliteLog::open(&log_dir.path().join("wsat.sqlite3"), "test")
-            .await
-            .unwrap();
-        let mut driver = DriverConfig::default();
-        driver.engine.resend_after = Duration::from_millis(300);
-        let coordinator = WsatHost::start(WsatSettings {
-            log: Arc::new(log),
-            key: CorrelationKey::from_bytes([7; 32]),
-            public_url: None,
-            driver,
-            limits: Limits {
-                max_size: 64 * 1024,
-                ..Limits::DEFAULT
-            },
-            wire: WireLimits::default(),
-        })
-        .unwrap();
-        coordinator.service().recovered().await.unwrap();
+        let coordinator = support::test_coordinator(&log_dir.path().join("wsat.sqlite3")).await;
         let port = ithaca_testkit::free_port().unwrap();
         let base = format!("http://127.0.0.1:{port}");
 

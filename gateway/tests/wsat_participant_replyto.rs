@@ -16,21 +16,17 @@
 
 mod support;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::StatusCode;
 use ithaca_gateway::Router;
 use ithaca_gateway::body::{Request, Response, full};
+use ithaca_gateway::wsat::HttpSink;
 use ithaca_gateway::wsat::client::{BeginOptions, CompletionInitiatorRoute, WsatClient};
 use ithaca_gateway::wsat::participant::{ParticipantHost, SoapCoordinatorLink};
-use ithaca_gateway::wsat::{HttpSink, WsatHost, WsatSettings};
-use ithaca_txn::driver::DriverConfig;
-use ithaca_txn::log::SqliteLog;
 use ithaca_txn::participant::{self as participant, NodeId, PgParticipant, PgParticipantService};
-use ithaca_txn::wire::{CorrelationKey, WireLimits};
-use ithaca_wsdl::Limits;
+use ithaca_txn::wire::CorrelationKey;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use support::TestGateway;
 
@@ -67,27 +63,6 @@ async fn participant_host(pool: &PgPool, node: &str, base: &str, path: &str) -> 
         },
     );
     ParticipantHost::new(service, CorrelationKey::from_bytes([5; 32]), base, path)
-}
-
-/// A coordinator on the SQLite log at `log`, its log loaded.
-async fn coordinator(log: &Path) -> WsatHost {
-    let log = SqliteLog::open(log, "test").await.unwrap();
-    let mut driver = DriverConfig::default();
-    driver.engine.resend_after = Duration::from_millis(300);
-    let host = WsatHost::start(WsatSettings {
-        log: Arc::new(log),
-        key: CorrelationKey::from_bytes([7; 32]),
-        public_url: None,
-        driver,
-        limits: Limits {
-            max_size: 64 * 1024,
-            ..Limits::DEFAULT
-        },
-        wire: WireLimits::default(),
-    })
-    .unwrap();
-    host.service().recovered().await.unwrap();
-    host
 }
 
 /// Accepts every message and does nothing with it.
@@ -138,7 +113,7 @@ async fn a_restarted_coordinator_without_a_record_rolls_back_a_resent_prepared()
 
     // The first coordinator: the bank prepares, the silent participant
     // never votes, so nothing is decided (and nothing logged).
-    let first = coordinator(&log).await;
+    let first = support::test_coordinator(&log).await;
     let routes = first
         .routes()
         .clone()
@@ -181,7 +156,7 @@ async fn a_restarted_coordinator_without_a_record_rolls_back_a_resent_prepared()
     first.shutdown().await;
     running.gateway.shutdown().await;
     let _ = commit.await;
-    let second = coordinator(&log).await;
+    let second = support::test_coordinator(&log).await;
     assert!(second.service().is_recovered());
     let routes = second
         .routes()

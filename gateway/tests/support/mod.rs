@@ -367,3 +367,26 @@ impl Load {
         complete
     }
 }
+
+/// A WS-AT coordinator for tests: the SQLite log at `log` (instance
+/// `test`), resends after 300 ms, a fixed correlation key, envelopes up to
+/// 64 KiB; returned once its log is loaded.
+pub async fn test_coordinator(log: &std::path::Path) -> ithaca_gateway::wsat::WsatHost {
+    let log = ithaca_txn::log::SqliteLog::open(log, "test").await.unwrap();
+    let mut driver = ithaca_txn::driver::DriverConfig::default();
+    driver.engine.resend_after = Duration::from_millis(300);
+    let host = ithaca_gateway::wsat::WsatHost::start(ithaca_gateway::wsat::WsatSettings {
+        log: std::sync::Arc::new(log),
+        key: ithaca_txn::wire::CorrelationKey::from_bytes([7; 32]),
+        public_url: None,
+        driver,
+        limits: ithaca_wsdl::Limits {
+            max_size: 64 * 1024,
+            ..ithaca_wsdl::Limits::DEFAULT
+        },
+        wire: ithaca_txn::wire::WireLimits::default(),
+    })
+    .unwrap();
+    host.service().recovered().await.unwrap();
+    host
+}
