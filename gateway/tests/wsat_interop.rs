@@ -20,52 +20,22 @@ use bytes::Bytes;
 use http_body_util::Full;
 use support::TestGateway;
 
-const WRAPPER: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
-<wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/"
-    xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/"
-    xmlns:wscoor="http://docs.oasis-open.org/ws-tx/wscoor/2006/06"
-    xmlns:tns="urn:ithaca:test:wscoor-bindings"
-    targetNamespace="urn:ithaca:test:wscoor-bindings">
-  <wsdl:import namespace="http://docs.oasis-open.org/ws-tx/wscoor/2006/06" location="OFFICIAL"/>
-  <wsdl:binding name="ActivationSoap11" type="wscoor:ActivationPortType">
-    <soap:binding style="document" transport="http://schemas.xmlsoap.org/soap/http"/>
-    <wsdl:operation name="CreateCoordinationContextOperation">
-      <soap:operation soapAction="http://docs.oasis-open.org/ws-tx/wscoor/2006/06/CreateCoordinationContext"/>
-      <wsdl:input><soap:body use="literal"/></wsdl:input>
-      <wsdl:output><soap:body use="literal"/></wsdl:output>
-    </wsdl:operation>
-  </wsdl:binding>
-  <wsdl:binding name="RegistrationSoap11" type="wscoor:RegistrationPortType">
-    <soap:binding style="document" transport="http://schemas.xmlsoap.org/soap/http"/>
-    <wsdl:operation name="RegisterOperation">
-      <soap:operation soapAction="http://docs.oasis-open.org/ws-tx/wscoor/2006/06/Register"/>
-      <wsdl:input><soap:body use="literal"/></wsdl:input>
-      <wsdl:output><soap:body use="literal"/></wsdl:output>
-    </wsdl:operation>
-  </wsdl:binding>
-  <wsdl:service name="Coordinator">
-    <wsdl:port name="Activation" binding="tns:ActivationSoap11">
-      <soap:address location="BASE/wsat/activation"/>
-    </wsdl:port>
-    <wsdl:port name="Registration" binding="tns:RegistrationSoap11">
-      <soap:address location="BASE/wsat/registration"/>
-    </wsdl:port>
-  </wsdl:service>
-</wsdl:definitions>
-"#;
-
-const ZEEP_SCRIPT: &str = r#"
-import copy, os, sys
+/// What both zeep scripts start with: the official schemas read from the
+/// corpus copy (nothing fetched from the network), the wrapper loaded.
+const ZEEP_PRELUDE: &str = r#"
+import copy, os, sys, threading
+from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
+from lxml import etree
 from zeep import Client
 from zeep.transports import Transport
 from zeep.wsa import WsAddressingPlugin
 
 schemas = os.environ["ITHACA_SCHEMAS"]
-# The official schema imports WS-Addressing by its W3C URL: read the
-# corpus copy instead, and fetch nothing from the network.
 LOCAL = {
     "http://www.w3.org/2006/03/addressing/ws-addr.xsd": schemas + "/addressing/ws-addr.xsd",
     "http://www.w3.org/2005/08/addressing/ws-addr.xsd": schemas + "/addressing/ws-addr.xsd",
+    "http://docs.oasis-open.org/ws-tx/wsat/2006/06/wstx-wsat-1.1-schema-200701.xsd":
+        schemas + "/ws-tx/2006-06/wstx-wsat-1.1-schema-200701.xsd",
 }
 
 class LocalTransport(Transport):
@@ -76,7 +46,13 @@ class LocalTransport(Transport):
         return super().load(url)
 
 WSAT = "http://docs.oasis-open.org/ws-tx/wsat/2006/06"
+WSA = "http://www.w3.org/2005/08/addressing"
+SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+TNS = "{urn:ithaca:test:wstx-bindings}"
 client = Client(os.environ["ITHACA_WRAPPER"], transport=LocalTransport(), plugins=[WsAddressingPlugin()])
+"#;
+
+const ZEEP_SCRIPT: &str = r#"
 activation = client.bind("Coordinator", "Activation")
 response = activation.CreateCoordinationContextOperation(Expires={"_value_1": 30000}, CoordinationType=WSAT)
 context = response.CoordinationContext
@@ -94,7 +70,7 @@ for parameter in registration.ReferenceParameters._value_1:
     header = copy.deepcopy(parameter)
     header.set("{http://www.w3.org/2005/08/addressing}IsReferenceParameter", "true")
     headers.append(header)
-registration_service = client.create_service("{urn:ithaca:test:wscoor-bindings}RegistrationSoap11", address)
+registration_service = client.create_service("{urn:ithaca:test:wstx-bindings}RegistrationSoap11", address)
 answer = registration_service.RegisterOperation(
     ProtocolIdentifier=WSAT + "/Durable2PC",
     ParticipantProtocolService={"Address": {"_value_1": "http://participant.example/2pc"}},
@@ -107,41 +83,18 @@ print("registered: coordinator protocol service", coordinator)
 
 #[tokio::test(flavor = "multi_thread")]
 async fn corpus_zeep_activates_and_registers_with_the_official_wsdl() {
-    let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/schemas");
-    let official = schemas.join("ws-tx/2006-06/wstx-wscoor-1.1-wsdl-200702.wsdl");
-    if !official.exists() {
+    let Some(corpus) = OfficialWsdls::find() else {
         println!("corpus tier skipped");
         return;
-    }
+    };
     let python = ithaca_testkit::interop::python().unwrap_or_else(|e| panic!("{e}"));
     let gateway = TestGateway::start(ithaca_gateway::Router::new(), |config| {
         config.membership.enabled = false;
         config.wsat.enabled = true;
     })
     .await;
-    let base = format!("http://{}", gateway.addr());
     wait_until_recovered(&gateway).await;
-
-    let dir = tempfile::tempdir().unwrap();
-    let wrapper = dir.path().join("coordinator.wsdl");
-    std::fs::write(
-        &wrapper,
-        WRAPPER
-            .replace(
-                "OFFICIAL",
-                &official.canonicalize().unwrap().display().to_string(),
-            )
-            .replace("BASE", &base),
-    )
-    .unwrap();
-    let output = tokio::process::Command::new(python)
-        .arg("-c")
-        .arg(ZEEP_SCRIPT)
-        .env("ITHACA_WRAPPER", &wrapper)
-        .env("ITHACA_SCHEMAS", schemas.canonicalize().unwrap())
-        .output()
-        .await
-        .unwrap();
+    let output = corpus.run_zeep(&python, ZEEP_SCRIPT, &gateway).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "zeep failed:\n{stdout}\n{stderr}");
@@ -173,7 +126,9 @@ async fn wait_until_recovered(gateway: &TestGateway) {
 
 /// The WS-AT half of the wrapper: SOAP 1.1 bindings of the official
 /// Completion coordinator and 2PC coordinator port types.
-const WSAT_WRAPPER: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+/// Concrete SOAP 1.1 bindings and ports for the official WS-Coordination and
+/// WS-AT port types (the official WSDLs define port types only).
+const WRAPPER: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/"
     xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/"
     xmlns:wscoor="http://docs.oasis-open.org/ws-tx/wscoor/2006/06"
@@ -232,38 +187,14 @@ const WSAT_WRAPPER: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
     <wsdl:port name="Activation" binding="tns:ActivationSoap11">
       <soap:address location="BASE/wsat/activation"/>
     </wsdl:port>
+    <wsdl:port name="Registration" binding="tns:RegistrationSoap11">
+      <soap:address location="BASE/wsat/registration"/>
+    </wsdl:port>
   </wsdl:service>
 </wsdl:definitions>
 "#;
 
 const ZEEP_2PC_SCRIPT: &str = r#"
-import copy, os, sys, threading
-from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
-from lxml import etree
-from zeep import Client
-from zeep.transports import Transport
-from zeep.wsa import WsAddressingPlugin
-
-schemas = os.environ["ITHACA_SCHEMAS"]
-LOCAL = {
-    "http://www.w3.org/2006/03/addressing/ws-addr.xsd": schemas + "/addressing/ws-addr.xsd",
-    "http://www.w3.org/2005/08/addressing/ws-addr.xsd": schemas + "/addressing/ws-addr.xsd",
-    "http://docs.oasis-open.org/ws-tx/wsat/2006/06/wstx-wsat-1.1-schema-200701.xsd":
-        schemas + "/ws-tx/2006-06/wstx-wsat-1.1-schema-200701.xsd",
-}
-
-class LocalTransport(Transport):
-    def load(self, url):
-        url = LOCAL.get(url, url)
-        if url.startswith("http://") or url.startswith("https://"):
-            raise RuntimeError("refusing to fetch " + url)
-        return super().load(url)
-
-WSAT = "http://docs.oasis-open.org/ws-tx/wsat/2006/06"
-WSA = "http://www.w3.org/2005/08/addressing"
-SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
-TNS = "{urn:ithaca:test:wstx-bindings}"
-client = Client(os.environ["ITHACA_WRAPPER"], transport=LocalTransport(), plugins=[WsAddressingPlugin()])
 
 seen = {"/participant": [], "/initiator": []}
 changed = threading.Condition()
@@ -340,46 +271,18 @@ server.shutdown()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn corpus_zeep_commits_a_transaction_with_its_own_durable_participant() {
-    let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/schemas");
-    let wscoor = schemas.join("ws-tx/2006-06/wstx-wscoor-1.1-wsdl-200702.wsdl");
-    let wsat = schemas.join("ws-tx/2006-06/wstx-wsat-1.1-wsdl-200702.wsdl");
-    if !wscoor.exists() || !wsat.exists() {
+    let Some(corpus) = OfficialWsdls::find() else {
         println!("corpus tier skipped");
         return;
-    }
+    };
     let python = ithaca_testkit::interop::python().unwrap_or_else(|e| panic!("{e}"));
     let gateway = TestGateway::start(ithaca_gateway::Router::new(), |config| {
         config.membership.enabled = false;
         config.wsat.enabled = true;
     })
     .await;
-    let base = format!("http://{}", gateway.addr());
     wait_until_recovered(&gateway).await;
-
-    let dir = tempfile::tempdir().unwrap();
-    let wrapper = dir.path().join("wstx.wsdl");
-    std::fs::write(
-        &wrapper,
-        WSAT_WRAPPER
-            .replace(
-                "WSCOOR",
-                &wscoor.canonicalize().unwrap().display().to_string(),
-            )
-            .replace(
-                "WSAT\"",
-                &format!("{}\"", wsat.canonicalize().unwrap().display()),
-            )
-            .replace("BASE", &base),
-    )
-    .unwrap();
-    let output = tokio::process::Command::new(python)
-        .arg("-c")
-        .arg(ZEEP_2PC_SCRIPT)
-        .env("ITHACA_WRAPPER", &wrapper)
-        .env("ITHACA_SCHEMAS", schemas.canonicalize().unwrap())
-        .output()
-        .await
-        .unwrap();
+    let output = corpus.run_zeep(&python, ZEEP_2PC_SCRIPT, &gateway).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "zeep failed:\n{stdout}\n{stderr}");
@@ -393,4 +296,54 @@ async fn corpus_zeep_commits_a_transaction_with_its_own_durable_participant() {
         "the initiator must be told Committed:\n{stdout}\n{stderr}"
     );
     gateway.gateway.shutdown().await;
+}
+
+/// The official WS-Coordination and WS-AT 1.1 WSDLs and schemas of the
+/// corpus tier.
+struct OfficialWsdls {
+    schemas: std::path::PathBuf,
+    wscoor: std::path::PathBuf,
+    wsat: std::path::PathBuf,
+}
+
+impl OfficialWsdls {
+    /// `None` when `../shared/schemas` is absent (a user's clone).
+    fn find() -> Option<Self> {
+        let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/schemas");
+        let wscoor = schemas.join("ws-tx/2006-06/wstx-wscoor-1.1-wsdl-200702.wsdl");
+        let wsat = schemas.join("ws-tx/2006-06/wstx-wsat-1.1-wsdl-200702.wsdl");
+        (wscoor.exists() && wsat.exists()).then(|| Self {
+            schemas: schemas.canonicalize().unwrap(),
+            wscoor: wscoor.canonicalize().unwrap(),
+            wsat: wsat.canonicalize().unwrap(),
+        })
+    }
+
+    /// Writes [`WRAPPER`] pointing at the official WSDLs and `gateway`, and
+    /// runs [`ZEEP_PRELUDE`] followed by `script` with it.
+    async fn run_zeep(
+        &self,
+        python: &Path,
+        script: &str,
+        gateway: &TestGateway,
+    ) -> std::process::Output {
+        let dir = tempfile::tempdir().unwrap();
+        let wrapper = dir.path().join("wstx.wsdl");
+        std::fs::write(
+            &wrapper,
+            WRAPPER
+                .replace("WSCOOR", &self.wscoor.display().to_string())
+                .replace("WSAT\"", &format!("{}\"", self.wsat.display()))
+                .replace("BASE", &format!("http://{}", gateway.addr())),
+        )
+        .unwrap();
+        tokio::process::Command::new(python)
+            .arg("-c")
+            .arg(format!("{ZEEP_PRELUDE}{script}"))
+            .env("ITHACA_WRAPPER", &wrapper)
+            .env("ITHACA_SCHEMAS", &self.schemas)
+            .output()
+            .await
+            .unwrap()
+    }
 }
