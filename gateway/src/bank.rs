@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use ithaca_services::bank::{self, ledger, message, operation};
 use ithaca_txn::participant::{self, NodeId, PgParticipant, PgParticipantService};
-use ithaca_txn::wire::{self, CoordinationContext, WireLimits, WsTxVersion};
-use ithaca_wsdl::{Limits, QName};
+use ithaca_txn::wire::WsTxVersion;
+use ithaca_wsdl::QName;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::config::{BankConfig, Config};
@@ -41,8 +41,6 @@ use crate::wsat::{HttpSink, load_or_create_key};
 
 /// How long a bank waits for its database at start.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The most a context header may take when it is read.
-const MAX_CONTEXT_MESSAGE: usize = 256 * 1024;
 
 /// Why a bank could not start.
 #[derive(Debug, thiserror::Error)]
@@ -265,42 +263,6 @@ fn soap_routes(
         .map_err(|e| e.to_string())
 }
 
-/// The request's `CoordinationContext` header, when it has one.
-///
-/// The context is read by the WS-TX wire reader, over the request's own
-/// envelope (so every namespace binding in scope stays) with the body
-/// replaced by an empty WS-AT notification.
-pub fn coordination_context(request: &SoapRequest) -> Result<Option<CoordinationContext>, String> {
-    let version = request.header_blocks().iter().find_map(|block| {
-        let namespace = block.name.namespace.as_deref()?;
-        (block.name.local == "CoordinationContext")
-            .then(|| WsTxVersion::from_namespace(namespace))
-            .flatten()
-            .filter(|v| v.wscoor() == namespace)
-    });
-    let Some(version) = version else {
-        return Ok(None);
-    };
-    let message = request.message();
-    let payload = request.envelope().body.payload.clone();
-    let (Some(head), Some(tail)) = (message.get(..payload.start), message.get(payload.end..))
-    else {
-        return Err("the request envelope could not be read again".to_owned());
-    };
-    let empty = format!("<wsat:Prepare xmlns:wsat=\"{}\"/>", version.wsat());
-    let mut envelope = Vec::with_capacity(head.len() + empty.len() + tail.len());
-    envelope.extend_from_slice(head);
-    envelope.extend_from_slice(empty.as_bytes());
-    envelope.extend_from_slice(tail);
-    let limits = Limits {
-        max_size: MAX_CONTEXT_MESSAGE,
-        ..Limits::DEFAULT
-    };
-    let read = wire::decode(&envelope, None, &limits, &WireLimits::default())
-        .map_err(|e| format!("the CoordinationContext header cannot be read: {e}"))?;
-    Ok(read.context)
-}
-
 impl Handler {
     async fn movement(
         &self,
@@ -315,8 +277,8 @@ impl Handler {
         };
         let movement = message::read_movement(request.body(), element)
             .map_err(|e| SoapError::sender(e.to_string()))?;
-        let context = coordination_context(&request)
-            .map_err(SoapError::sender)?
+        let context = crate::wsat::context::read_context(&request)
+            .map_err(|e| SoapError::sender(e.to_string()))?
             .ok_or_else(|| {
                 SoapError::sender(format!(
                     "{element} runs only inside a WS-AtomicTransaction: send its wscoor:CoordinationContext header"
