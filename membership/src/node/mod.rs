@@ -389,6 +389,12 @@ impl<D: DatagramSocket> HeartbeatTask<D> {
     /// Reads every queued datagram (up to a batch), stamping each arrival
     /// right after `recv` returns and answering it before the next.
     fn drain(&mut self, buffer: &mut [u8]) {
+        // A view committed since the last wake-up is installed first: a
+        // member answered with it may already be heartbeating with its id.
+        if self.views.has_changed().unwrap_or(false) {
+            let view = Arc::clone(&self.views.borrow_and_update());
+            self.install(view);
+        }
         for _ in 0..RECV_BATCH {
             match self.socket.try_recv_from(buffer) {
                 Ok((len, from)) => {

@@ -25,6 +25,10 @@ use super::stats::NodeCounters;
 use super::transport::StreamListener;
 
 /// What the TCP side shares with its connection tasks.
+/// How long a Join or Leave answer waits for its view to reach the
+/// heartbeat path.
+const PUBLISH_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub(crate) struct RequestContext {
     pub(crate) consensus: Arc<dyn Consensus>,
     pub(crate) views: watch::Receiver<Arc<EncodedView>>,
@@ -140,6 +144,17 @@ pub(crate) fn reject_code(error: &ViewError) -> RejectCode {
 }
 
 impl RequestContext {
+    /// Waits (at most [`PUBLISH_WAIT`]) until the node has published
+    /// `view` to its heartbeat task, so a member that heartbeats right after
+    /// its JoinReply does not name a view the heartbeat path has not seen
+    /// yet (it would be refused as a view from the future).
+    async fn until_published(&self, view: &crate::View) {
+        let mut views = self.views.clone();
+        let id = view.id();
+        let _ =
+            tokio::time::timeout(PUBLISH_WAIT, views.wait_for(|seen| seen.view.id() >= id)).await;
+    }
+
     fn hint(&self, leader: Option<&NodeInfo>) -> Option<String> {
         leader.and_then(|leader| self.member_addresses.get(&leader.id).cloned())
     }
@@ -261,6 +276,7 @@ async fn join(
                 .counters
                 .joins_committed
                 .fetch_add(1, Ordering::Relaxed);
+            context.until_published(&view).await;
             encode(&Message::JoinReply {
                 request_id,
                 view: Box::new(view),
@@ -295,6 +311,7 @@ async fn leave(
         .await
     {
         Ok(view) => {
+            context.until_published(&view).await;
             context
                 .counters
                 .leaves_committed
