@@ -1,6 +1,6 @@
-//! `corba_echo_client REF N MODE`: calls `IthacaBench::Echo` N times in
-//! MODE (echo, add or reverse) on REF (a corbaloc URL) and prints
-//! `calls/s=X`.
+//! `corba_echo_client [--busy-poll MICROS] REF N MODE`: calls
+//! `IthacaBench::Echo` N times in MODE (echo, add or reverse) on REF (a
+//! corbaloc URL) and prints `calls/s=X`.
 //!
 //! The calls are made the way omniORB's anchor client (`client.cc`) makes
 //! them, with the same arguments, from one thread that blocks on the socket
@@ -9,16 +9,31 @@
 //! does what `client.cc` does: checks the contract (echoString, add and
 //! its Overflow, reverse, ping) and makes 1 000 warm-up `echoString`
 //! calls, so neither client times its connection's first calls.
+//!
+//! `--busy-poll MICROS` sets [`ClientConfig::busy_poll`]: each call polls
+//! for its reply that long before blocking. omniORB's client does not do
+//! this, so a run with it compares a polling client with a sleeping one;
+//! without it (the default) both wait the same way.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use ithaca_corba_echo::{ADD_LIMIT, AddResult, BlockingEchoClient, Point};
 use ithaca_idl::orb::ClientConfig;
 
 fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let usage = "usage: corba_echo_client REF N MODE";
+    let mut args = std::env::args().skip(1).peekable();
+    let usage = "usage: corba_echo_client [--busy-poll MICROS] REF N MODE";
+    let mut config = ClientConfig::default();
+    if args.peek().map(String::as_str) == Some("--busy-poll") {
+        args.next();
+        let micros: u64 = args
+            .next()
+            .context(usage)?
+            .parse()
+            .context("--busy-poll takes a number of microseconds")?;
+        config.busy_poll = Some(Duration::from_micros(micros));
+    }
     let reference = args.next().context(usage)?;
     let calls: u64 = args
         .next()
@@ -29,7 +44,7 @@ fn main() -> anyhow::Result<()> {
     if !matches!(mode.as_str(), "echo" | "add" | "reverse") {
         bail!("unknown mode {mode}: use echo, add or reverse");
     }
-    let mut client = BlockingEchoClient::connect(&reference, ClientConfig::default())
+    let mut client = BlockingEchoClient::connect(&reference, config)
         .with_context(|| format!("cannot connect to {reference}"))?;
     // The same arguments as the omniORB anchor client's timed loop.
     let points: Vec<Point> = (0..100)

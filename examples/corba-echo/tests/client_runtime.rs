@@ -2,7 +2,9 @@
 //! connection stays usable and a late reply is dropped), `Orb`'s pooled
 //! connections, LOCATION_FORWARD / LOCATION_FORWARD_PERM / OBJECT_FORWARD
 //! followed with a bound on hops, `_interface` (NO_IMPLEMENT) and
-//! code-set negotiation with Ithaca's own server.
+//! code-set negotiation with Ithaca's own server; concurrent calls on one
+//! shared connection (on a multi-thread and a current-thread runtime) and
+//! a connection the server closed replaced before the next call.
 
 #![allow(clippy::unwrap_used)]
 
@@ -313,6 +315,72 @@ async fn concurrent_calls_share_one_connection() {
     }
     assert_eq!(accepted.load(Ordering::SeqCst), 1);
     assert_eq!(orb.connections(), 1);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn concurrent_calls_share_one_connection_on_a_current_thread_runtime() {
+    // The same as above on one thread: whichever call reads hands the
+    // others their replies.
+    let (addr, accepted) = reverse_echo_server(4).await;
+    let target = reference(addr, b"Echo");
+    let orb = Orb::new(ClientConfig {
+        call_timeout: Some(Duration::from_secs(10)),
+        ..ClientConfig::default()
+    });
+    for round in 0..3 {
+        let mut calls = tokio::task::JoinSet::new();
+        for i in 0..4 {
+            let (orb, target) = (orb.clone(), target.clone());
+            calls.spawn(async move {
+                let text = format!("call {round}.{i}");
+                let (reply, _) = orb
+                    .invoke(&target, "echoString", |w| w.write_string(&text))
+                    .await
+                    .unwrap();
+                assert_eq!(text_of(reply), text);
+            });
+        }
+        while let Some(done) = calls.join_next().await {
+            done.unwrap();
+        }
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    assert_eq!(orb.connections(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_the_server_closed_is_replaced_before_the_next_call() {
+    let (server, _servant) = echo_server("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let addr = server.local_addr();
+    let target = reference(addr, ECHO_KEY);
+    let orb = Orb::new(ClientConfig::default());
+    let (reply, _) = orb
+        .invoke(&target, "echoString", |w| w.write_string("before"))
+        .await
+        .unwrap();
+    assert_eq!(text_of(reply), "before");
+    // The server closes its connections (CloseConnection) and another one
+    // takes its place on the same address.
+    server.shutdown().await;
+    let (server, _servant) = echo_server(addr).await.unwrap();
+    // Nothing reads between calls: the close is found when the pooled
+    // connection is looked at, and the call goes on a new one.
+    let mut found_closed = false;
+    for _ in 0..100 {
+        if orb.connections() == 0 {
+            found_closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(found_closed, "the closed connection still counts as usable");
+    let (reply, _) = orb
+        .invoke(&target, "echoString", |w| w.write_string("after"))
+        .await
+        .unwrap();
+    assert_eq!(text_of(reply), "after");
+    assert_eq!(orb.connections(), 1);
+    server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

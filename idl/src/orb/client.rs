@@ -45,6 +45,14 @@ pub struct ClientConfig {
     pub call_timeout: Option<Duration>,
     /// How many LOCATION_FORWARD hops [`Orb`] follows for one call.
     pub max_forwards: u8,
+    /// [`BlockingOrbClient`](super::BlockingOrbClient) only: how long a
+    /// call polls the socket for its reply, without sleeping, before it
+    /// blocks in `recv`; `None` (the default) blocks at once. Polling for
+    /// about one round trip saves the sleep and wake-up of the calling
+    /// thread per call (the lowest latency, fewer context switches) at the
+    /// price of keeping a CPU busy while the call waits: for
+    /// latency-critical callers with a core to spare, not as a default.
+    pub busy_poll: Option<Duration>,
 }
 
 impl Default for ClientConfig {
@@ -56,6 +64,7 @@ impl Default for ClientConfig {
             code_sets: CodeSetPolicy::default(),
             call_timeout: None,
             max_forwards: DEFAULT_MAX_FORWARDS,
+            busy_poll: None,
         }
     }
 }
@@ -560,9 +569,11 @@ impl Endpoint {
 ///
 /// One connection per endpoint (host, port, GIOP version, code sets) is
 /// opened on first use and kept: every later call to that endpoint reuses
-/// it, and concurrent calls share it, multiplexed by request id (a reader
-/// task hands each reply to its caller). A connection that closes or
-/// breaks is replaced on the next call. LOCATION_FORWARD and
+/// it, and concurrent calls share it, multiplexed by request id (a call
+/// waiting for its reply reads for all and hands each reply to its
+/// caller; there is no reader task, so a lone call reads its own reply on
+/// its own task). A connection that closes or breaks is replaced on the
+/// next call. LOCATION_FORWARD and
 /// LOCATION_FORWARD_PERM replies, and OBJECT_FORWARD locate replies, are
 /// followed up to [`ClientConfig::max_forwards`] hops, then the call fails
 /// with [`OrbError::TooManyForwards`]. Every call has the configured
@@ -725,7 +736,7 @@ impl Orb {
 /// went away first.
 type ReplySlot = tokio::sync::oneshot::Sender<Option<Message>>;
 
-/// The state a multiplexed connection's callers and reader share.
+/// The state a multiplexed connection's callers share.
 #[derive(Debug)]
 struct MuxState {
     connection: Connection,
@@ -744,27 +755,71 @@ impl MuxState {
     fn take_transmit(&mut self) -> Vec<Bytes> {
         std::iter::from_fn(|| self.connection.poll_transmit()).collect()
     }
+
+    /// Feeds what was read to the connection and hands each reply to the
+    /// caller waiting for it (a reply nobody waits for, such as one to a
+    /// cancelled request, is dropped). `None` input is the peer closing.
+    fn receive(&mut self, input: Option<&[u8]>) {
+        let Some(input) = input else {
+            return self.die();
+        };
+        self.connection.handle_input(input);
+        while let Some(event) = self.connection.poll_event() {
+            match event {
+                Event::Message(message) => {
+                    let id = match &message.body {
+                        MessageBody::Reply(reply) => reply.request_id,
+                        MessageBody::LocateReply(reply) => reply.request_id,
+                        _ => continue,
+                    };
+                    if let Some(slot) = self.waiting.remove(&id) {
+                        let _ = slot.send(Some(message));
+                    }
+                }
+                Event::Malformed {
+                    request_id: Some(id),
+                    ..
+                } => {
+                    if let Some(slot) = self.waiting.remove(&id) {
+                        let _ = slot.send(None);
+                    }
+                }
+                Event::Malformed { .. } => {}
+                Event::PeerClosed { .. } | Event::PeerRejected | Event::ProtocolError(_) => {
+                    return self.die();
+                }
+            }
+        }
+    }
+}
+
+/// The read half of a multiplexed connection and its buffer: whoever holds
+/// it reads for every caller.
+#[derive(Debug)]
+struct ReadSide {
+    half: tokio::net::tcp::OwnedReadHalf,
+    buf: BytesMut,
 }
 
 /// One connection shared by concurrent calls, multiplexed by request id.
 ///
 /// Senders take the write half in turn (so the bytes of one message are
-/// never interleaved with another's); a reader task feeds what arrives to
-/// the sans-IO connection and hands each reply to the caller waiting for
-/// it. Dropping the last handle stops the reader.
+/// never interleaved with another's). There is no reader task: a caller
+/// waiting for its reply takes the read half and reads itself (the
+/// leader/follower pattern), handing every reply it reads to the caller
+/// waiting for it, until its own has come; then the next waiting caller
+/// reads. A lone caller thus reads its reply on its own task, with no
+/// hand-over from another task, and concurrent callers still get their
+/// replies in any order. Between calls, [`Mux::is_usable`] looks (without
+/// waiting) for what the server may have sent meanwhile, so a connection
+/// the server closed is noticed before it is reused.
 #[derive(Debug)]
 struct Mux {
-    state: Arc<Mutex<MuxState>>,
+    state: Mutex<MuxState>,
     writer: tokio::sync::Mutex<tokio::net::tcp::OwnedWriteHalf>,
+    reader: tokio::sync::Mutex<ReadSide>,
     config: ClientConfig,
     code_sets: CodeSets,
-    reader: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Mux {
-    fn drop(&mut self) {
-        self.reader.abort();
-    }
 }
 
 impl Mux {
@@ -775,65 +830,43 @@ impl Mux {
             connection,
             config,
             code_sets,
-            mut read_buf,
+            read_buf,
             ..
         } = client;
-        let (mut read_half, write_half) = stream.into_split();
-        let state = Arc::new(Mutex::new(MuxState {
-            connection,
-            waiting: HashMap::new(),
-            dead: false,
-        }));
-        let shared = state.clone();
-        let reader = tokio::spawn(async move {
-            loop {
-                read_buf.clear();
-                let read = read_half.read_buf(&mut read_buf).await;
-                let Ok(mut state) = shared.lock() else {
-                    return;
-                };
-                match read {
-                    Ok(0) | Err(_) => return state.die(),
-                    Ok(_) => state.connection.handle_input(&read_buf),
-                }
-                while let Some(event) = state.connection.poll_event() {
-                    match event {
-                        Event::Message(message) => {
-                            let id = match &message.body {
-                                MessageBody::Reply(reply) => reply.request_id,
-                                MessageBody::LocateReply(reply) => reply.request_id,
-                                _ => continue,
-                            };
-                            if let Some(slot) = state.waiting.remove(&id) {
-                                let _ = slot.send(Some(message));
-                            }
-                        }
-                        Event::Malformed {
-                            request_id: Some(id),
-                            ..
-                        } => {
-                            if let Some(slot) = state.waiting.remove(&id) {
-                                let _ = slot.send(None);
-                            }
-                        }
-                        Event::Malformed { .. } => {}
-                        Event::PeerClosed { .. }
-                        | Event::PeerRejected
-                        | Event::ProtocolError(_) => return state.die(),
-                    }
-                }
-            }
-        });
+        let (read_half, write_half) = stream.into_split();
         Self {
-            state,
+            state: Mutex::new(MuxState {
+                connection,
+                waiting: HashMap::new(),
+                dead: false,
+            }),
             writer: tokio::sync::Mutex::new(write_half),
+            reader: tokio::sync::Mutex::new(ReadSide {
+                half: read_half,
+                buf: read_buf,
+            }),
             config,
             code_sets,
-            reader,
         }
     }
 
+    /// Whether the connection can carry another call. When no caller is
+    /// reading, what has arrived since the last call (the server closing,
+    /// a CloseConnection, a late reply) is read first, without waiting.
     fn is_usable(&self) -> bool {
+        if let Ok(mut side) = self.reader.try_lock() {
+            let ReadSide { half, buf } = &mut *side;
+            buf.clear();
+            let input = match half.try_read_buf(buf) {
+                Ok(0) => Some(None),
+                Ok(_) => Some(Some(&buf[..])),
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => None,
+                Err(_) => Some(None),
+            };
+            if let (Some(input), Ok(mut state)) = (input, self.state.lock()) {
+                state.receive(input);
+            }
+        }
         self.state
             .lock()
             .map(|s| !s.dead && !s.connection.is_closed())
@@ -842,6 +875,18 @@ impl Mux {
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, MuxState>, OrbError> {
         self.state.lock().map_err(|_| OrbError::Closed)
+    }
+
+    /// Reads once for every waiting caller (the reader's holder only).
+    async fn read_for_all(&self, side: &mut ReadSide) {
+        side.buf.clear();
+        let read = side.half.read_buf(&mut side.buf).await;
+        if let Ok(mut state) = self.lock() {
+            match read {
+                Ok(0) | Err(_) => state.receive(None),
+                Ok(_) => state.receive(Some(&side.buf)),
+            }
+        }
     }
 
     /// Queues a message with `send` (which returns its request id), writes
@@ -895,6 +940,7 @@ impl Mux {
     }
 
     /// Waits for a reply until `deadline`; past it, cancels the request.
+    /// While no other caller reads, this one reads (for everyone).
     async fn wait(
         &self,
         id: u32,
@@ -902,8 +948,8 @@ impl Mux {
         deadline: Option<Instant>,
     ) -> Result<Message, OrbError> {
         let received = match deadline {
-            None => reply.await,
-            Some(deadline) => match tokio::time::timeout_at(deadline, reply).await {
+            None => self.receive(reply).await,
+            Some(deadline) => match tokio::time::timeout_at(deadline, self.receive(reply)).await {
                 Ok(received) => received,
                 Err(_) => {
                     self.cancel(id).await;
@@ -912,12 +958,38 @@ impl Mux {
             },
         };
         match received {
-            Ok(Some(message)) => Ok(message),
-            // The reply could not be decoded, or the connection closed.
-            Ok(None) => Err(OrbError::Giop(crate::Error::ProtocolViolation(
+            Some(Some(message)) => Ok(message),
+            // The reply could not be decoded.
+            Some(None) => Err(OrbError::Giop(crate::Error::ProtocolViolation(
                 "the reply could not be decoded",
             ))),
-            Err(_) => Err(OrbError::Closed),
+            // The connection closed.
+            None => Err(OrbError::Closed),
+        }
+    }
+
+    /// The reply `reply` is to receive: handed over by the caller reading,
+    /// or read by this one once it gets the read half. `None`: the
+    /// connection went away.
+    async fn receive(
+        &self,
+        mut reply: tokio::sync::oneshot::Receiver<Option<Message>>,
+    ) -> Option<Option<Message>> {
+        use tokio::sync::oneshot::error::TryRecvError;
+        loop {
+            tokio::select! {
+                biased;
+                received = &mut reply => return received.ok(),
+                mut side = self.reader.lock() => {
+                    // The reply may have come while this call queued.
+                    match reply.try_recv() {
+                        Ok(received) => return Some(received),
+                        Err(TryRecvError::Closed) => return None,
+                        Err(TryRecvError::Empty) => {}
+                    }
+                    self.read_for_all(&mut side).await;
+                }
+            }
         }
     }
 
