@@ -26,6 +26,9 @@ step "installing test dependencies"
 scripts/install-test-deps.sh
 
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# A one-shot build gains nothing from incremental state, which would
+# otherwise take gigabytes beside the test binaries.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
