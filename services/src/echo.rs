@@ -73,15 +73,156 @@ pub enum EchoError {
     UndeclaredEntity(String),
 }
 
+/// The response element before its string.
+const RESPONSE_START: &[u8] = br#"<e:echoStringResponse xmlns:e="urn:ithaca:bench:echo"><result>"#;
+
+/// The response element after its string.
+const RESPONSE_END: &[u8] = b"</result></e:echoStringResponse>";
+
 /// Answers one `echoString` request: `request` is the bytes of the
 /// `echoString` element (its prefixes may be bound outside it; only local
 /// names are read), the result the bytes of the `echoStringResponse`
 /// element, which binds its own namespace.
+///
+/// A request whose string is plain character data (no reference, CDATA
+/// section or carriage return, in a `text` element without attributes:
+/// how clients write nearly every string) is answered from its bytes
+/// without an XML reader; every other request is read by [`read_text`].
+/// Both give the same answer for the same request.
 pub fn echo_string(request: &[u8]) -> Result<Vec<u8>, EchoError> {
+    if let Some(text) = plain_text(request) {
+        return Ok(response(text));
+    }
     let text = read_text(request)?;
-    let mut out = Vec::with_capacity(text.len() + 96);
-    write_response(&text, &mut out);
-    Ok(out)
+    Ok(response(&text))
+}
+
+/// The response element holding `text`, in a buffer sized once (escaping
+/// grows it only when the string has characters to escape).
+fn response(text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + RESPONSE_START.len() + RESPONSE_END.len());
+    write_response(text, &mut out);
+    out
+}
+
+/// The string of a request in the plain form, read straight from its
+/// bytes: `<echoString>` (any prefix, any attributes), optional whitespace,
+/// `<text>` (any prefix, no attribute), character data without `&` or a
+/// carriage return, `</text>` with the same name, optional whitespace and
+/// the root's end tag, with nothing before or after. In that form the
+/// character data is the string itself: there is no reference or CDATA
+/// section to decode and no line end to normalise, so [`read_text`] would
+/// return exactly these characters. Anything else (names that are not
+/// plain ASCII QNames included) gives `None`, and [`read_text`] decides.
+fn plain_text(request: &[u8]) -> Option<&str> {
+    let xml = std::str::from_utf8(request).ok()?;
+    let bytes = xml.as_bytes();
+    let rest = bytes.strip_prefix(b"<")?;
+    let (root, rest) = plain_name(rest)?;
+    if local_part(root)? != REQUEST_ELEMENT.as_bytes() {
+        return None;
+    }
+    let rest = start_tag_end(rest)?;
+    let rest = skip_whitespace(rest).strip_prefix(b"<")?;
+    let (text_name, rest) = plain_name(rest)?;
+    if local_part(text_name)? != b"text" {
+        return None;
+    }
+    let rest = rest.strip_prefix(b">")?;
+    let content_start = bytes.len() - rest.len();
+    let content_len = rest.iter().position(|&b| b == b'<')?;
+    let (content, rest) = rest.split_at(content_len);
+    if contains_any(content, b'&', b'\r', b'&', b'&') {
+        return None;
+    }
+    let rest = end_tag(rest, text_name)?;
+    let rest = end_tag(skip_whitespace(rest), root)?;
+    if !rest.is_empty() {
+        return None;
+    }
+    // The content lies between two ASCII bytes of a `str`, so this slice
+    // is on character boundaries.
+    xml.get(content_start..content_start + content_len)
+}
+
+/// Splits a name written with ASCII letters, digits, `_`, `-` and `.`,
+/// with at most one `:` between two non-empty parts each starting with a
+/// letter or `_`, off the start of `input`. The name must be followed by
+/// whitespace, `>` or `/`.
+fn plain_name(input: &[u8]) -> Option<(&[u8], &[u8])> {
+    let len = input
+        .iter()
+        .position(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':')))?;
+    let (name, rest) = input.split_at(len);
+    if !matches!(
+        rest.first(),
+        Some(b' ' | b'\t' | b'\n' | b'\r' | b'>' | b'/')
+    ) {
+        return None;
+    }
+    local_part(name)?;
+    Some((name, rest))
+}
+
+/// The local part of a plain name (see [`plain_name`]): `None` when the
+/// name has more than one `:` or a part that is empty or does not start
+/// with a letter or `_`.
+fn local_part(name: &[u8]) -> Option<&[u8]> {
+    let starts_well = |part: &[u8]| {
+        part.first()
+            .is_some_and(|&b| b.is_ascii_alphabetic() || b == b'_')
+    };
+    let local = match name.iter().position(|&b| b == b':') {
+        Some(colon) => {
+            let (prefix, rest) = name.split_at(colon);
+            let local = rest.get(1..)?;
+            if !starts_well(prefix) || local.contains(&b':') {
+                return None;
+            }
+            local
+        }
+        None => name,
+    };
+    starts_well(local).then_some(local)
+}
+
+/// What follows a start tag whose name was read: skips its attributes
+/// (quoted values may hold `>`) up to the closing `>`. `None` for an
+/// empty-element tag (`/>`), a `<` anywhere in the tag, or a tag that does
+/// not end.
+fn start_tag_end(input: &[u8]) -> Option<&[u8]> {
+    let mut quote = None;
+    let mut previous = 0u8;
+    for (index, &byte) in input.iter().enumerate() {
+        match (quote, byte) {
+            (_, b'<') => return None,
+            (Some(open), _) if byte == open => quote = None,
+            (Some(_), _) => {}
+            (None, b'"' | b'\'') => quote = Some(byte),
+            (None, b'>') if previous == b'/' => return None,
+            (None, b'>') => return input.get(index + 1..),
+            (None, _) => {}
+        }
+        previous = byte;
+    }
+    None
+}
+
+/// `input` after the end tag `</name>`, written exactly so.
+fn end_tag<'a>(input: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    input
+        .strip_prefix(b"</")?
+        .strip_prefix(name)?
+        .strip_prefix(b">")
+}
+
+/// `input` without its leading XML whitespace.
+fn skip_whitespace(input: &[u8]) -> &[u8] {
+    let len = input
+        .iter()
+        .position(|&b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .unwrap_or(input.len());
+    input.get(len..).unwrap_or_default()
 }
 
 /// Reads the string in `echoString/text`.
@@ -192,15 +333,19 @@ pub fn read_text(request: &[u8]) -> Result<String, EchoError> {
 /// Appends the `echoStringResponse` element holding `text` (escaped) to
 /// `out`.
 pub fn write_response(text: &str, out: &mut Vec<u8>) {
-    out.extend_from_slice(br#"<e:echoStringResponse xmlns:e="urn:ithaca:bench:echo"><result>"#);
+    out.extend_from_slice(RESPONSE_START);
     escape_text(text, out);
-    out.extend_from_slice(b"</result></e:echoStringResponse>");
+    out.extend_from_slice(RESPONSE_END);
 }
 
 /// Escapes character data: `&`, `<`, `>`, and carriage returns (as `&#xD;`,
 /// so that they survive line-end normalisation on the way back).
 fn escape_text(text: &str, out: &mut Vec<u8>) {
     let bytes = text.as_bytes();
+    if !contains_any(bytes, b'&', b'<', b'>', b'\r') {
+        out.extend_from_slice(bytes);
+        return;
+    }
     let mut start = 0;
     for (index, byte) in bytes.iter().enumerate() {
         let escaped: &[u8] = match byte {
@@ -215,6 +360,14 @@ fn escape_text(text: &str, out: &mut Vec<u8>) {
         start = index + 1;
     }
     out.extend_from_slice(bytes.get(start..).unwrap_or_default());
+}
+
+/// Whether `bytes` holds any of four bytes, in one pass without branches
+/// (which the compiler vectorises): most strings have none.
+fn contains_any(bytes: &[u8], a: u8, b: u8, c: u8, d: u8) -> bool {
+    bytes.iter().fold(false, |found, &byte| {
+        found | (byte == a) | (byte == b) | (byte == c) | (byte == d)
+    })
 }
 
 /// The local part of a possibly prefixed name, for messages.
@@ -334,7 +487,118 @@ mod tests {
         assert!(loaded.definitions.service(SERVICE).is_some());
     }
 
+    #[test]
+    fn plain_requests_are_read_from_their_bytes() {
+        for (xml, text) in [
+            (request("<text>hi</text>"), "hi"),
+            (request("<text></text>"), ""),
+            (
+                request("\n  <text>a > b \"c\" 'd' ]]> é</text>\n"),
+                "a > b \"c\" 'd' ]]> é",
+            ),
+            (
+                r#"<echoString xmlns="urn:ithaca:bench:echo" a='>' b="/"><x:text>line 1
+line 2</x:text></echoString>"#
+                    .to_owned(),
+                "line 1\nline 2",
+            ),
+        ] {
+            assert_eq!(plain_text(xml.as_bytes()), Some(text), "{xml}");
+            assert_eq!(read_text(xml.as_bytes()).as_deref(), Ok(text), "{xml}");
+        }
+        // Everything else goes to the XML reader.
+        for xml in [
+            request("<text>a &amp; b</text>"),
+            request("<text>a\r\nb</text>"),
+            request("<text><![CDATA[x]]></text>"),
+            request("<text a=\"1\">x</text>"),
+            request("<text >x</text>"),
+            request("<text>x</text >"),
+            request("<!-- c --><text>x</text>"),
+            request("<text>x</text><more/>"),
+            request("<text/>"),
+            request("<other>x</other>"),
+            format!("{}\n", request("<text>x</text>")),
+            r#"<e:echoString xmlns:e="urn:x"/>"#.to_owned(),
+            "<a:b:echoString><text>x</text></a:b:echoString>".to_owned(),
+            "<echoString><text>x</wrong></echoString>".to_owned(),
+            "<echoString><text>x</text></wrong>".to_owned(),
+            "<echoString a=\"<\"><text>x</text></echoString>".to_owned(),
+            "<echoString a=\"x><text>x</text></echoString>".to_owned(),
+        ] {
+            assert_eq!(plain_text(xml.as_bytes()), None, "{xml}");
+        }
+    }
+
+    /// Pieces of echo requests, plain and not, for the property below.
+    fn request_pieces() -> impl Strategy<Value = String> {
+        let name = prop::sample::select(vec![
+            "echoString",
+            "e:echoString",
+            "ns0:echoString",
+            "other",
+            "e:other",
+            "a:b:echoString",
+            ":echoString",
+            "1e:echoString",
+        ]);
+        let attributes = prop::sample::select(vec![
+            "",
+            " xmlns:e=\"urn:ithaca:bench:echo\"",
+            " a='>'",
+            " b=\"/\"",
+            " c=\"x",
+            " d=\"<\"",
+            "/",
+            " ",
+        ]);
+        let space = prop::sample::select(vec!["", " ", "\n\t", "\r\n"]);
+        let text_name = prop::sample::select(vec!["text", "x:text", "texts", "text ", "t:t:text"]);
+        let content = "[a-z<>&;#x0-9\r\n\"' \\]\\[é]{0,12}";
+        let end_space = prop::sample::select(vec!["", " "]);
+        (name, attributes, space.clone(), text_name, content, end_space, space)
+            .prop_map(|(name, attributes, before, text, content, end, after)| {
+                let text_end = text.trim_end();
+                format!("<{name}{attributes}>{before}<{text}>{content}</{text_end}{end}>{after}</{name}>")
+            })
+    }
+
     proptest! {
+        #[test]
+        fn the_plain_path_agrees_with_the_reader(xml in request_pieces()) {
+            if let Some(text) = plain_text(xml.as_bytes()) {
+                prop_assert_eq!(read_text(xml.as_bytes()), Ok(text.to_owned()));
+            }
+            let mut expected = Vec::new();
+            if let Ok(text) = read_text(xml.as_bytes()) {
+                write_response(&text, &mut expected);
+                prop_assert_eq!(echo_string(xml.as_bytes()), Ok(expected));
+            } else {
+                prop_assert!(echo_string(xml.as_bytes()).is_err());
+            }
+        }
+
+        #[test]
+        fn the_plain_path_agrees_with_the_reader_on_near_misses(
+            edits in prop::collection::vec(
+                (any::<prop::sample::Index>(), prop::sample::select(b"<>/=:\"' \r\nae&;xt\xc3".to_vec()), any::<bool>()),
+                1..4,
+            )
+        ) {
+            let mut xml = br#"<e:echoString xmlns:e="urn:x"> <text>hello world</text> </e:echoString>"#.to_vec();
+            for (at, byte, insert) in edits {
+                let at = at.index(xml.len());
+                if insert {
+                    xml.insert(at, byte);
+                } else if let Some(slot) = xml.get_mut(at) {
+                    *slot = byte;
+                }
+            }
+            if let Some(text) = plain_text(&xml) {
+                prop_assert_eq!(read_text(&xml), Ok(text.to_owned()));
+            }
+        }
+
         #[test]
         fn any_string_round_trips(text in "[\\PC\t\n\r]{0,64}") {
             // XML cannot carry these characters at all.

@@ -5,16 +5,27 @@
 //! than XML's predefined ones, namespace well-formedness, a single root
 //! element, and every limit in [`Limits`]. Readers built on it only deal
 //! with the SOAP structure.
+//!
+//! The namespace scope is a quick-xml `NamespaceResolver` the scanner
+//! keeps itself (pushed on each start tag, popped after each end tag, as
+//! `NsReader` does) so that its buffers can be reused: when a scanner is
+//! dropped, its resolver goes back to a one-slot pool of the thread and
+//! the next scanner on that thread starts from it, reset, instead of
+//! allocating a new one. A resolver that took outer bindings
+//! ([`Scanner::declare_outer`]) or holds more than [`POOLED_SCOPE_BYTES`]
+//! of declarations is not kept.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::ops::Range;
+use std::sync::LazyLock;
 
 use quick_xml::XmlVersion;
 use quick_xml::errors::{Error as XmlError, IllFormedError, SyntaxError};
 use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::{NamespaceError, ResolveResult};
-use quick_xml::reader::NsReader;
+use quick_xml::name::{NamespaceError, NamespaceResolver, ResolveResult};
+use quick_xml::reader::Reader;
 
 use crate::error::ReadError;
 use crate::limits::Limits;
@@ -63,9 +74,74 @@ enum Root {
     After,
 }
 
+/// The most bytes of namespace declarations (prefixes and URIs) a
+/// scanner may have read for its resolver to be pooled when it is dropped.
+pub(crate) const POOLED_SCOPE_BYTES: usize = 4096;
+
+thread_local! {
+    /// The namespace resolver the last scanner on this thread left, for
+    /// the next one.
+    static POOLED_RESOLVER: Cell<Option<NamespaceResolver>> = const { Cell::new(None) };
+}
+
+/// A namespace resolver taken from the thread's pool (or made), returned
+/// to it on drop when [`PooledResolver::keep`] still allows it.
+struct PooledResolver {
+    /// `None` only once dropped.
+    resolver: Option<NamespaceResolver>,
+    /// Bytes of namespace declarations pushed so far.
+    declared: usize,
+    /// Whether the resolver may go back to the pool.
+    keep: bool,
+}
+
+impl PooledResolver {
+    fn take(max_bindings: usize) -> Self {
+        let mut resolver = POOLED_RESOLVER
+            .try_with(Cell::take)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        // Back to the document's start: only the `xml` and `xmlns`
+        // bindings (level 0) stay.
+        resolver.set_level(0);
+        resolver.set_max_namespace_bindings(max_bindings);
+        Self {
+            resolver: Some(resolver),
+            declared: 0,
+            keep: true,
+        }
+    }
+
+    fn get(&self) -> &NamespaceResolver {
+        /// Never used: the resolver is only absent once dropped.
+        static ABSENT: LazyLock<NamespaceResolver> = LazyLock::new(NamespaceResolver::default);
+        self.resolver.as_ref().unwrap_or(&ABSENT)
+    }
+
+    fn get_mut(&mut self) -> &mut NamespaceResolver {
+        self.resolver.get_or_insert_with(NamespaceResolver::default)
+    }
+}
+
+impl Drop for PooledResolver {
+    fn drop(&mut self) {
+        if self.keep && self.declared <= POOLED_SCOPE_BYTES {
+            let resolver = self.resolver.take();
+            // Gone when the thread is ending: then it is simply freed.
+            let _ = POOLED_RESOLVER.try_with(|pool| pool.set(resolver));
+        }
+    }
+}
+
 /// A checked, namespace-aware pull parser over a byte slice.
 pub(crate) struct Scanner<'i> {
-    reader: NsReader<&'i [u8]>,
+    reader: Reader<&'i [u8]>,
+    /// The namespace bindings in scope.
+    resolver: PooledResolver,
+    /// Whether the resolver's innermost scope is to be popped before the
+    /// next event (an end tag was returned).
+    pending_pop: bool,
     /// How many bytes (a byte order mark) precede what the reader sees.
     base: usize,
     len: usize,
@@ -94,7 +170,7 @@ impl<'i> Scanner<'i> {
             Some(rest) => (BOM.len(), rest),
             None => (0, input),
         };
-        let mut reader = NsReader::from_reader(body);
+        let mut reader = Reader::from_reader(body);
         let config = reader.config_mut();
         config.check_comments = true;
         config.check_end_names = true;
@@ -102,11 +178,10 @@ impl<'i> Scanner<'i> {
         config.allow_dangling_amp = false;
         config.expand_empty_elements = false;
         config.trim_text(false);
-        reader
-            .resolver_mut()
-            .set_max_namespace_bindings(limits.max_namespace_bindings);
         Ok(Self {
             reader,
+            resolver: PooledResolver::take(limits.max_namespace_bindings),
+            pending_pop: false,
             base,
             len: input.len(),
             limits,
@@ -131,7 +206,9 @@ impl<'i> Scanner<'i> {
     /// NCNames) are left out, as are those past the binding limit.
     pub(crate) fn declare_outer(&mut self, bindings: &[NamespaceBinding]) {
         use quick_xml::name::{Namespace, PrefixDeclaration};
-        let resolver = self.reader.resolver_mut();
+        // Bindings at the document's level cannot be reset: not pooled.
+        self.resolver.keep = false;
+        let resolver = self.resolver.get_mut();
         for binding in bindings {
             let prefix = match binding.prefix.as_deref() {
                 None => PrefixDeclaration::Default,
@@ -149,7 +226,7 @@ impl<'i> Scanner<'i> {
         &self,
         key: quick_xml::name::QName<'k>,
     ) -> (Option<&str>, quick_xml::name::LocalName<'k>) {
-        let (resolved, local) = self.reader.resolver().resolve_attribute(key);
+        let (resolved, local) = self.resolver.get().resolve_attribute(key);
         (bound_namespace(&resolved), local)
     }
 
@@ -160,6 +237,10 @@ impl<'i> Scanner<'i> {
             return Ok(Token::End { range: at..at });
         }
         loop {
+            if self.pending_pop {
+                self.resolver.get_mut().pop();
+                self.pending_pop = false;
+            }
             let before = self.position();
             let event = self
                 .reader
@@ -170,15 +251,20 @@ impl<'i> Scanner<'i> {
             self.seen_event = true;
             match event {
                 Event::Start(start) => {
+                    self.push_scope(&start, before)?;
                     let element = self.open_element(start, before..after)?;
                     return Ok(Token::Start(element));
                 }
                 Event::Empty(start) => {
+                    self.push_scope(&start, before)?;
+                    // Its scope ends with it, before the next event.
+                    self.pending_pop = true;
                     let element = self.open_element(start, before..after)?;
                     self.pending_empty_end = Some(after);
                     return Ok(Token::Start(element));
                 }
                 Event::End(_) => {
+                    self.pending_pop = true;
                     self.text_run = 0;
                     self.close_element();
                     return Ok(Token::End {
@@ -255,7 +341,7 @@ impl<'i> Scanner<'i> {
     /// Call it on the element of the last [`Token::Start`] before reading
     /// the next token; the scanner already refused unbound prefixes.
     pub(crate) fn element_name(&self, start: &BytesStart<'_>) -> QName {
-        let (resolved, local) = self.reader.resolver().resolve_element(start.name());
+        let (resolved, local) = self.resolver.get().resolve_element(start.name());
         QName {
             namespace: bound_namespace(&resolved).map(str::to_owned),
             local: local.as_ref().to_owned(),
@@ -265,13 +351,13 @@ impl<'i> Scanner<'i> {
     /// Tells whether an element is in `namespace` with local name `local`,
     /// without allocating.
     pub(crate) fn element_is(&self, start: &BytesStart<'_>, namespace: &str, local: &str) -> bool {
-        let (resolved, name) = self.reader.resolver().resolve_element(start.name());
+        let (resolved, name) = self.resolver.get().resolve_element(start.name());
         name.as_ref() == local && bound_namespace(&resolved) == Some(namespace)
     }
 
     /// The namespace URI of an element, if it has one.
     pub(crate) fn element_namespace(&self, start: &BytesStart<'_>) -> Option<&str> {
-        let (resolved, _) = self.reader.resolver().resolve_element(start.name());
+        let (resolved, _) = self.resolver.get().resolve_element(start.name());
         bound_namespace(&resolved)
     }
 
@@ -289,8 +375,8 @@ impl<'i> Scanner<'i> {
         // An unprefixed QName in content takes the default namespace, as an
         // element name does.
         let (resolved, _) = self
-            .reader
-            .resolver()
+            .resolver
+            .get()
             .resolve_element(quick_xml::name::QName(value));
         let namespace = match resolved {
             ResolveResult::Bound(ns) => Some(ns.0.to_owned()).filter(|uri| !uri.is_empty()),
@@ -311,7 +397,7 @@ impl<'i> Scanner<'i> {
         namespace: &str,
         local: &str,
     ) -> Option<Cow<'s, str>> {
-        let resolver = self.reader.resolver();
+        let resolver = self.resolver.get();
         start.attributes().flatten().find_map(|attribute| {
             let (resolved, name) = resolver.resolve_attribute(attribute.key);
             (name.as_ref() == local && bound_namespace(&resolved) == Some(namespace))
@@ -338,6 +424,15 @@ impl<'i> Scanner<'i> {
                 Token::Eof => return Err(ReadError::Truncated { position: self.len }),
             }
         }
+    }
+
+    /// Opens the scope of a start tag's namespace declarations, as
+    /// `NsReader` does before returning the tag.
+    fn push_scope(&mut self, start: &BytesStart<'_>, before: usize) -> Result<(), ReadError> {
+        self.resolver
+            .get_mut()
+            .push(start)
+            .map_err(|error| self.map_error(XmlError::Namespace(error), before))
     }
 
     fn open_element(
@@ -368,7 +463,7 @@ impl<'i> Scanner<'i> {
         if !is_qname(start.name().as_ref()) {
             return Err(malformed(position, "an element name that is not a QName"));
         }
-        let resolver = self.reader.resolver();
+        let resolver = self.resolver.get();
         if let (ResolveResult::Unknown(prefix), _) = resolver.resolve_element(start.name()) {
             return Err(malformed(position, &format!("unbound prefix `{prefix}`")));
         }
@@ -378,6 +473,8 @@ impl<'i> Scanner<'i> {
         const SEEN: usize = 8;
         let mut seen: [&str; SEEN] = [""; SEEN];
         let mut count = 0usize;
+        // Bytes of namespace declarations, for the resolver's pooling.
+        let mut declared = 0usize;
         let mut attributes = start.attributes();
         attributes.with_checks(false);
         for attribute in attributes {
@@ -421,13 +518,17 @@ impl<'i> Scanner<'i> {
             if value.contains('&') {
                 check_attribute_references(&value, position)?;
             }
-            if attribute.key.as_namespace_binding().is_none()
-                && let (ResolveResult::Unknown(prefix), _) =
-                    resolver.resolve_attribute(attribute.key)
+            if attribute.key.as_namespace_binding().is_some() {
+                declared = declared
+                    .saturating_add(attribute.key.as_ref().len())
+                    .saturating_add(value.len());
+            } else if let (ResolveResult::Unknown(prefix), _) =
+                resolver.resolve_attribute(attribute.key)
             {
                 return Err(malformed(position, &format!("unbound prefix `{prefix}`")));
             }
         }
+        self.resolver.declared = self.resolver.declared.saturating_add(declared);
         Ok(Element { start, range })
     }
 
@@ -647,4 +748,86 @@ fn check_attribute_references(value: &str, position: usize) -> Result<(), ReadEr
         rest = after_amp.get(end + 1..).unwrap_or_default();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan_all(input: &str) -> Result<(), ReadError> {
+        let mut scanner = Scanner::new(input.as_bytes(), Limits::default())?;
+        while !matches!(scanner.next_token()?, Token::Eof) {}
+        Ok(())
+    }
+
+    #[test]
+    fn a_pooled_resolver_keeps_no_binding_of_an_earlier_document() {
+        scan_all(r#"<a:r xmlns:a="urn:a" xmlns="urn:d"><a:x/></a:r>"#).unwrap();
+        // The next document on this thread starts with `a` unbound.
+        assert!(matches!(
+            scan_all("<a:r/>"),
+            Err(ReadError::Malformed { .. })
+        ));
+        // A document that stops half-way leaves its scopes open; the next
+        // one starts clean all the same.
+        assert!(scan_all(r#"<b:r xmlns:b="urn:b"><b:x>"#).is_err());
+        assert!(matches!(
+            scan_all("<b:r/>"),
+            Err(ReadError::Malformed { .. })
+        ));
+        // Outer bindings hold for their scanner only.
+        let mut scanner = Scanner::new(b"<c:r/>", Limits::default()).unwrap();
+        scanner.declare_outer(&[NamespaceBinding {
+            prefix: Some("c".into()),
+            uri: "urn:c".into(),
+        }]);
+        while !matches!(scanner.next_token().unwrap(), Token::Eof) {}
+        drop(scanner);
+        assert!(matches!(
+            scan_all("<c:r/>"),
+            Err(ReadError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn scopes_end_with_their_elements() {
+        // The default namespace of an empty element does not reach its
+        // sibling, nor that of a closed element the next one.
+        let input = br#"<r><x xmlns="urn:x"/><y/><z xmlns="urn:z"></z><w/></r>"#;
+        let mut scanner = Scanner::new(input, Limits::default()).unwrap();
+        let mut names = Vec::new();
+        loop {
+            match scanner.next_token().unwrap() {
+                Token::Start(element) => names.push(scanner.element_name(&element.start)),
+                Token::Eof => break,
+                _ => {}
+            }
+        }
+        assert_eq!(
+            names,
+            vec![
+                QName::unqualified("r"),
+                QName::new("urn:x", "x"),
+                QName::unqualified("y"),
+                QName::new("urn:z", "z"),
+                QName::unqualified("w"),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_binding_limit_is_each_scanners_own() {
+        let input = r#"<r xmlns:a="urn:a" xmlns:b="urn:b" xmlns:c="urn:c"/>"#;
+        let limits = Limits {
+            max_namespace_bindings: 2,
+            ..Limits::default()
+        };
+        let mut scanner = Scanner::new(input.as_bytes(), limits).unwrap();
+        assert!(matches!(
+            scanner.next_token(),
+            Err(ReadError::TooManyNamespaces { .. })
+        ));
+        drop(scanner);
+        scan_all(input).unwrap();
+    }
 }

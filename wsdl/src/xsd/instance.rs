@@ -17,6 +17,7 @@
 //! checked the same way against an [`RpcWrapper`] built from the
 //! operation's input message. Work is bounded by [`InstanceLimits`].
 
+use std::cell::Cell;
 use std::fmt;
 
 use quick_xml::events::BytesStart;
@@ -34,7 +35,9 @@ use super::model::{
     ModelGroup, Occurs, Particle, ProcessContents, Term, TypeRef, Wildcard,
 };
 use super::set::{MAX_DERIVATION_CHAIN, ResolvedType, SchemaSet};
-use super::stream_match::{Assigned, Budget, ChildName, Matcher, Outcome, Segment, substitutable};
+use super::stream_match::{
+    Assigned, Budget, ChildName, Matcher, MatcherBuffers, Outcome, Segment, recycle, substitutable,
+};
 use super::value::shorten;
 
 /// The XML Schema instance namespace (`xsi:type`, `xsi:nil`).
@@ -318,7 +321,7 @@ impl<'s> BodyValidator<'s> {
         if self.validator.violations.is_empty() {
             Ok(())
         } else {
-            Err(self.validator.violations)
+            Err(std::mem::take(&mut self.validator.violations))
         }
     }
 }
@@ -422,6 +425,53 @@ struct Validator<'s> {
     refusal: Option<String>,
 }
 
+/// The buffers of a validation, empty, kept on each thread between
+/// validations so that validating a request allocates none of them.
+#[derive(Default)]
+struct Scratch {
+    matcher: MatcherBuffers,
+    open: Vec<Open<'static>>,
+    path: String,
+    text: String,
+}
+
+/// The most bytes a string buffer, and the most entries the vectors, may
+/// hold to be kept in [`SCRATCH`]: a large request's buffers are freed.
+const SCRATCH_MAX_BYTES: usize = 16 * 1024;
+/// See [`SCRATCH_MAX_BYTES`].
+const SCRATCH_MAX_ENTRIES: usize = 1024;
+
+thread_local! {
+    /// The buffers the last validation on this thread left.
+    static SCRATCH: Cell<Option<Scratch>> = const { Cell::new(None) };
+}
+
+impl Drop for Validator<'_> {
+    fn drop(&mut self) {
+        let matcher = std::mem::take(&mut self.matcher).into_buffers();
+        let open = recycle(std::mem::take(&mut self.open));
+        let mut path = std::mem::take(&mut self.path);
+        let mut text = std::mem::take(&mut self.text);
+        if path.capacity() > SCRATCH_MAX_BYTES
+            || text.capacity() > SCRATCH_MAX_BYTES
+            || open.capacity() > SCRATCH_MAX_ENTRIES
+            || !matcher.capacity_within(SCRATCH_MAX_ENTRIES)
+        {
+            return;
+        }
+        path.clear();
+        text.clear();
+        let scratch = Scratch {
+            matcher,
+            open,
+            path,
+            text,
+        };
+        // Gone when the thread is ending: then they are simply freed.
+        let _ = SCRATCH.try_with(|cell| cell.set(Some(scratch)));
+    }
+}
+
 fn is_true(value: &str) -> bool {
     matches!(value.trim_matches(is_xml_whitespace), "true" | "1")
 }
@@ -435,6 +485,15 @@ fn fail(message: String) -> Result<(), Vec<Violation>> {
 
 impl<'s> Validator<'s> {
     fn new(schema: &'s SchemaSet, limits: InstanceLimits) -> Self {
+        let scratch = SCRATCH
+            .try_with(Cell::take)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| Scratch {
+                // Most paths fit: one allocation instead of a few regrowths.
+                path: String::with_capacity(64),
+                ..Scratch::default()
+            });
         Self {
             schema,
             limits,
@@ -443,12 +502,11 @@ impl<'s> Validator<'s> {
                 steps: 0,
                 max_steps: limits.max_steps,
             },
-            matcher: Matcher::default(),
-            open: Vec::new(),
+            matcher: Matcher::with_buffers(scratch.matcher),
+            open: recycle(scratch.open),
             skip: 0,
-            // Most paths fit: one allocation instead of a few regrowths.
-            path: String::with_capacity(64),
-            text: String::new(),
+            path: scratch.path,
+            text: scratch.text,
             refusal: None,
         }
     }
@@ -497,7 +555,7 @@ impl<'s> Validator<'s> {
         if self.violations.is_empty() {
             Ok(())
         } else {
-            Err(self.violations)
+            Err(std::mem::take(&mut self.violations))
         }
     }
 

@@ -169,7 +169,68 @@ pub(super) struct Matcher<'s> {
     particles: Vec<&'s Particle>,
 }
 
+/// A matcher's buffers, empty, kept between validations (see
+/// [`Matcher::into_buffers`]).
+#[derive(Default)]
+pub(super) struct MatcherBuffers {
+    frames: Vec<Frame<'static>>,
+    counts: Vec<u32>,
+    particles: Vec<&'static Particle>,
+}
+
+impl MatcherBuffers {
+    /// Whether the buffers together hold at most `max` entries.
+    pub(super) fn capacity_within(&self, max: usize) -> bool {
+        self.frames
+            .capacity()
+            .saturating_add(self.counts.capacity())
+            .saturating_add(self.particles.capacity())
+            <= max
+    }
+}
+
+/// The allocation of `vec`, emptied, as a vector of another element type
+/// (of the same size and alignment, the lifetimes of a borrowed schema
+/// being the case here): the standard library's in-place collection keeps
+/// the buffer, so a buffer can outlive the borrow its elements had.
+/// Correct whatever the types: when the buffer cannot be kept, the result
+/// is a new empty vector.
+pub(super) fn recycle<T, U>(mut vec: Vec<T>) -> Vec<U> {
+    vec.clear();
+    vec.into_iter().filter_map(|_| None).collect()
+}
+
 impl<'s> Matcher<'s> {
+    /// A matcher working in the buffers a previous one left.
+    pub(super) fn with_buffers(buffers: MatcherBuffers) -> Self {
+        let MatcherBuffers {
+            frames,
+            mut counts,
+            particles,
+        } = buffers;
+        counts.clear();
+        Self {
+            frames: recycle(frames),
+            counts,
+            particles: recycle(particles),
+        }
+    }
+
+    /// The matcher's buffers, emptied, for [`Matcher::with_buffers`].
+    pub(super) fn into_buffers(self) -> MatcherBuffers {
+        let Self {
+            frames,
+            mut counts,
+            particles,
+        } = self;
+        counts.clear();
+        MatcherBuffers {
+            frames: recycle(frames),
+            counts,
+            particles: recycle(particles),
+        }
+    }
+
     /// Starts matching the children of an element of type `complex`.
     pub(super) fn open(&mut self, schema: &'s SchemaSet, complex: &'s ComplexType) -> Segment {
         let segment = Segment {
@@ -630,5 +691,22 @@ fn content_particles<'s>(
         if let Some(p) = particle {
             out.push(p);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recycling_keeps_the_allocation() {
+        let value = 7u32;
+        let mut borrowed: Vec<&u32> = Vec::with_capacity(10);
+        borrowed.push(&value);
+        let buffer = borrowed.as_ptr().cast::<u8>();
+        let kept: Vec<&'static u32> = recycle(borrowed);
+        assert!(kept.is_empty());
+        assert_eq!(kept.capacity(), 10);
+        assert_eq!(kept.as_ptr().cast::<u8>(), buffer);
     }
 }
