@@ -11,6 +11,7 @@
 //! `wsdl_to_idl` derives), and [`soapfront`] hosts CORBA objects as SOAP
 //! services.
 
+mod flat_xml;
 pub mod iiopfront;
 pub mod mapping;
 pub mod soapfront;

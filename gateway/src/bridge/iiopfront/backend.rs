@@ -3,11 +3,15 @@
 //! socket) or a remote endpoint (the pooled [`SoapClient`]), each under a
 //! deadline.
 
+use std::future::Future;
+use std::ops::Range;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, header};
-use ithaca_wsdl::{EnvelopeWriter, Fault, Limits, SoapVersion, read_envelope, read_fault};
+use ithaca_wsdl::{
+    EnvelopeWriter, Fault, Limits, NamespaceBinding, SoapVersion, read_envelope, read_fault,
+};
 
 use crate::body::{full, read_to_bytes};
 use crate::router::Router;
@@ -20,9 +24,30 @@ pub const MAX_RESPONSE_SIZE: usize = 16 << 20;
 #[derive(Debug)]
 pub enum SoapAnswer {
     /// A response envelope (empty for a one-way operation's `202`).
-    Response(Bytes),
+    Response(ResponseMessage),
     /// A fault, and the whole message (for its detail).
     Fault(Box<Fault>, Bytes),
+}
+
+/// A response message, and where its body is when the backend already
+/// read the envelope (so that it is read once).
+#[derive(Debug)]
+pub struct ResponseMessage {
+    /// The whole message.
+    pub message: Bytes,
+    /// The range of the body's content in `message` and the namespace
+    /// bindings in scope there, when known.
+    pub body: Option<(Range<usize>, Vec<NamespaceBinding>)>,
+}
+
+impl ResponseMessage {
+    /// A message whose envelope has not been read.
+    pub fn unread(message: Bytes) -> Self {
+        Self {
+            message,
+            body: None,
+        }
+    }
 }
 
 /// Why a SOAP call gave no SOAP message.
@@ -75,7 +100,9 @@ impl Backend {
     ) -> Result<SoapAnswer, BackendError> {
         match self {
             Self::Remote(client) => match client.call_with_headers(action, headers, body).await {
-                Ok(response) => Ok(SoapAnswer::Response(response.message)),
+                Ok(response) => Ok(SoapAnswer::Response(ResponseMessage::unread(
+                    response.message,
+                ))),
                 Err(ClientError::Fault { fault, message }) => Ok(SoapAnswer::Fault(fault, message)),
                 Err(ClientError::Timeout(after)) => Err(BackendError::Timeout(after)),
                 Err(ClientError::Http(message)) => Err(BackendError::Unreachable(message)),
@@ -87,7 +114,16 @@ impl Backend {
                 version,
                 timeout,
             } => {
-                let exchange = hosted_call(router, path, *version, action, headers, body);
+                let mut exchange =
+                    std::pin::pin!(hosted_call(router, path, *version, action, headers, body));
+                // A hosted service usually answers on the first poll: the
+                // deadline's timer is only made when it does not.
+                let first =
+                    std::future::poll_fn(|cx| std::task::Poll::Ready(exchange.as_mut().poll(cx)))
+                        .await;
+                if let std::task::Poll::Ready(answer) = first {
+                    return answer;
+                }
                 match tokio::time::timeout(*timeout, exchange).await {
                     Ok(answer) => answer,
                     Err(_) => Err(BackendError::Timeout(*timeout)),
@@ -133,7 +169,7 @@ async fn hosted_call(
         .await
         .map_err(|e| BackendError::BadResponse(e.to_string()))?;
     if status == http::StatusCode::ACCEPTED && message.is_empty() {
-        return Ok(SoapAnswer::Response(message));
+        return Ok(SoapAnswer::Response(ResponseMessage::unread(message)));
     }
     let limits = Limits::DEFAULT;
     let envelope = read_envelope(&message, None, &limits)
@@ -143,5 +179,6 @@ async fn hosted_call(
             .map_err(|e| BackendError::BadResponse(format!("HTTP {status}: {e}")))?;
         return Ok(SoapAnswer::Fault(Box::new(fault), message));
     }
-    Ok(SoapAnswer::Response(message))
+    let body = Some((envelope.body.payload.clone(), envelope.body_scope()));
+    Ok(SoapAnswer::Response(ResponseMessage { message, body }))
 }

@@ -12,6 +12,7 @@ use ithaca_wsdl::wsdl11::{OperationInfo, Style};
 use ithaca_wsdl::xsd::ResolvedType;
 use ithaca_wsdl::{LoadOptions, Loaded, QName, SoapVersion, load_bytes};
 
+use super::simple_path::SimplePlan;
 use super::values::{ChildElement, ConvertError, Converter};
 use crate::bridge::mapping::{WsdlToIdlOptions, idl_identifier, wsdl_to_idl};
 
@@ -54,6 +55,8 @@ pub struct BridgedOperation {
     pub idl: Operation,
     /// The WSDL operation on the chosen port's binding.
     pub wsdl: OperationInfo,
+    /// Its one-pass path, made when the contract is loaded.
+    pub simple: SimplePlan,
 }
 
 /// A SOAP service as a CORBA interface.
@@ -181,10 +184,11 @@ impl BridgedContract {
                 BridgedOperation {
                     idl: idl_op,
                     wsdl: wsdl_op.clone(),
+                    simple: SimplePlan::default(),
                 },
             );
         }
-        Ok(Self {
+        let mut contract = Self {
             loaded: Arc::new(loaded),
             idl,
             interface,
@@ -193,7 +197,18 @@ impl BridgedContract {
             operations,
             address: service_port.address.clone(),
             soap_version: service_port.soap_version.unwrap_or(SoapVersion::Soap11),
-        })
+        };
+        let plans: Vec<(String, SimplePlan)> = contract
+            .operations
+            .iter()
+            .map(|(name, op)| (name.clone(), SimplePlan::new(&contract, &op.idl, &op.wsdl)))
+            .collect();
+        for (name, plan) in plans {
+            if let Some(op) = contract.operations.get_mut(&name) {
+                op.simple = plan;
+            }
+        }
+        Ok(contract)
     }
 
     /// Where the parameters of `op`'s input (`input`) or output message

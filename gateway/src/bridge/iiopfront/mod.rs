@@ -20,6 +20,7 @@
 pub mod backend;
 pub mod contract;
 pub mod servant;
+pub mod simple_path;
 pub mod transaction;
 pub mod values;
 
@@ -37,7 +38,7 @@ use ithaca_idl::naming::{NamingClient, object_ior};
 use ithaca_idl::orb::{ClientConfig, OrbServer, RunningOrbServer};
 use serde::Serialize;
 
-pub use backend::{Backend, BackendError, SoapAnswer};
+pub use backend::{Backend, BackendError, ResponseMessage, SoapAnswer};
 pub use contract::{BridgedContract, ContractError};
 pub use servant::{ITHACA_VMCID, SoapObjectServant};
 
@@ -62,12 +63,20 @@ pub struct HostedService {
 
 /// The services `ithaca serve` hosts that can be bridged by name.
 pub fn hosted_services() -> Vec<HostedService> {
-    vec![HostedService {
-        name: ithaca_services::echo::SERVICE,
-        wsdl_name: ithaca_services::echo::WSDL_NAME,
-        wsdl: ithaca_services::echo::WSDL,
-        path: crate::soap::builtin::ECHO_SERVICE_PATH,
-    }]
+    vec![
+        HostedService {
+            name: ithaca_services::echo::SERVICE,
+            wsdl_name: ithaca_services::echo::WSDL_NAME,
+            wsdl: ithaca_services::echo::WSDL,
+            path: crate::soap::builtin::ECHO_SERVICE_PATH,
+        },
+        HostedService {
+            name: ithaca_services::transfer::SERVICE,
+            wsdl_name: ithaca_services::transfer::WSDL_NAME,
+            wsdl: ithaca_services::transfer::WSDL,
+            path: crate::transfer::PATH,
+        },
+    ]
 }
 
 /// Why the IIOP front could not start.

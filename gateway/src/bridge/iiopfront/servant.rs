@@ -31,7 +31,7 @@ use ithaca_idl::orb::{Call, Outcome, Servant, ServantFuture};
 use ithaca_wsdl::value::{Direction, MessageCodec, Value as XmlValue, ValueLimits, decode_element};
 use ithaca_wsdl::{FaultCode, Limits, read_envelope};
 
-use super::backend::{Backend, BackendError, SoapAnswer};
+use super::backend::{Backend, BackendError, ResponseMessage, SoapAnswer};
 use super::contract::{BridgedContract, BridgedOperation, MessageShape};
 use super::transaction;
 use super::values::{ConvertError, Converter};
@@ -143,10 +143,23 @@ impl SoapObjectServant {
         );
     }
 
+    /// The contract it serves.
+    pub fn contract(&self) -> &BridgedContract {
+        &self.contract
+    }
+
     /// The SOAP body of a request: the `in` and `inout` arguments in the
-    /// WSDL input message's shape.
-    fn request_body(&self, op: &BridgedOperation, args: &[Value]) -> Result<Vec<u8>, ConvertError> {
+    /// WSDL input message's shape (the one-pass path first, the general
+    /// one for what it leaves).
+    pub fn request_body(
+        &self,
+        op: &BridgedOperation,
+        args: &[Value],
+    ) -> Result<Vec<u8>, ConvertError> {
         let converter = Converter::new(&self.contract.loaded.schema);
+        if let Some(body) = op.simple.request_body(&converter, args) {
+            return Ok(body);
+        }
         let shape = self.contract.shape(&op.wsdl, true)?;
         let members: Vec<(&str, &TypeCode, &Value)> = op
             .idl
@@ -179,23 +192,47 @@ impl SoapObjectServant {
             })
     }
 
-    /// The result and `out`/`inout` values of a SOAP response message.
-    fn reply_values(
+    /// The result and `out`/`inout` values of a SOAP response message
+    /// (the one-pass path first, the general one for what it leaves).
+    pub fn reply_values(
         &self,
         op: &BridgedOperation,
-        message: &[u8],
+        response: &ResponseMessage,
     ) -> Result<ReplyValues, ConvertError> {
         let mismatch = |message: String| ConvertError::Mismatch {
             path: String::new(),
             message,
         };
-        let envelope =
-            read_envelope(message, None, &Limits::DEFAULT).map_err(|e| mismatch(e.to_string()))?;
+        let message = &response.message[..];
+        let read;
+        let (payload_range, scope) = match &response.body {
+            Some((range, scope)) => (range.clone(), scope),
+            None => {
+                let envelope = read_envelope(message, None, &Limits::DEFAULT)
+                    .map_err(|e| mismatch(e.to_string()))?;
+                read = (envelope.body.payload.clone(), envelope.body_scope());
+                (read.0.clone(), &read.1)
+            }
+        };
         let payload = message
-            .get(envelope.body.payload.clone())
+            .get(payload_range)
             .ok_or_else(|| mismatch("the body is out of the message".into()))?;
+        let converter = Converter::new(&self.contract.loaded.schema);
+        if let Some(mut values) = op.simple.reply_values(&converter, message, payload) {
+            let result = if op.idl.result == TypeCode::Void {
+                Value::Null
+            } else if values.is_empty() {
+                return Err(mismatch("the response has no result".into()));
+            } else {
+                values.remove(0)
+            };
+            return Ok(ReplyValues {
+                result,
+                out: values,
+            });
+        }
         let value = MessageCodec::new(&self.contract.loaded, &op.wsdl)
-            .decode(Direction::Output, payload, &envelope.body_scope())
+            .decode(Direction::Output, payload, scope)
             .map_err(|e| mismatch(e.to_string()))?;
         let shape = self.contract.shape(&op.wsdl, false)?;
         let complex = match (&shape, value) {
@@ -227,7 +264,6 @@ impl SoapObjectServant {
                 members.push((p.name.as_str(), &p.ty));
             }
         }
-        let converter = Converter::new(&self.contract.loaded.schema);
         let mut values = converter
             .fields_from_xml(shape.slots(), &members, &complex, "", 0)?
             .into_iter();
@@ -242,8 +278,9 @@ impl SoapObjectServant {
         })
     }
 
-    /// The IDL user exception a declared SOAP fault maps to.
-    fn declared_exception(
+    /// The IDL user exception a declared SOAP fault maps to (`message` is
+    /// the whole fault message).
+    pub fn declared_exception(
         &self,
         op: &BridgedOperation,
         fault: &ithaca_wsdl::Fault,

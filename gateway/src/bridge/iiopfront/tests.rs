@@ -198,3 +198,111 @@ proptest! {
         prop_assert_eq!(round_trip(&args).unwrap(), args.to_vec());
     }
 }
+
+/// The hosted EchoService as the IIOP front serves it.
+fn echo() -> (super::SoapObjectServant, std::sync::Arc<BridgedContract>) {
+    let contract = std::sync::Arc::new(
+        BridgedContract::load(
+            "echo.wsdl",
+            ithaca_services::echo::WSDL.as_bytes(),
+            None,
+            None,
+        )
+        .unwrap(),
+    );
+    let backend = super::Backend::Hosted {
+        router: crate::router::Router::new(),
+        path: "/services/EchoService".to_owned(),
+        version: ithaca_wsdl::SoapVersion::Soap11,
+        timeout: std::time::Duration::from_secs(1),
+    };
+    (
+        super::SoapObjectServant::new("Echo", contract.clone(), backend),
+        contract,
+    )
+}
+
+fn echo_response(result: &str) -> super::ResponseMessage {
+    super::ResponseMessage::unread(bytes::Bytes::from(format!(
+        "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body>\
+         <e:echoStringResponse xmlns:e=\"urn:ithaca:bench:echo\">{result}</e:echoStringResponse>\
+         </soap:Body></soap:Envelope>"
+    )))
+}
+
+#[test]
+fn the_echo_takes_the_one_pass_path_both_ways_and_orders_do_not() {
+    let (servant, contract) = echo();
+    let op = &contract.operations["echoString"];
+    let converter = Converter::new(&contract.loaded.schema);
+    let args = [wide("a < b & \u{e9}")];
+    let body = op.simple.request_body(&converter, &args).unwrap();
+    assert_eq!(
+        String::from_utf8(body.clone()).unwrap(),
+        "<tns:echoString xmlns:tns=\"urn:ithaca:bench:echo\"><text>a &lt; b &amp; \u{e9}</text></tns:echoString>"
+    );
+    // What the general path writes reads back as the same value.
+    let codec = MessageCodec::new(&contract.loaded, &op.wsdl);
+    assert_eq!(
+        codec.decode(Direction::Input, &body, &[]).unwrap(),
+        XmlValue::complex([ithaca_wsdl::value::Field::unqualified(
+            "text",
+            XmlValue::Simple(Simple::String("a < b & \u{e9}".into()))
+        )])
+    );
+    assert_eq!(servant.request_body(op, &args).unwrap(), body);
+
+    let response = echo_response("<result>x &amp; y</result>");
+    let payload_start = response
+        .message
+        .windows(5)
+        .position(|w| w == b"<e:ec")
+        .unwrap();
+    let payload_end = response
+        .message
+        .windows(8)
+        .position(|w| w == b"</soap:B")
+        .unwrap();
+    let payload = &response.message[payload_start..payload_end];
+    assert_eq!(
+        op.simple
+            .reply_values(&converter, &response.message, payload)
+            .unwrap(),
+        vec![wide("x & y")]
+    );
+    let orders = self::contract();
+    let place = &orders.operations["placeOrder"];
+    let converter = Converter::new(&orders.loaded.schema);
+    assert_eq!(place.simple.request_body(&converter, &[]), None);
+    assert_eq!(place.simple.reply_values(&converter, b"", b""), None);
+}
+
+#[test]
+fn echo_responses_read_the_same_on_both_paths() {
+    let (servant, contract) = echo();
+    let op = &contract.operations["echoString"];
+    for (fast, general) in [
+        // A comment sends the second one down the general path.
+        (
+            "<result>a &lt; b</result>",
+            "<result>a <!-- c -->&lt; b</result>",
+        ),
+        ("<result/>", "<result><!-- c --></result>"),
+        ("<result> \t</result>", "<result> <!-- c -->\t</result>"),
+    ] {
+        let one = servant.reply_values(op, &echo_response(fast)).unwrap();
+        let other = servant.reply_values(op, &echo_response(general)).unwrap();
+        assert_eq!(one, other, "{fast}");
+    }
+    // What the general path refuses, the one-pass path leaves to it.
+    for refused in [
+        "<other>x</other>",
+        "<result>x</result><result>y</result>",
+        "",
+    ] {
+        assert!(
+            servant.reply_values(op, &echo_response(refused)).is_err(),
+            "{refused}"
+        );
+    }
+}

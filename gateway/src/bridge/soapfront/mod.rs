@@ -32,9 +32,11 @@
 //! goes out with a CosTransactions `PropagationContext` service context
 //! ([`txcontext`]).
 
+mod simple_path;
 pub mod txcontext;
 pub mod values;
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -45,8 +47,9 @@ use ithaca_idl::giop::{CompletionStatus, ServiceContext, SystemException};
 use ithaca_idl::ior::{Corbaloc, Ior};
 use ithaca_idl::naming::{Corbaname, NamingClient, ObjectTarget};
 use ithaca_idl::orb::{ClientConfig, Orb, OrbError, ReplyBody};
-use ithaca_wsdl::value::{Field, Value as XmlValue};
-use ithaca_wsdl::{Fault, FaultCode};
+use ithaca_wsdl::value::{Direction, Field, MessageCodec, Value as XmlValue, ValueLimits};
+use ithaca_wsdl::wsdl11::OperationInfo;
+use ithaca_wsdl::{Fault, FaultCode, Loaded, QName};
 use serde::{Deserialize, Serialize};
 
 use crate::bridge::mapping::{
@@ -55,8 +58,10 @@ use crate::bridge::mapping::{
 use crate::config::HumanDuration;
 use crate::router::Router;
 use crate::soap::{
-    Contract, DynamicError, DynamicRequest, SetupError, SoapError, SoapService, SoapServiceBuilder,
+    Contract, HandlerFuture, OperationHandler, SetupError, SoapError, SoapRequest, SoapService,
+    SoapServiceBuilder,
 };
+use simple_path::SimplePlan;
 use txcontext::{WsatPropagation, coordination_context_name};
 use values::{Converter, TypeRegistry};
 
@@ -222,6 +227,58 @@ impl SoapFront {
     /// [`SoapServiceBuilder::build`] for its routes.
     pub fn builder(config: &CorbaObjectConfig) -> Result<SoapServiceBuilder, FrontError> {
         let name = config.name.clone();
+        let interface = BridgedInterface::load(config)?;
+        let target = Target::parse(&config.target).map_err(|detail| FrontError::Target {
+            name: name.clone(),
+            detail,
+        })?;
+        let deadline = config.deadline.get();
+        let object = Arc::new(BridgedObject {
+            orb: Orb::new(ClientConfig {
+                call_timeout: Some(deadline),
+                ..ClientConfig::default()
+            }),
+            target,
+            deadline,
+        });
+        let mut builder = SoapService::builder(interface.contract.clone())
+            .service(&format!("{}Service", interface.port_type))
+            .base_path(&format!("/services/{name}"))
+            .understands(coordination_context_name());
+        let interface = Arc::new(interface);
+        for (operation, plan) in &interface.operations {
+            builder = builder.operation(
+                operation,
+                BridgedOperation {
+                    object: object.clone(),
+                    interface: interface.clone(),
+                    plan: plan.clone(),
+                },
+            );
+        }
+        Ok(builder)
+    }
+}
+
+/// One CORBA interface as the SOAP front serves it, without its ORB: the
+/// WSDL `idl_to_wsdl` generates from its IDL and, per operation, how
+/// requests become GIOP arguments and replies become responses (planned
+/// once, when it is loaded). [`SoapFront::builder`] hosts one; tests and
+/// fuzz targets drive the conversions alone.
+#[derive(Debug)]
+pub struct BridgedInterface {
+    contract: Contract,
+    loaded: Arc<Loaded>,
+    port_type: String,
+    types: TypeRegistry,
+    operations: Vec<(String, Arc<OperationPlan>)>,
+}
+
+impl BridgedInterface {
+    /// Maps the IDL of `config` (its `idl`, `include` and `interface`;
+    /// the target is not used) and plans every operation.
+    pub fn load(config: &CorbaObjectConfig) -> Result<Self, FrontError> {
+        let name = config.name.clone();
         let mapping = idl_to_wsdl(
             &config.idl,
             &IdlToWsdlOptions {
@@ -245,30 +302,15 @@ impl SoapFront {
         let model = analyze(&config.idl, &config.include);
         let port_type = pick_interface(config, &mapping.table.operations)?;
         let interface = port_type.replace('.', "::");
-        let types = Arc::new(TypeRegistry::from_model(&model));
-        let target = Target::parse(&config.target).map_err(|detail| FrontError::Target {
-            name: name.clone(),
-            detail,
-        })?;
-        let deadline = config.deadline.get();
-        let object = Arc::new(BridgedObject {
-            orb: Orb::new(ClientConfig {
-                call_timeout: Some(deadline),
-                ..ClientConfig::default()
-            }),
-            target,
-            deadline,
-            types: types.clone(),
-        });
+        let types = TypeRegistry::from_model(&model);
         let contract = Contract::from_bytes(&format!("{name}.wsdl"), mapping.wsdl.as_bytes())
             .map_err(|source| FrontError::Setup {
                 name: name.clone(),
                 source,
             })?;
-        let mut builder = SoapService::builder(contract)
-            .service(&format!("{port_type}Service"))
-            .base_path(&format!("/services/{name}"))
-            .understands(coordination_context_name());
+        let loaded = contract.loaded_arc();
+        let wsdl_operations = loaded.definitions.operations(&loaded.schema);
+        let mut operations = Vec::new();
         for mapping in mapping
             .table
             .operations
@@ -282,28 +324,93 @@ impl SoapFront {
                         detail: format!("operation {}: {e}", mapping.operation),
                     }
                 })?;
-            let fault_names = operation
-                .exceptions
+            // Both bindings carry the same document/literal messages: the
+            // SOAP 1.1 form serves requests of either version.
+            let wsdl = wsdl_operations
                 .iter()
-                .filter_map(|e| {
-                    let id = e.id()?;
-                    let fault = types.get(id)?.xsd_name.clone()?;
-                    Some((id.to_owned(), fault))
-                })
-                .collect();
-            let plan = Arc::new(OperationPlan {
-                operation,
-                mapping: mapping.clone(),
-                fault_names,
-            });
-            let object = object.clone();
-            builder = builder.dynamic_operation(&mapping.operation, move |request| {
-                let object = object.clone();
-                let plan = plan.clone();
-                async move { object.call(&plan, request).await }
-            });
+                .filter(|o| o.name == mapping.operation && o.port_type.local == port_type)
+                .min_by_key(|o| o.soap_version != ithaca_wsdl::SoapVersion::Soap11)
+                .cloned()
+                .ok_or_else(|| FrontError::Interface {
+                    name: name.clone(),
+                    detail: format!("operation {}: not in the generated WSDL", mapping.operation),
+                })?;
+            let plan = OperationPlan::new(operation, mapping.clone(), wsdl, &types);
+            operations.push((mapping.operation.clone(), Arc::new(plan)));
         }
-        Ok(builder)
+        Ok(Self {
+            contract,
+            loaded,
+            port_type,
+            types,
+            operations,
+        })
+    }
+
+    /// The generated contract.
+    pub fn contract(&self) -> &Contract {
+        &self.contract
+    }
+
+    /// The WSDL (and GIOP) names of the operations.
+    pub fn operations(&self) -> impl Iterator<Item = &str> {
+        self.operations.iter().map(|(name, _)| name.as_str())
+    }
+
+    /// The repository ids of the user exceptions `operation` raises.
+    pub fn exceptions(&self, operation: &str) -> Vec<String> {
+        self.plan(operation)
+            .map(|plan| {
+                plan.operation
+                    .exceptions
+                    .iter()
+                    .filter_map(|e| e.id().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The GIOP arguments of a SOAP request `message` (a whole envelope)
+    /// for `operation`, as a bridged call makes them; a refusal is the
+    /// fault the client gets.
+    pub fn request_arguments(
+        &self,
+        operation: &str,
+        message: &[u8],
+    ) -> Result<Vec<ithaca_idl::dynamic::Value>, SoapError> {
+        let plan = self
+            .plan(operation)
+            .ok_or_else(|| SoapError::sender(format!("no operation {operation}")))?;
+        let envelope = ithaca_wsdl::read_envelope(message, None, &ithaca_wsdl::Limits::DEFAULT)
+            .map_err(|e| SoapError::sender(e.to_string()))?;
+        let payload = message
+            .get(envelope.body.payload.clone())
+            .unwrap_or_default();
+        let body = envelope
+            .body
+            .first_child
+            .as_ref()
+            .and_then(|child| message.get(child.range.clone()))
+            .unwrap_or_default();
+        plan.arguments(&self.types, &self.loaded, message, payload, body, &|| {
+            envelope.body_scope()
+        })
+    }
+
+    /// The SOAP response (the response element's bytes) or fault for a
+    /// GIOP reply to `operation`, as a bridged call makes it.
+    pub fn reply(&self, operation: &str, reply: ReplyBody) -> Result<Vec<u8>, SoapError> {
+        let plan = self
+            .plan(operation)
+            .ok_or_else(|| SoapError::receiver(format!("no operation {operation}")))?;
+        plan.reply(&self.types, &self.loaded, reply)
+    }
+
+    fn plan(&self, operation: &str) -> Option<&OperationPlan> {
+        self.operations
+            .iter()
+            .find(|(name, _)| name == operation)
+            .map(|(_, plan)| plan.as_ref())
     }
 }
 
@@ -410,13 +517,212 @@ impl Target {
     }
 }
 
-/// One operation: its IDL signature, its WSDL mapping and its faults.
+/// One operation: its IDL signature, its WSDL mapping and its faults,
+/// with what each call needs made once at start-up.
 #[derive(Debug)]
 struct OperationPlan {
     operation: Operation,
     mapping: OperationMapping,
+    /// The WSDL operation whose messages requests and responses use.
+    wsdl: OperationInfo,
     /// Exception repository id → `wsdl:fault` name.
     fault_names: Vec<(String, String)>,
+    /// `/{request}/{param}` of each `in` and `inout` parameter, in order.
+    input_paths: Vec<String>,
+    /// `/{response}/_return`.
+    return_path: String,
+    /// `/{response}/{param}` of each `inout` and `out` parameter, in order.
+    output_paths: Vec<String>,
+    /// The one-pass path, when every parameter and the result are simple.
+    simple: Option<SimplePlan>,
+}
+
+impl OperationPlan {
+    fn new(
+        operation: Operation,
+        mapping: OperationMapping,
+        wsdl: OperationInfo,
+        types: &TypeRegistry,
+    ) -> Self {
+        let fault_names = operation
+            .exceptions
+            .iter()
+            .filter_map(|e| {
+                let id = e.id()?;
+                let fault = types.get(id)?.xsd_name.clone()?;
+                Some((id.to_owned(), fault))
+            })
+            .collect();
+        let request = &mapping.request_element;
+        let response = mapping.response_element.clone().unwrap_or_default();
+        let input_paths = mapping
+            .params
+            .iter()
+            .filter(|m| m.mode != ParamMode::Out)
+            .map(|m| format!("/{request}/{}", m.name))
+            .collect();
+        let output_paths = mapping
+            .params
+            .iter()
+            .filter(|m| m.mode != ParamMode::In)
+            .map(|m| format!("/{response}/{}", m.name))
+            .collect();
+        let simple = SimplePlan::new(&operation, &mapping);
+        Self {
+            return_path: format!("/{response}/_return"),
+            operation,
+            mapping,
+            wsdl,
+            fault_names,
+            input_paths,
+            output_paths,
+            simple,
+        }
+    }
+}
+
+/// The handler of one bridged operation, as the SOAP path calls it.
+struct BridgedOperation {
+    object: Arc<BridgedObject>,
+    interface: Arc<BridgedInterface>,
+    plan: Arc<OperationPlan>,
+}
+
+impl OperationHandler for BridgedOperation {
+    fn call(&self, request: SoapRequest) -> HandlerFuture {
+        let object = self.object.clone();
+        let interface = self.interface.clone();
+        let plan = self.plan.clone();
+        Box::pin(async move { object.call(&interface, &plan, &request).await })
+    }
+}
+
+impl OperationPlan {
+    /// The `in` and `inout` arguments of a request: `message` is the whole
+    /// envelope, `payload` the body's content, `body` its first child and
+    /// `scope` the namespaces in scope in the body.
+    fn arguments(
+        &self,
+        types: &TypeRegistry,
+        loaded: &Loaded,
+        message: &[u8],
+        payload: &[u8],
+        body: &[u8],
+        scope: &dyn Fn() -> Vec<ithaca_wsdl::NamespaceBinding>,
+    ) -> Result<Vec<ithaca_idl::dynamic::Value>, SoapError> {
+        let converter = Converter::new(types);
+        if let Some(args) = self
+            .simple
+            .as_ref()
+            .and_then(|simple| simple.arguments(&converter, message, payload, body))
+        {
+            return Ok(args);
+        }
+        let value = MessageCodec::new(loaded, &self.wsdl)
+            .with_limits(ValueLimits::DEFAULT)
+            .decode(Direction::Input, payload, &scope())
+            .map_err(|error| {
+                SoapError::from(Fault::new(
+                    error.fault_code(),
+                    format!("the request does not match the contract: {error}"),
+                ))
+            })?;
+        arguments(&converter, self, &value)
+    }
+
+    /// The response element, or the fault, for a GIOP reply.
+    fn reply(
+        &self,
+        types: &TypeRegistry,
+        loaded: &Loaded,
+        reply: ReplyBody,
+    ) -> Result<Vec<u8>, SoapError> {
+        let converter = Converter::new(types);
+        let codec = MessageCodec::new(loaded, &self.wsdl).with_limits(ValueLimits::DEFAULT);
+        match reply {
+            _ if self.operation.oneway => Ok(Vec::new()),
+            ReplyBody::None => Ok(Vec::new()),
+            ReplyBody::Return(mut body) => {
+                let reply = self.operation.decode_reply(&mut body).map_err(|e| {
+                    system_fault(
+                        &SystemException::standard(
+                            "MARSHAL",
+                            SystemException::OMG_VMCID,
+                            CompletionStatus::Yes,
+                        ),
+                        &format!("the reply does not decode: {e}"),
+                    )
+                })?;
+                if let Some(xml) = self
+                    .simple
+                    .as_ref()
+                    .and_then(|simple| simple.response(&converter, &reply.result, &reply.out))
+                {
+                    return Ok(xml);
+                }
+                let value = response(&converter, self, &reply)?;
+                codec.encode(Direction::Output, &value).map_err(|error| {
+                    tracing::warn!(operation = %self.wsdl.name, %error, "a bridged response does not fit the contract");
+                    SoapError::from(Fault::new(
+                        FaultCode::Receiver,
+                        format!("internal error: the response does not match the contract: {error}"),
+                    ))
+                })
+            }
+            ReplyBody::UserException { id, mut members } => {
+                let exception = self
+                    .operation
+                    .decode_exception_members(&id, &mut members)
+                    .map_err(|e| {
+                        system_fault(
+                            &SystemException::standard(
+                                "UNKNOWN",
+                                SystemException::OMG_VMCID | 1,
+                                CompletionStatus::Maybe,
+                            ),
+                            &format!("the object raised a user exception the operation does not declare: {e}"),
+                        )
+                    })?;
+                let fault = self
+                    .fault_names
+                    .iter()
+                    .find(|(rid, _)| *rid == id)
+                    .map(|(_, f)| f.clone());
+                let (Some(fault), Some(tc)) = (fault, self.operation.exception(&id)) else {
+                    return Err(SoapError::receiver(format!(
+                        "the CORBA object raised {id}, which has no fault in the contract"
+                    )));
+                };
+                let detail = converter
+                    .to_xml(tc, &exception.members, &format!("/{fault}"))
+                    .map_err(|e| {
+                        SoapError::receiver(format!("the exception {id} cannot be sent: {e}"))
+                    })?;
+                match codec.encode_fault_detail(&fault, &detail) {
+                    Ok(xml) => Err(SoapError::declared(
+                        fault,
+                        format!("CORBA user exception {id}"),
+                        xml,
+                    )),
+                    Err(error) => {
+                        tracing::warn!(operation = %self.wsdl.name, %fault, %error, "a bridged fault detail does not fit the contract");
+                        Err(SoapError::receiver(format!(
+                            "internal error: the fault `{fault}` does not match the contract: {error}"
+                        )))
+                    }
+                }
+            }
+            ReplyBody::System(exception) => Err(system_fault(&exception, "")),
+            ReplyBody::Forward(_) => Err(system_fault(
+                &SystemException::standard(
+                    "TRANSIENT",
+                    SystemException::OMG_VMCID,
+                    CompletionStatus::No,
+                ),
+                "too many location forwards",
+            )),
+        }
+    }
 }
 
 /// One hosted object: its ORB, its target and its deadline.
@@ -425,7 +731,6 @@ struct BridgedObject {
     orb: Orb,
     target: Target,
     deadline: Duration,
-    types: Arc<TypeRegistry>,
 }
 
 /// How a GIOP call ended, before it becomes a SOAP answer.
@@ -437,12 +742,19 @@ enum Outcome {
 impl BridgedObject {
     async fn call(
         &self,
+        interface: &BridgedInterface,
         plan: &OperationPlan,
-        request: DynamicRequest,
-    ) -> Result<XmlValue, DynamicError> {
-        let converter = Converter::new(&self.types);
-        let args = arguments(&converter, plan, request.value())?;
-        let contexts = transaction_contexts(&request)?;
+        request: &SoapRequest,
+    ) -> Result<Vec<u8>, SoapError> {
+        let args = plan.arguments(
+            &interface.types,
+            &interface.loaded,
+            request.message(),
+            &request.payload(),
+            request.body(),
+            &|| request.body_scope(),
+        )?;
+        let contexts = transaction_contexts(request)?;
         let call = self.invoke_retrying(plan, &args, &contexts);
         let Ok(outcome) = tokio::time::timeout(self.deadline, call).await else {
             return Err(system_fault(
@@ -459,66 +771,7 @@ impl BridgedObject {
                 &error.system_exception(),
                 &format!("the CORBA object cannot be reached: {error}"),
             )),
-            Outcome::Reply(ReplyBody::None) => Ok(XmlValue::Nil),
-            Outcome::Reply(ReplyBody::Return(mut body)) => {
-                let reply = plan.operation.decode_reply(&mut body).map_err(|e| {
-                    system_fault(
-                        &SystemException::standard(
-                            "MARSHAL",
-                            SystemException::OMG_VMCID,
-                            CompletionStatus::Yes,
-                        ),
-                        &format!("the reply does not decode: {e}"),
-                    )
-                })?;
-                Ok(response(&converter, plan, &reply)?)
-            }
-            Outcome::Reply(ReplyBody::UserException { id, mut members }) => {
-                let exception = plan
-                    .operation
-                    .decode_exception_members(&id, &mut members)
-                    .map_err(|e| {
-                        system_fault(
-                            &SystemException::standard(
-                                "UNKNOWN",
-                                SystemException::OMG_VMCID | 1,
-                                CompletionStatus::Maybe,
-                            ),
-                            &format!("the object raised a user exception the operation does not declare: {e}"),
-                        )
-                    })?;
-                let fault = plan
-                    .fault_names
-                    .iter()
-                    .find(|(rid, _)| *rid == id)
-                    .map(|(_, f)| f.clone());
-                let (Some(fault), Some(tc)) = (fault, plan.operation.exception(&id)) else {
-                    return Err(DynamicError::Soap(SoapError::receiver(format!(
-                        "the CORBA object raised {id}, which has no fault in the contract"
-                    ))));
-                };
-                let detail = converter
-                    .to_xml(tc, &exception.members, &format!("/{}", fault))
-                    .map_err(|e| {
-                        DynamicError::Soap(SoapError::receiver(format!(
-                            "the exception {id} cannot be sent: {e}"
-                        )))
-                    })?;
-                Err(DynamicError::declared(
-                    fault,
-                    format!("CORBA user exception {id}"),
-                    detail,
-                ))
-            }
-            Outcome::Reply(ReplyBody::System(exception)) => Err(system_fault(&exception, "")),
-            Outcome::Reply(ReplyBody::Forward(_)) => Err(system_fault(
-                &SystemException::standard(
-                    "TRANSIENT",
-                    SystemException::OMG_VMCID,
-                    CompletionStatus::No,
-                ),
-                "too many location forwards",
-            )),
+            Outcome::Reply(reply) => plan.reply(&interface.types, &interface.loaded, reply),
         }
     }
 
@@ -563,18 +816,18 @@ impl BridgedObject {
 
     /// The reference to call: fixed, or the name resolved (again when
     /// `fresh`).
-    async fn target_ior(&self, fresh: bool) -> Result<Ior, OrbError> {
+    async fn target_ior(&self, fresh: bool) -> Result<Cow<'_, Ior>, OrbError> {
         match &self.target {
-            Target::Fixed(ior) => Ok(ior.clone()),
+            Target::Fixed(ior) => Ok(Cow::Borrowed(ior)),
             Target::Named { url, resolved } => {
                 if !fresh && let Some(ior) = resolved.lock().ok().and_then(|r| r.clone()) {
-                    return Ok(ior);
+                    return Ok(Cow::Owned(ior));
                 }
                 let ior = resolve_name(url, *self.orb.config()).await?;
                 if let Ok(mut slot) = resolved.lock() {
                     *slot = Some(ior.clone());
                 }
-                Ok(ior)
+                Ok(Cow::Owned(ior))
             }
         }
     }
@@ -624,17 +877,16 @@ fn arguments(
     plan: &OperationPlan,
     value: &XmlValue,
 ) -> Result<Vec<ithaca_idl::dynamic::Value>, SoapError> {
-    let request = &plan.mapping.request_element;
     let complex = value.as_complex();
     let mut args = Vec::new();
     let params = plan.mapping.params.iter().zip(&plan.operation.params);
-    for (mapped, param) in params.filter(|(m, _)| m.mode != ParamMode::Out) {
-        let path = format!("/{request}/{}", mapped.name);
+    let inputs = params.filter(|(m, _)| m.mode != ParamMode::Out);
+    for ((mapped, param), path) in inputs.zip(&plan.input_paths) {
         let field = complex
             .and_then(|c| c.field(&mapped.name))
             .ok_or_else(|| SoapError::sender(format!("{path}: the parameter is missing")))?;
         let arg = converter
-            .to_idl(&param.ty, field, &path)
+            .to_idl(&param.ty, field, path)
             .map_err(|e| SoapError::sender(e.to_string()))?;
         args.push(arg);
     }
@@ -647,18 +899,13 @@ fn response(
     plan: &OperationPlan,
     reply: &ReplyValues,
 ) -> Result<XmlValue, SoapError> {
-    let element = plan.mapping.response_element.clone().unwrap_or_default();
     let unsendable = |e: values::ConversionError| {
         SoapError::receiver(format!("the CORBA reply cannot be sent: {e}"))
     };
     let mut fields = Vec::new();
     if !matches!(plan.operation.result, TypeCode::Void) {
         let value = converter
-            .to_xml(
-                &plan.operation.result,
-                &reply.result,
-                &format!("/{element}/_return"),
-            )
+            .to_xml(&plan.operation.result, &reply.result, &plan.return_path)
             .map_err(unsendable)?;
         fields.push(Field::unqualified("_return", value));
     }
@@ -668,10 +915,9 @@ fn response(
         .iter()
         .zip(&plan.operation.params)
         .filter(|(m, _)| m.mode != ParamMode::In);
-    for ((mapped, param), value) in outs.zip(&reply.out) {
-        let path = format!("/{element}/{}", mapped.name);
+    for (((mapped, param), value), path) in outs.zip(&reply.out).zip(&plan.output_paths) {
         let value = converter
-            .to_xml(&param.ty, value, &path)
+            .to_xml(&param.ty, value, path)
             .map_err(unsendable)?;
         fields.push(Field::unqualified(mapped.name.clone(), value));
     }
@@ -679,10 +925,13 @@ fn response(
 }
 
 /// The `TransactionService` context for a request with a WS-AT context.
-fn transaction_contexts(request: &DynamicRequest) -> Result<Vec<ServiceContext>, SoapError> {
-    let soap = request.soap();
-    let name = coordination_context_name();
-    let Some(block) = soap.header_blocks().iter().find(|b| b.name == name) else {
+fn transaction_contexts(soap: &SoapRequest) -> Result<Vec<ServiceContext>, SoapError> {
+    static NAME: std::sync::OnceLock<QName> = std::sync::OnceLock::new();
+    if soap.header_blocks().is_empty() {
+        return Ok(Vec::new());
+    }
+    let name = NAME.get_or_init(coordination_context_name);
+    let Some(block) = soap.header_blocks().iter().find(|b| b.name == *name) else {
         return Ok(Vec::new());
     };
     let bytes = soap.header_block_bytes(block);
@@ -693,7 +942,7 @@ fn transaction_contexts(request: &DynamicRequest) -> Result<Vec<ServiceContext>,
 
 /// A Server / Receiver fault for a system exception, its id, minor code
 /// and completion status in the detail.
-fn system_fault(exception: &SystemException, why: &str) -> DynamicError {
+fn system_fault(exception: &SystemException, why: &str) -> SoapError {
     let name = exception
         .exception_id
         .strip_prefix("IDL:omg.org/CORBA/")
@@ -719,5 +968,5 @@ fn system_fault(exception: &SystemException, why: &str) -> DynamicError {
         crate::bridge::mapping::xml_escape(&exception.exception_id),
         exception.minor
     ));
-    DynamicError::Soap(SoapError::Fault(Box::new(fault)))
+    SoapError::Fault(Box::new(fault))
 }
