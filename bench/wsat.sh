@@ -151,11 +151,25 @@ coordinator="http://127.0.0.1:$coord_port/wsat/activation"
 from="http://127.0.0.1:$a_port/services/bank-a"
 to="http://127.0.0.1:$b_port/services/bank-b"
 echo "driver: $transfers transfers, $concurrency at once, $accounts accounts per bank" >&2
+# PostgreSQL's CPU (every database of the cluster): the postmaster's own
+# and its reaped children's ticks plus those of the live backends.
+ticks=$(getconf CLK_TCK)
+postmaster=$(head -n 1 "$pgdir/data/postmaster.pid")
+pg_cpu_ms() {
+    local total
+    total=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$postmaster/stat")
+    for child in $(pgrep -P "$postmaster" || true); do
+        total=$((total + $(awk '{ print $14 + $15 }' "/proc/$child/stat" 2>/dev/null || echo 0)))
+    done
+    awk -v t="$ticks" -v n="$total" 'BEGIN { printf "%.0f", n * 1000 / t }'
+}
+pg_before=$(pg_cpu_ms)
 TIMEFORMAT='%U %S'
 exec 3>&2
 { time "$driver" --coordinator "$coordinator" --from "$from" --to "$to" \
     --transfers "$transfers" --concurrency "$concurrency" --accounts "$accounts" --seed 1 \
     >"$work/driver.out" 2> >(cat >&3); } 2>"$work/driver.time"
+pg_after=$(pg_cpu_ms)
 cat "$work/driver.out" >&2
 result=$(grep 'tps=' "$work/driver.out" | tail -n 1)
 field() { echo "$result" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1; }
@@ -167,15 +181,14 @@ metric() { echo "$metrics" | awk -v name="$1" '$1 == name {print $2}' | tail -n 
 decisions=$(metric ithaca_txn_decisions_logged_total)
 flushes=$(metric ithaca_txn_log_flushes_total)
 decisions_per_flush=$(awk -v d="${decisions:-0}" -v f="${flushes:-0}" 'BEGIN { if (f > 0) printf "%.2f", d / f; else print "n/a" }')
-echo "coordinator: ${decisions:-0} decisions in ${flushes:-0} flushes; commits $(metric ithaca_txn_commits_total), aborts $(metric ithaca_txn_aborts_total | grep . || echo 0)" >&2
+echo "coordinator: ${decisions:-0} decisions in ${flushes:-0} flushes; commits $(metric ithaca_txn_commits_total), aborts $(metric ithaca_txn_aborts_total | grep . || echo 0); sends $(metric ithaca_txn_sends_total), failed $(metric ithaca_txn_send_failures_total | grep . || echo 0)" >&2
 # CPU per committed transfer, per process (steadier than tps on a busy
 # machine): user+system ticks from /proc/PID/stat.
-ticks=$(getconf CLK_TCK)
 cpu_ms() { awk -v t="$ticks" '{ printf "%.0f", ($14 + $15) * 1000 / t }' "/proc/$1/stat"; }
 committed=$(echo "$result" | tr ' ' '\n' | sed -n 's/^committed=//p')
 per_tx() { awk -v ms="$1" -v n="${committed:-0}" 'BEGIN { if (n > 0) printf "%.2f", ms / n; else print "n/a" }'; }
 driver_ms=$(tail -n 1 "$work/driver.time" | awk '{ printf "%.0f", ($1 + $2) * 1000 }')
-echo "cpu_ms_per_transfer: coordinator=$(per_tx "$(cpu_ms "${pids[0]}")") bank_a=$(per_tx "$(cpu_ms "${pids[1]}")") bank_b=$(per_tx "$(cpu_ms "${pids[2]}")") driver=$(per_tx "$driver_ms")" >&2
+echo "cpu_ms_per_transfer: coordinator=$(per_tx "$(cpu_ms "${pids[0]}")") bank_a=$(per_tx "$(cpu_ms "${pids[1]}")") bank_b=$(per_tx "$(cpu_ms "${pids[2]}")") driver=$(per_tx "$driver_ms") postgresql=$(per_tx "$((pg_after - pg_before))")" >&2
 # HTTP requests the servers answered per committed transfer (the
 # driver's own initiator endpoint, one Committed each, not counted).
 requests=0
@@ -185,6 +198,39 @@ for port in "$coord_port" "$a_port" "$b_port"; do
     requests=$((requests + n))
 done
 echo "http_requests_per_transfer: $(per_tx "$requests") (coordinator and banks)" >&2
+# Where the servers spent the time: the mean time from request headers to
+# response headers per route (sum / count of the duration histogram; the
+# exporter folds samples in every 5 s, hence the wait).
+sleep 5.5
+for port in "$coord_port" "$a_port" "$b_port"; do
+    curl -fsS "http://127.0.0.1:$port/metrics" | awk -v port="$port" -v c="$coord_port" -v a="$a_port" '
+        /^ithaca_http_request_duration_seconds_(sum|count)\{/ {
+            match($0, /route="[^"]*"/); route = substr($0, RSTART + 7, RLENGTH - 8)
+            if (route ~ /^(healthz|readyz|metrics)$/) next
+            if ($1 ~ /_sum\{/) sum[route] += $NF; else count[route] += $NF
+        }
+        END {
+            name = (port == c) ? "coordinator" : (port == a) ? "bank_a" : "bank_b"
+            line = "route_mean_ms " name ":"
+            for (r in count) if (count[r] > 0) line = line sprintf(" %s=%.2f(n=%d)", r, sum[r] * 1000 / count[r], count[r])
+            print line
+        }' >&2
+done
+# The coordinator's commit phases (the mean of each histogram): voting
+# (Commit to the last durable vote), decision_write (group commit),
+# outcome (Commit to Committed sent), commit_fanout (decision durable to
+# the last participant's Committed).
+curl -fsS "http://127.0.0.1:$coord_port/metrics" | awk '
+    /^ithaca_txn_(phase|decision_write)_seconds_(sum|count)/ {
+        name = ($1 ~ /^ithaca_txn_decision_write/) ? "decision_write" : ""
+        if (name == "") { match($0, /phase="[^"]*"/); name = substr($0, RSTART + 7, RLENGTH - 8) }
+        if ($1 ~ /_sum/) sum[name] += $NF; else count[name] += $NF
+    }
+    END {
+        line = "coordinator_phase_mean_ms:"
+        for (p in count) if (count[p] > 0) line = line sprintf(" %s=%.2f", p, sum[p] * 1000 / count[p])
+        print line
+    }' >&2
 for db in bank_a bank_b; do
     echo "$db: $(psql -d "$db" -c 'SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()') prepared left" >&2
 done

@@ -64,6 +64,11 @@ pub fn install() -> Option<PrometheusHandle> {
                     Matcher::Full(ithaca_txn::driver::names::DECISION_WRITE_SECONDS.to_owned()),
                     &ithaca_txn::driver::DECISION_WRITE_BUCKETS,
                 )
+                .ok()?
+                .set_buckets_for_metric(
+                    Matcher::Full(ithaca_txn::driver::names::PHASE_SECONDS.to_owned()),
+                    &ithaca_txn::driver::DECISION_WRITE_BUCKETS,
+                )
                 .ok()?;
             let recorder = builder.build_recorder();
             let handle = recorder.handle();

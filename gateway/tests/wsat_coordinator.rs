@@ -457,6 +457,23 @@ async fn completion_commit_with_two_durable_participants() {
     }
     let (outcome, _) = initiator.next_notification().await;
     assert_eq!(outcome, Notification::Committed);
+    // Where the commit's time went is on /metrics, phase by phase (the
+    // exporter folds histogram samples in now and then, hence the wait).
+    let mut text = String::new();
+    for _ in 0..60 {
+        text = support::http1(c.addr(), support::get("/metrics"))
+            .await
+            .text();
+        if ["voting", "outcome", "commit_fanout"].iter().all(|phase| {
+            text.contains(&format!(
+                "ithaca_txn_phase_seconds_count{{phase=\"{phase}\"}}"
+            ))
+        }) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("no commit phases on /metrics:\n{text}");
 }
 
 /// CompletionRollback (AT1.2): the participant gets Rollback, the

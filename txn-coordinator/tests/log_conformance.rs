@@ -152,6 +152,75 @@ async fn done_participants_and_forgotten_decisions_are_not_reloaded<B: Backend>(
     b.close(log).await;
 }
 
+/// One `apply_lazy` call marks participants done and forgets decisions
+/// (of this instance only) together, as the driver's lazy writer batches
+/// them; a handle whose records were adopted by a newer token is refused.
+async fn a_batch_of_lazy_updates_applies_together<B: Backend>(b: &B) {
+    let log = b.open("node-a").await;
+    log.append_decisions(&[
+        record("urn:uuid:1", &[0, 1]),
+        record("urn:uuid:2", &[3, 4]),
+        record("urn:uuid:3", &[5]),
+    ])
+    .await
+    .unwrap();
+    let other = b.open("node-b").await;
+    other
+        .append_decisions(&[record("urn:uuid:9", &[1])])
+        .await
+        .unwrap();
+    let tx = |id: &str| TxId(id.to_owned());
+    log.apply_lazy(
+        &[
+            (tx("urn:uuid:2"), ParticipantId(3)),
+            (tx("urn:uuid:3"), ParticipantId(5)),
+            (tx("urn:uuid:9"), ParticipantId(1)),
+        ],
+        &[tx("urn:uuid:1"), tx("urn:uuid:9")],
+    )
+    .await
+    .unwrap();
+    log.apply_lazy(&[], &[]).await.unwrap();
+    b.close(log).await;
+    let log = b.open("node-a").await;
+    assert_eq!(
+        log.load_unfinished().await.unwrap(),
+        vec![
+            record("urn:uuid:2", &[4]),
+            DecisionRecord {
+                tx: tx("urn:uuid:3"),
+                participants: vec![],
+            },
+        ]
+    );
+    // Another instance's rows are untouched.
+    assert_eq!(
+        other.load_unfinished().await.unwrap(),
+        vec![record("urn:uuid:9", &[1])]
+    );
+    let taker = b.open("node-c").await;
+    let adopted = taker
+        .adopt(log.instance(), ithaca_txn::log::FencingToken(7))
+        .await
+        .unwrap();
+    let refused = log.apply_lazy(&[], &[tx("urn:uuid:2")]).await.unwrap_err();
+    assert!(refused.is_fenced(), "{refused}");
+    adopted
+        .apply_lazy(&[(tx("urn:uuid:2"), ParticipantId(4))], &[tx("urn:uuid:3")])
+        .await
+        .unwrap();
+    assert_eq!(
+        adopted.load_unfinished().await.unwrap(),
+        vec![DecisionRecord {
+            tx: tx("urn:uuid:2"),
+            participants: vec![],
+        }]
+    );
+    b.close(log).await;
+    b.close(other).await;
+    b.close(taker).await;
+}
+
 async fn instances_read_only_their_own_decisions<B: Backend>(b: &B) {
     let a = b.open("node-a").await;
     a.append_decisions(&[record("urn:uuid:a", &[0])])
@@ -327,6 +396,7 @@ suite!(
     append_then_reload_after_reopen,
     appending_again_is_a_no_op,
     done_participants_and_forgotten_decisions_are_not_reloaded,
+    a_batch_of_lazy_updates_applies_together,
     instances_read_only_their_own_decisions,
     heuristics_are_kept_for_an_operator,
     invalid_records_are_refused,

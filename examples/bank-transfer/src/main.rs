@@ -194,10 +194,30 @@ fn plan(seed: u64, n: u64, accounts: u32, max_amount: i64) -> Plan {
     }
 }
 
+/// Where one committed transfer's time went, as this client saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Phases {
+    /// Activation and the Completion registration (`WsatClient::begin`).
+    begin: Duration,
+    /// The `Debit` call (the debited bank registers for Durable2PC first).
+    debit: Duration,
+    /// The `Credit` call (the credited bank registers first).
+    credit: Duration,
+    /// `Commit` to the outcome: Prepare, the votes, the decision write,
+    /// Commit, Committed, then Committed to this initiator.
+    commit: Duration,
+}
+
+impl Phases {
+    fn total(&self) -> Duration {
+        self.begin + self.debit + self.credit + self.commit
+    }
+}
+
 /// How one transfer ended, as far as this client knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ended {
-    Committed(Duration),
+    Committed(Phases),
     Aborted,
     /// The outcome is unknown (or the transaction never began).
     Failed,
@@ -213,12 +233,20 @@ struct Driver {
 
 impl Driver {
     async fn transfer(&self, plan: &Plan) -> Result<Ended, String> {
-        let started = Instant::now();
+        let mut phases = Phases::default();
+        let mut mark = Instant::now();
+        let mut lap = || {
+            let now = Instant::now();
+            let elapsed = now - mark;
+            mark = now;
+            elapsed
+        };
         let transaction = self
             .client
             .begin(&self.activation, self.options)
             .await
             .map_err(|e| format!("begin: {e}"))?;
+        phases.begin = lap();
         let debit = message::debit_request(&plan.from, plan.amount);
         let action = bank::soap_action(bank::operation::DEBIT);
         if let Err(error) = transaction
@@ -233,6 +261,7 @@ impl Driver {
                 Err(rollback) => Err(format!("debit: {error}; rollback: {rollback}")),
             };
         }
+        phases.debit = lap();
         let credit = message::credit_request(&plan.to, plan.amount);
         let action = bank::soap_action(bank::operation::CREDIT);
         if let Err(error) = transaction
@@ -242,8 +271,12 @@ impl Driver {
             let _ = transaction.rollback().await;
             return Err(format!("credit: {error}"));
         }
+        phases.credit = lap();
         match transaction.commit().await {
-            Ok(Outcome::Committed) => Ok(Ended::Committed(started.elapsed())),
+            Ok(Outcome::Committed) => {
+                phases.commit = lap();
+                Ok(Ended::Committed(phases))
+            }
             Ok(_) => Ok(Ended::Aborted),
             Err(error) => Err(format!("commit: {error}")),
         }
@@ -385,8 +418,8 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                     Ended::Failed
                 });
                 match ended {
-                    Ended::Committed(latency) => {
-                        latencies.push(latency);
+                    Ended::Committed(phases) => {
+                        latencies.push(phases);
                         counts.committed.fetch_add(1, Ordering::Relaxed);
                     }
                     Ended::Aborted => {
@@ -411,7 +444,25 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(progress) = progress {
         progress.abort();
     }
-    latencies.sort_unstable();
+    let phase = |pick: fn(&Phases) -> Duration| {
+        let mut sorted: Vec<Duration> = latencies.iter().map(pick).collect();
+        sorted.sort_unstable();
+        sorted
+    };
+    let (begin, debit, credit, commit) = (
+        phase(|p| p.begin),
+        phase(|p| p.debit),
+        phase(|p| p.credit),
+        phase(|p| p.commit),
+    );
+    eprintln!(
+        "phases_p50_ms: begin={:.1} debit={:.1} credit={:.1} commit={:.1}",
+        percentile_ms(&begin, 0.50),
+        percentile_ms(&debit, 0.50),
+        percentile_ms(&credit, 0.50),
+        percentile_ms(&commit, 0.50),
+    );
+    let latencies = phase(Phases::total);
     let committed = counts.committed.load(Ordering::Relaxed);
     #[allow(clippy::cast_precision_loss)]
     let tps = committed as f64 / elapsed.as_secs_f64().max(1e-9);

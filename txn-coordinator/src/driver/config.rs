@@ -66,6 +66,13 @@ pub struct DriverConfig {
     pub store_retry: RetryPolicy,
     /// At most this many lazy log updates (participant done, forget) queued.
     pub lazy_queue: usize,
+    /// How long the lazy writer gathers updates after the first of a batch
+    /// before writing them in one transaction. A transaction's last
+    /// acknowledgement and its forget then usually share a batch, and the
+    /// forget makes the participant-done updates before it unnecessary;
+    /// delaying an unforced update costs nothing but a repeated Commit
+    /// after a crash inside the window.
+    pub lazy_delay: Duration,
     /// The expiry given to a context created without one (`None`: no
     /// expiry).
     pub default_expires: Option<Duration>,
@@ -87,6 +94,7 @@ impl Default for DriverConfig {
                 max_backoff: Duration::from_secs(5),
             },
             lazy_queue: 65_536,
+            lazy_delay: Duration::from_millis(20),
             default_expires: Some(Duration::from_secs(120)),
             max_expires: Duration::from_secs(3600),
         }

@@ -35,6 +35,25 @@ pub mod names {
     pub const SENDS: &str = "ithaca_txn_sends_total";
     /// Counter: notification attempts that failed.
     pub const SEND_FAILURES: &str = "ithaca_txn_send_failures_total";
+    /// Histogram, by `phase` (see [`super::phase`]): seconds each phase of
+    /// a transaction's completion took, from the initiator's Commit on.
+    pub const PHASE_SECONDS: &str = "ithaca_txn_phase_seconds";
+}
+
+/// The `phase` labels of [`names::PHASE_SECONDS`]. With
+/// [`names::DECISION_WRITE_SECONDS`] they split a commit into where its
+/// time went.
+pub mod phase {
+    /// The initiator's Commit to the last durable participant's vote (the
+    /// volatile and durable Prepare rounds: the participants' own prepare,
+    /// such as PostgreSQL's `PREPARE TRANSACTION`, and two messages each).
+    pub const VOTING: &str = "voting";
+    /// The initiator's Commit to its outcome being sent (voting, then the
+    /// forced decision write for a commit).
+    pub const OUTCOME: &str = "outcome";
+    /// The decision durable to the last participant's Committed (the
+    /// Commit fan-out and the participants' own commit).
+    pub const COMMIT_FANOUT: &str = "commit_fanout";
 }
 
 /// Registers the descriptions of every `ithaca_txn_*` series with the
@@ -65,6 +84,11 @@ pub fn describe() {
     metrics::describe_counter!(
         names::SEND_FAILURES,
         "WS-AT notification sends that failed."
+    );
+    metrics::describe_histogram!(
+        names::PHASE_SECONDS,
+        metrics::Unit::Seconds,
+        "Time each phase of a WS-AT commit took (voting, outcome, commit_fanout)."
     );
 }
 

@@ -95,7 +95,9 @@ pub mod testing;
 
 pub use config::{DriverConfig, RetryPolicy};
 pub use error::DriverError;
-pub use metrics::{DECISION_WRITE_BUCKETS, DriverMetrics, LatencyHistogram, describe, names};
+pub use metrics::{
+    DECISION_WRITE_BUCKETS, DriverMetrics, LatencyHistogram, describe, names, phase,
+};
 pub use service::{CoordinatorService, Delivered};
 pub use sink::{Message, Notification, NotificationSink, SendError, SendFuture};
 pub use takeover::{StaticAuthority, TakeoverAuthority, TakeoverRefused};

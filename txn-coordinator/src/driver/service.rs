@@ -19,7 +19,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 use super::config::DriverConfig;
 use super::error::DriverError;
-use super::metrics::{Counters, DriverMetrics, names};
+use super::metrics::{Counters, DriverMetrics, names, phase};
 use super::sink::{Message, Notification, NotificationSink};
 use super::takeover::TakeoverAuthority;
 use crate::admin::{self, HeuristicSummary, Snapshot, StateFilter, TransactionSummary};
@@ -70,7 +70,20 @@ struct State {
     /// older send still retrying gives up when a newer one starts.
     send_generation: HashMap<(TxId, Option<ParticipantId>), u64>,
     next_generation: u64,
+    /// When each transaction's completion began and was decided, for the
+    /// per-phase latency histograms.
+    phases: HashMap<TxId, PhaseMarks>,
     shut_down: bool,
+}
+
+/// The instants of one transaction's completion (see
+/// [`names::PHASE_SECONDS`]).
+#[derive(Debug, Clone, Copy)]
+struct PhaseMarks {
+    /// The initiator's Commit arrived.
+    commit_requested: Instant,
+    /// The decision became durable.
+    decided: Option<Instant>,
 }
 
 struct Inner {
@@ -174,6 +187,7 @@ impl CoordinatorService {
                 adopted: HashMap::new(),
                 send_generation: HashMap::new(),
                 next_generation: 0,
+                phases: HashMap::new(),
                 shut_down: false,
             }),
             sends: Arc::new(Semaphore::new(config.max_in_flight_sends)),
@@ -364,6 +378,12 @@ impl CoordinatorService {
             let known = state.engine.phase(tx).is_some();
             if !known && !state.engine.is_loaded() {
                 return Err(DriverError::Recovering);
+            }
+            if known && protocol == Protocol::Completion && message == Inbound::Commit {
+                state.phases.entry(tx.clone()).or_insert(PhaseMarks {
+                    commit_requested: at,
+                    decided: None,
+                });
             }
             state
                 .engine
@@ -556,7 +576,9 @@ impl Inner {
     /// Turns the engine's queued commands into actions.
     fn drain(&self, state: &mut State) -> Vec<Action> {
         let mut actions = Vec::new();
+        let at = now();
         while let Some(command) = state.engine.poll_command() {
+            observe_phases(state, &command, at);
             let owner = |state: &State, tx: &TxId| {
                 state
                     .adopted
@@ -662,6 +684,12 @@ impl Inner {
                 );
             }
             actions.push(action);
+        }
+        // Marks of transactions the engine dropped without a completion
+        // outcome (expired, taken over) go too.
+        if state.phases.len() > state.engine.transaction_count() + 1024 {
+            let engine = &state.engine;
+            state.phases.retain(|tx, _| engine.phase(tx).is_some());
         }
         actions
     }
@@ -942,7 +970,48 @@ async fn force_decision(inner: Arc<Inner>, record: DecisionRecord) {
         crate::failpoint::hit(crate::failpoint::COORDINATOR_AFTER_DECISION_WRITE);
     }
     let at = now();
-    inner.with_engine(|state| state.engine.handle_log_written(&tx, durable, at));
+    inner.with_engine(|state| {
+        if durable && let Some(marks) = state.phases.get_mut(&tx) {
+            marks.decided = Some(at);
+        }
+        state.engine.handle_log_written(&tx, durable, at);
+    });
+}
+
+/// Records the phase a command ends (see [`names::PHASE_SECONDS`]) and
+/// drops the marks of a transaction whose completion is over.
+fn observe_phases(state: &mut State, command: &Command, at: Instant) {
+    let observe = |phase: &'static str, since: Instant| {
+        metrics::histogram!(names::PHASE_SECONDS, "phase" => phase)
+            .record(at.saturating_duration_since(since).as_secs_f64());
+    };
+    match command {
+        Command::ForceLog(decision) => {
+            if let Some(marks) = state.phases.get(&decision.tx) {
+                observe(phase::VOTING, marks.commit_requested);
+            }
+        }
+        Command::Reply { tx, outcome, .. } => {
+            if let Some(marks) = state.phases.get(tx).copied() {
+                observe(phase::OUTCOME, marks.commit_requested);
+                // Nothing logged (aborted, or no durable participant
+                // prepared): no commit fan-out to wait for.
+                if *outcome == Outcome::Aborted || marks.decided.is_none() {
+                    state.phases.remove(tx);
+                }
+            }
+        }
+        Command::ForgetLog(tx) => {
+            if let Some(PhaseMarks {
+                decided: Some(decided),
+                ..
+            }) = state.phases.remove(tx)
+            {
+                observe(phase::COMMIT_FANOUT, decided);
+            }
+        }
+        _ => {}
+    }
 }
 
 async fn record_heuristic(
@@ -1077,14 +1146,17 @@ async fn run_timer(
     }
 }
 
-/// Applies lazy log updates in the background, retrying failed ones with
-/// backoff (a lost update only costs a repeated Commit after a restart, so
-/// none is forced).
+/// Applies lazy log updates in the background, in batches (one
+/// [`CoordinatorLog::apply_lazy`] per log handle), retrying failed ones
+/// with backoff (a lost update only costs a repeated Commit after a
+/// restart, so none is forced).
 async fn run_lazy(
     inner: std::sync::Weak<Inner>,
     mut queue: mpsc::Receiver<LazyOp>,
     mut stop: watch::Receiver<bool>,
 ) {
+    /// The most updates written in one batch.
+    const MAX_BATCH: usize = 1024;
     let mut pending: Vec<LazyOp> = Vec::new();
     let mut attempt = 0u32;
     loop {
@@ -1097,13 +1169,24 @@ async fn run_lazy(
                 () = until_stopped(&mut stop) => {
                     queue.close();
                     while let Ok(op) = queue.try_recv() {
-                        let _ = apply_lazy(&op).await;
+                        pending.push(op);
                     }
+                    drop_superseded(&mut pending);
+                    let _ = apply_lazy_batch(pending).await;
                     return;
                 }
             }
+            let delay = inner
+                .upgrade()
+                .map_or(Duration::ZERO, |service| service.config.lazy_delay);
+            if !delay.is_zero() {
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = until_stopped(&mut stop) => {}
+                }
+            }
         }
-        while pending.len() < 256 {
+        while pending.len() < MAX_BATCH {
             match queue.try_recv() {
                 Ok(op) => pending.push(op),
                 Err(_) => break,
@@ -1113,21 +1196,16 @@ async fn run_lazy(
             return;
         };
         drop_superseded(&mut pending);
-        let mut failed = Vec::new();
+        let (failed, errors) = apply_lazy_batch(std::mem::take(&mut pending)).await;
+        pending = failed;
         let mut last_error = None;
-        for op in pending.drain(..) {
-            match apply_lazy(&op).await {
-                Ok(()) => {}
-                Err(error) if error.is_fenced() => {
-                    service.store_result(&Err(error));
-                }
-                Err(error) => {
-                    failed.push(op);
-                    last_error = Some(error);
-                }
+        for error in errors {
+            if error.is_fenced() {
+                service.store_result(&Err(error));
+            } else {
+                last_error = Some(error);
             }
         }
-        pending = failed;
         match last_error {
             None => {
                 attempt = 0;
@@ -1176,11 +1254,67 @@ fn drop_superseded(pending: &mut Vec<LazyOp>) {
     pending.retain(|_| !superseded.next().unwrap_or(false));
 }
 
-async fn apply_lazy(op: &LazyOp) -> Result<(), LogError> {
-    match op {
-        LazyOp::Done(log, tx, participant) => log.mark_participant_done(tx, *participant).await,
-        LazyOp::Forget(log, tx) => log.forget(tx).await,
+/// The updates of one batch that concern one log handle.
+struct LazyGroup {
+    log: Arc<dyn CoordinatorLog>,
+    done: Vec<(TxId, ParticipantId)>,
+    forget: Vec<TxId>,
+}
+
+/// Writes `batch` with one [`CoordinatorLog::apply_lazy`] per log handle
+/// (the instance's own, and each adopted instance's). Returns the updates
+/// of the groups that failed for a reason worth retrying, and every
+/// error met (a fenced group's updates are dropped: they will never be
+/// accepted).
+async fn apply_lazy_batch(batch: Vec<LazyOp>) -> (Vec<LazyOp>, Vec<LogError>) {
+    let mut groups: Vec<LazyGroup> = Vec::new();
+    for op in batch {
+        let log = match &op {
+            LazyOp::Done(log, ..) | LazyOp::Forget(log, _) => log,
+        };
+        let index = match groups.iter().position(|g| Arc::ptr_eq(&g.log, log)) {
+            Some(index) => index,
+            None => {
+                groups.push(LazyGroup {
+                    log: Arc::clone(log),
+                    done: Vec::new(),
+                    forget: Vec::new(),
+                });
+                groups.len() - 1
+            }
+        };
+        let Some(group) = groups.get_mut(index) else {
+            continue;
+        };
+        match op {
+            LazyOp::Done(_, tx, participant) => group.done.push((tx, participant)),
+            LazyOp::Forget(_, tx) => group.forget.push(tx),
+        }
     }
+    let mut failed = Vec::new();
+    let mut errors = Vec::new();
+    for group in groups {
+        match group.log.apply_lazy(&group.done, &group.forget).await {
+            Ok(()) => {}
+            Err(error) if error.is_fenced() => errors.push(error),
+            Err(error) => {
+                errors.push(error);
+                failed.extend(
+                    group
+                        .done
+                        .into_iter()
+                        .map(|(tx, p)| LazyOp::Done(Arc::clone(&group.log), tx, p)),
+                );
+                failed.extend(
+                    group
+                        .forget
+                        .into_iter()
+                        .map(|tx| LazyOp::Forget(Arc::clone(&group.log), tx)),
+                );
+            }
+        }
+    }
+    (failed, errors)
 }
 
 #[cfg(test)]

@@ -131,6 +131,27 @@ pub trait CoordinatorLog: Send + Sync {
     /// Drops a decision once every participant acknowledged it.
     fn forget<'a>(&'a self, tx: &'a TxId) -> LogFuture<'a, ()>;
 
+    /// Applies many lazy updates at once (unforced): every participant of
+    /// `done` acknowledged, then every decision of `forget` dropped. The
+    /// default makes one call per update; a store may write them in one
+    /// transaction (the PostgreSQL store does: one fence check and one
+    /// statement per kind, whatever the number of updates).
+    fn apply_lazy<'a>(
+        &'a self,
+        done: &'a [(TxId, ParticipantId)],
+        forget: &'a [TxId],
+    ) -> LogFuture<'a, ()> {
+        Box::pin(async move {
+            for (tx, participant) in done {
+                self.mark_participant_done(tx, *participant).await?;
+            }
+            for tx in forget {
+                self.forget(tx).await?;
+            }
+            Ok(())
+        })
+    }
+
     /// Every decision of this instance still owed an acknowledgement, with
     /// only the participants not yet done.
     fn load_unfinished(&self) -> LogFuture<'_, Vec<DecisionRecord>>;

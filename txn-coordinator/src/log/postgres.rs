@@ -20,20 +20,42 @@ pub struct PgLog {
     token: FencingToken,
 }
 
+/// Whether a write transaction's `COMMIT` waits for its flush.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flush {
+    /// `synchronous_commit = on`: the write is durable when `COMMIT`
+    /// returns, whatever the server's default (the decisions).
+    Forced,
+    /// `synchronous_commit = off`: for the lazy updates (a participant
+    /// done, a record forgotten), whose loss in a crash only costs a
+    /// repeated Commit, never a wrong outcome. The WAL writer flushes them
+    /// within `wal_writer_delay`, usually with the next forced decision.
+    Lazy,
+}
+
 /// Checks, inside a write transaction, that `token` may write `instance`'s
-/// records. `FOR SHARE` keeps the fence row from being raised until this
+/// records, and sets the transaction's `synchronous_commit`, in one round
+/// trip. `FOR SHARE` keeps the fence row from being raised until this
 /// transaction ends, so a taker's fence and this write are ordered.
-async fn check_fence(
+async fn check_fence_and_flush(
     db: &mut PgConnection,
     instance: &InstanceId,
     token: FencingToken,
+    flush: Flush,
 ) -> Result<(), LogError> {
     let mine = db_token(instance, token)?;
-    let current: Option<i64> =
-        sqlx::query_scalar("SELECT token FROM wsat_fence WHERE instance = $1 FOR SHARE")
-            .bind(&instance.0)
-            .fetch_optional(&mut *db)
-            .await?;
+    let setting = match flush {
+        Flush::Forced => "on",
+        Flush::Lazy => "off",
+    };
+    let (current, _): (Option<i64>, String) = sqlx::query_as(
+        "SELECT (SELECT token FROM wsat_fence WHERE instance = $1 FOR SHARE), \
+         set_config('synchronous_commit', $2, true)",
+    )
+    .bind(&instance.0)
+    .bind(setting)
+    .fetch_one(&mut *db)
+    .await?;
     match current {
         Some(current) if current > mine => Err(fenced(instance, token, current)),
         _ => Ok(()),
@@ -80,8 +102,13 @@ impl PgLog {
     pub async fn connect(url: &str, instance: &str) -> Result<Self, LogError> {
         // A short acquire timeout: while the database is down the driver
         // holds decisions back and retries, rather than waiting long.
+        // No test query before each acquire: a connection the server
+        // dropped fails its first statement instead, which the driver
+        // retries like any store error; the ping would cost a round trip
+        // on every write of the commit path.
         let pool = PgPoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .acquire_timeout(std::time::Duration::from_secs(3))
             .connect(url)
             .await?;
@@ -141,6 +168,14 @@ impl CoordinatorLog for PgLog {
         Box::pin(self.forget_now(tx))
     }
 
+    fn apply_lazy<'a>(
+        &'a self,
+        done: &'a [(TxId, ParticipantId)],
+        forget: &'a [TxId],
+    ) -> LogFuture<'a, ()> {
+        Box::pin(self.apply_lazy_now(done, forget))
+    }
+
     fn load_unfinished(&self) -> LogFuture<'_, Vec<DecisionRecord>> {
         Box::pin(self.load_unfinished_now())
     }
@@ -181,18 +216,6 @@ impl CoordinatorLog for PgLog {
     }
 }
 
-/// Lets the transaction's COMMIT return without waiting for its flush: for
-/// the lazy updates (a participant done, a record forgotten), whose loss in
-/// a crash only costs a repeated Commit, never a wrong outcome. The WAL
-/// writer flushes them within `wal_writer_delay`, usually with the next
-/// forced decision.
-async fn unforced(db: &mut sqlx::PgConnection) -> Result<(), LogError> {
-    sqlx::query("SET LOCAL synchronous_commit = off")
-        .execute(db)
-        .await?;
-    Ok(())
-}
-
 impl PgLog {
     async fn append_decisions_now(&self, batch: &[DecisionRecord]) -> Result<(), LogError> {
         for record in batch {
@@ -213,33 +236,67 @@ impl PgLog {
         }
         let token = db_token(&self.instance, self.token)?;
         let mut db = self.pool.begin().await?;
-        check_fence(&mut db, &self.instance, self.token).await?;
         // The decision must reach disk before COMMIT returns, whatever the
         // server's default.
-        sqlx::query("SET LOCAL synchronous_commit = on")
-            .execute(&mut *db)
-            .await?;
+        check_fence_and_flush(&mut db, &self.instance, self.token, Flush::Forced).await?;
+        // Both tables in one statement: the participants' foreign key is
+        // checked at its end, when the decision rows exist.
         sqlx::query(
-            "INSERT INTO wsat_decision (tx_id, instance, token) \
-             SELECT t, $2, $3 FROM UNNEST($1::text[]) AS t ON CONFLICT DO NOTHING",
-        )
-        .bind(&txs)
-        .bind(&self.instance.0)
-        .bind(token)
-        .execute(&mut *db)
-        .await?;
-        sqlx::query(
-            "INSERT INTO wsat_decision_participant \
+            "WITH decisions AS (\
+                 INSERT INTO wsat_decision (tx_id, instance, token) \
+                 SELECT t, $5, $6 FROM UNNEST($1::text[]) AS t ON CONFLICT DO NOTHING) \
+             INSERT INTO wsat_decision_participant \
              (tx_id, participant, address, reference_parameters) \
-             SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[]) \
+             SELECT * FROM UNNEST($2::text[], $3::int8[], $4::text[], $7::text[]) \
              ON CONFLICT DO NOTHING",
         )
+        .bind(&txs)
         .bind(&p_txs)
         .bind(&p_ids)
         .bind(&p_addresses)
+        .bind(&self.instance.0)
+        .bind(token)
         .bind(&p_refs)
         .execute(&mut *db)
         .await?;
+        db.commit().await?;
+        Ok(())
+    }
+
+    async fn apply_lazy_now(
+        &self,
+        done: &[(TxId, ParticipantId)],
+        forget: &[TxId],
+    ) -> Result<(), LogError> {
+        if done.is_empty() && forget.is_empty() {
+            return Ok(());
+        }
+        let mut db = self.pool.begin().await?;
+        check_fence_and_flush(&mut db, &self.instance, self.token, Flush::Lazy).await?;
+        if !done.is_empty() {
+            let txs: Vec<&str> = done.iter().map(|(tx, _)| tx.0.as_str()).collect();
+            let ids: Vec<i64> = done.iter().map(|(_, p)| i64::from(p.0)).collect();
+            sqlx::query(
+                "UPDATE wsat_decision_participant p SET done = TRUE \
+                 FROM wsat_decision d, UNNEST($1::text[], $2::int8[]) AS u(tx_id, participant) \
+                 WHERE p.tx_id = u.tx_id AND p.participant = u.participant \
+                 AND d.tx_id = p.tx_id AND d.instance = $3",
+            )
+            .bind(&txs)
+            .bind(&ids)
+            .bind(&self.instance.0)
+            .execute(&mut *db)
+            .await?;
+        }
+        if !forget.is_empty() {
+            // The participant rows go with them (ON DELETE CASCADE).
+            let txs: Vec<&str> = forget.iter().map(|tx| tx.0.as_str()).collect();
+            sqlx::query("DELETE FROM wsat_decision WHERE tx_id = ANY($1) AND instance = $2")
+                .bind(&txs)
+                .bind(&self.instance.0)
+                .execute(&mut *db)
+                .await?;
+        }
         db.commit().await?;
         Ok(())
     }
@@ -249,34 +306,11 @@ impl PgLog {
         tx: &TxId,
         participant: ParticipantId,
     ) -> Result<(), LogError> {
-        let mut db = self.pool.begin().await?;
-        check_fence(&mut db, &self.instance, self.token).await?;
-        unforced(&mut db).await?;
-        sqlx::query(
-            "UPDATE wsat_decision_participant p SET done = TRUE FROM wsat_decision d \
-             WHERE p.tx_id = $1 AND p.participant = $2 AND d.tx_id = p.tx_id AND d.instance = $3",
-        )
-        .bind(&tx.0)
-        .bind(i64::from(participant.0))
-        .bind(&self.instance.0)
-        .execute(&mut *db)
-        .await?;
-        db.commit().await?;
-        Ok(())
+        self.apply_lazy_now(&[(tx.clone(), participant)], &[]).await
     }
 
     async fn forget_now(&self, tx: &TxId) -> Result<(), LogError> {
-        // The participant rows go with it (ON DELETE CASCADE).
-        let mut db = self.pool.begin().await?;
-        check_fence(&mut db, &self.instance, self.token).await?;
-        unforced(&mut db).await?;
-        sqlx::query("DELETE FROM wsat_decision WHERE tx_id = $1 AND instance = $2")
-            .bind(&tx.0)
-            .bind(&self.instance.0)
-            .execute(&mut *db)
-            .await?;
-        db.commit().await?;
-        Ok(())
+        self.apply_lazy_now(&[], std::slice::from_ref(tx)).await
     }
 
     async fn load_unfinished_now(&self) -> Result<Vec<DecisionRecord>, LogError> {
@@ -294,7 +328,7 @@ impl PgLog {
 
     async fn record_heuristic_now(&self, record: &HeuristicRecord) -> Result<(), LogError> {
         let mut db = self.pool.begin().await?;
-        check_fence(&mut db, &self.instance, self.token).await?;
+        check_fence_and_flush(&mut db, &self.instance, self.token, Flush::Forced).await?;
         sqlx::query(
             "INSERT INTO wsat_heuristic \
              (instance, tx_id, participant, address, reference_parameters, kind) \
