@@ -4,7 +4,7 @@
 # with real processes on loopback (release build of `ithaca`).
 #
 #   bench/membership.sh [--kills N] [--pauses N] [--members-steps "1000 5000 10000 16000"]
-#                       [--load-seconds S]
+#                       [--load-seconds S] [--sustained-only]
 #
 # 1. A 3-node oracle (`ithaca serve --oracle-peers …`, fsynced logs in
 #    separate data directories) and members (`ithaca membership member
@@ -20,23 +20,31 @@
 #    members are paused with SIGSTOP for 0.5 L and 0.75 L (shorter than the
 #    lease) N times (default 20); every view that removes a member counts.
 # 4. Members sustained: for each step, a fresh single-node oracle and
-#    `ithaca membership load --members N` (real UDP heartbeats every 200 ms
-#    for --load-seconds, default 10); the largest N whose every simulated
-#    member kept its lease and was never removed.
+#    `ithaca membership load --members N`: N simulated members join (64
+#    joins in flight), then heartbeat over real UDP every 200 ms for
+#    --load-seconds (default 30) after the last join. A step is *sustained*
+#    when every member joined, no member was ever removed (zero false
+#    removals), no member's lease would have lapsed in the steady state, and
+#    the leader kept up: at most 1 % of the steady state's heartbeats went
+#    unanswered and their p99 round trip stayed under the 200 ms interval.
+#    members_sustained is the largest such N; the oracle process's CPU over
+#    the steady state (leader_cpu_pct, 100 = one core) is reported with it.
+#    --sustained-only runs this part alone (phases 1-3 print as n/a).
 #
 # ITHACA_BENCH_BIN names a prebuilt `ithaca` (else a release build is made
 # in $CARGO_TARGET_DIR or target/). The last line is
 # `detect_p50_ms= detect_p99_ms= suspicion_timeout_ms= failover_p99_ms=
-# view_commit_p50_ms= false_removals= members_sustained=`.
+# view_commit_p50_ms= false_removals= members_sustained= leader_cpu_pct=`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-kills=30 pauses=20 steps="1000 5000 10000 16000" load_seconds=10
+kills=30 pauses=20 steps="1000 5000 10000 16000" load_seconds=30 sustained_only=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --kills) kills=$2; shift 2 ;;
         --pauses) pauses=$2; shift 2 ;;
         --members-steps) steps=$2; shift 2 ;;
         --load-seconds) load_seconds=$2; shift 2 ;;
+        --sustained-only) sustained_only=1; shift ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -54,12 +62,14 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 cat > "$work/driver.py" <<'PY'
-import json, os, signal, socket, subprocess, sys, threading, time, urllib.request
+import json, os, resource, signal, socket, subprocess, sys, threading, time, urllib.request
 
 BIN, WORK = os.environ["BIN"], os.environ["WORK"]
 KILLS, PAUSES = int(os.environ["KILLS"]), int(os.environ["PAUSES"])
 STEPS = [int(n) for n in os.environ["STEPS"].split()]
 LOAD_SECONDS = int(os.environ["LOAD_SECONDS"])
+SUSTAINED_ONLY = os.environ["SUSTAINED_ONLY"] == "1"
+TICKS = os.sysconf("SC_CLK_TCK")
 SERVICE = "bench"
 LEASE_MS, SUSPICION_MS = 2000, 2600
 children = []
@@ -178,6 +188,28 @@ def acting_since(record, after_ns, within):
         time.sleep(0.005)
     return None
 
+class CpuSampler(threading.Thread):
+    """A process's CPU seconds (user + system), sampled every 0.2 s."""
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.samples, self.stopped = pid, [], threading.Event()
+    def run(self):
+        while not self.stopped.is_set():
+            try:
+                with open(f"/proc/{self.pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                self.samples.append((time.monotonic(), (int(fields[11]) + int(fields[12])) / TICKS))
+            except (OSError, IndexError, ValueError):
+                return
+            time.sleep(0.2)
+    def share(self, start, end):
+        """CPU used between two monotonic instants, in % of one core."""
+        inside = [(t, c) for t, c in self.samples if start <= t <= end]
+        if len(inside) < 2:
+            return float("nan")
+        (t0, c0), (t1, c1) = inside[0], inside[-1]
+        return 100 * (c1 - c0) / (t1 - t0) if t1 > t0 else float("nan")
+
 def pct(values, p):
     """Nearest-rank percentile."""
     values = sorted(values)
@@ -187,98 +219,115 @@ def pct(values, p):
     return values[min(len(values), rank) - 1]
 
 try:
-    # 1. Detection and failover on a 3-node oracle.
-    nodes, admins, oracles = start_oracles(3, "oracle")
-    leader = leader_of(admins)
-    watch = Watch(leader)
-    watch.start()
-    serial = 0
-    def next_member():
-        global serial
-        serial += 1
-        return start_member(oracles, f"m{serial}")
-    primary = next_member()
-    backup = next_member()
-    time.sleep(1)
-    detect, failover = [], []
-    for round_ in range(KILLS):
-        victim, (backup_child, backup_record) = primary, backup
-        victim_id = f"m{serial - 1}"
-        victim[0].kill()
-        killed = time.monotonic_ns()
-        victim[0].wait()
-        at, view = watch.first_without(victim_id, killed, 15)
-        started = acting_since(backup_record, killed, 15)
-        if at is None or started is None:
-            raise SystemExit(f"round {round_}: no removal or no failover")
-        detect.append((at - killed) / 1e6)
-        failover.append((started - killed) / 1e6)
-        log(f"kill {round_ + 1}/{KILLS}: detect {detect[-1]:.0f} ms failover {failover[-1]:.0f} ms")
-        primary, backup = backup, next_member()
-        time.sleep(0.5)
-
-    # 2. View-change commit latency: joins one at a time.
-    out = subprocess.run([BIN, "membership", "load", "--oracle", oracles[admins.index(leader)],
-                          "--members", "100", "--seconds", "1", "--join-concurrency", "1",
-                          "--prefix", "commit"], capture_output=True, text=True).stdout.strip()
-    fields = dict(kv.split("=", 1) for kv in out.split())
-    view_commit_p50 = float(fields["join_p50_ms"])
-    log(f"commit: {out}")
-
-    # 3. False removals: both cores busy, pauses shorter than the lease.
-    # (The commit phase's simulated members went silent and are removed
-    # meanwhile; only the member processes m1, m2, ... count.)
-    members = [next_member() for _ in range(4)]
-    time.sleep(SUSPICION_MS / 1000 + 1)
-    busy = [subprocess.Popen(["sh", "-c", "while :; do :; done"]) for _ in range(os.cpu_count() or 2)]
-    before = len(watch.events)
-    try:
-        for i in range(PAUSES):
-            child = members[i % len(members)][0]
-            pause = (0.5 if i % 2 == 0 else 0.75) * LEASE_MS / 1000
-            os.kill(child.pid, signal.SIGSTOP)
-            time.sleep(pause)
-            os.kill(child.pid, signal.SIGCONT)
+    detect, failover, view_commit_p50, removals = [], [], float("nan"), "n/a"
+    if not SUSTAINED_ONLY:
+        # 1. Detection and failover on a 3-node oracle.
+        nodes, admins, oracles = start_oracles(3, "oracle")
+        leader = leader_of(admins)
+        watch = Watch(leader)
+        watch.start()
+        serial = 0
+        def next_member():
+            global serial
+            serial += 1
+            return start_member(oracles, f"m{serial}")
+        primary = next_member()
+        backup = next_member()
+        time.sleep(1)
+        detect, failover = [], []
+        for round_ in range(KILLS):
+            victim, (backup_child, backup_record) = primary, backup
+            victim_id = f"m{serial - 1}"
+            victim[0].kill()
+            killed = time.monotonic_ns()
+            victim[0].wait()
+            at, view = watch.first_without(victim_id, killed, 15)
+            started = acting_since(backup_record, killed, 15)
+            if at is None or started is None:
+                raise SystemExit(f"round {round_}: no removal or no failover")
+            detect.append((at - killed) / 1e6)
+            failover.append((started - killed) / 1e6)
+            log(f"kill {round_ + 1}/{KILLS}: detect {detect[-1]:.0f} ms failover {failover[-1]:.0f} ms")
+            primary, backup = backup, next_member()
             time.sleep(0.5)
+
+        # 2. View-change commit latency: joins one at a time.
+        out = subprocess.run([BIN, "membership", "load", "--oracle", oracles[admins.index(leader)],
+                              "--members", "100", "--seconds", "1", "--join-concurrency", "1",
+                              "--prefix", "commit"], capture_output=True, text=True).stdout.strip()
+        fields = dict(kv.split("=", 1) for kv in out.split())
+        view_commit_p50 = float(fields["join_p50_ms"])
+        log(f"commit: {out}")
+
+        # 3. False removals: both cores busy, pauses shorter than the lease.
+        # (The commit phase's simulated members went silent and are removed
+        # meanwhile; only the member processes m1, m2, ... count.)
+        members = [next_member() for _ in range(4)]
         time.sleep(SUSPICION_MS / 1000 + 1)
-    finally:
-        for b in busy:
-            b.kill()
-            b.wait()
-    removals = 0
-    with watch.lock:
-        events = watch.events[before:]
-    for (_, previous), (_, view) in zip(watch.events[before - 1:], events):
-        gone = set(previous["members"]) - set(view["members"])
-        removals += len([m for m in gone if not m.startswith("commit-")])
-    log(f"false removals: {removals} over {PAUSES} pauses with both cores busy")
-    for child, _ in nodes:
-        stop(child)
+        busy = [subprocess.Popen(["sh", "-c", "while :; do :; done"]) for _ in range(os.cpu_count() or 2)]
+        before = len(watch.events)
+        try:
+            for i in range(PAUSES):
+                child = members[i % len(members)][0]
+                pause = (0.5 if i % 2 == 0 else 0.75) * LEASE_MS / 1000
+                os.kill(child.pid, signal.SIGSTOP)
+                time.sleep(pause)
+                os.kill(child.pid, signal.SIGCONT)
+                time.sleep(0.5)
+            time.sleep(SUSPICION_MS / 1000 + 1)
+        finally:
+            for b in busy:
+                b.kill()
+                b.wait()
+        removals = 0
+        with watch.lock:
+            events = watch.events[before:]
+        for (_, previous), (_, view) in zip(watch.events[before - 1:], events):
+            gone = set(previous["members"]) - set(view["members"])
+            removals += len([m for m in gone if not m.startswith("commit-")])
+        log(f"false removals: {removals} over {PAUSES} pauses with both cores busy")
+        for child, _ in nodes:
+            stop(child)
 
     # 4. Members one leader sustains at 200 ms heartbeats.
-    sustained = 0
+    sustained, leader_cpu = 0, float("nan")
     for n in STEPS:
         nodes, admins, oracles = start_oracles(1, f"load{n}")
         leader_of(admins)
-        out = subprocess.run([BIN, "membership", "load", "--oracle", oracles[0], "--members", str(n),
-                              "--seconds", str(LOAD_SECONDS), "--join-concurrency", "64"],
-                             capture_output=True, text=True).stdout.strip()
-        log(f"load {n}: {out}")
+        sampler = CpuSampler(nodes[0][0].pid)
+        sampler.start()
+        began = time.monotonic()
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        load = subprocess.run([BIN, "membership", "load", "--oracle", oracles[0], "--members", str(n),
+                               "--seconds", str(LOAD_SECONDS), "--join-concurrency", "64"],
+                              capture_output=True, text=True)
+        children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        gen_cpu = (children_after.ru_utime + children_after.ru_stime
+                   - children_before.ru_utime - children_before.ru_stime)
+        out = load.stdout.strip()
+        sampler.stopped.set()
+        fields = dict(kv.split("=", 1) for kv in out.split() if "=" in kv)
+        joined_at = began + float(fields.get("join_s", "nan"))
+        # The steady state: from 1 s after the last join to the end of sending.
+        cpu = sampler.share(joined_at + 1, joined_at + LOAD_SECONDS)
+        log(f"load {n}: {out} leader_cpu_pct={cpu:.0f} (generator: {gen_cpu:.1f} s of CPU over "
+            f"{time.monotonic() - began:.0f} s; load average {os.getloadavg()[0]:.1f})")
         for child, _ in nodes:
             stop(child)
         if "sustained=true" in out:
-            sustained = n
+            sustained, leader_cpu = n, cpu
         else:
             break
 
     print(f"detect_p50_ms={pct(detect, 50):.0f} detect_p99_ms={pct(detect, 99):.0f} "
           f"suspicion_timeout_ms={SUSPICION_MS} failover_p99_ms={pct(failover, 99):.0f} "
           f"view_commit_p50_ms={view_commit_p50:.2f} false_removals={removals} "
-          f"members_sustained={sustained}")
+          f"members_sustained={sustained} leader_cpu_pct={leader_cpu:.0f}")
 finally:
     for child in children:
         if child.poll() is None:
             stop(child)
 PY
 BIN="$bin" WORK="$work" KILLS="$kills" PAUSES="$pauses" STEPS="$steps" LOAD_SECONDS="$load_seconds" \
+    SUSTAINED_ONLY="$sustained_only" \
     python3 "$work/driver.py" </dev/null

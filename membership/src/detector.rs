@@ -373,6 +373,15 @@ impl FailureDetector {
         Ok(())
     }
 
+    /// Whether `member` is watched at `incarnation` and not convicted (its
+    /// heartbeats are recorded).
+    #[must_use]
+    pub fn is_watching(&self, member: &MemberId, incarnation: Incarnation) -> bool {
+        self.watched
+            .get(member)
+            .is_some_and(|watched| watched.incarnation == incarnation && !watched.convicted)
+    }
+
     /// This node just became the oracle leader at `now`: restart every
     /// silence and hold removals for `L·(1+ρ)`.
     pub fn became_leader(&mut self, now: Timestamp) {
@@ -392,22 +401,24 @@ impl FailureDetector {
             || self.hold_removals_until.is_some_and(|until| now < until)
     }
 
-    fn health_of(&self, member: &MemberId, watched: &Watched, now: Timestamp) -> MemberHealth {
-        let silent_for = now.saturating_duration_since(watched.last_recv);
+    /// The mean interval and its standard deviation (floored) in ms.
+    fn interval_stats(&self, watched: &Watched) -> (f64, f64) {
         let interval_ms = self.config.timing.heartbeat_interval.as_secs_f64() * 1_000.0;
         let floor_ms = self.config.phi_min_std_dev.as_secs_f64() * 1_000.0;
         let (mean, std_dev) = watched
             .window
             .stats()
             .unwrap_or((interval_ms, interval_ms / 4.0));
+        (mean, std_dev.max(floor_ms))
+    }
+
+    fn health_of(&self, member: &MemberId, watched: &Watched, now: Timestamp) -> MemberHealth {
+        let silent_for = now.saturating_duration_since(watched.last_recv);
+        let (mean, std_dev) = self.interval_stats(watched);
         MemberHealth {
             member: member.clone(),
             incarnation: watched.incarnation,
-            phi: phi(
-                silent_for.as_secs_f64() * 1_000.0,
-                mean,
-                std_dev.max(floor_ms),
-            ),
+            phi: phi(silent_for.as_secs_f64() * 1_000.0, mean, std_dev),
             silent_for,
             mean_interval: Duration::from_secs_f64(mean.max(0.0) / 1_000.0),
             heartbeats: watched.heartbeats,
@@ -448,21 +459,31 @@ impl FailureDetector {
         }
         self.last_tick = Some(self.last_tick.map_or(now, |previous| previous.max(now)));
         let held = self.removals_held(now);
+        // This runs over every member every tick (20 ms): nothing is
+        // allocated for a healthy member, and phi, which is at most
+        // log10(2) for a silence no longer than the mean interval, is only
+        // computed beyond it.
+        let phi_needs_longer_silence = self.config.phi_threshold > std::f64::consts::LOG10_2;
         for (member, watched) in &self.watched {
-            let health = self.health_of(member, watched, now);
-            if health.phi >= self.config.phi_threshold {
-                output.suspicions.push(Suspicion {
-                    member: member.clone(),
-                    incarnation: watched.incarnation,
-                    phi: health.phi,
-                    silent_for: health.silent_for,
-                });
+            let silent_for = now.saturating_duration_since(watched.last_recv);
+            let silent_ms = silent_for.as_secs_f64() * 1_000.0;
+            let (mean, std_dev) = self.interval_stats(watched);
+            if !phi_needs_longer_silence || silent_ms > mean {
+                let phi = phi(silent_ms, mean, std_dev);
+                if phi >= self.config.phi_threshold {
+                    output.suspicions.push(Suspicion {
+                        member: member.clone(),
+                        incarnation: watched.incarnation,
+                        phi,
+                        silent_for,
+                    });
+                }
             }
-            if !held && health.silent_for > self.config.timing.suspicion_timeout {
+            if !held && silent_for > self.config.timing.suspicion_timeout {
                 output.removals.push(RemovalProposal {
                     member: member.clone(),
                     incarnation: watched.incarnation,
-                    silent_for: health.silent_for,
+                    silent_for,
                 });
             }
         }

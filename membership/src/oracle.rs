@@ -107,18 +107,29 @@ impl OracleLeader {
         request: &HeartbeatRequest,
         arrived_at: Timestamp,
     ) -> HeartbeatReply {
-        let recorded = self
+        let known = self
             .detector
-            .heartbeat(&request.member, request.incarnation, arrived_at)
-            .is_ok();
-        let lease =
-            (recorded && self.may_grant(arrived_at)).then_some(self.detector.config().timing.lease);
-        let view = (request.seen_view < self.view.id() || !recorded).then(|| self.view.clone());
+            .is_watching(&request.member, request.incarnation);
+        let lease = self.grant(request, arrived_at);
+        let view = (request.seen_view < self.view.id() || !known).then(|| self.view.clone());
         HeartbeatReply {
             request_id: request.request_id,
             lease,
             view,
         }
+    }
+
+    /// [`Self::on_heartbeat`] without the view: records the heartbeat and
+    /// returns the lease granted, if any. The node runtime answers with the
+    /// view's JSON encoded once per view, so it never needs the copy
+    /// `on_heartbeat` makes for a stale or unknown sender (O(N) per
+    /// heartbeat in a large group).
+    pub fn grant(&mut self, request: &HeartbeatRequest, arrived_at: Timestamp) -> Option<Duration> {
+        let recorded = self
+            .detector
+            .heartbeat(&request.member, request.incarnation, arrived_at)
+            .is_ok();
+        (recorded && self.may_grant(arrived_at)).then_some(self.detector.config().timing.lease)
     }
 
     /// Runs the failure detector at `now`; its removal proposals, as view

@@ -464,6 +464,47 @@ impl View {
         Ok(next)
     }
 
+    /// Which of `commands` (at most [`MAX_BATCH`]) the view would accept
+    /// together, in order, as one batch: one answer per command, `Ok` for
+    /// those that apply after the accepted ones before them, the refusal
+    /// for the others. Applying the accepted commands with
+    /// [`Self::apply_batch`] then succeeds on this view. The oracle uses it
+    /// to commit many joins (or removals) in one view change without one
+    /// bad command refusing the rest.
+    pub fn admissible(&self, commands: &[ViewCommand]) -> Vec<Result<(), ViewError>> {
+        let mut answers = Vec::with_capacity(commands.len().min(MAX_BATCH));
+        let mut scratch = self.clone();
+        scratch.id = self.id.next().unwrap_or(self.id);
+        let mut accepted: Vec<&ViewCommand> = Vec::new();
+        for command in commands.iter().take(MAX_BATCH) {
+            match scratch.apply_in_place(command) {
+                Ok(()) => {
+                    accepted.push(command);
+                    answers.push(Ok(()));
+                }
+                Err(error) => {
+                    answers.push(Err(error));
+                    // A refused command may have changed the scratch copy
+                    // part way (a rejoin removes the old incarnation
+                    // first): rebuild it from the accepted ones. Refusals
+                    // are rare, so this clone is too.
+                    scratch = self.clone();
+                    scratch.id = self.id.next().unwrap_or(self.id);
+                    for earlier in &accepted {
+                        let _ = scratch.apply_in_place(earlier);
+                    }
+                }
+            }
+        }
+        for _ in commands.iter().skip(MAX_BATCH) {
+            answers.push(Err(ViewError::LimitExceeded {
+                what: "commands in a batch",
+                limit: MAX_BATCH,
+            }));
+        }
+        answers
+    }
+
     fn apply_in_place(&mut self, command: &ViewCommand) -> Result<(), ViewError> {
         match command {
             ViewCommand::Join {

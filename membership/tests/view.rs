@@ -371,6 +371,42 @@ proptest! {
         let _ = serde_json::from_slice::<ViewCommand>(&bytes);
     }
 
+    /// `View::admissible` accepts exactly the commands that apply one after
+    /// the other (skipping the refused ones), and the accepted ones then
+    /// commit as one batch giving the same members, primaries and backups.
+    #[test]
+    fn admissible_commands_commit_together_as_one_batch(
+        setup in prop::collection::vec(arb_command(), 0..20),
+        batch in prop::collection::vec(arb_command(), 1..40),
+    ) {
+        let mut view = View::new();
+        for command in &setup {
+            if let Ok(next) = view.apply(command) {
+                view = next;
+            }
+        }
+        let answers = view.admissible(&batch);
+        prop_assert_eq!(answers.len(), batch.len());
+        let mut one_by_one = view.clone();
+        let mut accepted = Vec::new();
+        for (command, answer) in batch.iter().zip(&answers) {
+            let applied = one_by_one.apply(command);
+            prop_assert_eq!(applied.is_ok(), answer.is_ok(), "{:?}: {:?}", command, answer);
+            if let Ok(next) = applied {
+                one_by_one = next;
+                accepted.push(command.clone());
+            }
+        }
+        if accepted.is_empty() {
+            return Ok(());
+        }
+        let together = view.apply_batch(&accepted).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(together.id().0, view.id().0 + 1);
+        prop_assert_eq!(together.members(), one_by_one.members());
+        prop_assert_eq!(together.primaries(), one_by_one.primaries());
+        prop_assert_eq!(together.check_invariants(), Ok(()));
+    }
+
     /// Random command streams: accepted changes bump the id by exactly one,
     /// refused ones change nothing, invariants always hold, incarnations
     /// never go backwards, the primary role never leaves a member that still

@@ -153,31 +153,35 @@ fn members_report(state: &State) -> MembersReport {
     let view = Arc::clone(&state.views.borrow());
     let snapshot = Arc::clone(&state.snapshots.borrow());
     let view = &view.view;
-    let members =
-        view.members()
-            .iter()
-            .map(|(member, info)| {
-                let health = snapshot.health.iter().find(|health| {
-                    &health.member == member && health.incarnation == info.incarnation
-                });
-                MemberReport {
-                    member: member.to_string(),
-                    incarnation: info.incarnation.0,
-                    address: info.address.clone(),
-                    roles: info.roles.iter().map(ToString::to_string).collect(),
-                    primary_for: view.primary_for(member).map(ToString::to_string).collect(),
-                    backup_for: info
-                        .roles
-                        .iter()
-                        .filter(|service| view.backups(service).contains(member))
-                        .map(ToString::to_string)
-                        .collect(),
-                    phi: health.map(|health| health.phi),
-                    silent_for_ms: health.map(|health| health.silent_for.as_millis()),
-                    heartbeats: health.map(|health| health.heartbeats),
-                }
-            })
-            .collect();
+    let members = view
+        .members()
+        .iter()
+        .map(|(member, info)| {
+            // The snapshot lists members in id order.
+            let health = snapshot
+                .health
+                .binary_search_by(|health| health.member.cmp(member))
+                .ok()
+                .and_then(|index| snapshot.health.get(index))
+                .filter(|health| health.incarnation == info.incarnation);
+            MemberReport {
+                member: member.to_string(),
+                incarnation: info.incarnation.0,
+                address: info.address.clone(),
+                roles: info.roles.iter().map(ToString::to_string).collect(),
+                primary_for: view.primary_for(member).map(ToString::to_string).collect(),
+                backup_for: info
+                    .roles
+                    .iter()
+                    .filter(|service| view.backups(service).contains(member))
+                    .map(ToString::to_string)
+                    .collect(),
+                phi: health.map(|health| health.phi),
+                silent_for_ms: health.map(|health| health.silent_for.as_millis()),
+                heartbeats: health.map(|health| health.heartbeats),
+            }
+        })
+        .collect();
     MembersReport {
         view_id: view.id().0,
         oracle_leader: snapshot.leader,

@@ -13,8 +13,11 @@
 //! serving. Members heartbeat from their own join on (a member silent for
 //! `S` after joining is removed), but only the steady state after the last
 //! join counts for `sustained`; lapses while others were still joining are
-//! reported apart. The leader *sustains* the load when every member joined, every
-//! member kept its lease and none was told it is not a member (removed).
+//! reported apart. The leader *sustains* the load when every member joined,
+//! every member kept its lease and none was ever told it is not a member
+//! (removed), and in the steady state the leader kept up: at most
+//! [`MAX_LOST_SHARE`] of the heartbeats went unanswered and the 99th
+//! percentile round trip stayed under the heartbeat interval.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -40,6 +43,9 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 const REPLY_QUEUE: usize = 1 << 16;
 /// Heartbeat request ids carry the member index in their high half.
 const INDEX_SHIFT: u32 = 32;
+/// Most heartbeats of the steady state that may go unanswered for the
+/// leader to count as keeping up (1 %).
+pub const MAX_LOST_SHARE: f64 = 0.01;
 
 /// What to simulate.
 #[derive(Debug, Clone)]
@@ -111,8 +117,14 @@ pub struct LoadReport {
     pub lapsed_during_joins: usize,
     /// The longest gap between two granted heartbeats of one member, in ms.
     pub max_grant_gap_ms: f64,
-    /// The 99th percentile heartbeat round trip, in ms.
+    /// The 99th percentile heartbeat round trip in the steady state, in ms.
     pub rtt_p99_ms: f64,
+    /// Heartbeats sent in the steady state (after the last join).
+    pub steady_sent: u64,
+    /// Of those, the ones answered (any answer).
+    pub steady_answered: u64,
+    /// The interval between two heartbeats of one member, in ms.
+    pub heartbeat_interval_ms: f64,
     /// The oracle's view id when heartbeating started and ended.
     pub view_ids: (u64, u64),
 }
@@ -125,6 +137,22 @@ impl LoadReport {
             && self.lapsed_members == 0
             && self.not_member == 0
             && self.granted > 0
+            && self.steady_sent > 0
+            && self.lost_share() <= MAX_LOST_SHARE
+            && self.rtt_p99_ms < self.heartbeat_interval_ms
+    }
+
+    /// The share of the steady state's heartbeats left unanswered.
+    #[must_use]
+    pub fn lost_share(&self) -> f64 {
+        if self.steady_sent == 0 {
+            return 0.0;
+        }
+        let lost = self.steady_sent.saturating_sub(self.steady_answered);
+        // Counts far below 2^52: exact as floats.
+        #[allow(clippy::cast_precision_loss)]
+        let share = lost as f64 / self.steady_sent as f64;
+        share
     }
 }
 
@@ -132,7 +160,7 @@ impl fmt::Display for LoadReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "members={} joined={} join_s={:.1} join_p50_ms={:.2} join_p99_ms={:.2} sent={} granted={} not_granted={} not_member={} other={} lapsed_during_joins={} lapsed_members={} max_grant_gap_ms={:.1} rtt_p99_ms={:.2} view_start={} view_end={} sustained={}",
+            "members={} joined={} join_s={:.1} join_p50_ms={:.2} join_p99_ms={:.2} sent={} granted={} not_granted={} not_member={} other={} lapsed_during_joins={} lapsed_members={} max_grant_gap_ms={:.1} steady_sent={} steady_lost_pct={:.3} rtt_p99_ms={:.2} view_start={} view_end={} sustained={}",
             self.members,
             self.joined,
             self.join_seconds,
@@ -146,6 +174,8 @@ impl fmt::Display for LoadReport {
             self.lapsed_during_joins,
             self.lapsed_members,
             self.max_grant_gap_ms,
+            self.steady_sent,
+            self.lost_share() * 100.0,
             self.rtt_p99_ms,
             self.view_ids.0,
             self.view_ids.1,
@@ -193,6 +223,7 @@ pub async fn run_load(config: LoadConfig) -> Result<LoadReport, LoadError> {
         .collect();
     let mut report = LoadReport {
         members: config.members,
+        heartbeat_interval_ms: config.timing.heartbeat_interval.as_secs_f64() * 1000.0,
         ..LoadReport::default()
     };
     // Members heartbeat from the moment they joined, while the others
@@ -228,6 +259,8 @@ pub async fn run_load(config: LoadConfig) -> Result<LoadReport, LoadError> {
     let mut round: u32 = 0;
     // Set once every member joined.
     let mut sending_ends: Option<Instant> = None;
+    // When the steady state began, since the run's start.
+    let mut steady_since: Option<Duration> = None;
     let far = start + Duration::from_secs(86_400);
     loop {
         let sending = sending_ends.is_none_or(|end| Instant::now() < end);
@@ -263,6 +296,9 @@ pub async fn run_load(config: LoadConfig) -> Result<LoadReport, LoadError> {
                         && socket.send(&out).await.is_ok()
                     {
                         report.sent += 1;
+                        if steady_since.is_some() {
+                            report.steady_sent += 1;
+                        }
                     }
                 }
                 slot += 1;
@@ -296,6 +332,7 @@ pub async fn run_load(config: LoadConfig) -> Result<LoadReport, LoadError> {
                         // The steady state starts now: gaps so far belong
                         // to the join phase.
                         let now = start.elapsed();
+                        steady_since = Some(now);
                         report.lapsed_during_joins = members
                             .iter()
                             .filter(|m| {
@@ -311,7 +348,7 @@ pub async fn run_load(config: LoadConfig) -> Result<LoadReport, LoadError> {
             }
             reply = replies.recv() => {
                 let Some(reply) = reply else { break };
-                on_reply(&reply, &mut members, &mut report, &mut rtts, &mut seen_view);
+                on_reply(&reply, steady_since, &mut members, &mut report, &mut rtts, &mut seen_view);
             }
             () = tokio::time::sleep_until(draining_ends) => break,
         }
@@ -390,6 +427,7 @@ async fn receive(socket: Arc<UdpSocket>, start: Instant, replies: mpsc::Sender<R
 
 fn on_reply(
     reply: &Reply,
+    steady_since: Option<Duration>,
     members: &mut [Simulated],
     report: &mut LoadReport,
     rtts: &mut Vec<u32>,
@@ -411,13 +449,22 @@ fn on_reply(
         .iter()
         .find(|(sent_round, _)| *sent_round == round)
         .map(|(_, at)| *at);
+    let steady = sent_at
+        .zip(steady_since)
+        .is_some_and(|(sent, since)| sent >= since);
+    if steady {
+        report.steady_answered += 1;
+    }
     match status {
         HeartbeatStatus::Granted { .. } => {
             report.granted += 1;
             if let Some(sent_at) = sent_at {
-                rtts.push(
-                    u32::try_from(reply.at.saturating_sub(sent_at).as_micros()).unwrap_or(u32::MAX),
-                );
+                if steady {
+                    rtts.push(
+                        u32::try_from(reply.at.saturating_sub(sent_at).as_micros())
+                            .unwrap_or(u32::MAX),
+                    );
+                }
                 // The lease runs from the send time of the granted heartbeat.
                 let previous = member.last_grant.unwrap_or(Duration::ZERO);
                 if sent_at > previous || member.last_grant.is_none() {

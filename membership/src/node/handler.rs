@@ -234,9 +234,9 @@ impl HeartbeatHandler {
                 request_id,
                 seen_view: current,
             };
-            let reply = leader.on_heartbeat(&request, arrived_at);
+            let lease = leader.grant(&request, arrived_at);
             self.name = String::from(request.member);
-            match reply.lease {
+            match lease {
                 Some(lease) => {
                     self.counters.granted.fetch_add(1, Ordering::Relaxed);
                     HeartbeatStatus::Granted { lease }
@@ -251,7 +251,11 @@ impl HeartbeatHandler {
             self.counters.not_member.fetch_add(1, Ordering::Relaxed);
             HeartbeatStatus::NotMember
         };
-        let send_view = seen_view < current || status == HeartbeatStatus::NotMember;
+        // A view too large for a datagram is not even tried (copying a
+        // large view's JSON for every stale heartbeat only to drop it
+        // would cost O(N) per heartbeat after each view change).
+        let send_view = (seen_view < current || status == HeartbeatStatus::NotMember)
+            && self.view.json.len() < MAX_DATAGRAM;
         let encoded = send_view
             .then(|| {
                 crate::wire::encode_heartbeat_reply(

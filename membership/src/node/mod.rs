@@ -17,8 +17,11 @@
 //!   task, so a commit never holds up a heartbeat. It is the only owner of
 //!   the detector: no lock is taken on the heartbeat path.
 //! - **the request task** accepts TCP connections for Join, Leave and view
-//!   fetches (the `requests` module); these go through
-//!   [`crate::consensus::Consensus::propose`].
+//!   fetches (the `requests` module); joins and leaves go through
+//!   **the batching task** (the `batch` module), which commits every join
+//!   and leave queued while a commit was in flight as one view change
+//!   ([`crate::consensus::Consensus::propose_batch`]). Removals the
+//!   detector convicts are likewise proposed [`MAX_BATCH`] at a time.
 //! - **the view task** encodes each committed view once and publishes it to
 //!   both, so a view is never serialised per heartbeat.
 //!
@@ -26,6 +29,7 @@
 //! [`MembershipNode::start`], or a simulated network's for
 //! [`MembershipNode::start_on`].
 
+mod batch;
 mod handler;
 pub mod in_memory;
 mod requests;
@@ -49,11 +53,15 @@ pub use transport::{DatagramSocket, StreamListener, TokioTransport, Transport};
 use crate::clock::MonotonicClock;
 use crate::consensus::{Consensus, OracleNodeId};
 use crate::detector::{DetectorConfig, DetectorConfigError};
-use crate::view::ViewCommand;
+use crate::view::{MAX_BATCH, ViewCommand};
 
 /// Most datagrams read per socket wake-up before the task looks at its
 /// timers again.
 pub const RECV_BATCH: usize = 512;
+
+/// Groups up to this size get a fresh detector snapshot at every view
+/// change; larger ones at the once-a-second snapshot.
+const SNAPSHOT_ON_CHANGE_MAX: usize = 1_024;
 
 /// How an oracle node's member-facing side runs.
 #[derive(Debug, Clone)]
@@ -172,8 +180,12 @@ impl MembershipNode {
             views_tx,
             shutdown_rx.clone(),
         )));
+        let (changes, batching) =
+            batch::ViewChanges::start(Arc::clone(&consensus), views.clone(), shutdown_rx.clone());
+        tasks.push(batching);
         let context = Arc::new(requests::RequestContext {
             consensus: Arc::clone(&consensus),
+            changes,
             views: views.clone(),
             member_addresses: config.member_addresses.clone(),
             counters: Arc::clone(&counters),
@@ -381,7 +393,13 @@ impl<D: DatagramSocket> HeartbeatTask<D> {
     fn install(&mut self, view: Arc<EncodedView>) {
         let before = self.handler.view().id();
         self.handler.install_view(view, self.clock.now());
-        if self.handler.view().id() > before {
+        // A snapshot copies every member's health: at once for a small
+        // group, at the next second's snapshot for a large one (a burst of
+        // joins would otherwise cost O(N) per view change on the heartbeat
+        // path).
+        if self.handler.view().id() > before
+            && self.handler.view().view.members().len() <= SNAPSHOT_ON_CHANGE_MAX
+        {
             self.publish_snapshot(0);
         }
     }
@@ -414,19 +432,29 @@ impl<D: DatagramSocket> HeartbeatTask<D> {
         }
     }
 
+    /// Proposes the convicted members' removals, [`MAX_BATCH`] per view
+    /// change (a burst of failures is a few commits, not one per member).
     fn propose_removals(&self, removals: Vec<ViewCommand>) -> JoinHandle<()> {
         let consensus = Arc::clone(&self.consensus);
         let counters = Arc::clone(&self.counters);
+        let views = self.views.clone();
         tokio::spawn(async move {
-            for command in removals {
-                counters.removals_proposed.fetch_add(1, Ordering::Relaxed);
-                match consensus.propose(command).await {
-                    Ok(view) => {
-                        counters.removals_committed.fetch_add(1, Ordering::Relaxed);
-                        tracing::info!(view = %view.id(), "membership: removed a silent member");
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "membership: removal not committed");
+            let mut removals = removals.into_iter().peekable();
+            while removals.peek().is_some() {
+                let chunk: Vec<ViewCommand> = removals.by_ref().take(MAX_BATCH).collect();
+                counters.removals_proposed.fetch_add(
+                    u64::try_from(chunk.len()).unwrap_or(u64::MAX),
+                    Ordering::Relaxed,
+                );
+                for outcome in batch::commit_together(consensus.as_ref(), &views, chunk).await {
+                    match outcome {
+                        Ok(view) => {
+                            counters.removals_committed.fetch_add(1, Ordering::Relaxed);
+                            tracing::info!(view = %view.id(), "membership: removed a silent member");
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, "membership: removal not committed");
+                        }
                     }
                 }
             }

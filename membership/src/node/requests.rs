@@ -1,10 +1,13 @@
 //! The TCP side of an oracle node: Join, Leave and view fetches, one frame
 //! in and one frame out, over connections bounded in number and time.
 //!
-//! Join and Leave are committed through [`Consensus::propose`] before they
-//! are answered. A Join for the incarnation the view already holds is
-//! answered with the current view without a new commit, so a member may
-//! retry a join whose answer it lost.
+//! Join and Leave are committed through the node's group commit (the
+//! `batch` module: the joins and leaves arriving while a commit is in
+//! flight share the next view change) before they are answered. A Join for
+//! the incarnation the view already holds is answered with the current view
+//! without a new commit, so a member may retry a join whose answer it lost.
+//! A JoinReply carries the committed view's JSON as encoded once for the
+//! whole batch.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -20,17 +23,15 @@ use crate::view::{Incarnation, MemberId, ServiceName, ViewCommand, ViewError};
 use crate::wire::frame::{PREFIX_LEN, frame_len};
 use crate::wire::{Message, RejectCode};
 
+use super::batch::ViewChanges;
 use super::handler::EncodedView;
 use super::stats::NodeCounters;
 use super::transport::StreamListener;
 
 /// What the TCP side shares with its connection tasks.
-/// How long a Join or Leave answer waits for its view to reach the
-/// heartbeat path.
-const PUBLISH_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
-
 pub(crate) struct RequestContext {
     pub(crate) consensus: Arc<dyn Consensus>,
+    pub(crate) changes: ViewChanges,
     pub(crate) views: watch::Receiver<Arc<EncodedView>>,
     pub(crate) member_addresses: BTreeMap<OracleNodeId, String>,
     pub(crate) counters: Arc<NodeCounters>,
@@ -144,17 +145,6 @@ pub(crate) fn reject_code(error: &ViewError) -> RejectCode {
 }
 
 impl RequestContext {
-    /// Waits (at most [`PUBLISH_WAIT`]) until the node has published
-    /// `view` to its heartbeat task, so a member that heartbeats right after
-    /// its JoinReply does not name a view the heartbeat path has not seen
-    /// yet (it would be refused as a view from the future).
-    async fn until_published(&self, view: &crate::View) {
-        let mut views = self.views.clone();
-        let id = view.id();
-        let _ =
-            tokio::time::timeout(PUBLISH_WAIT, views.wait_for(|seen| seen.view.id() >= id)).await;
-    }
-
     fn hint(&self, leader: Option<&NodeInfo>) -> Option<String> {
         leader.and_then(|leader| self.member_addresses.get(&leader.id).cloned())
     }
@@ -270,17 +260,17 @@ async fn join(
         address: address.to_owned(),
         roles,
     };
-    match context.consensus.propose(command).await {
+    match context.changes.submit(command).await {
         Ok(view) => {
             context
                 .counters
                 .joins_committed
                 .fetch_add(1, Ordering::Relaxed);
-            context.until_published(&view).await;
-            encode(&Message::JoinReply {
-                request_id,
-                view: Box::new(view),
-            })
+            let mut out = Vec::new();
+            match crate::wire::encode_join_reply(&mut out, request_id, &view.json) {
+                Ok(()) => out,
+                Err(error) => rejected(request_id, RejectCode::LimitExceeded, &error.to_string()),
+            }
         }
         Err(error) => context.refused(request_id, error),
     }
@@ -303,15 +293,14 @@ async fn leave(
         return answer;
     }
     match context
-        .consensus
-        .propose(ViewCommand::Leave {
+        .changes
+        .submit(ViewCommand::Leave {
             member,
             incarnation,
         })
         .await
     {
         Ok(view) => {
-            context.until_published(&view).await;
             context
                 .counters
                 .leaves_committed

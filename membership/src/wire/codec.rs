@@ -367,9 +367,7 @@ impl Message<'_> {
                 }
             }
             Self::JoinReply { request_id, view } => {
-                header(out, KIND_JOIN_REPLY);
-                out.extend_from_slice(&request_id.to_be_bytes());
-                put_view(out, &view_json(view)?)?;
+                encode_join_reply(out, *request_id, &view_json(view)?)?;
             }
             Self::Leave {
                 request_id,
@@ -594,6 +592,24 @@ pub fn encode_view_reply(
     header(out, KIND_VIEW_REPLY);
     out.extend_from_slice(&request_id.to_be_bytes());
     let result = put_optional_view(out, view_json);
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+/// Appends a [`Message::JoinReply`] whose view is already encoded as JSON
+/// (the oracle encodes each committed view once and answers every join of
+/// the batch that produced it with the same bytes).
+pub fn encode_join_reply(
+    out: &mut Vec<u8>,
+    request_id: u64,
+    view_json: &[u8],
+) -> Result<(), WireError> {
+    let start = out.len();
+    header(out, KIND_JOIN_REPLY);
+    out.extend_from_slice(&request_id.to_be_bytes());
+    let result = put_view(out, view_json);
     if result.is_err() {
         out.truncate(start);
     }

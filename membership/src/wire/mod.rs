@@ -32,5 +32,6 @@ pub mod frame;
 
 pub use codec::{
     HEADER_LEN, HeartbeatStatus, MAGIC, MAX_DATAGRAM, MAX_FRAME, MAX_REASON_LEN, Message,
-    RejectCode, VERSION, WireError, encode_heartbeat_reply, encode_view_reply, view_json,
+    RejectCode, VERSION, WireError, encode_heartbeat_reply, encode_join_reply, encode_view_reply,
+    view_json,
 };

@@ -1,0 +1,255 @@
+//! Group commit on an oracle node: a burst of joins becomes a few view
+//! changes, not one per member; a refused join in the burst is answered
+//! alone while the others commit; identical retries are answered alike;
+//! and a burst of silent members is removed a batch at a time while a live
+//! one stays.
+//!
+//! The node runs over loopback sockets with the in-memory test consensus
+//! behind a wrapper that makes every commit take 20 ms, the time a majority
+//! fsync round trip takes, so joins queue up while a commit is in flight
+//! as they do on a real oracle.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use ithaca_membership::consensus::{
+    Consensus, ConsensusError, ConsensusFuture, LeadershipStatus, NodeInfo, OracleStatus,
+};
+use ithaca_membership::node::in_memory::InMemoryConsensus;
+use ithaca_membership::node::{MembershipNode, NodeConfig};
+use ithaca_membership::wire::frame::{PREFIX_LEN, encode_frame, frame_len};
+use ithaca_membership::wire::{Message, RejectCode};
+use ithaca_membership::{
+    DetectorConfig, Incarnation, MemberId, TimingConfig, View, ViewCommand, ViewId,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::watch;
+
+/// The in-memory consensus with a fixed commit time, counting proposals.
+struct SlowConsensus {
+    inner: InMemoryConsensus,
+    commit_time: Duration,
+    proposals: AtomicU64,
+}
+
+impl Consensus for SlowConsensus {
+    fn propose_batch(
+        &self,
+        commands: Vec<ViewCommand>,
+    ) -> ConsensusFuture<'_, Result<View, ConsensusError>> {
+        Box::pin(async move {
+            self.proposals.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(self.commit_time).await;
+            self.inner.propose_batch(commands).await
+        })
+    }
+
+    fn committed_views(&self) -> watch::Receiver<View> {
+        self.inner.committed_views()
+    }
+
+    fn leadership(&self) -> watch::Receiver<LeadershipStatus> {
+        self.inner.leadership()
+    }
+
+    fn status(&self) -> OracleStatus {
+        self.inner.status()
+    }
+
+    fn change_oracle_membership(
+        &self,
+        voters: Vec<NodeInfo>,
+    ) -> ConsensusFuture<'_, Result<(), ConsensusError>> {
+        self.inner.change_oracle_membership(voters)
+    }
+
+    fn shutdown(&self) -> ConsensusFuture<'_, Result<(), ConsensusError>> {
+        self.inner.shutdown()
+    }
+}
+
+/// Members in these tests join without heartbeating, so the suspicion
+/// timeout must outlast a whole burst of joins even on a loaded machine
+/// (a member removed mid-burst would rejoin as a stale incarnation).
+fn timing() -> TimingConfig {
+    TimingConfig {
+        lease: Duration::from_secs(2),
+        heartbeat_interval: Duration::from_millis(200),
+        clock_drift_ppm: 10_000,
+        suspicion_timeout: Duration::from_secs(3),
+    }
+}
+
+async fn oracle() -> (Arc<SlowConsensus>, MembershipNode) {
+    let consensus = Arc::new(SlowConsensus {
+        inner: InMemoryConsensus::new(),
+        commit_time: Duration::from_millis(20),
+        proposals: AtomicU64::new(0),
+    });
+    let detector = DetectorConfig {
+        timing: timing(),
+        stall_threshold: timing().heartbeat_interval,
+        ..DetectorConfig::default()
+    };
+    let mut config = NodeConfig::new("127.0.0.1:0".parse().unwrap(), detector);
+    config.tick_interval = Duration::from_millis(10);
+    config.max_connections = 1_024;
+    let node = MembershipNode::start(config, consensus.clone() as Arc<dyn Consensus>)
+        .await
+        .unwrap();
+    (consensus, node)
+}
+
+async fn tcp_exchange(target: SocketAddr, message: &Message<'_>) -> Vec<u8> {
+    let mut frame = Vec::new();
+    encode_frame(message, &mut frame).unwrap();
+    let mut stream = TcpStream::connect(target).await.unwrap();
+    stream.write_all(&frame).await.unwrap();
+    let mut prefix = [0u8; PREFIX_LEN];
+    stream.read_exact(&mut prefix).await.unwrap();
+    let mut body = vec![0u8; frame_len(prefix).unwrap()];
+    stream.read_exact(&mut body).await.unwrap();
+    body
+}
+
+/// Joins `name` at `incarnation`: the view answered, or the refusal code.
+async fn join(target: SocketAddr, name: String, incarnation: u64) -> Result<View, RejectCode> {
+    let answer = tcp_exchange(
+        target,
+        &Message::Join {
+            request_id: 9,
+            member: &name,
+            incarnation: Incarnation(incarnation),
+            address: "127.0.0.1:9",
+            roles: Vec::new(),
+        },
+    )
+    .await;
+    match Message::decode(&answer).unwrap() {
+        Message::JoinReply { request_id, view } => {
+            assert_eq!(request_id, 9);
+            Ok(*view)
+        }
+        Message::Rejected { code, .. } => Err(code),
+        other => panic!("unexpected answer {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_joins_commits_in_a_few_view_changes() {
+    let (consensus, node) = oracle().await;
+    let target = node.local_addr();
+    join(target, "veteran".to_owned(), 2).await.unwrap();
+    let before = consensus.proposals.load(Ordering::Relaxed);
+
+    let mut joins = tokio::task::JoinSet::new();
+    for index in 0..300 {
+        joins.spawn(async move {
+            let name = format!("m-{index:03}");
+            (name.clone(), join(target, name, 1).await)
+        });
+    }
+    // A stale rejoin and a retried join arrive in the same burst.
+    joins.spawn(async move {
+        (
+            "veteran".to_owned(),
+            join(target, "veteran".to_owned(), 1).await,
+        )
+    });
+    joins.spawn(async move {
+        (
+            "m-007".to_owned(),
+            join(target, "m-007".to_owned(), 1).await,
+        )
+    });
+
+    let mut answers = Vec::new();
+    while let Some(done) = joins.join_next().await {
+        answers.push(done.unwrap());
+    }
+    for (name, answer) in &answers {
+        match (name.as_str(), answer) {
+            ("veteran", answer) => assert_eq!(answer, &Err(RejectCode::StaleIncarnation)),
+            (name, Ok(view)) => assert!(
+                view.has_incarnation(&MemberId::new(name).unwrap(), Incarnation(1)),
+                "{name} is not in the view its join answered"
+            ),
+            (name, Err(code)) => panic!("{name} refused: {code:?}"),
+        }
+    }
+    let view = node.views().borrow().view.clone();
+    assert_eq!(view.members().len(), 301);
+    let commits = consensus.proposals.load(Ordering::Relaxed) - before;
+    // 300 joins, at most 64 per view change, one commit in flight at a
+    // time: a handful of view changes, far from 300.
+    assert!(commits <= 30, "{commits} commits for 300 joins");
+    assert_eq!(view.id(), ViewId(1 + commits));
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_members_are_removed_a_batch_at_a_time() {
+    let (consensus, node) = oracle().await;
+    let target = node.local_addr();
+    let mut joins = tokio::task::JoinSet::new();
+    for index in 0..150 {
+        joins.spawn(async move { join(target, format!("quiet-{index:03}"), 1).await });
+    }
+    while let Some(done) = joins.join_next().await {
+        done.unwrap().unwrap();
+    }
+    // One member stays alive: on a loaded machine the node's event loop may
+    // stall, and the local-health guard then holds removals until it hears
+    // a heartbeat that arrived after the stall.
+    let alive = join(target, "alive".to_owned(), 1).await.unwrap();
+    let heartbeats = tokio::spawn(async move {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let mut datagram = Vec::new();
+        Message::Heartbeat {
+            member: "alive",
+            incarnation: Incarnation(1),
+            request_id: 1,
+            seen_view: alive.id(),
+        }
+        .encode(&mut datagram)
+        .unwrap();
+        loop {
+            let _ = socket.send_to(&datagram, target).await;
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    });
+    let joined = node.views().borrow().view.clone();
+    assert_eq!(joined.members().len(), 151);
+    let before = consensus.proposals.load(Ordering::Relaxed);
+    // The others are silent: after S each is convicted and removed.
+    let mut views = node.views();
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        views.wait_for(|view| view.view.members().len() == 1),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let commits = consensus.proposals.load(Ordering::Relaxed) - before;
+    assert!(commits <= 10, "{commits} commits for 150 removals");
+    let removed = node.views().borrow().view.clone();
+    let tombstones: BTreeSet<_> = removed.tombstones().keys().cloned().collect();
+    assert_eq!(tombstones.len(), 150);
+    // The removal task counts its commits once their view is published.
+    for _ in 0..200 {
+        if node.counters().removals_committed >= 150 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(node.counters().removals_committed, 150);
+    assert!(removed.has_incarnation(&MemberId::new("alive").unwrap(), Incarnation(1)));
+    heartbeats.abort();
+    node.shutdown().await;
+}
