@@ -11,6 +11,7 @@
 //! - [`admin`]: `/healthz`, `/readyz` and `/metrics`;
 //! - [`store`]: the embedded SQLite store and the optional PostgreSQL one;
 //! - [`soap`]: hosted SOAP services (a WSDL contract and its handlers).
+//! - [`ui`]: the operator page at `/ui/` and its JSON.
 //!
 //! Hosted services plug in as [`Router`] routes.
 //!
@@ -57,10 +58,13 @@ pub mod metrics;
 pub mod readiness;
 pub mod router;
 pub mod sector_status;
+pub mod serve;
 pub mod server;
 pub mod soap;
 pub mod store;
 pub mod tls;
+pub mod transfer;
+pub mod ui;
 pub mod wsat;
 
 pub use error::StartError;

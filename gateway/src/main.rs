@@ -8,7 +8,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use ithaca_gateway::Gateway;
 use ithaca_gateway::config::{
     CONFIG_ENV, CliOverrides, Config, ConfigLoader, DEFAULT_CONFIG_TOML, LogFormat,
 };
@@ -50,6 +49,10 @@ enum Command {
     /// endpoint): list transactions, show one.
     #[command(subcommand)]
     Txn(commands::txn::TxnCommand),
+    /// Run the scenarios of the quick start against a gateway and print a
+    /// report (`ithaca demo bank`).
+    #[command(subcommand)]
+    Demo(commands::demo::DemoCommand),
     /// Generate Rust code from a WSDL: a type per schema type, and per
     /// port type a server trait and a client (what
     /// `ithaca_wsdl::codegen::generate` returns for build.rs); exit 1 with
@@ -215,6 +218,7 @@ fn main() -> ExitCode {
             commands::membership::run(cli.config.as_deref(), command)
         }
         Some(Command::Txn(command)) => commands::txn::run(cli.config.as_deref(), command),
+        Some(Command::Demo(command)) => commands::demo::run(command),
         Some(Command::Mock { file, listen }) => commands::mock::mock(&file, &listen)
             .unwrap_or_else(|error| {
                 eprintln!("ithaca: {error:#}");
@@ -277,184 +281,20 @@ fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> ExitCode {
 }
 
 async fn run(config: Config) -> anyhow::Result<ExitCode> {
-    let data_dir = config.storage.data_dir.clone();
-    let public_url = config.server.public_url.clone();
-    let services = match ithaca_gateway::soap::builtin::services_published_at(public_url.as_deref())
-    {
-        Ok(services) => services,
-        Err(error) => {
-            eprintln!("ithaca: built-in services: {error}");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    // The banks of the WS-AT bank-transfer example (`[[bank]]`).
-    let banks = match ithaca_gateway::bank::BankHost::start_all(&config, &data_dir).await {
-        Ok(banks) => banks,
+    let running = match ithaca_gateway::serve::start(config).await {
+        Ok(running) => running,
         Err(error) => {
             eprintln!("ithaca: {error}");
-            return Ok(ExitCode::from(EXIT_CONFIG));
+            return Ok(ExitCode::from(error.exit_code()));
         }
     };
-    let services = banks
-        .iter()
-        .fold(services, |services, bank| services.merge(bank.routes()));
-    let membership = if config.membership.enabled {
-        match ithaca_gateway::membership::MembershipHost::start(&config.membership, &data_dir).await
-        {
-            Ok(host) => Some(host),
-            Err(error) => {
-                eprintln!("ithaca: {error}");
-                return Ok(ExitCode::from(EXIT_CONFIG));
-            }
-        }
-    } else {
-        None
-    };
-    let services = match &membership {
-        Some(host) => match host.soap_routes(public_url.as_deref()) {
-            Ok(soap) => services.merge(&host.routes()).merge(&soap),
-            Err(error) => {
-                eprintln!("ithaca: membership service: {error}");
-                return Ok(ExitCode::FAILURE);
-            }
-        },
-        None => services,
-    };
-    let sector_status = config
-        .sector_status
-        .enabled
-        .then(|| ithaca_gateway::sector_status::SectorStatusHost::new(&config.sector_status));
-    let services = match &sector_status {
-        Some(host) => match host.routes(public_url.as_deref()) {
-            Ok(routes) => services.merge(&routes),
-            Err(error) => {
-                eprintln!("ithaca: sector-status service: {error}");
-                return Ok(ExitCode::FAILURE);
-            }
-        },
-        None => services,
-    };
-    // SOAP services published as CORBA objects on the IIOP listener
-    // (`[bridge.iiop]`, `[[bridge.soap]]`).
-    let iiop_front = match ithaca_gateway::bridge::iiopfront::IiopFront::start(
-        &config.bridge,
-        &services,
-    )
-    .await
-    {
-        Ok(front) => front,
-        Err(error) => {
-            eprintln!("ithaca: {error}");
-            return Ok(ExitCode::from(EXIT_CONFIG));
-        }
-    };
-    let services = match &iiop_front {
-        Some(front) => services.merge(&front.routes()),
-        None => services,
-    };
-    // CORBA objects hosted as SOAP services (`[[bridge.corba]]`).
-    let corba_services = config.bridge.corba.clone();
-    let services = match ithaca_gateway::bridge::soapfront::SoapFront::routes(
-        &corba_services,
-        public_url.as_deref(),
-    ) {
-        Ok(routes) => services.merge(&routes),
-        Err(error) => {
-            eprintln!("ithaca: bridge.corba: {error}");
-            return Ok(ExitCode::from(EXIT_CONFIG));
-        }
-    };
-    let member_timing = config.membership.timing();
-    let gateway = match Gateway::new(config).routes(&services).start().await {
-        Ok(gateway) => gateway,
-        Err(error) => {
-            eprintln!("ithaca: {error}");
-            return Ok(ExitCode::from(EXIT_CONFIG));
-        }
-    };
-    if let Some(host) = &sector_status
-        && let Err(error) = host.start(
-            gateway.server_addr(),
-            membership.as_ref().map(|m| m.member_addr()),
-            member_timing,
-        )
-    {
-        eprintln!("ithaca: {error}");
-        return Ok(ExitCode::from(EXIT_CONFIG));
-    }
     // Listen for SIGTERM/SIGINT before announcing anything: whoever reads
     // the banner may signal at once.
     let mut signals = ShutdownSignals::install().context("cannot listen for signals")?;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "ithaca {} is running", env!("CARGO_PKG_VERSION"))?;
-    for listener in gateway.listeners() {
-        writeln!(out, "listening: {} {}", listener.role, listener.url())?;
-        if listener.admin {
-            let url = listener.url();
-            writeln!(out, "  admin:   {url}/healthz  {url}/readyz  {url}/metrics")?;
-        }
-        if listener.role == "server" {
-            let url = listener.url();
-            let echo = ithaca_gateway::soap::builtin::ECHO_SERVICE_PATH;
-            writeln!(out, "  soap:    EchoService {url}{echo}?wsdl")?;
-            for bank in &banks {
-                writeln!(
-                    out,
-                    "  soap:    bank {} {url}/services/{}?wsdl",
-                    bank.name(),
-                    bank.name()
-                )?;
-            }
-            if sector_status.is_some() {
-                let path = ithaca_gateway::sector_status::PATH;
-                writeln!(out, "  soap:    SectorStatusService {url}{path}?wsdl")?;
-            }
-            for object in &corba_services {
-                writeln!(
-                    out,
-                    "  soap:    CORBA object {0} {url}/services/{0}?wsdl",
-                    object.name
-                )?;
-            }
-        }
+    for line in running.summary() {
+        writeln!(out, "{line}")?;
     }
-    if let Some(host) = &membership {
-        writeln!(
-            out,
-            "membership: oracle {} members at udp+tcp {}  (GET /membership/view)",
-            host.consensus().status().node,
-            host.member_addr()
-        )?;
-        if let Some(listener) = gateway.listeners().iter().find(|l| l.role == "server") {
-            writeln!(
-                out,
-                "  soap:    MembershipService {}{}?wsdl",
-                listener.url(),
-                ithaca_gateway::membership::soap::PATH
-            )?;
-        }
-    }
-    if let Some(front) = &iiop_front {
-        writeln!(
-            out,
-            "bridge:    IIOP listener {}  (GET /bridge/objects)",
-            front.local_addr()
-        )?;
-        for object in front.objects() {
-            writeln!(
-                out,
-                "  corba:   {} {} {}",
-                object.name, object.interface, object.corbaloc
-            )?;
-            writeln!(out, "  ior:     {} {}", object.name, object.ior)?;
-        }
-    }
-    writeln!(
-        out,
-        "data:      {} (embedded SQLite store: {})",
-        data_dir.display(),
-        data_dir.join(ithaca_gateway::store::SQLITE_FILE).display()
-    )?;
     writeln!(
         out,
         "stop with Ctrl-C or SIGTERM; in-flight requests are drained first"
@@ -464,24 +304,12 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
 
     let signal = signals.next().await;
     tracing::info!(signal, "shutting down: draining in-flight requests");
-    if let Some(front) = iiop_front {
-        front.shutdown().await;
-    }
-    if let Some(host) = &membership {
-        host.close_streams();
-    }
-    if let Some(host) = &sector_status {
-        host.shutdown();
-    }
-    let drain = gateway.shutdown();
+    let drain = running.shutdown();
     tokio::pin!(drain);
     tokio::select! {
         outcome = &mut drain => {
             if outcome.abandoned_connections > 0 {
                 tracing::warn!(connections = outcome.abandoned_connections, "drain deadline passed");
-            }
-            if let Some(host) = membership {
-                host.shutdown().await;
             }
             tracing::info!("stopped");
             Ok(ExitCode::SUCCESS)

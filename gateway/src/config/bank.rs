@@ -1,8 +1,33 @@
 //! The `[[bank]]` tables: the banks of the WS-AT bank-transfer example
 //! that `ithaca serve` hosts (`gateway/src/bank.rs`), each at
-//! `/services/NAME` on its own PostgreSQL database.
+//! `/services/NAME` on its own database: PostgreSQL (`store = "postgres"`,
+//! `database_url`) or a SQLite file in the data directory
+//! (`store = "sqlite"`). The embedded defaults host two SQLite banks,
+//! [`DEFAULT_BANKS`].
 
 use serde::{Deserialize, Serialize};
+
+/// The banks the embedded defaults host, each on SQLite.
+pub const DEFAULT_BANKS: [&str; 2] = ["BankA", "BankB"];
+
+/// How many accounts each default bank opens (`"1"`, `"2"`, `"3"`).
+pub const DEFAULT_OPEN_ACCOUNTS: u32 = 3;
+
+/// The opening balance of each default account, in cents (1000.00).
+pub const DEFAULT_OPENING_BALANCE: i64 = 100_000;
+
+/// Where a bank keeps its accounts.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BankStore {
+    /// A PostgreSQL database (`database_url`), branches prepared with
+    /// `PREPARE TRANSACTION`.
+    #[default]
+    Postgres,
+    /// The SQLite file `DATA_DIR/bank-NAME.sqlite`, branches prepared as
+    /// durable records (escrow).
+    Sqlite,
+}
 
 /// One hosted bank.
 #[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
@@ -12,8 +37,12 @@ pub struct BankConfig {
     /// participant node id (in the GIDs of its prepared transactions).
     /// 1 to 32 of `a-z A-Z 0-9 - _`, unique among the banks.
     pub name: String,
-    /// Its PostgreSQL database (`postgres://…`); the server needs
-    /// `max_prepared_transactions` > 0.
+    /// Where the accounts are: `postgres` (the default; `database_url`) or
+    /// `sqlite` (`DATA_DIR/bank-NAME.sqlite`).
+    pub store: BankStore,
+    /// Its PostgreSQL database (`postgres://…`), for `store = "postgres"`;
+    /// the server needs `max_prepared_transactions` > 0.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub database_url: String,
     /// The most connections to the database (each open transaction branch
     /// pins one until it is prepared).
@@ -35,6 +64,7 @@ impl Default for BankConfig {
     fn default() -> Self {
         Self {
             name: String::new(),
+            store: BankStore::Postgres,
             database_url: String::new(),
             max_connections: 32,
             open_accounts: 0,
@@ -42,6 +72,33 @@ impl Default for BankConfig {
             public_url: None,
         }
     }
+}
+
+impl BankConfig {
+    /// A default bank: `name` on SQLite with [`DEFAULT_OPEN_ACCOUNTS`]
+    /// accounts of [`DEFAULT_OPENING_BALANCE`].
+    pub fn sqlite_default(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            store: BankStore::Sqlite,
+            open_accounts: DEFAULT_OPEN_ACCOUNTS,
+            opening_balance: DEFAULT_OPENING_BALANCE,
+            ..Self::default()
+        }
+    }
+
+    /// The SQLite file of a `store = "sqlite"` bank, under `data_dir`.
+    pub fn sqlite_file(&self, data_dir: &std::path::Path) -> std::path::PathBuf {
+        data_dir.join(format!("bank-{}.sqlite", self.name))
+    }
+}
+
+/// The banks of the embedded defaults.
+pub(super) fn default_banks() -> Vec<BankConfig> {
+    DEFAULT_BANKS
+        .iter()
+        .map(|name| BankConfig::sqlite_default(name))
+        .collect()
 }
 
 /// Checks every bank, naming the key at fault.
@@ -66,16 +123,31 @@ pub(super) fn validate(banks: &[BankConfig]) -> Result<(), (&'static str, String
         if banks[..index].iter().any(|other| other.name == bank.name) {
             return Err(("bank.name", format!("two banks are named {:?}", bank.name)));
         }
-        if !(bank.database_url.starts_with("postgres://")
-            || bank.database_url.starts_with("postgresql://"))
-        {
-            return Err((
-                "bank.database_url",
-                format!(
-                    "bank {}: must be a postgres:// or postgresql:// URL",
-                    bank.name
-                ),
-            ));
+        match bank.store {
+            BankStore::Postgres => {
+                if !(bank.database_url.starts_with("postgres://")
+                    || bank.database_url.starts_with("postgresql://"))
+                {
+                    return Err((
+                        "bank.database_url",
+                        format!(
+                            "bank {}: must be a postgres:// or postgresql:// URL (or set store = \"sqlite\")",
+                            bank.name
+                        ),
+                    ));
+                }
+            }
+            BankStore::Sqlite => {
+                if !bank.database_url.is_empty() {
+                    return Err((
+                        "bank.database_url",
+                        format!(
+                            "bank {}: only for store = \"postgres\" (a sqlite bank lives in DATA_DIR/bank-{}.sqlite)",
+                            bank.name, bank.name
+                        ),
+                    ));
+                }
+            }
         }
         if bank.max_connections == 0 || bank.max_connections > 1000 {
             return Err((

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 /// The CORBA⇄SOAP bridge.
-#[derive(Clone, Debug, Default, Deserialize, Eq, PartialEq, Serialize)]
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BridgeConfig {
     /// The IIOP listener that serves the bridged objects.
@@ -23,14 +23,61 @@ pub struct BridgeConfig {
     pub corba: Vec<crate::bridge::soapfront::CorbaObjectConfig>,
 }
 
+/// The port of the IIOP listener when `[bridge.iiop] listen` is unset
+/// (CORBA's registered port; `ithaca serve` falls back to a free port,
+/// saying so, when it is taken).
+pub const DEFAULT_IIOP_PORT: u16 = 2809;
+
+/// The objects the embedded defaults publish: (name, hosted service).
+pub const DEFAULT_SOAP_OBJECTS: [(&str, &str); 2] =
+    [("Echo", "EchoService"), ("Transfer", "TransferService")];
+
+impl Default for BridgeConfig {
+    fn default() -> Self {
+        Self {
+            iiop: IiopListenerConfig::default(),
+            soap: DEFAULT_SOAP_OBJECTS
+                .iter()
+                .map(|(name, service)| SoapObjectConfig {
+                    name: (*name).to_owned(),
+                    service: Some((*service).to_owned()),
+                    ..SoapObjectConfig::default()
+                })
+                .collect(),
+            corba: Vec::new(),
+        }
+    }
+}
+
+impl BridgeConfig {
+    /// Whether `[[bridge.soap]]` is the embedded default list (then
+    /// `ithaca serve` leaves out the objects whose service it does not
+    /// host, instead of refusing to start).
+    pub fn soap_is_default(&self) -> bool {
+        self.soap == Self::default().soap
+    }
+
+    /// The IIOP listen address: `listen`, or 127.0.0.1 and
+    /// [`DEFAULT_IIOP_PORT`] when unset; `None` when the listener is
+    /// disabled.
+    pub fn iiop_addr(&self) -> Option<SocketAddr> {
+        self.iiop.enabled.then(|| {
+            self.iiop
+                .listen
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], DEFAULT_IIOP_PORT)))
+        })
+    }
+}
+
 /// The gateway's IIOP listener.
 #[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IiopListenerConfig {
-    /// Run the listener (it also needs `listen`).
+    /// Run the listener.
     pub enabled: bool,
-    /// Address and port to listen on; unset, there is no IIOP listener.
-    /// Port 0 picks a free port.
+    /// Address and port to listen on; unset, `ithaca serve` listens on
+    /// 127.0.0.1:[`DEFAULT_IIOP_PORT`] (or a free port when that is
+    /// taken). Port 0 picks a free port.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<SocketAddr>,
     /// The host name put into published IORs and corbaloc URLs (default:

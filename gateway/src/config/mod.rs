@@ -12,6 +12,7 @@
 mod bank;
 mod bridge;
 mod sector_status;
+mod transfer;
 mod units;
 
 use std::collections::BTreeMap;
@@ -21,9 +22,14 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use bank::BankConfig;
-pub use bridge::{BridgeConfig, IiopListenerConfig, SoapObjectConfig};
+pub use bank::{
+    BankConfig, BankStore, DEFAULT_BANKS, DEFAULT_OPEN_ACCOUNTS, DEFAULT_OPENING_BALANCE,
+};
+pub use bridge::{
+    BridgeConfig, DEFAULT_IIOP_PORT, DEFAULT_SOAP_OBJECTS, IiopListenerConfig, SoapObjectConfig,
+};
 pub use sector_status::{BaselineRole, SectorStatusConfig, SectorStatusMode};
+pub use transfer::TransferConfig;
 use units::defaults;
 pub use units::{ByteSize, HumanDuration, UnitError};
 
@@ -41,7 +47,13 @@ pub const ENV_PREFIX: &str = "ITHACA_";
 pub const FAILPOINTS_ENV: &str = "ITHACA_FAILPOINTS";
 
 /// The whole configuration of one `ithaca serve` process.
-#[derive(Clone, Debug, Default, Deserialize, Eq, PartialEq, Serialize)]
+///
+/// Its [`Default`] is the embedded defaults, which host the whole story:
+/// the EchoService, the banks [`DEFAULT_BANKS`] on SQLite, the transfer
+/// service, the sector-status service (on this process's membership
+/// oracle), the WS-AT coordinator, the membership oracle, the bridge's
+/// IIOP listener and the admin endpoints.
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// The main HTTP listener that hosts services.
@@ -60,10 +72,29 @@ pub struct Config {
     pub bridge: BridgeConfig,
     /// The replicated air-traffic sector-status service.
     pub sector_status: SectorStatusConfig,
+    /// The transfer service of the bank scenario (`[transfer]`).
+    pub transfer: TransferConfig,
     /// The banks of the WS-AT bank-transfer example (`[[bank]]` tables),
-    /// each hosted at `/services/NAME`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// each hosted at `/services/NAME` (default: [`DEFAULT_BANKS`] on
+    /// SQLite; `bank = []` hosts none).
     pub bank: Vec<BankConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            admin: AdminConfig::default(),
+            storage: StorageConfig::default(),
+            log: LogConfig::default(),
+            membership: MembershipConfig::default(),
+            wsat: WsatConfig::default(),
+            bridge: BridgeConfig::default(),
+            sector_status: SectorStatusConfig::default(),
+            transfer: TransferConfig::default(),
+            bank: bank::default_banks(),
+        }
+    }
 }
 
 /// The WS-AtomicTransaction coordinator hosted by `ithaca serve` (its
@@ -87,7 +118,7 @@ pub struct WsatConfig {
 impl Default for WsatConfig {
     fn default() -> Self {
         Self {
-            enabled: false,
+            enabled: true,
             store: "sqlite".to_owned(),
             public_url: None,
             instance: "ithaca".to_owned(),
@@ -748,6 +779,7 @@ impl Config {
         self.bridge.validate()?;
         bank::validate(&self.bank)?;
         self.sector_status.validate()?;
+        self.transfer.validate()?;
         Ok(())
     }
 

@@ -71,7 +71,7 @@ pub struct SectorStatusConfig {
 impl Default for SectorStatusConfig {
     fn default() -> Self {
         Self {
-            enabled: false,
+            enabled: true,
             mode: SectorStatusMode::Oracle,
             member: "ithaca".to_owned(),
             advertise: None,

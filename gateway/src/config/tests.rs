@@ -38,6 +38,11 @@ fn default_template_documents_every_key() {
             DEFAULT_CONFIG_TOML.contains(&format!("[{section}]")),
             "section [{section}] missing from the template"
         );
+        // An array of tables ([[bank]]) is checked by its first table.
+        let keys = match keys {
+            toml::Value::Array(tables) => tables.first().cloned().unwrap(),
+            table => table,
+        };
         for key in keys.as_table().unwrap().keys() {
             let set = format!("\n{key} = ");
             let commented = format!("\n# {key} = ");
@@ -263,4 +268,65 @@ fn public_url_must_be_a_plain_http_url() {
             "{bad}"
         );
     }
+}
+
+#[test]
+fn the_embedded_defaults_host_the_whole_story() {
+    let config = load("").unwrap();
+    let banks: Vec<_> = config
+        .bank
+        .iter()
+        .map(|b| (b.name.as_str(), b.store))
+        .collect();
+    assert_eq!(
+        banks,
+        vec![("BankA", BankStore::Sqlite), ("BankB", BankStore::Sqlite)]
+    );
+    assert!(
+        config
+            .bank
+            .iter()
+            .all(|b| b.open_accounts == 3 && b.opening_balance == 100_000)
+    );
+    assert!(config.wsat.enabled && config.transfer.enabled && config.sector_status.enabled);
+    assert!(config.membership.enabled && config.bridge.iiop.enabled);
+    assert_eq!(
+        config.bridge.iiop_addr(),
+        Some("127.0.0.1:2809".parse().unwrap())
+    );
+    assert!(config.bridge.soap_is_default());
+    // Each part can be switched off.
+    let off = load(
+        "bank = []\n[wsat]\nenabled = false\n[transfer]\nenabled = false\n\
+         [sector_status]\nenabled = false\n[membership]\nenabled = false\n\
+         [bridge]\nsoap = []\n[bridge.iiop]\nenabled = false\n",
+    )
+    .unwrap();
+    assert!(off.bank.is_empty() && off.bridge.soap.is_empty());
+    assert_eq!(off.bridge.iiop_addr(), None);
+    // A file's [[bank]] replaces the default banks.
+    let one = load("[[bank]]\nname = \"Solo\"\nstore = \"sqlite\"\n").unwrap();
+    assert_eq!(one.bank.len(), 1);
+    assert_eq!(
+        one.bank[0].sqlite_file(std::path::Path::new("/d")),
+        PathBuf::from("/d/bank-Solo.sqlite")
+    );
+}
+
+#[test]
+fn bank_stores_are_checked_naming_the_key() {
+    let error = err("[[bank]]\nname = \"A\"\n");
+    assert!(
+        error.contains("bank.database_url") && error.contains("store"),
+        "{error}"
+    );
+    let error =
+        err("[[bank]]\nname = \"A\"\nstore = \"sqlite\"\ndatabase_url = \"postgres://x\"\n");
+    assert!(
+        error.contains("bank.database_url") && error.contains("only for"),
+        "{error}"
+    );
+    let error = err("[[bank]]\nname = \"A\"\nstore = \"mysql\"\n");
+    assert!(error.contains("store"), "{error}");
+    load("[[bank]]\nname = \"A\"\ndatabase_url = \"postgres://x@h/db\"\n").unwrap();
 }

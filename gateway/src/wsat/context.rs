@@ -1,6 +1,7 @@
 //! The server side of a transactional SOAP service: the request's
 //! `wscoor:CoordinationContext` header becomes a transaction-bound
-//! PostgreSQL connection for the handler.
+//! PostgreSQL connection for the handler (or, for another resource such as
+//! SQLite, the branch itself: [`TransactionalWork::branch_mut`]).
 //!
 //! A service hosted through [`SoapServiceBuilder`] declares itself
 //! transactional with [`Transactional::transactional`]: the
@@ -49,7 +50,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use ithaca_txn::participant::{BranchId, PgBranch, PgParticipantService};
+use ithaca_txn::participant::{
+    BranchId, DurableResource, ParticipantService, PgBranch, PgParticipant, ResourceBranch,
+};
 use ithaca_txn::record::TxId;
 use ithaca_txn::wire::{self, CoordinationContext, WireLimits, WsTxVersion};
 use ithaca_wsdl::{Limits, QName};
@@ -220,31 +223,39 @@ fn push_escaped(out: &mut String, text: &str) {
 
 /// Where a transaction's branch is between requests.
 #[derive(Debug)]
-enum Holding {
+enum Holding<B> {
     /// Nothing yet: the first request registers.
     Unregistered,
     /// The work so far, waiting for the next request or for `Prepare`.
-    Parked(PgBranch),
+    Parked(B),
     /// Given to the participant service (prepared, failed, rolled back).
     Released,
 }
 
 #[derive(Debug)]
-struct Slot {
-    holding: Holding,
+struct Slot<B> {
+    holding: Holding<B>,
 }
 
-type SlotHandle = Arc<tokio::sync::Mutex<Slot>>;
+type SlotHandle<B> = Arc<tokio::sync::Mutex<Slot<B>>>;
 
 /// The branches of the transactions this host takes part in, between
 /// requests.
-#[derive(Debug, Default)]
-pub(crate) struct Parked {
-    slots: Mutex<HashMap<TxId, SlotHandle>>,
+#[derive(Debug)]
+pub(crate) struct Parked<B> {
+    slots: Mutex<HashMap<TxId, SlotHandle<B>>>,
 }
 
-impl Parked {
-    fn lock(&self) -> MutexGuard<'_, HashMap<TxId, SlotHandle>> {
+impl<B> Default for Parked<B> {
+    fn default() -> Self {
+        Self {
+            slots: Mutex::default(),
+        }
+    }
+}
+
+impl<B: ResourceBranch> Parked<B> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<TxId, SlotHandle<B>>> {
         // Each use is one lookup, insert or removal: a panic elsewhere
         // cannot leave the map half-changed.
         self.slots.lock().unwrap_or_else(PoisonError::into_inner)
@@ -258,12 +269,12 @@ impl Parked {
     /// The slot of `tx`, made if needed. A new slot gives its branch back
     /// to the participant service by itself after `lifetime` (the
     /// service has rolled it back by then, unless `Prepare` came).
-    fn slot(
+    fn slot<R: DurableResource<Branch = B>>(
         self: &Arc<Self>,
         tx: &TxId,
         lifetime: Duration,
-        service: &PgParticipantService,
-    ) -> Result<SlotHandle, ContextError> {
+        service: &ParticipantService<R>,
+    ) -> Result<SlotHandle<B>, ContextError> {
         let mut slots = self.lock();
         if let Some(slot) = slots.get(tx) {
             return Ok(slot.clone());
@@ -287,7 +298,7 @@ impl Parked {
     }
 
     /// Removes the slot of `tx` if it is still `slot`.
-    fn forget(&self, tx: &TxId, slot: &SlotHandle) {
+    fn forget(&self, tx: &TxId, slot: &SlotHandle<B>) {
         let mut slots = self.lock();
         if slots.get(tx).is_some_and(|held| Arc::ptr_eq(held, slot)) {
             slots.remove(tx);
@@ -298,7 +309,11 @@ impl Parked {
     /// any) goes to the participant service, as soon as no request is
     /// working on it. The message itself is delivered at once; the service
     /// waits for the work when it is `Prepare`.
-    pub(crate) fn release_for(self: &Arc<Self>, branch: &BranchId, service: &PgParticipantService) {
+    pub(crate) fn release_for<R: DurableResource<Branch = B>>(
+        self: &Arc<Self>,
+        branch: &BranchId,
+        service: &ParticipantService<R>,
+    ) {
         let Some(slot) = self.lock().get(&branch.tx).cloned() else {
             return;
         };
@@ -313,7 +328,7 @@ impl Parked {
 }
 
 /// Gives a parked branch to the participant service: its work is done.
-fn release(slot: &mut Slot, service: &PgParticipantService) {
+fn release<R: DurableResource>(slot: &mut Slot<R::Branch>, service: &ParticipantService<R>) {
     if let Holding::Parked(branch) = std::mem::replace(&mut slot.holding, Holding::Released) {
         service.work_done(branch);
     }
@@ -324,25 +339,39 @@ fn release(slot: &mut Slot, service: &PgParticipantService) {
 /// [`TransactionalWork::done`] when the request's work succeeded; dropping
 /// it (or [`TransactionalWork::failed`]) rolls the branch back and makes
 /// the transaction abort.
-#[derive(Debug)]
-pub struct TransactionalWork {
-    slot: OwnedMutexGuard<Slot>,
-    branch: Option<PgBranch>,
+pub struct TransactionalWork<R: DurableResource = PgParticipant> {
+    slot: OwnedMutexGuard<Slot<R::Branch>>,
+    branch: Option<R::Branch>,
     tx: TxId,
-    host: ParticipantHost,
+    host: ParticipantHost<R>,
 }
 
-impl TransactionalWork {
+impl<R: DurableResource> std::fmt::Debug for TransactionalWork<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransactionalWork")
+            .field("tx", &self.tx)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TransactionalWork<PgParticipant> {
+    /// The branch's connection. Do not `COMMIT` or `ROLLBACK` on it
+    /// (savepoints are fine): the coordinator decides.
+    pub fn connection(&mut self) -> &mut PgConnection {
+        PgBranch::connection(self.branch_mut())
+    }
+}
+
+impl<R: DurableResource> TransactionalWork<R> {
     /// The transaction's identifier (the context's `wscoor:Identifier`).
     pub fn transaction(&self) -> &str {
         &self.tx.0
     }
 
-    /// The branch's connection. Do not `COMMIT` or `ROLLBACK` on it
-    /// (savepoints are fine): the coordinator decides.
-    pub fn connection(&mut self) -> &mut PgConnection {
+    /// The branch the work is recorded on.
+    pub fn branch_mut(&mut self) -> &mut R::Branch {
         match self.branch.as_mut() {
-            Some(branch) => branch.connection(),
+            Some(branch) => branch,
             // The branch is taken only by `done` and `failed`, which
             // consume `self`.
             None => unreachable!("a TransactionalWork always holds its branch until consumed"),
@@ -364,7 +393,7 @@ impl TransactionalWork {
     }
 }
 
-impl Drop for TransactionalWork {
+impl<R: DurableResource> Drop for TransactionalWork<R> {
     fn drop(&mut self) {
         if let Some(branch) = self.branch.take() {
             self.slot.holding = Holding::Released;
@@ -375,7 +404,7 @@ impl Drop for TransactionalWork {
     }
 }
 
-impl ParticipantHost {
+impl<R: DurableResource> ParticipantHost<R> {
     /// Joins the transaction of `request`'s `CoordinationContext`:
     /// `Ok(None)` when it carries none. The first request of a transaction
     /// registers this service for Durable2PC and opens its branch; later
@@ -383,7 +412,7 @@ impl ParticipantHost {
     pub async fn join(
         &self,
         request: &SoapRequest,
-    ) -> Result<Option<TransactionalWork>, ContextError> {
+    ) -> Result<Option<TransactionalWork<R>>, ContextError> {
         let Some(context) = read_context(request)? else {
             return Ok(None);
         };
@@ -394,7 +423,7 @@ impl ParticipantHost {
     pub async fn join_context(
         &self,
         context: &CoordinationContext,
-    ) -> Result<TransactionalWork, ContextError> {
+    ) -> Result<TransactionalWork<R>, ContextError> {
         let tx = TxId(context.identifier.clone());
         let lifetime = context.expires.map_or(DEFAULT_LIFETIME, |ms| {
             Duration::from_millis(u64::from(ms)).min(DEFAULT_LIFETIME)

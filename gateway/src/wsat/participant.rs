@@ -1,14 +1,16 @@
 //! The participant side of WS-AT in the gateway: a SOAP service backed by
-//! PostgreSQL takes part in a transaction as a Durable2PC participant.
+//! PostgreSQL (or SQLite, or any [`DurableResource`]) takes part in a
+//! transaction as a Durable2PC participant.
 //!
-//! [`ParticipantHost`] wraps an [`ithaca_txn::participant::PgParticipantService`]
+//! [`ParticipantHost`] wraps an [`ithaca_txn::participant::ParticipantService`]
+//! (by default the PostgreSQL one, [`ithaca_txn::participant::PgParticipantService`])
 //! with what only the gateway can do:
 //!
 //! - [`ParticipantHost::enlist`]: given the request's `CoordinationContext`,
 //!   registers this service for Durable2PC at the context's
 //!   RegistrationService (Register/RegisterResponse over SOAP 1.1, WS-AT
 //!   1.2) **before** any business work, and only then opens the
-//!   PostgreSQL branch the handler works on. A refused or failed Register
+//!   branch the handler works on. A refused or failed Register
 //!   is an error: the request must fail, so nothing commits unregistered.
 //! - the participant protocol endpoint ([`ParticipantHost::routes`]): the
 //!   coordinator's one-way `Prepare`, `Commit` and `Rollback` (and faults)
@@ -52,8 +54,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use ithaca_txn::engine::Protocol;
 use ithaca_txn::participant::{
-    BranchId, CoordinatorFault, CoordinatorLink, EnlistFailure, FromCoordinator, LinkFuture,
-    Outgoing, ParticipantFault, PgBranch, PgParticipantService, ToCoordinator, WsatVersion,
+    BranchId, CoordinatorFault, CoordinatorLink, DurableResource, EnlistFailure, FromCoordinator,
+    LinkFuture, Outgoing, ParticipantFault, ParticipantService, PgParticipant, ToCoordinator,
+    WsatVersion,
 };
 use ithaca_txn::record::{EndpointRef, ParticipantId, TxId};
 use ithaca_txn::wire::{
@@ -148,8 +151,8 @@ impl CoordinatorLink for SoapCoordinatorLink {
     }
 }
 
-struct Shared {
-    service: PgParticipantService,
+struct Shared<R: DurableResource> {
+    service: ParticipantService<R>,
     key: CorrelationKey,
     /// The participant endpoint's URL, put into Register.
     endpoint_url: String,
@@ -160,17 +163,24 @@ struct Shared {
     /// The SOAP version of Register.
     soap: SoapVersion,
     /// The branches of hosted requests between requests.
-    parked: Arc<Parked>,
+    parked: Arc<Parked<R::Branch>>,
 }
 
-/// A PostgreSQL-backed Durable2PC participant hosted by the gateway. Cheap
-/// to clone.
-#[derive(Clone)]
-pub struct ParticipantHost {
-    shared: Arc<Shared>,
+/// A Durable2PC participant hosted by the gateway, on PostgreSQL (the
+/// default) or another [`DurableResource`] such as SQLite. Cheap to clone.
+pub struct ParticipantHost<R: DurableResource = PgParticipant> {
+    shared: Arc<Shared<R>>,
 }
 
-impl std::fmt::Debug for ParticipantHost {
+impl<R: DurableResource> Clone for ParticipantHost<R> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<R: DurableResource> std::fmt::Debug for ParticipantHost<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ParticipantHost")
             .field("endpoint_url", &self.shared.endpoint_url)
@@ -178,14 +188,14 @@ impl std::fmt::Debug for ParticipantHost {
     }
 }
 
-impl ParticipantHost {
+impl<R: DurableResource> ParticipantHost<R> {
     /// A host for `service` whose protocol endpoint is at `path` on this
     /// gateway, reachable by coordinators at `base_url` (`http://host:port`)
     /// plus `path`. `key` signs the correlation parameter of the endpoint
     /// references it registers (keep it secret and stable across restarts:
     /// recovered branches are answered at the endpoint they registered).
     pub fn new(
-        service: PgParticipantService,
+        service: ParticipantService<R>,
         key: CorrelationKey,
         base_url: &str,
         path: &str,
@@ -233,7 +243,7 @@ impl ParticipantHost {
     }
 
     /// The branches parked between hosted requests.
-    pub(crate) fn parked(&self) -> &Arc<Parked> {
+    pub(crate) fn parked(&self) -> &Arc<Parked<R::Branch>> {
         &self.shared.parked
     }
 
@@ -244,7 +254,7 @@ impl ParticipantHost {
     }
 
     /// The participant service.
-    pub fn service(&self) -> &PgParticipantService {
+    pub fn service(&self) -> &ParticipantService<R> {
         &self.shared.service
     }
 
@@ -272,12 +282,12 @@ impl ParticipantHost {
 
     /// Registers for Durable2PC in the transaction of `context`, then
     /// opens the branch the business work runs on. Hand it back with
-    /// [`PgParticipantService::work_done`] (or `work_failed`) through
+    /// [`ParticipantService::work_done`] (or `work_failed`) through
     /// [`ParticipantHost::service`].
     pub async fn enlist(
         &self,
         context: &CoordinationContext,
-    ) -> Result<PgBranch, ParticipantError> {
+    ) -> Result<R::Branch, ParticipantError> {
         let version = WsTxVersion::from_namespace(&context.coordination_type)
             .filter(|v| context.coordination_type == v.wsat())
             .ok_or_else(|| {
@@ -465,7 +475,7 @@ fn read_reply_to(parameter: &str) -> Option<Option<EndpointReference>> {
     }
 }
 
-async fn handle(shared: Arc<Shared>, request: Request) -> Response {
+async fn handle<R: DurableResource>(shared: Arc<Shared<R>>, request: Request) -> Response {
     let message = match read_posted_message(request, &shared.limits, &shared.wire).await {
         Ok(message) => message,
         Err(refusal) => return refusal,

@@ -26,6 +26,9 @@ impl TestGateway {
         let mut config = Config::default();
         config.server.listen = "127.0.0.1:0".parse().unwrap();
         config.storage.data_dir = data.path().join("data");
+        // The embedded defaults host a coordinator; a test gateway hosts
+        // only the routes it is given unless the test asks for one.
+        config.wsat.enabled = false;
         tweak(&mut config);
         let gateway = Gateway::new(config).routes(&routes).start().await.unwrap();
         Self { gateway, data }

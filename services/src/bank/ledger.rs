@@ -51,6 +51,13 @@ pub enum LedgerError {
     /// The credit would overflow the balance.
     #[error("the balance of account {0} would overflow")]
     Overflow(String),
+    /// The transaction's branch holds too much work (SQLite banks: about a
+    /// thousand movements per bank and transaction).
+    #[error("too many movements in one transaction")]
+    TooManyMovements,
+    /// Too many debits raced for the same funds; try again.
+    #[error("the account is busy, try again")]
+    Busy,
     /// The database failed (including a lock wait over [`LOCK_TIMEOUT_MS`]).
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -120,7 +127,7 @@ pub async fn open_accounts(pool: &PgPool, count: u32, balance: i64) -> Result<u6
     Ok(created.rows_affected())
 }
 
-fn check(account: &str, amount: i64) -> Result<(), LedgerError> {
+pub(crate) fn check(account: &str, amount: i64) -> Result<(), LedgerError> {
     if !is_valid_account(account) {
         return Err(LedgerError::InvalidAccount);
     }

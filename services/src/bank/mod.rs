@@ -15,12 +15,18 @@
 //!   four operations as SQL on one connection, which the host runs on the
 //!   WS-AT branch's pinned connection, so the work is prepared and
 //!   committed (or rolled back) with the caller's transaction.
+//! - [`sqlite`]: the accounts in a SQLite file (the embedded default), moved
+//!   by escrow: a branch records its movements and reserves its debits,
+//!   Prepare writes them as a durable record and Commit applies them
+//!   ([`ithaca_txn::participant::SqliteParticipant`]).
 //!
 //! Hosting (the `CoordinationContext` header, Durable2PC registration,
-//! `PREPARE TRANSACTION`) is the gateway's `bank` module.
+//! `PREPARE TRANSACTION` or the SQLite prepared record) is the gateway's
+//! `bank` module.
 
 pub mod ledger;
 pub mod message;
+pub mod sqlite;
 
 /// The contract, as served at `GET /services/NAME?wsdl` (with its
 /// addresses rewritten by the gateway).

@@ -1,6 +1,6 @@
 //! The WS-AT participant side: what a Rust service needs to take part in a
 //! distributed transaction as a Durable2PC participant backed by
-//! PostgreSQL, or as a Volatile2PC participant (a cache).
+//! PostgreSQL or SQLite, or as a Volatile2PC participant (a cache).
 //!
 //! - [`state`]: the sans-IO participant state machine ([`Participant`]),
 //!   per the WS-AT 1.2 participant-view table: coordinator messages,
@@ -16,8 +16,16 @@
 //! - [`postgres`]: [`PgParticipant`] and [`PgBranch`]: the application's
 //!   work and `PREPARE TRANSACTION` on one pinned connection, `COMMIT
 //!   PREPARED`/`ROLLBACK PREPARED`, and recovery from `pg_prepared_xacts`.
-//! - [`service`]: [`PgParticipantService`], the tokio driver that runs the
-//!   machine's commands on PostgreSQL and sends its messages through a
+//! - [`resource`]: [`DurableResource`] and [`ResourceBranch`], what the
+//!   service needs of a database; PostgreSQL and SQLite implement them.
+//! - [`sqlite`]: [`SqliteParticipant`] and [`SqliteBranch`]: SQLite has no
+//!   prepared transactions, so a branch records its work (escrow style:
+//!   the application reserves what it promises) and Prepare writes it as a
+//!   durable prepared record that Commit applies; recovery from those
+//!   records at start-up.
+//! - [`service`]: [`ParticipantService`] ([`PgParticipantService`] on
+//!   PostgreSQL), the tokio driver that runs the
+//!   machine's commands on the resource and sends its messages through a
 //!   [`CoordinatorLink`] (the gateway's SOAP sender), with the resend timer
 //!   and start-up recovery.
 //! - [`volatile`]: the [`Synchronization`] hooks for Volatile2PC.
@@ -65,7 +73,9 @@
 
 pub mod gid;
 pub mod postgres;
+pub mod resource;
 pub mod service;
+pub mod sqlite;
 pub mod state;
 pub mod volatile;
 
@@ -74,7 +84,11 @@ pub use postgres::{
     PgBranch, PgParticipant, PgParticipantError, PrepareOutcome, RecoveredBranch, Recovery,
     Resolution,
 };
-pub use service::{CoordinatorLink, EnlistFailure, LinkFuture, Outgoing, PgParticipantService};
+pub use resource::{BoxError, DurableResource, ResourceBranch};
+pub use service::{
+    CoordinatorLink, EnlistFailure, LinkFuture, Outgoing, ParticipantService, PgParticipantService,
+};
+pub use sqlite::{SqliteBranch, SqliteParticipant, SqliteParticipantError, SqliteWork};
 pub use state::{
     BranchId, Command, Config, CoordinatorFault, EnlistError, FromCoordinator, Participant,
     ParticipantFault, State, ToCoordinator, Vote, WsatVersion,

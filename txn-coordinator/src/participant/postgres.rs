@@ -582,3 +582,58 @@ impl Drop for PgBranch {
         }
     }
 }
+
+impl super::resource::DurableResource for PgParticipant {
+    type Branch = PgBranch;
+
+    fn describe(&self) -> String {
+        format!("postgres node {}", self.node.as_str())
+    }
+
+    fn reserve_branch(&self, tx: &TxId) -> BranchId {
+        Self::reserve_branch(self, tx)
+    }
+
+    async fn open_branch(
+        &self,
+        id: &BranchId,
+        coordinator: &EndpointRef,
+        version: WsatVersion,
+    ) -> Result<PgBranch, super::resource::BoxError> {
+        Ok(self.begin_branch(id, coordinator, version).await?)
+    }
+
+    async fn open_new_branch(
+        &self,
+        tx: &TxId,
+        coordinator: &EndpointRef,
+        version: WsatVersion,
+    ) -> Result<PgBranch, super::resource::BoxError> {
+        Ok(self.begin(tx, coordinator, version).await?)
+    }
+
+    async fn commit_branch(&self, id: &BranchId) -> Result<Resolution, super::resource::BoxError> {
+        Ok(self.commit_prepared(&self.gid(id)).await?)
+    }
+
+    async fn rollback_branch(
+        &self,
+        id: &BranchId,
+    ) -> Result<Resolution, super::resource::BoxError> {
+        Ok(self.rollback_prepared(&self.gid(id)).await?)
+    }
+}
+
+impl super::resource::ResourceBranch for PgBranch {
+    fn id(&self) -> &BranchId {
+        &self.id
+    }
+
+    async fn prepare_branch(self) -> Result<PrepareOutcome, super::resource::BoxError> {
+        Ok(self.prepare().await?)
+    }
+
+    async fn rollback_open(self) -> Result<(), super::resource::BoxError> {
+        Ok(self.rollback().await?)
+    }
+}

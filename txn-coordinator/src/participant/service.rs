@@ -1,20 +1,22 @@
-//! The participant's tokio driver: the [`Participant`] state machine, the
-//! PostgreSQL resource and a [`CoordinatorLink`] that carries messages to
-//! the coordinator, wired together.
+//! The participant's tokio driver: the [`Participant`] state machine, a
+//! [`DurableResource`] (PostgreSQL or SQLite) and a [`CoordinatorLink`]
+//! that carries messages to the coordinator, wired together.
 //!
 //! The service's user (the gateway's SOAP glue, or a test) does three
-//! things: [`PgParticipantService::enlist`] after a successful Durable2PC
-//! Register, which hands back a [`PgBranch`] for the business work;
-//! [`PgParticipantService::work_done`] (or
-//! [`PgParticipantService::work_failed`]) when the work is over; and
-//! [`PgParticipantService::deliver`] / [`PgParticipantService::deliver_fault`]
+//! things: [`ParticipantService::enlist`] after a successful Durable2PC
+//! Register, which hands back a branch (a [`super::PgBranch`] on PostgreSQL) for
+//! the business work; [`ParticipantService::work_done`] (or
+//! [`ParticipantService::work_failed`]) when the work is over; and
+//! [`ParticipantService::deliver`] / [`ParticipantService::deliver_fault`]
 //! for each `Prepare`, `Commit`, `Rollback` or fault that arrives at the
 //! participant's protocol endpoint. The service runs the machine's commands:
-//! `PREPARE TRANSACTION` once Prepare arrived and the work is done,
-//! `COMMIT PREPARED`/`ROLLBACK PREPARED` on the outcome, messages through the
-//! link, and one timer task for resends, retries and deadlines. At start it
-//! feeds the branches [`PgParticipant::start`] recovered to the machine, so
-//! each asks its coordinator for the outcome again.
+//! the resource's prepare once Prepare arrived and the work is done
+//! (`PREPARE TRANSACTION` on PostgreSQL), its commit or rollback on the
+//! outcome, messages through the link, and one timer task for resends,
+//! retries and deadlines. At start it feeds the branches the resource
+//! recovered ([`PgParticipant::start`], [`super::SqliteParticipant::start`])
+//! to the machine, so each asks its coordinator for the outcome again.
+//! [`PgParticipantService`] is the service on PostgreSQL.
 //!
 //! The machine sits behind a mutex that is never held across an `await`;
 //! database work and sends run in their own tasks and report back.
@@ -27,7 +29,8 @@ use std::time::Instant;
 
 use tokio::sync::Notify;
 
-use super::postgres::{PgBranch, PgParticipant, PgParticipantError, PrepareOutcome, Recovery};
+use super::postgres::{PgParticipant, PrepareOutcome, Recovery};
+use super::resource::{BoxError, DurableResource, ResourceBranch};
 use super::state::{
     BranchId, Command, Config, CoordinatorFault, EnlistError, FromCoordinator, Participant,
     ParticipantFault, State, ToCoordinator, Vote, WsatVersion,
@@ -53,7 +56,7 @@ pub type LinkFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send
 pub trait CoordinatorLink: Send + Sync {
     /// Sends `message` about `branch` to `to`: the coordinator's protocol
     /// endpoint, or for a branch the service does not hold, the `reply_to`
-    /// given to [`PgParticipantService::deliver_from`].
+    /// given to [`ParticipantService::deliver_from`].
     fn send<'a>(
         &'a self,
         branch: &'a BranchId,
@@ -70,40 +73,51 @@ pub enum EnlistFailure {
     #[error(transparent)]
     Refused(#[from] EnlistError),
     /// The database refused it.
-    #[error(transparent)]
-    Database(#[from] PgParticipantError),
+    #[error("{0}")]
+    Database(BoxError),
 }
 
 /// Where a branch's business work is.
-enum Work {
+enum Work<B> {
     /// The application holds the branch.
     Running,
     /// The work is done; the branch waits here for Prepare.
-    Done(PgBranch),
+    Done(B),
 }
 
-struct Inner {
+struct Inner<R: DurableResource> {
     machine: Mutex<Participant>,
     /// Branches whose work has not been prepared yet.
-    work: Mutex<HashMap<BranchId, Work>>,
+    work: Mutex<HashMap<BranchId, Work<R::Branch>>>,
     /// Branches asked to prepare while the application still held them.
     prepare_waiting: Mutex<HashMap<BranchId, ()>>,
-    pg: PgParticipant,
+    pg: R,
     link: Arc<dyn CoordinatorLink>,
     timer: Arc<Notify>,
 }
 
-/// The Durable2PC participant service for one PostgreSQL database. Cheap
-/// to clone; the timer task ends when the last clone is dropped.
-#[derive(Clone)]
-pub struct PgParticipantService {
-    inner: Arc<Inner>,
+/// The Durable2PC participant service for one database (a
+/// [`DurableResource`]). Cheap to clone; the timer task ends when the last
+/// clone is dropped.
+pub struct ParticipantService<R: DurableResource = PgParticipant> {
+    inner: Arc<Inner<R>>,
 }
 
-impl std::fmt::Debug for PgParticipantService {
+/// The participant service on PostgreSQL.
+pub type PgParticipantService = ParticipantService<PgParticipant>;
+
+impl<R: DurableResource> Clone for ParticipantService<R> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<R: DurableResource> std::fmt::Debug for ParticipantService<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgParticipantService")
-            .field("node", self.inner.pg.node())
+        f.debug_struct("ParticipantService")
+            .field("resource", &self.inner.pg.describe())
             .finish_non_exhaustive()
     }
 }
@@ -114,13 +128,13 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl PgParticipantService {
-    /// Starts the service on a started [`PgParticipant`] and what its
-    /// start-up scan found: every recovered branch asks its coordinator for
+impl<R: DurableResource> ParticipantService<R> {
+    /// Starts the service on a started resource (such as a
+    /// [`PgParticipant`]) and what its start-up scan found: every recovered branch asks its coordinator for
     /// the outcome (`Prepared`, or `Replay` under WS-AT 2004/10). Must be
     /// called inside a tokio runtime.
     pub fn start(
-        pg: PgParticipant,
+        pg: R,
         recovery: &Recovery,
         link: Arc<dyn CoordinatorLink>,
         config: Config,
@@ -155,8 +169,8 @@ impl PgParticipantService {
         service
     }
 
-    /// The PostgreSQL resource.
-    pub fn resource(&self) -> &PgParticipant {
+    /// The resource.
+    pub fn resource(&self) -> &R {
         &self.inner.pg
     }
 
@@ -178,40 +192,51 @@ impl PgParticipantService {
     /// Opens a branch of `tx` after its Durable2PC registration succeeded
     /// (`coordinator` is the CoordinatorProtocolService from
     /// RegisterResponse). Do the business work on the returned branch, then
-    /// give it back with [`PgParticipantService::work_done`].
+    /// give it back with [`ParticipantService::work_done`].
     pub async fn enlist(
         &self,
         tx: &TxId,
         coordinator: &EndpointRef,
         version: WsatVersion,
         expires: Option<Instant>,
-    ) -> Result<PgBranch, EnlistFailure> {
-        let branch = self.inner.pg.begin(tx, coordinator, version).await?;
+    ) -> Result<R::Branch, EnlistFailure> {
+        let branch = self
+            .inner
+            .pg
+            .open_new_branch(tx, coordinator, version)
+            .await
+            .map_err(EnlistFailure::Database)?;
         self.track(branch, coordinator, version, expires)
     }
 
-    /// Opens the branch `id`, reserved with [`PgParticipant::reserve_branch`]
-    /// before the Register whose participant endpoint names it, as
-    /// [`PgParticipantService::enlist`] does.
+    /// Opens the branch `id`, reserved with
+    /// [`DurableResource::reserve_branch`] before the Register whose
+    /// participant endpoint names it, as [`ParticipantService::enlist`]
+    /// does.
     pub async fn enlist_branch(
         &self,
         id: &BranchId,
         coordinator: &EndpointRef,
         version: WsatVersion,
         expires: Option<Instant>,
-    ) -> Result<PgBranch, EnlistFailure> {
-        let branch = self.inner.pg.begin_branch(id, coordinator, version).await?;
+    ) -> Result<R::Branch, EnlistFailure> {
+        let branch = self
+            .inner
+            .pg
+            .open_branch(id, coordinator, version)
+            .await
+            .map_err(EnlistFailure::Database)?;
         self.track(branch, coordinator, version, expires)
     }
 
     /// Hands a freshly opened branch to the machine.
     fn track(
         &self,
-        branch: PgBranch,
+        branch: R::Branch,
         coordinator: &EndpointRef,
         version: WsatVersion,
         expires: Option<Instant>,
-    ) -> Result<PgBranch, EnlistFailure> {
+    ) -> Result<R::Branch, EnlistFailure> {
         let enlisted = lock(&self.inner.machine).handle_enlist(
             branch.id().clone(),
             coordinator.clone(),
@@ -232,7 +257,7 @@ impl PgParticipantService {
 
     /// The business work on `branch` is finished: it waits for Prepare (or
     /// prepares now if Prepare already came).
-    pub fn work_done(&self, branch: PgBranch) {
+    pub fn work_done(&self, branch: R::Branch) {
         let id = branch.id().clone();
         {
             let mut work = lock(&self.inner.work);
@@ -250,7 +275,7 @@ impl PgParticipantService {
 
     /// The business work on `branch` failed: it is rolled back and the
     /// coordinator told `Aborted`, so the transaction cannot commit.
-    pub fn work_failed(&self, branch: PgBranch) {
+    pub fn work_failed(&self, branch: R::Branch) {
         let id = branch.id().clone();
         {
             let mut work = lock(&self.inner.work);
@@ -269,7 +294,7 @@ impl PgParticipantService {
                 if let Some(Work::Done(branch)) = taken {
                     // On failure the connection closes on drop, which
                     // rolls back too.
-                    let _ = branch.rollback().await;
+                    let _ = branch.rollback_open().await;
                 }
                 lock(&service.inner.machine).handle_vote(&id, Vote::Aborted, Instant::now());
                 service.run_commands();
@@ -363,7 +388,7 @@ impl PgParticipantService {
         };
         let service = self.clone();
         tokio::spawn(async move {
-            let vote = match branch.prepare().await {
+            let vote = match branch.prepare_branch().await {
                 Ok(PrepareOutcome::Prepared(_)) => {
                     // Durably prepared; Prepared is not sent yet.
                     crate::failpoint::hit(crate::failpoint::PARTICIPANT_AFTER_PREPARED);
@@ -383,16 +408,15 @@ impl PgParticipantService {
         let service = self.clone();
         tokio::spawn(async move {
             let done = match open {
-                Some(Work::Done(branch)) => branch.rollback().await.is_ok(),
+                Some(Work::Done(branch)) => branch.rollback_open().await.is_ok(),
                 // The application still holds it: the connection closes
                 // (rolling back) when it hands the branch back or drops it.
                 Some(Work::Running) => true,
                 None => {
-                    let gid = service.inner.pg.gid(&id);
                     let result = if commit {
-                        service.inner.pg.commit_prepared(&gid).await
+                        service.inner.pg.commit_branch(&id).await
                     } else {
-                        service.inner.pg.rollback_prepared(&gid).await
+                        service.inner.pg.rollback_branch(&id).await
                     };
                     // A heuristic outcome is not retried into a lie: the
                     // branch stays in doubt (and visible) until an operator
@@ -425,7 +449,7 @@ impl PgParticipantService {
 /// Calls the machine's timer when it is due. Holds the service only
 /// weakly while it waits, and wakes at least every second, so it ends soon
 /// after the last clone of the service is dropped.
-async fn timer_loop(inner: std::sync::Weak<Inner>, wake: Arc<Notify>) {
+async fn timer_loop<R: DurableResource>(inner: std::sync::Weak<Inner<R>>, wake: Arc<Notify>) {
     const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
     loop {
         let next = match inner.upgrade() {
@@ -444,7 +468,7 @@ async fn timer_loop(inner: std::sync::Weak<Inner>, wake: Arc<Notify>) {
             return;
         };
         if next.is_some_and(|at| at <= Instant::now()) {
-            let service = PgParticipantService { inner: strong };
+            let service = ParticipantService { inner: strong };
             lock(&service.inner.machine).handle_timeout(Instant::now());
             service.run_commands();
         }

@@ -1,0 +1,537 @@
+//! The WS-AT crash discipline on SQLite banks (the embedded default):
+//! three real `ithaca serve` processes, the coordinator (`[wsat]` on its
+//! SQLite log) and two banks (`[[bank]] store = "sqlite"`, bank-a and
+//! bank-b, each with its own file), and transfers driven from the test
+//! process with the library's `WsatClient`: begin, `Debit` bank-a,
+//! `Credit` bank-b with the context header, commit.
+//!
+//! A process dies at an exact point through the failpoints of
+//! `ithaca_txn::failpoint` (`ITHACA_FAILPOINTS`, SIGKILL to itself) or is
+//! `kill -9`ed from outside while transfers run, and is started again on
+//! the same data directory. Then the test checks what an auditor would,
+//! reading the banks' SQLite files:
+//!
+//! - nothing stays in doubt: no prepared record is left in either bank
+//!   within a bounded wait (recovery replays Prepared and the outcome is
+//!   applied);
+//! - atomicity: every transaction is in both banks' journals (debited in
+//!   one, credited in the other, same amount) or in neither; one the
+//!   client was told Committed is in both, one told Aborted in neither;
+//! - money is conserved: the two banks' totals add up to what they opened
+//!   with, and no balance is negative.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ithaca_gateway::soap::client::{ClientError, SoapClient};
+use ithaca_gateway::wsat::client::{BeginOptions, CompletionInitiatorRoute, Outcome, WsatClient};
+use ithaca_services::bank::{self, message};
+use ithaca_txn::failpoint;
+use ithaca_txn::wire::CorrelationKey;
+use ithaca_wsdl::SoapVersion;
+use sqlx::Connection;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use support::TestGateway;
+
+const ITHACA: &str = env!("CARGO_BIN_EXE_ithaca");
+/// Each bank opens accounts 1..=ACCOUNTS with OPENING cents each.
+const ACCOUNTS: u32 = 10;
+const OPENING: i64 = 10_000;
+/// What both banks hold together, always.
+const MONEY: i64 = 2 * ACCOUNTS as i64 * OPENING;
+/// How long everything may take to settle after the last restart.
+const SETTLE: Duration = Duration::from_secs(30);
+
+/// What the parts of one process's configuration that are not its role
+/// switch off: only the role's part runs.
+const QUIET: &str = "[log]\nfilter = \"warn\"\n\n[membership]\nenabled = false\n\n\
+    [sector_status]\nenabled = false\n\n[transfer]\nenabled = false\n\n\
+    [bridge.iiop]\nenabled = false\n";
+
+/// One `ithaca serve` process, restartable on the same port and data
+/// directory.
+struct Node {
+    name: &'static str,
+    port: u16,
+    data: PathBuf,
+    config: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Node {
+    /// `head` goes before every table (top-level keys such as `bank = []`),
+    /// `tail` after the common tables.
+    fn new(dir: &Path, name: &'static str, head: &str, tail: &str) -> Self {
+        let port = ithaca_testkit::free_port().unwrap();
+        let data = dir.join(format!("{name}-data"));
+        let config = dir.join(format!("{name}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "{head}\n[server]\nlisten = \"127.0.0.1:{port}\"\n\n[storage]\ndata_dir = \"{}\"\n\n{QUIET}\n{tail}",
+                data.display()
+            ),
+        )
+        .unwrap();
+        Self {
+            name,
+            port,
+            data,
+            config,
+            log: dir.join(format!("{name}.log")),
+            child: None,
+        }
+    }
+
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the process (with `failpoints` armed) and waits until it
+    /// answers `/readyz`.
+    async fn start(&mut self, failpoints: Option<&str>) {
+        assert!(self.child.is_none(), "{} is already running", self.name);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        writeln!(&log, "---- start (failpoints: {failpoints:?})").unwrap();
+        let mut command = Command::new(ITHACA);
+        command
+            .arg("serve")
+            .arg("--config")
+            .arg(&self.config)
+            .env_remove(failpoint::ENV)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        if let Some(points) = failpoints {
+            command.env(failpoint::ENV, points);
+        }
+        self.child = Some(command.spawn().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!(
+                    "{} exited at start ({status}):\n{}",
+                    self.name,
+                    self.log_tail()
+                );
+            }
+            if ready(self.port).await {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} not ready:\n{}",
+                self.name,
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `kill -9`.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Waits for the process to die by its failpoint (SIGKILL).
+    async fn killed_by_failpoint(&mut self) {
+        use std::os::unix::process::ExitStatusExt;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let child = self.child.as_mut().expect("not running");
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}'s failpoint never fired:\n{}",
+                self.name,
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        self.child = None;
+        assert_eq!(
+            status.signal(),
+            Some(9),
+            "{} should die by SIGKILL, got {status}:\n{}",
+            self.name,
+            self.log_tail()
+        );
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    /// The bank's SQLite file.
+    fn bank_file(&self) -> PathBuf {
+        self.data.join(format!("bank-{}.sqlite", self.name))
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Whether `GET /readyz` answers 200.
+async fn ready(port: u16) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return false;
+    };
+    let request = "GET /readyz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    if stream.write_all(request.as_bytes()).await.is_err() {
+        return false;
+    }
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut answer)).await;
+    read.is_ok() && answer.starts_with(b"HTTP/1.1 200")
+}
+
+/// What the client saw of one transfer.
+#[derive(Debug)]
+struct Seen {
+    tx: Option<String>,
+    outcome: Result<Outcome, String>,
+}
+
+/// The transfer client (shared by concurrent transfers).
+struct Client {
+    wsat: WsatClient,
+    activation: String,
+    from: SoapClient,
+    to: SoapClient,
+    options: BeginOptions,
+}
+
+impl Client {
+    /// Moves `amount` from bank-a's `from` to bank-b's `to`.
+    async fn transfer(&self, from: u32, to: u32, amount: i64) -> Seen {
+        let transaction = match self.wsat.begin(&self.activation, self.options).await {
+            Ok(transaction) => transaction,
+            Err(error) => {
+                return Seen {
+                    tx: None,
+                    outcome: Err(format!("begin: {error}")),
+                };
+            }
+        };
+        let tx = Some(transaction.context().identifier.clone());
+        let debit = message::debit_request(&from.to_string(), amount);
+        let action = bank::soap_action(bank::operation::DEBIT);
+        if let Err(error) = transaction
+            .call(&self.from, Some(&action), &[], &debit)
+            .await
+        {
+            let insufficient = matches!(&error, ClientError::Fault { message, .. }
+                if message::read_insufficient_funds(message).is_some());
+            let outcome = match transaction.rollback().await {
+                Ok(outcome) if insufficient => Ok(outcome),
+                Ok(_) => Err(format!("debit: {error} (rolled back)")),
+                Err(e) => Err(format!("debit: {error}; rollback: {e}")),
+            };
+            return Seen { tx, outcome };
+        }
+        let credit = message::credit_request(&to.to_string(), amount);
+        let action = bank::soap_action(bank::operation::CREDIT);
+        if let Err(error) = transaction
+            .call(&self.to, Some(&action), &[], &credit)
+            .await
+        {
+            let _ = transaction.rollback().await;
+            return Seen {
+                tx,
+                outcome: Err(format!("credit: {error}")),
+            };
+        }
+        let outcome = transaction
+            .commit()
+            .await
+            .map_err(|e| format!("commit: {e}"));
+        Seen { tx, outcome }
+    }
+}
+
+fn bank_table(name: &str) -> String {
+    format!(
+        "[[bank]]\nname = \"{name}\"\nstore = \"sqlite\"\nopen_accounts = {ACCOUNTS}\nopening_balance = {OPENING}\n"
+    )
+}
+
+/// The three processes and the client.
+struct World {
+    coordinator: Node,
+    bank_a: Node,
+    bank_b: Node,
+    client: Arc<Client>,
+    _initiator: TestGateway,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    /// Starts everything; `coordinator_fp`, `bank_a_fp` arm failpoints.
+    async fn start(coordinator_fp: Option<&str>, bank_a_fp: Option<&str>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut coordinator = Node::new(
+            dir.path(),
+            "coordinator",
+            "bank = []",
+            "[wsat]\nenabled = true\nstore = \"sqlite\"\n",
+        );
+        let off = "[wsat]\nenabled = false\n\n";
+        let mut bank_a = Node::new(
+            dir.path(),
+            "bank-a",
+            "",
+            &format!("{off}{}", bank_table("bank-a")),
+        );
+        let mut bank_b = Node::new(
+            dir.path(),
+            "bank-b",
+            "",
+            &format!("{off}{}", bank_table("bank-b")),
+        );
+        coordinator.start(coordinator_fp).await;
+        bank_a.start(bank_a_fp).await;
+        bank_b.start(None).await;
+
+        let port = ithaca_testkit::free_port().unwrap();
+        let initiator = CompletionInitiatorRoute::new(
+            CorrelationKey::from_bytes([5; 32]),
+            &format!("http://127.0.0.1:{port}"),
+            "/initiator",
+        );
+        let wsat = WsatClient::new(initiator.clone()).unwrap();
+        let gateway = TestGateway::start(initiator.routes(), |config| {
+            config.server.listen = format!("127.0.0.1:{port}").parse().unwrap();
+            config.membership.enabled = false;
+            config.wsat.enabled = false;
+        })
+        .await;
+        let soap = |node: &Node, name: &str| {
+            SoapClient::new(
+                &format!("{}/services/{name}", node.base()),
+                SoapVersion::Soap11,
+            )
+            .unwrap()
+            .with_timeout(Duration::from_secs(5))
+        };
+        let client = Arc::new(Client {
+            wsat,
+            activation: format!("{}/wsat/activation", coordinator.base()),
+            from: soap(&bank_a, "bank-a"),
+            to: soap(&bank_b, "bank-b"),
+            options: BeginOptions {
+                expires: Some(Duration::from_secs(15)),
+                request_timeout: Duration::from_secs(5),
+                outcome_timeout: Duration::from_secs(5),
+                ..BeginOptions::default()
+            },
+        });
+        Self {
+            coordinator,
+            bank_a,
+            bank_b,
+            client,
+            _initiator: gateway,
+            _dir: dir,
+        }
+    }
+
+    fn spawn_transfer(&self, from: u32, to: u32, amount: i64) -> tokio::task::JoinHandle<Seen> {
+        let client = self.client.clone();
+        tokio::spawn(async move { client.transfer(from, to, amount).await })
+    }
+
+    /// Waits until neither bank holds a prepared record.
+    async fn settled(&self) {
+        let deadline = Instant::now() + SETTLE;
+        loop {
+            let a = prepared(&self.bank_a.bank_file()).await;
+            let b = prepared(&self.bank_b.bank_file()).await;
+            if a == Some(0) && b == Some(0) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still prepared after {SETTLE:?}: bank-a {a:?}, bank-b {b:?}\n\
+                 coordinator:\n{}\nbank-a:\n{}\nbank-b:\n{}",
+                self.coordinator.log_tail(),
+                self.bank_a.log_tail(),
+                self.bank_b.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Checks atomicity and conservation; how many transfers committed.
+    async fn audit(&self, seen: &[Seen]) -> usize {
+        let a = journal(&self.bank_a.bank_file()).await;
+        let b = journal(&self.bank_b.bank_file()).await;
+        for (tx, debit) in &a {
+            assert!(*debit < 0, "{tx}: bank-a's journal holds {debit}");
+            assert_eq!(
+                b.get(tx),
+                Some(&-debit),
+                "{tx} is half-applied: bank-a {debit}, bank-b {:?}",
+                b.get(tx)
+            );
+        }
+        for (tx, credit) in &b {
+            assert!(
+                a.contains_key(tx),
+                "{tx} is half-applied: only bank-b has {credit}"
+            );
+        }
+        let (total_a, low_a) = totals(&self.bank_a.bank_file()).await;
+        let (total_b, low_b) = totals(&self.bank_b.bank_file()).await;
+        assert_eq!(total_a + total_b, MONEY, "money is not conserved");
+        assert!(low_a >= 0 && low_b >= 0, "a negative balance");
+        for s in seen {
+            match (&s.tx, &s.outcome) {
+                (Some(tx), Ok(Outcome::Committed)) => {
+                    assert!(
+                        a.contains_key(tx),
+                        "{tx} was reported committed but is in no bank"
+                    );
+                }
+                (Some(tx), Ok(Outcome::Aborted)) => {
+                    assert!(
+                        !a.contains_key(tx),
+                        "{tx} was reported aborted but committed"
+                    );
+                }
+                _ => {}
+            }
+        }
+        a.len()
+    }
+}
+
+async fn connect(file: &Path) -> Option<SqliteConnection> {
+    SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(file))
+        .await
+        .ok()
+}
+
+/// How many prepared records the bank holds (`None`: unreadable now).
+async fn prepared(file: &Path) -> Option<i64> {
+    let mut connection = connect(file).await?;
+    sqlx::query_scalar("SELECT count(*) FROM ithaca_wsat_prepared WHERE state = 'prepared'")
+        .fetch_one(&mut connection)
+        .await
+        .ok()
+}
+
+/// The journal: transaction -> net movement.
+async fn journal(file: &Path) -> HashMap<String, i64> {
+    let mut connection = connect(file).await.unwrap();
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT tx, sum(delta) FROM bank_journal GROUP BY tx")
+            .fetch_all(&mut connection)
+            .await
+            .unwrap();
+    rows.into_iter().collect()
+}
+
+/// The sum of the balances and the lowest one.
+async fn totals(file: &Path) -> (i64, i64) {
+    let mut connection = connect(file).await.unwrap();
+    sqlx::query_as("SELECT sum(balance), min(balance) FROM bank_account")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfers_commit_and_an_overdraft_aborts() {
+    let world = World::start(None, None).await;
+    let seen = world.client.transfer(1, 2, 2_500).await;
+    assert!(matches!(seen.outcome, Ok(Outcome::Committed)), "{seen:?}");
+    // More than account 3 holds: InsufficientFunds, nothing moves.
+    let seen_over = world.client.transfer(3, 4, OPENING + 1).await;
+    assert!(
+        matches!(seen_over.outcome, Ok(Outcome::Aborted)),
+        "{seen_over:?}"
+    );
+    world.settled().await;
+    assert_eq!(world.audit(&[seen, seen_over]).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bank_killed_after_prepared_recovers_and_the_transfer_is_atomic() {
+    let mut world = World::start(None, Some(failpoint::PARTICIPANT_AFTER_PREPARED)).await;
+    let transfer = world.spawn_transfer(1, 1, 1_000);
+    world.bank_a.killed_by_failpoint().await;
+    // The prepared record is on disk; the restarted bank replays Prepared
+    // and the coordinator's outcome is applied.
+    assert_eq!(prepared(&world.bank_a.bank_file()).await, Some(1));
+    world.bank_a.start(None).await;
+    let seen = transfer.await.unwrap();
+    world.settled().await;
+    world.audit(&[seen]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_coordinator_killed_after_the_decision_write_commits_after_restart() {
+    let mut world = World::start(Some(failpoint::COORDINATOR_AFTER_DECISION_WRITE), None).await;
+    let transfer = world.spawn_transfer(2, 2, 1_500);
+    world.coordinator.killed_by_failpoint().await;
+    world.coordinator.start(None).await;
+    let seen = transfer.await.unwrap();
+    world.settled().await;
+    // The decision was durable: the transfer committed in both banks.
+    let tx = seen.tx.clone().expect("the transaction began");
+    assert!(journal(&world.bank_a.bank_file()).await.contains_key(&tx));
+    world.audit(&[seen]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfers_survive_random_kill_9_of_the_banks() {
+    let mut world = World::start(None, None).await;
+    let mut seen = Vec::new();
+    for round in 0..3u32 {
+        let transfers: Vec<_> = (0..16u32)
+            .map(|i| {
+                let from = 1 + (i + round) % ACCOUNTS;
+                let to = 1 + (i * 7 + round) % ACCOUNTS;
+                world.spawn_transfer(from, to, i64::from(100 + i * 37 + round))
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(40 + u64::from(round) * 60)).await;
+        let victim = if round % 2 == 0 {
+            &mut world.bank_a
+        } else {
+            &mut world.bank_b
+        };
+        victim.kill();
+        victim.start(None).await;
+        for transfer in transfers {
+            seen.push(transfer.await.unwrap());
+        }
+    }
+    world.settled().await;
+    let committed = world.audit(&seen).await;
+    assert!(committed > 0, "no transfer committed: {seen:#?}");
+}
