@@ -8,6 +8,8 @@
 //! folder's parent. Every target must return normally for every input: a
 //! panic is a bug.
 
+pub mod bridge;
+
 /// The configuration loader: TOML text through parsing, typed
 /// deserialization and validation.
 pub fn config(data: &[u8]) {
@@ -333,6 +335,31 @@ pub fn bank_message(data: &[u8]) {
     }
 }
 
+/// Fuzzes the transfer service's request, response and fault-detail
+/// readers (`ithaca_services::transfer::message`): no panic, and a request
+/// or response read back from its own encoding is the same.
+pub fn transfer_message(data: &[u8]) {
+    use ithaca_services::transfer::message;
+    let _ = message::read_balance_request(data);
+    let _ = message::read_total_request(data);
+    let _ = message::read_field_i64(data, "total");
+    let _ = message::read_insufficient_funds(data);
+    if let Ok(request) = message::read_transfer_request(data) {
+        assert_eq!(
+            message::read_transfer_request(&message::transfer_request(&request)).ok(),
+            Some(request),
+            "re-encoding changed the request"
+        );
+    }
+    if let Ok(response) = message::read_transfer_response(data) {
+        assert_eq!(
+            message::read_transfer_response(&message::transfer_response(&response)).ok(),
+            Some(response),
+            "re-encoding changed the response"
+        );
+    }
+}
+
 /// Every target by name, for the replay test.
 pub const TARGETS: &[(&str, Target)] = &[
     ("config", config),
@@ -351,4 +378,11 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("oracle_log", oracle_log),
     ("sector_replication", sector_replication),
     ("bank_message", bank_message),
+    ("transfer_message", transfer_message),
+    ("bridge_soapfront", bridge::bridge_soapfront),
+    ("bridge_iiopfront", bridge::bridge_iiopfront),
+    (
+        "bridge_propagation_context",
+        bridge::bridge_propagation_context,
+    ),
 ];

@@ -18,7 +18,12 @@
 //! - [`bank`]: the bank of the WS-AT bank-transfer example (`Credit`,
 //!   `Debit` with the `InsufficientFunds` fault, `Balance`, `Total`), its
 //!   accounts in PostgreSQL; hosted per `[[bank]]` at `/services/NAME`.
+//! - [`transfer`]: the transfer service that moves money between two
+//!   banks inside one WS-AtomicTransaction (`Transfer`, with the
+//!   `InsufficientFunds` fault, and `Balance`/`Total` pass-throughs);
+//!   hosted at `/services/TransferService` when `[transfer]` is enabled.
 
 pub mod bank;
 pub mod echo;
 pub mod sector_status;
+pub mod transfer;
