@@ -8,7 +8,8 @@
 #
 # - Debian packages: the PostgreSQL server (throwaway clusters in tests), omniORB
 #   (CORBA interop), gSOAP and wrk (benchmarks), xmllint, JAX-WS (`wsimport`,
-#   whose generated client gateway/tests/soap_rich.rs compiles) and a JDK.
+#   whose generated client gateway/tests/soap_rich.rs compiles), a JDK, and
+#   Chromium with chromedriver (the operator page's browser test, gateway/tests/ui.rs).
 # - A Python venv in .interop/venv with zeep, suds-community, prometheus_client
 #   and omniORBpy (salome-omniorb).
 # - node `soap` in tests/interop/node/node_modules (from its package-lock.json).
@@ -25,6 +26,7 @@ apt_packages=(
     libxml2-utils
     jaxws libjaxws-java default-jdk-headless
     python3-venv
+    chromium chromium-driver
 )
 
 missing=()

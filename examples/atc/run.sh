@@ -2,20 +2,18 @@
 # The control tower: the sector-status service, primary/backup, under a
 # partition.
 #
-#   ./run.sh partition   (default) both modes under a partition, with the
-#                        checker's report: the baseline mode splits, the
-#                        oracle mode never does (the suite's split-brain test)
+#   ./run.sh partition   (default) `ithaca demo atc`: both modes under a
+#                        partition, with the checker's report: the baseline
+#                        mode splits, the oracle mode never does
 #   ./run.sh serve       an oracle, a primary (P) and a backup (B) on fixed
 #                        loopback ports, for controller.py; Ctrl-C stops them
-#
-# `ithaca demo atc` (issue 8) will run the same scenario against a running
-# `ithaca serve`; until then this script is the way in.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 case "${1:-partition}" in
 partition)
-    cargo test -p ithaca-gateway --test sector_status_split_brain -- --nocapture --test-threads=1
+    cargo build -q -p ithaca-gateway --bin ithaca
+    "${CARGO_TARGET_DIR:-target}/debug/ithaca" demo atc
     ;;
 serve)
     cargo build -q -p ithaca-gateway --bin ithaca
@@ -31,7 +29,19 @@ serve)
     timing='lease_ms = 2000
 heartbeat_interval_ms = 200
 suspicion_timeout_ms = 2600'
+    # Only what the scenario needs: no banks, coordinator, transfer
+    # service or IIOP listener (the embedded defaults host them).
+    bare='[wsat]
+enabled = false
+[transfer]
+enabled = false
+[bridge.iiop]
+enabled = false'
     cat >"$dir/oracle.toml" <<TOML
+bank = []
+$bare
+[sector_status]
+enabled = false
 [server]
 listen = "127.0.0.1:18080"
 [storage]
@@ -44,6 +54,8 @@ TOML
         port=18081
         [ "$member" = B ] && port=18082
         cat >"$dir/$member.toml" <<TOML
+bank = []
+$bare
 [server]
 listen = "127.0.0.1:$port"
 [storage]
@@ -65,7 +77,8 @@ TOML
     "$bin" --config "$dir/B.toml" serve >"$dir/B.out" 2>&1 & pids+=($!)
     sleep 1
     cat <<TEXT
-oracle at 127.0.0.1:18080 (view: curl http://127.0.0.1:18080/membership/view)
+oracle at 127.0.0.1:18080 (view: curl http://127.0.0.1:18080/membership/view,
+  or open the operator page http://127.0.0.1:18080/ui/)
 P (primary) at http://127.0.0.1:18081/services/SectorStatus
 B (backup)  at http://127.0.0.1:18082/services/SectorStatus
 

@@ -139,6 +139,14 @@ impl Router {
         self.lookup(path).map_or(UNMATCHED_ROUTE, |r| r.name)
     }
 
+    /// Every route with its path, in no particular order (the operator
+    /// page lists the hosted SOAP ports from it).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Route)> {
+        self.routes
+            .iter()
+            .map(|(path, route)| (path.as_str(), route))
+    }
+
     fn authorized(&self, request: &Request) -> bool {
         let Some(token) = &self.admin_token else {
             return true;

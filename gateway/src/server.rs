@@ -98,8 +98,12 @@ impl Gateway {
         let admin_routes = match &wsat {
             Some(host) => admin_routes.merge(&admin::txn_routes(host.service().clone())),
             None => admin_routes,
-        }
-        .require_admin_token(token.clone());
+        };
+        // The operator page (`/ui/`) and its JSON, with the admin routes.
+        let page = crate::ui::OperatorPage::new(&config, &app);
+        let admin_routes = admin_routes
+            .merge(&page.routes())
+            .require_admin_token(token.clone());
 
         let server = &config.server;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -177,6 +181,9 @@ impl Gateway {
         let mut listeners = Vec::new();
         let mut accept_tasks = Vec::new();
         for (info, listener, tls_config, router) in bound {
+            if info.role == "server" {
+                page.set_server_url(&info.url());
+            }
             let service = layers::stack(router, &limits);
             let acceptor = AcceptLoop {
                 listener,
