@@ -7,13 +7,17 @@
 //! leases, a transaction in flight, the services with WSDL links that load
 //! when clicked, the bridged object's corbaloc URL and IOR, and "disabled"
 //! for the parts that are off (with WSDL links that name the server
-//! listener).
+//! listener). A second test shows a transaction in doubt: one bank voted
+//! Prepared, the other died (a failpoint) after preparing durably; the
+//! page names the transaction "in doubt" and counts it until the bank is
+//! started again and the transaction commits.
 //!
 //! Skipped, with a message, when chromium or chromedriver is missing
 //! (`scripts/install-test-deps.sh` installs them).
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
 #[path = "ui/webdriver.rs"]
 mod webdriver;
 
@@ -23,7 +27,13 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ithaca_gateway::config::{Config, SoapObjectConfig};
+use ithaca_gateway::config::{BankConfig, BankStore, Config, SoapObjectConfig};
+use ithaca_gateway::soap::client::SoapClient;
+use ithaca_gateway::wsat::client::{BeginOptions, CompletionInitiatorRoute, Outcome, WsatClient};
+use ithaca_services::bank::{self, message};
+use ithaca_txn::failpoint;
+use ithaca_txn::wire::CorrelationKey;
+use ithaca_wsdl::SoapVersion;
 use webdriver::Browser;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ithaca");
@@ -36,6 +46,8 @@ struct Serve {
     /// configuration gives them a listener of their own).
     admin: String,
     dir: std::path::PathBuf,
+    /// Its configuration file (a restart reads it again).
+    config: std::path::PathBuf,
 }
 
 impl Drop for Serve {
@@ -80,6 +92,40 @@ fn http(addr: &str, method: &str, path: &str, headers: &str, body: &str) -> (u16
 
 /// A configuration with nothing optional on; `tweak` switches parts on.
 fn start(name: &str, scratch: &Path, tweak: impl FnOnce(&mut Config)) -> Serve {
+    start_with(name, scratch, None, tweak)
+}
+
+/// Runs `ithaca serve` on `config`, with `failpoints` armed
+/// (`ITHACA_FAILPOINTS`: the process SIGKILLs itself there); its stderr
+/// goes to `stderr.log` in `dir`, appended across restarts.
+fn spawn(config: &Path, dir: &Path, failpoints: Option<&str>) -> Child {
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("stderr.log"))
+        .unwrap();
+    let mut command = Command::new(BIN);
+    command
+        .arg("--config")
+        .arg(config)
+        .arg("serve")
+        .env_remove(failpoint::ENV)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr);
+    if let Some(points) = failpoints {
+        command.env(failpoint::ENV, points);
+    }
+    command.spawn().unwrap()
+}
+
+/// [`start`] with `failpoints` armed.
+fn start_with(
+    name: &str,
+    scratch: &Path,
+    failpoints: Option<&str>,
+    tweak: impl FnOnce(&mut Config),
+) -> Serve {
     let dir = scratch.join(name);
     std::fs::create_dir_all(&dir).unwrap();
     let port = free_port();
@@ -97,42 +143,65 @@ fn start(name: &str, scratch: &Path, tweak: impl FnOnce(&mut Config)) -> Serve {
     config.bank.clear();
     tweak(&mut config);
     let mut text = toml::to_string(&config).unwrap();
-    if !text.contains("bank = []") {
+    // An absent `bank` key means the default banks.
+    if config.bank.is_empty() && !text.contains("bank = []") {
         text.insert_str(0, "bank = []\n");
     }
     let file = dir.join("ithaca.toml");
     std::fs::write(&file, text).unwrap();
-    let child = Command::new(BIN)
-        .arg("--config")
-        .arg(&file)
-        .arg("serve")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
-        .spawn()
-        .unwrap();
     let serve = Serve {
-        child,
+        child: spawn(&file, &dir, failpoints),
         addr: format!("127.0.0.1:{port}"),
         admin: config
             .admin
             .listen
             .map_or_else(|| format!("127.0.0.1:{port}"), |a| a.to_string()),
         dir,
+        config: file,
     };
-    let started = Instant::now();
-    loop {
-        if TcpStream::connect(&serve.admin).is_ok()
-            && http(&serve.admin, "GET", "/healthz", "", "").0 == 200
-        {
-            return serve;
+    serve.until_healthy(name);
+    serve
+}
+
+impl Serve {
+    /// Waits until the process answers `/healthz`.
+    fn until_healthy(&self, name: &str) {
+        let serve = self;
+        let started = Instant::now();
+        loop {
+            if TcpStream::connect(&serve.admin).is_ok()
+                && http(&serve.admin, "GET", "/healthz", "", "").0 == 200
+            {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{name} did not start: {}",
+                std::fs::read_to_string(serve.dir.join("stderr.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{name} did not start: {}",
-            std::fs::read_to_string(serve.dir.join("stderr.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    /// Waits (at most 30 s) for the process to die by its failpoint.
+    fn until_killed_by_failpoint(&mut self, name: &str) {
+        let started = Instant::now();
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{name}'s failpoint never fired: {}",
+                std::fs::read_to_string(self.dir.join("stderr.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts the process again on the same configuration and data.
+    fn restart(&mut self, name: &str) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn(&self.config, &self.dir, None);
+        self.until_healthy(name);
     }
 }
 
@@ -170,6 +239,7 @@ fn until_page(browser: &Browser, what: &str, check: impl Fn(&serde_json::Value) 
                      services: t('service-ports'), objects: t('objects'),
                      membershipState: t('membership-state'), txnState: t('transactions-state'),
                      bridgeState: t('bridge-state'), servicesState: t('services-state'),
+                     inDoubt: t('txn-in-doubt'),
                      polls: document.getElementById('updated').dataset.polls || '0'};",
         );
         if check(&page) {
@@ -322,4 +392,132 @@ fn the_operator_page_shows_membership_transactions_services_and_bridged_objects(
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// A SQLite bank with accounts 1..=3 of 100.00 each.
+fn sqlite_bank(name: &str) -> BankConfig {
+    BankConfig {
+        name: name.into(),
+        store: BankStore::Sqlite,
+        open_accounts: 3,
+        opening_balance: 10_000,
+        ..BankConfig::default()
+    }
+}
+
+/// A transfer whose second bank dies after preparing its branch durably,
+/// before its vote leaves: the first bank has voted Prepared, so the
+/// coordinator holds a transaction in doubt, and the page says so (row
+/// and count) until the dead bank is started again, replays its vote and
+/// the transaction commits.
+#[test]
+fn an_in_doubt_transaction_shows_until_its_bank_recovers() {
+    if let Some(reason) = webdriver::missing() {
+        println!(
+            "ui test skipped: {reason} (scripts/install-test-deps.sh installs chromium and chromium-driver)"
+        );
+        return;
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix("ithaca-ui-doubt-")
+        .tempdir()
+        .unwrap();
+    // The coordinator hosts bank-a; bank-b runs in a process of its own
+    // that kills itself right after its first durable prepare.
+    let coordinator = start("coordinator", scratch.path(), |config| {
+        config.wsat.enabled = true;
+        config.bank.push(sqlite_bank("bank-a"));
+    });
+    let mut bank_b = start_with(
+        "bank-b",
+        scratch.path(),
+        Some(failpoint::PARTICIPANT_AFTER_PREPARED),
+        |config| config.bank.push(sqlite_bank("bank-b")),
+    );
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (tx, commit, _initiator) = runtime.block_on(async {
+        let port = ithaca_testkit::free_port().unwrap();
+        let route = CompletionInitiatorRoute::new(
+            CorrelationKey::from_bytes([7; 32]),
+            &format!("http://127.0.0.1:{port}"),
+            "/initiator",
+        );
+        let wsat = WsatClient::new(route.clone()).unwrap();
+        let initiator = support::TestGateway::start(route.routes(), |config| {
+            config.server.listen = format!("127.0.0.1:{port}").parse().unwrap();
+            config.membership.enabled = false;
+            config.wsat.enabled = false;
+        })
+        .await;
+        let transaction = wsat
+            .begin(
+                &format!("http://{}/wsat/activation", coordinator.addr),
+                BeginOptions {
+                    expires: Some(Duration::from_secs(120)),
+                    request_timeout: Duration::from_secs(5),
+                    outcome_timeout: Duration::from_secs(60),
+                    ..BeginOptions::default()
+                },
+            )
+            .await
+            .unwrap();
+        let tx = transaction.context().identifier.clone();
+        let soap = |addr: &str, name: &str| {
+            SoapClient::new(
+                &format!("http://{addr}/services/{name}"),
+                SoapVersion::Soap11,
+            )
+            .unwrap()
+            .with_timeout(Duration::from_secs(5))
+        };
+        transaction
+            .call(
+                &soap(&coordinator.addr, "bank-a"),
+                Some(&bank::soap_action(bank::operation::DEBIT)),
+                &[],
+                &message::debit_request("1", 2_500),
+            )
+            .await
+            .unwrap();
+        transaction
+            .call(
+                &soap(&bank_b.addr, "bank-b"),
+                Some(&bank::soap_action(bank::operation::CREDIT)),
+                &[],
+                &message::credit_request("1", 2_500),
+            )
+            .await
+            .unwrap();
+        // Commit waits for bank-b's vote, which comes only after its
+        // restart.
+        let commit = tokio::spawn(transaction.commit());
+        (tx, commit, initiator)
+    });
+    bank_b.until_killed_by_failpoint("bank-b");
+
+    let browser = Browser::start(scratch.path());
+    browser.goto(&format!("http://{}/ui/", coordinator.addr));
+    until_page(&browser, "the transaction in doubt", |page| {
+        // The row's "In doubt" cell (tab-separated in the table's text).
+        has(page, "txns", &tx) && has(page, "txns", "\tin doubt\t") && page["inDoubt"] == "1"
+    });
+
+    bank_b.restart("bank-b");
+    let outcome = runtime
+        .block_on(async { tokio::time::timeout(Duration::from_secs(60), commit).await })
+        .expect("no outcome within 60 s of bank-b's restart")
+        .unwrap()
+        .unwrap();
+    assert_eq!(outcome, Outcome::Committed);
+    until_page(
+        &browser,
+        "the transaction committed, not in doubt",
+        |page| {
+            has(page, "txns", &tx)
+                && !has(page, "txns", "\tin doubt\t")
+                && has(page, "txns", "\tcommitted\tno\t")
+                && page["inDoubt"] == "0"
+        },
+    );
 }
