@@ -27,9 +27,7 @@
 mod support;
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,8 +41,8 @@ use ithaca_wsdl::SoapVersion;
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 use support::TestGateway;
+use support::serve_node::ServeNode;
 
-const ITHACA: &str = env!("CARGO_BIN_EXE_ithaca");
 /// Each bank opens accounts 1..=ACCOUNTS with OPENING cents each.
 const ACCOUNTS: u32 = 40;
 const OPENING: i64 = 100_000;
@@ -55,151 +53,18 @@ const SETTLE: Duration = Duration::from_secs(90);
 /// Replays the load test with this seed.
 const SEED_ENV: &str = "ITHACA_CRASH_SEED";
 
-/// One `ithaca serve` process, restartable on the same port and data
-/// directory.
-struct Node {
-    name: &'static str,
-    port: u16,
-    config: PathBuf,
-    log: PathBuf,
-    child: Option<Child>,
-}
+/// One `ithaca serve` process (`support::serve_node`).
+type Node = ServeNode;
 
-impl Node {
-    fn new(dir: &Path, name: &'static str, extra: &str) -> Self {
-        let port = ithaca_testkit::free_port().unwrap();
-        let data = dir.join(format!("{name}-data"));
-        let config = dir.join(format!("{name}.toml"));
-        std::fs::write(
-            &config,
-            format!(
-                "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[storage]\ndata_dir = \"{}\"\n\n\
-                 [log]\nfilter = \"warn\"\n\n[membership]\nenabled = false\n\n{extra}",
-                data.display()
-            ),
-        )
-        .unwrap();
-        Self {
-            name,
-            port,
-            config,
-            log: dir.join(format!("{name}.log")),
-            child: None,
-        }
-    }
-
-    fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts the process (with `failpoints` armed) and waits until it
-    /// answers `/readyz`.
-    async fn start(&mut self, failpoints: Option<&str>) {
-        assert!(self.child.is_none(), "{} is already running", self.name);
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        writeln!(&log, "---- start (failpoints: {failpoints:?})").unwrap();
-        let mut command = Command::new(ITHACA);
-        command
-            .arg("serve")
-            .arg("--config")
-            .arg(&self.config)
-            .env_remove(failpoint::ENV)
-            // `ithaca serve` reads `ITHACA_*` variables as configuration.
-            .env_remove(SEED_ENV)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
-        if let Some(points) = failpoints {
-            command.env(failpoint::ENV, points);
-        }
-        self.child = Some(command.spawn().unwrap());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!(
-                    "{} exited at start ({status}):\n{}",
-                    self.name,
-                    self.log_tail()
-                );
-            }
-            if ready(self.port).await {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} not ready:\n{}",
-                self.name,
-                self.log_tail()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// `kill -9`.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Waits for the process to die by its failpoint (SIGKILL).
-    async fn killed_by_failpoint(&mut self) {
-        use std::os::unix::process::ExitStatusExt;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let child = self.child.as_mut().expect("not running");
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{}'s failpoint never fired:\n{}",
-                self.name,
-                self.log_tail()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        self.child = None;
-        assert_eq!(
-            status.signal(),
-            Some(9),
-            "{} should die by SIGKILL, got {status}:\n{}",
-            self.name,
-            self.log_tail()
-        );
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Whether `GET /readyz` answers 200.
-async fn ready(port: u16) -> bool {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
-        return false;
-    };
-    let request = "GET /readyz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-    if stream.write_all(request.as_bytes()).await.is_err() {
-        return false;
-    }
-    let mut answer = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut answer)).await;
-    read.is_ok() && answer.starts_with(b"HTTP/1.1 200")
+/// A node whose configuration has `extra` after the log and membership
+/// settings every node shares.
+fn node(dir: &Path, name: &'static str, extra: &str) -> Node {
+    ServeNode::new(
+        dir,
+        name,
+        "",
+        &format!("[log]\nfilter = \"warn\"\n\n[membership]\nenabled = false\n\n{extra}"),
+    )
 }
 
 /// What the client saw of one transfer.
@@ -297,7 +162,7 @@ impl World {
         }
         let (db_a, db_b) = (cluster.url("bank_a"), cluster.url("bank_b"));
         let dir = tempfile::tempdir().unwrap();
-        let mut coordinator = Node::new(
+        let mut coordinator = node(
             dir.path(),
             "coordinator",
             &format!(
@@ -305,8 +170,8 @@ impl World {
                 cluster.url("coord")
             ),
         );
-        let mut bank_a = Node::new(dir.path(), "bank-a", &bank_table("bank-a", &db_a));
-        let mut bank_b = Node::new(dir.path(), "bank-b", &bank_table("bank-b", &db_b));
+        let mut bank_a = node(dir.path(), "bank-a", &bank_table("bank-a", &db_a));
+        let mut bank_b = node(dir.path(), "bank-b", &bank_table("bank-b", &db_b));
         coordinator.start(coordinator_fp).await;
         bank_a.start(bank_a_fp).await;
         bank_b.start(None).await;

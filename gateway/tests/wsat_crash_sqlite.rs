@@ -25,9 +25,7 @@
 mod support;
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,8 +38,8 @@ use ithaca_wsdl::SoapVersion;
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use support::TestGateway;
+use support::serve_node::ServeNode;
 
-const ITHACA: &str = env!("CARGO_BIN_EXE_ithaca");
 /// Each bank opens accounts 1..=ACCOUNTS with OPENING cents each.
 const ACCOUNTS: u32 = 10;
 const OPENING: i64 = 10_000;
@@ -56,157 +54,17 @@ const QUIET: &str = "[log]\nfilter = \"warn\"\n\n[membership]\nenabled = false\n
     [sector_status]\nenabled = false\n\n[transfer]\nenabled = false\n\n\
     [bridge.iiop]\nenabled = false\n";
 
-/// One `ithaca serve` process, restartable on the same port and data
-/// directory.
-struct Node {
-    name: &'static str,
-    port: u16,
-    data: PathBuf,
-    config: PathBuf,
-    log: PathBuf,
-    child: Option<Child>,
+/// One `ithaca serve` process (`support::serve_node`).
+type Node = ServeNode;
+
+/// A node with `head` before its tables and `tail` after [`QUIET`].
+fn node(dir: &Path, name: &'static str, head: &str, tail: &str) -> Node {
+    ServeNode::new(dir, name, head, &format!("{QUIET}\n{tail}"))
 }
 
-impl Node {
-    /// `head` goes before every table (top-level keys such as `bank = []`),
-    /// `tail` after the common tables.
-    fn new(dir: &Path, name: &'static str, head: &str, tail: &str) -> Self {
-        let port = ithaca_testkit::free_port().unwrap();
-        let data = dir.join(format!("{name}-data"));
-        let config = dir.join(format!("{name}.toml"));
-        std::fs::write(
-            &config,
-            format!(
-                "{head}\n[server]\nlisten = \"127.0.0.1:{port}\"\n\n[storage]\ndata_dir = \"{}\"\n\n{QUIET}\n{tail}",
-                data.display()
-            ),
-        )
-        .unwrap();
-        Self {
-            name,
-            port,
-            data,
-            config,
-            log: dir.join(format!("{name}.log")),
-            child: None,
-        }
-    }
-
-    fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts the process (with `failpoints` armed) and waits until it
-    /// answers `/readyz`.
-    async fn start(&mut self, failpoints: Option<&str>) {
-        assert!(self.child.is_none(), "{} is already running", self.name);
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        writeln!(&log, "---- start (failpoints: {failpoints:?})").unwrap();
-        let mut command = Command::new(ITHACA);
-        command
-            .arg("serve")
-            .arg("--config")
-            .arg(&self.config)
-            .env_remove(failpoint::ENV)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
-        if let Some(points) = failpoints {
-            command.env(failpoint::ENV, points);
-        }
-        self.child = Some(command.spawn().unwrap());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!(
-                    "{} exited at start ({status}):\n{}",
-                    self.name,
-                    self.log_tail()
-                );
-            }
-            if ready(self.port).await {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} not ready:\n{}",
-                self.name,
-                self.log_tail()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// `kill -9`.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Waits for the process to die by its failpoint (SIGKILL).
-    async fn killed_by_failpoint(&mut self) {
-        use std::os::unix::process::ExitStatusExt;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let child = self.child.as_mut().expect("not running");
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{}'s failpoint never fired:\n{}",
-                self.name,
-                self.log_tail()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        self.child = None;
-        assert_eq!(
-            status.signal(),
-            Some(9),
-            "{} should die by SIGKILL, got {status}:\n{}",
-            self.name,
-            self.log_tail()
-        );
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-
-    /// The bank's SQLite file.
-    fn bank_file(&self) -> PathBuf {
-        self.data.join(format!("bank-{}.sqlite", self.name))
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Whether `GET /readyz` answers 200.
-async fn ready(port: u16) -> bool {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
-        return false;
-    };
-    let request = "GET /readyz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-    if stream.write_all(request.as_bytes()).await.is_err() {
-        return false;
-    }
-    let mut answer = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut answer)).await;
-    read.is_ok() && answer.starts_with(b"HTTP/1.1 200")
+/// A bank node's SQLite file.
+fn bank_file(node: &Node) -> PathBuf {
+    node.data.join(format!("bank-{}.sqlite", node.name))
 }
 
 /// What the client saw of one transfer.
@@ -293,20 +151,20 @@ impl World {
     /// Starts everything; `coordinator_fp`, `bank_a_fp` arm failpoints.
     async fn start(coordinator_fp: Option<&str>, bank_a_fp: Option<&str>) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut coordinator = Node::new(
+        let mut coordinator = node(
             dir.path(),
             "coordinator",
             "bank = []",
             "[wsat]\nenabled = true\nstore = \"sqlite\"\n",
         );
         let off = "[wsat]\nenabled = false\n\n";
-        let mut bank_a = Node::new(
+        let mut bank_a = node(
             dir.path(),
             "bank-a",
             "",
             &format!("{off}{}", bank_table("bank-a")),
         );
-        let mut bank_b = Node::new(
+        let mut bank_b = node(
             dir.path(),
             "bank-b",
             "",
@@ -368,8 +226,8 @@ impl World {
     async fn settled(&self) {
         let deadline = Instant::now() + SETTLE;
         loop {
-            let a = prepared(&self.bank_a.bank_file()).await;
-            let b = prepared(&self.bank_b.bank_file()).await;
+            let a = prepared(&bank_file(&self.bank_a)).await;
+            let b = prepared(&bank_file(&self.bank_b)).await;
             if a == Some(0) && b == Some(0) {
                 return;
             }
@@ -387,8 +245,8 @@ impl World {
 
     /// Checks atomicity and conservation; how many transfers committed.
     async fn audit(&self, seen: &[Seen]) -> usize {
-        let a = journal(&self.bank_a.bank_file()).await;
-        let b = journal(&self.bank_b.bank_file()).await;
+        let a = journal(&bank_file(&self.bank_a)).await;
+        let b = journal(&bank_file(&self.bank_b)).await;
         for (tx, debit) in &a {
             assert!(*debit < 0, "{tx}: bank-a's journal holds {debit}");
             assert_eq!(
@@ -404,8 +262,8 @@ impl World {
                 "{tx} is half-applied: only bank-b has {credit}"
             );
         }
-        let (total_a, low_a) = totals(&self.bank_a.bank_file()).await;
-        let (total_b, low_b) = totals(&self.bank_b.bank_file()).await;
+        let (total_a, low_a) = totals(&bank_file(&self.bank_a)).await;
+        let (total_b, low_b) = totals(&bank_file(&self.bank_b)).await;
         assert_eq!(total_a + total_b, MONEY, "money is not conserved");
         assert!(low_a >= 0 && low_b >= 0, "a negative balance");
         for s in seen {
@@ -486,7 +344,7 @@ async fn a_bank_killed_after_prepared_recovers_and_the_transfer_is_atomic() {
     world.bank_a.killed_by_failpoint().await;
     // The prepared record is on disk; the restarted bank replays Prepared
     // and the coordinator's outcome is applied.
-    assert_eq!(prepared(&world.bank_a.bank_file()).await, Some(1));
+    assert_eq!(prepared(&bank_file(&world.bank_a)).await, Some(1));
     world.bank_a.start(None).await;
     let seen = transfer.await.unwrap();
     world.settled().await;
@@ -503,7 +361,7 @@ async fn the_coordinator_killed_after_the_decision_write_commits_after_restart()
     world.settled().await;
     // The decision was durable: the transfer committed in both banks.
     let tx = seen.tx.clone().expect("the transaction began");
-    assert!(journal(&world.bank_a.bank_file()).await.contains_key(&tx));
+    assert!(journal(&bank_file(&world.bank_a)).await.contains_key(&tx));
     world.audit(&[seen]).await;
 }
 
@@ -531,7 +389,13 @@ async fn transfers_survive_random_kill_9_of_the_banks() {
             seen.push(transfer.await.unwrap());
         }
     }
+    // With both banks back, a transfer commits again. (Whether any of
+    // the transfers under fire committed depends on the machine's speed:
+    // on a loaded one every kill can land before a commit.)
+    let after = world.client.transfer(1, 2, 100).await;
+    assert!(matches!(after.outcome, Ok(Outcome::Committed)), "{after:?}");
+    seen.push(after);
     world.settled().await;
     let committed = world.audit(&seen).await;
-    assert!(committed > 0, "no transfer committed: {seen:#?}");
+    println!("{committed} of {} transfers committed", seen.len());
 }

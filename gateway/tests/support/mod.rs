@@ -4,6 +4,8 @@
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+pub mod serve_node;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -1,0 +1,172 @@
+//! One `ithaca serve` process for crash tests: written configuration, its
+//! own port and data directory, started (with failpoints armed) and
+//! `kill -9`ed as often as a test likes, its output appended to one log.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ithaca_txn::failpoint;
+
+const ITHACA: &str = env!("CARGO_BIN_EXE_ithaca");
+
+/// One `ithaca serve` process, restartable on the same port and data
+/// directory; killed when dropped.
+pub struct ServeNode {
+    /// Its name in messages (and, for a bank, the bank's name).
+    pub name: &'static str,
+    /// The port of its server listener on 127.0.0.1.
+    pub port: u16,
+    /// Its data directory.
+    pub data: PathBuf,
+    config: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl ServeNode {
+    /// Writes the configuration `{head}`, then `[server]` and `[storage]`
+    /// for a free port and `DIR/NAME-data`, then `{tail}` (`head` holds
+    /// top-level keys such as `bank = []`, which must come before any
+    /// table).
+    pub fn new(dir: &Path, name: &'static str, head: &str, tail: &str) -> Self {
+        let port = ithaca_testkit::free_port().unwrap();
+        let data = dir.join(format!("{name}-data"));
+        let config = dir.join(format!("{name}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "{head}\n[server]\nlisten = \"127.0.0.1:{port}\"\n\n[storage]\ndata_dir = \"{}\"\n\n{tail}",
+                data.display()
+            ),
+        )
+        .unwrap();
+        Self {
+            name,
+            port,
+            data,
+            config,
+            log: dir.join(format!("{name}.log")),
+            child: None,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the process (with `failpoints` armed, none of the test's
+    /// own `ITHACA_*` variables, which `ithaca serve` would read as
+    /// configuration) and waits until it answers `/readyz`.
+    pub async fn start(&mut self, failpoints: Option<&str>) {
+        assert!(self.child.is_none(), "{} is already running", self.name);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        writeln!(&log, "---- start (failpoints: {failpoints:?})").unwrap();
+        let mut command = Command::new(ITHACA);
+        command
+            .arg("serve")
+            .arg("--config")
+            .arg(&self.config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("ITHACA_") {
+                command.env_remove(key);
+            }
+        }
+        if let Some(points) = failpoints {
+            command.env(failpoint::ENV, points);
+        }
+        self.child = Some(command.spawn().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!(
+                    "{} exited at start ({status}):\n{}",
+                    self.name,
+                    self.log_tail()
+                );
+            }
+            if ready(self.port).await {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} not ready:\n{}",
+                self.name,
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `kill -9`.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Waits for the process to die by its failpoint (SIGKILL).
+    pub async fn killed_by_failpoint(&mut self) {
+        use std::os::unix::process::ExitStatusExt;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let child = self.child.as_mut().expect("not running");
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}'s failpoint never fired:\n{}",
+                self.name,
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        self.child = None;
+        assert_eq!(
+            status.signal(),
+            Some(9),
+            "{} should die by SIGKILL, got {status}:\n{}",
+            self.name,
+            self.log_tail()
+        );
+    }
+
+    /// The last 40 lines of its log.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+}
+
+impl Drop for ServeNode {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Whether `GET /readyz` on 127.0.0.1:`port` answers 200.
+pub async fn ready(port: u16) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return false;
+    };
+    let request = "GET /readyz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    if stream.write_all(request.as_bytes()).await.is_err() {
+        return false;
+    }
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut answer)).await;
+    read.is_ok() && answer.starts_with(b"HTTP/1.1 200")
+}
