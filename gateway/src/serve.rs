@@ -397,6 +397,7 @@ impl RunningServe {
                 out.push(format!(
                     "  admin:   {url}/healthz  {url}/readyz  {url}/metrics"
                 ));
+                out.push(format!("  page:    {url}/ui/  (the operator page)"));
             }
             if listener.role != "server" {
                 continue;

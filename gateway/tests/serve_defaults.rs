@@ -40,6 +40,7 @@ struct Banner {
     server: String,
     wsdls: Vec<String>,
     healthz: String,
+    page: String,
     corbaloc: Vec<(String, String)>,
     activation: String,
 }
@@ -123,6 +124,7 @@ fn parse(lines: Vec<String>) -> Banner {
         match words.as_slice() {
             ["listening:", "server", url] => banner.server = (*url).to_owned(),
             ["admin:", healthz, ..] => banner.healthz = (*healthz).to_owned(),
+            ["page:", page, ..] => banner.page = (*page).to_owned(),
             ["corba:", name, _interface, corbaloc] => banner
                 .corbaloc
                 .push(((*name).to_owned(), (*corbaloc).to_owned())),
@@ -253,6 +255,14 @@ async fn check_everything(banner: &Banner, moved: i64) {
     // The admin endpoints.
     assert_eq!(banner.healthz, format!("{server}/healthz"));
     assert_eq!(get(&banner.healthz).await.0, 200);
+    // The operator page, named in the banner, loads.
+    assert_eq!(banner.page, format!("{server}/ui/"));
+    let (status, page) = get(&banner.page).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<html") || page.contains("<!doctype html"),
+        "{page}"
+    );
 
     // An echo call.
     let echo = client(&format!("{server}/services/EchoService"))
