@@ -11,6 +11,8 @@
 //!   way), delays and drops traffic on command, for tests of real processes.
 //! - [`membership_history`]: reads member processes' records of views and
 //!   serving intervals and checks the primary/backup invariants.
+//! - [`sector_history`]: finds contradicting answers (double bookings,
+//!   stale reads) in what the sector-status controllers were told.
 //!
 //! A test that needs PostgreSQL and cannot get it fails with a message that
 //! says what to install; it never skips.
@@ -27,6 +29,7 @@ pub mod faultproxy;
 pub mod interop;
 pub mod membership_history;
 pub mod pg;
+pub mod sector_history;
 
 use std::net::{Ipv4Addr, TcpListener};
 

@@ -16,6 +16,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use ithaca_testkit::faultproxy::FaultProxy;
+use ithaca_testkit::sector_history::{Contradiction, Seen, contradictions};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -490,63 +491,52 @@ impl std::fmt::Display for Violation {
     }
 }
 
-/// The checker: two acknowledged Reserves of one sector by different
-/// flights with overlapping intervals, or a WhoIsIn sent after a
-/// reservation covering its instant was acknowledged that does not list
-/// that flight. The clients never release, so either is a split brain.
+/// The checker (`ithaca_testkit::sector_history`, shared with `ithaca demo
+/// atc`): two acknowledged Reserves of one sector by different flights
+/// with overlapping intervals, or a WhoIsIn sent after a reservation
+/// covering its instant was acknowledged that does not list that flight.
+/// The clients never release, so either is a split brain.
 pub fn check(records: &[Record]) -> Vec<Violation> {
-    let acknowledged: Vec<&Record> = records
+    let seen: Vec<Seen<'_>> = records
         .iter()
-        .filter(|r| matches!(r.answer, Answer::Reserved { .. }))
+        .map(|record| match (&record.call, &record.answer) {
+            (
+                Call::Reserve {
+                    sector,
+                    flight,
+                    from,
+                    until,
+                },
+                Answer::Reserved { .. },
+            ) => Seen::Reserved {
+                sector,
+                flight,
+                from: *from,
+                until: *until,
+                received: record.received,
+            },
+            (Call::WhoIsIn { sector, at }, Answer::Flights { flights, .. }) => Seen::Read {
+                sector,
+                at: *at,
+                flights,
+                sent: record.sent,
+            },
+            _ => Seen::Other,
+        })
         .collect();
-    let mut violations = Vec::new();
-    for (index, first) in acknowledged.iter().enumerate() {
-        let Call::Reserve {
-            sector: s1,
-            flight: f1,
-            from: a1,
-            until: b1,
-        } = &first.call
-        else {
-            continue;
-        };
-        for second in acknowledged.iter().skip(index + 1) {
-            let Call::Reserve {
-                sector: s2,
-                flight: f2,
-                from: a2,
-                until: b2,
-            } = &second.call
-            else {
-                continue;
-            };
-            if s1 == s2 && f1 != f2 && a1 < b2 && a2 < b1 {
-                violations.push(Violation::ConflictingReservations {
-                    first: (*first).clone(),
-                    second: (*second).clone(),
-                });
-            }
-        }
-        for read in records {
-            let (Call::WhoIsIn { sector, at }, Answer::Flights { flights, .. }) =
-                (&read.call, &read.answer)
-            else {
-                continue;
-            };
-            if sector == s1
-                && a1 <= at
-                && at < b1
-                && read.sent > first.received
-                && !flights.contains(f1)
-            {
-                violations.push(Violation::StaleRead {
-                    acknowledged: (*first).clone(),
-                    read: read.clone(),
-                });
-            }
-        }
-    }
-    violations
+    contradictions(&seen)
+        .into_iter()
+        .map(|found| match found {
+            Contradiction::DoubleBooking { first, second } => Violation::ConflictingReservations {
+                first: records[first].clone(),
+                second: records[second].clone(),
+            },
+            Contradiction::StaleRead { acknowledged, read } => Violation::StaleRead {
+                acknowledged: records[acknowledged].clone(),
+                read: records[read].clone(),
+            },
+        })
+        .collect()
 }
 
 /// Calls `call` at `endpoint`; on NotPrimary naming an address, follows

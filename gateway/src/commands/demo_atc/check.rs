@@ -12,6 +12,8 @@
 
 use std::fmt;
 
+use ithaca_testkit::sector_history::{Contradiction, Seen, contradictions};
+
 use super::controller::{Answer, Call, Record};
 
 /// Two answers that contradict each other.
@@ -72,60 +74,53 @@ impl fmt::Display for Conflict {
     }
 }
 
-/// Every conflict among `records`.
+/// Every conflict among `records` (the checker of
+/// [`ithaca_testkit::sector_history`], which the test suite's split-brain
+/// tests use too).
 pub(crate) fn conflicts(records: &[Record]) -> Vec<Conflict> {
-    let acknowledged: Vec<&Record> = records
-        .iter()
-        .filter(|r| matches!(r.answer, Answer::Reserved { .. }))
-        .collect();
-    let mut found = Vec::new();
-    for (index, first) in acknowledged.iter().enumerate() {
-        let Call::Reserve {
-            sector: s1,
-            flight: f1,
-            from: a1,
-            until: b1,
-        } = &first.call
-        else {
-            continue;
-        };
-        for second in acknowledged.iter().skip(index + 1) {
-            let Call::Reserve {
-                sector: s2,
-                flight: f2,
-                from: a2,
-                until: b2,
-            } = &second.call
-            else {
-                continue;
-            };
-            if s1 == s2 && f1 != f2 && a1 < b2 && a2 < b1 {
-                found.push(Conflict::DoubleBooking {
-                    first: (*first).clone(),
-                    second: (*second).clone(),
-                });
-            }
-        }
-        for read in records {
-            let (Call::WhoIsIn { sector, at }, Answer::Flights { flights, .. }) =
-                (&read.call, &read.answer)
-            else {
-                continue;
-            };
-            if sector == s1
-                && a1 <= at
-                && at < b1
-                && read.sent > first.received
-                && !flights.contains(f1)
-            {
-                found.push(Conflict::StaleRead {
-                    acknowledged: (*first).clone(),
-                    read: read.clone(),
-                });
-            }
-        }
+    let seen: Vec<Seen<'_>> = records.iter().map(seen).collect();
+    let record = |index: usize| records.get(index).cloned();
+    contradictions(&seen)
+        .into_iter()
+        .filter_map(|found| match found {
+            Contradiction::DoubleBooking { first, second } => Some(Conflict::DoubleBooking {
+                first: record(first)?,
+                second: record(second)?,
+            }),
+            Contradiction::StaleRead { acknowledged, read } => Some(Conflict::StaleRead {
+                acknowledged: record(acknowledged)?,
+                read: record(read)?,
+            }),
+        })
+        .collect()
+}
+
+/// What the checker needs of one record.
+fn seen(record: &Record) -> Seen<'_> {
+    match (&record.call, &record.answer) {
+        (
+            Call::Reserve {
+                sector,
+                flight,
+                from,
+                until,
+            },
+            Answer::Reserved { .. },
+        ) => Seen::Reserved {
+            sector,
+            flight,
+            from: *from,
+            until: *until,
+            received: record.received,
+        },
+        (Call::WhoIsIn { sector, at }, Answer::Flights { flights, .. }) => Seen::Read {
+            sector,
+            at: *at,
+            flights,
+            sent: record.sent,
+        },
+        _ => Seen::Other,
     }
-    found
 }
 
 #[cfg(test)]
