@@ -103,6 +103,12 @@ enum Refusal {
     },
     Table(TableError, ViewId),
     NotAcknowledged(String),
+    /// The view names fewer backups than `min_backups`.
+    TooFewBackups {
+        view: ViewId,
+        backups: usize,
+        required: usize,
+    },
 }
 
 enum Authority {
@@ -404,6 +410,14 @@ impl From<Refusal> for DynamicError {
                 ]),
             ),
             Refusal::Table(error, _) => SoapError::sender(error.to_string()).into(),
+            Refusal::TooFewBackups {
+                view,
+                backups,
+                required,
+            } => SoapError::receiver(format!(
+                "not enough backups: view {view} names {backups}, the service requires {required} (min_backups) before it acknowledges a write; nothing was written: retry once a backup has joined"
+            ))
+            .into(),
             Refusal::NotAcknowledged(reason) => SoapError::receiver(format!(
                 "the write was not acknowledged by a backup ({reason}); it may not have taken effect: retry"
             ))
@@ -542,6 +556,13 @@ impl Inner {
         let Some(request) = request else {
             return Ok((outcome, view));
         };
+        if !self.baseline() && backups.len() < self.config.min_backups {
+            return Err(Refusal::TooFewBackups {
+                view,
+                backups: backups.len(),
+                required: self.config.min_backups,
+            });
+        }
         for backup in &backups {
             match self.replicate_to(backup, &request).await {
                 Ok(()) => {}

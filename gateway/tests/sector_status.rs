@@ -423,3 +423,111 @@ async fn the_backup_takes_over_after_kill_9_with_every_acknowledged_write() {
         "{answer:?}"
     );
 }
+
+/// `min_backups = 1`: a primary alone refuses writes (nothing written, a
+/// Receiver fault saying why) but answers reads; once a backup has joined
+/// it acknowledges them, and after `kill -9` of the primary the promoted
+/// backup holds every write acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_min_backups_a_lone_primary_refuses_writes_and_none_is_lost() {
+    let dir = scratch();
+    let oracle = Gateway::start(
+        "oracle",
+        dir.path(),
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[membership]\nenabled = true\nlisten = \"127.0.0.1:{}\"\n{TIMING}",
+            free_port()
+        ),
+    )
+    .await;
+    let members = oracle.members.unwrap();
+    let config = |member: &str| format!("{}min_backups = 1\n", member_config(member, members));
+    let mut primary = Gateway::start("P", dir.path(), &config("P")).await;
+    let client = SoapClient::default();
+    let p = primary.endpoint();
+    let lone = loop {
+        match client.call(&p, &reserve("S9", "LONE1", 0, 60), None).await {
+            Answer::NotPrimary { .. } | Answer::Unreachable(_) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => break other,
+        }
+    };
+    let Answer::Fault(reason) = lone else {
+        panic!("a lone primary acknowledged a write: {lone:?}");
+    };
+    assert!(reason.contains("not enough backups"), "{reason}");
+    assert!(reason.contains("min_backups"), "{reason}");
+    // Reads are still answered, and nothing was written.
+    let Answer::Sector { reservations, .. } = client
+        .call(
+            &p,
+            &Call::GetSector {
+                sector: "S9".into(),
+            },
+            None,
+        )
+        .await
+    else {
+        panic!("the lone primary does not answer reads");
+    };
+    assert!(reservations.is_empty(), "{reservations:?}");
+
+    let backup = Gateway::start("B", dir.path(), &config("B")).await;
+    let started = Instant::now();
+    let mut acknowledged = Vec::new();
+    while acknowledged.len() < 5 {
+        let flight = format!("F{}", acknowledged.len());
+        let from = 100 * acknowledged.len() as u64;
+        match client
+            .call(&p, &reserve("S9", &flight, from, from + 50), None)
+            .await
+        {
+            Answer::Reserved { .. } => acknowledged.push(flight),
+            other => {
+                assert!(
+                    started.elapsed() < Duration::from_secs(20),
+                    "writes still refused with a backup: {other:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    primary.kill().await;
+    let b = backup.endpoint();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    until("B to serve as primary", Duration::from_secs(20), || {
+        let (client, b, held) = (client.clone(), b.clone(), held.clone());
+        async move {
+            match client
+                .call(
+                    &b,
+                    &Call::GetSector {
+                        sector: "S9".into(),
+                    },
+                    None,
+                )
+                .await
+            {
+                Answer::Sector {
+                    by, reservations, ..
+                } if by == "B" => {
+                    *held.lock().unwrap() = reservations;
+                    true
+                }
+                _ => false,
+            }
+        }
+    })
+    .await;
+    let held: Vec<String> = held
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(flight, ..)| flight.clone())
+        .collect();
+    assert_eq!(
+        held, acknowledged,
+        "the promoted backup lost acknowledged writes"
+    );
+}

@@ -60,6 +60,12 @@ pub struct SectorStatusConfig {
     /// How long the primary waits for a backup's acknowledgement, in
     /// milliseconds.
     pub replication_timeout_ms: u64,
+    /// Oracle mode: the fewest backups the view must name for the primary
+    /// to acknowledge a write (each acknowledges it first); with fewer,
+    /// writes are refused and reads still answered. 1 makes every
+    /// acknowledged write survive the primary's crash (the oracle promotes
+    /// the first backup, which holds it). At most 16.
+    pub min_backups: usize,
     /// Baseline mode: how often each gateway pings its peer, in
     /// milliseconds.
     pub ping_interval_ms: u64,
@@ -80,15 +86,25 @@ impl Default for SectorStatusConfig {
             peer: None,
             token: None,
             replication_timeout_ms: 500,
+            min_backups: 0,
             ping_interval_ms: 200,
             failover_timeout_ms: 1_000,
         }
     }
 }
 
+/// The largest `min_backups` accepted.
+pub(crate) const MAX_MIN_BACKUPS: usize = 16;
+
 impl SectorStatusConfig {
     /// Checks the keys, naming the one at fault.
     pub(super) fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.min_backups > MAX_MIN_BACKUPS {
+            return Err((
+                "sector_status.min_backups",
+                format!("at most {MAX_MIN_BACKUPS}"),
+            ));
+        }
         if ithaca_membership::MemberId::new(self.member.clone()).is_err() {
             return Err(("sector_status.member", "not a valid member id".into()));
         }
