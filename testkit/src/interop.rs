@@ -47,3 +47,57 @@ pub fn node_dir() -> Result<PathBuf, MissingClient> {
         })
     }
 }
+
+/// The JAX-WS RI client tools: `wsimport` and the JDK on `PATH`, and the
+/// jars of Debian's `libjaxws-java` (whose manifests name the rest of the
+/// runtime) as a class path.
+#[derive(Debug, Clone)]
+pub struct JaxWs {
+    /// The `wsimport` program.
+    pub wsimport: PathBuf,
+    /// The `javac` program.
+    pub javac: PathBuf,
+    /// The `java` program.
+    pub java: PathBuf,
+    /// The JAX-WS runtime's jars, joined with `:`.
+    pub classpath: String,
+}
+
+/// Finds the JAX-WS tools and runtime jars.
+pub fn jax_ws() -> Result<JaxWs, MissingClient> {
+    let on_path = |what: &'static str| -> Result<PathBuf, MissingClient> {
+        std::env::var_os("PATH")
+            .iter()
+            .flat_map(std::env::split_paths)
+            .map(|dir| dir.join(what))
+            .find(|path| path.is_file())
+            .ok_or_else(|| MissingClient {
+                what,
+                path: PathBuf::from("$PATH"),
+            })
+    };
+    let jars = Path::new("/usr/share/java");
+    let mut classpath = Vec::new();
+    for jar in [
+        "jaxws-rt.jar",
+        "jaxws-api.jar",
+        "jws-api.jar",
+        "jaxb-api.jar",
+        "javax.activation.jar",
+    ] {
+        let path = jars.join(jar);
+        if !path.is_file() {
+            return Err(MissingClient {
+                what: "a JAX-WS runtime jar (Debian libjaxws-java)",
+                path,
+            });
+        }
+        classpath.push(path.display().to_string());
+    }
+    Ok(JaxWs {
+        wsimport: on_path("wsimport")?,
+        javac: on_path("javac")?,
+        java: on_path("java")?,
+        classpath: classpath.join(":"),
+    })
+}
