@@ -3,7 +3,9 @@
 //! (every construct the bridge maps), built with omniidl and g++, is hosted
 //! through `[[bridge.corba]]`'s builder, and zeep calls every operation
 //! over SOAP 1.1 and 1.2 (values, declared faults, system-exception
-//! faults, a oneway, attributes, object references, `any`). Raw requests
+//! faults, a oneway, attributes, object references, `any`), and so does a
+//! JAX-WS client made by `wsimport` from the gateway's `?wsdl`
+//! (`fixtures/bridge/soapfront/BridgeRichClient.java`). Raw requests
 //! check the refusals (out-of-range values, bounds, array lengths) and that
 //! an unreachable object answers promptly. An Ithaca servant checks that a
 //! WS-AT CoordinationContext arrives as a CosTransactions
@@ -12,7 +14,8 @@
 //! `Bench.idl` in front of its omniORB `server.cc`.
 //!
 //! A missing omniORB or zeep fails the test (run
-//! `scripts/install-test-deps.sh`); it never skips.
+//! `scripts/install-test-deps.sh`); it never skips. A missing JDK or
+//! `wsimport` skips the JAX-WS test with a message saying so.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -279,6 +282,118 @@ async fn zeep_calls_every_operation_of_an_omniorb_servant_through_the_bridge() {
         ] {
             let line = format!("{port} {case}: ok");
             assert!(stdout.contains(&line), "{line} missing:\n{stdout}");
+        }
+    }
+}
+
+/// Runs a step of the JAX-WS build, which must succeed.
+async fn run_step(what: &str, command: &mut tokio::process::Command) -> std::process::Output {
+    let output = command
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{what} did not start: {e}"));
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jax_ws_calls_an_omniorb_servant_through_the_bridge() {
+    let tools = match ithaca_testkit::interop::jax_ws() {
+        Ok(tools) => tools,
+        Err(missing) => {
+            println!("JAX-WS bridge test skipped: {missing}");
+            return;
+        }
+    };
+    let (_servant, _, ior) = rich_servant();
+    let gw = gateway_for(&[CorbaObjectConfig::new("Rich", rich_idl(), &ior)]).await;
+    let base = format!("http://{}", gw.addr());
+    let work = tempfile::tempdir().unwrap();
+    let generated = work.path().join("generated");
+    let classes = work.path().join("classes");
+    std::fs::create_dir_all(&generated).unwrap();
+    std::fs::create_dir_all(&classes).unwrap();
+
+    // wsimport reads the contract the gateway publishes for the object
+    // (its SOAP 1.2 port needs -extension).
+    run_step(
+        "wsimport",
+        tokio::process::Command::new(&tools.wsimport)
+            .args([
+                "-extension",
+                "-Xnocompile",
+                "-quiet",
+                "-p",
+                "ithaca.bridge",
+                "-s",
+            ])
+            .arg(&generated)
+            .arg("-d")
+            .arg(&classes)
+            .arg(format!("{base}/services/Rich?wsdl")),
+    )
+    .await;
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(generated.join("ithaca/bridge"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    // The declared faults become checked exceptions carrying their fields.
+    for class in [
+        "BridgeNotFound_Exception.java",
+        "BridgeOverdrawn_Exception.java",
+    ] {
+        assert!(
+            sources.iter().any(|s| s.ends_with(class)),
+            "{class} not generated: {sources:?}"
+        );
+    }
+    sources.push(fixtures().join("BridgeRichClient.java"));
+    run_step(
+        "javac",
+        tokio::process::Command::new(&tools.javac)
+            .args(["-nowarn", "-encoding", "UTF-8", "-cp"])
+            .arg(&tools.classpath)
+            .arg("-d")
+            .arg(&classes)
+            .args(&sources),
+    )
+    .await;
+    let output = tokio::process::Command::new(&tools.java)
+        .arg("-cp")
+        .arg(format!("{}:{}", classes.display(), tools.classpath))
+        .arg("BridgeRichClient")
+        .arg(&base)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("java did not start: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the JAX-WS client failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    for port in ["Bridge.RichPort", "Bridge.RichSoap12Port"] {
+        for case in [
+            "echoRecord",
+            "add split",
+            "unions",
+            "fixed attributes oneway",
+            "user exception NotFound",
+            "user exception Overdrawn",
+            "system exception",
+        ] {
+            let line = format!("{port} {case}: ok");
+            assert!(
+                stdout.lines().any(|l| l == line),
+                "`{line}` missing:\n{stdout}\n{stderr}"
+            );
         }
     }
 }
