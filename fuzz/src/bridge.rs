@@ -65,8 +65,9 @@ pub fn bridge_soapfront(data: &[u8]) {
 }
 
 /// The IIOP front (SOAP services as CORBA objects) over an order service
-/// with nested, repeated and enumerated types and over the echo service
-/// (the one-pass path): the input as the CDR arguments of every operation
+/// with nested, repeated and enumerated types, over the echo service
+/// (the one-pass path) and over a shipping service with choices (IDL
+/// unions) and attributes (struct members): the input as the CDR arguments of every operation
 /// (a SOAP request body or a refusal), as a SOAP response message, read
 /// whole and with its body already located (the IDL result or a
 /// refusal), and as a fault message (the IDL user exception, or none).
@@ -79,6 +80,10 @@ pub fn bridge_iiopfront(data: &[u8]) {
                 &include_bytes!("../../gateway/tests/fixtures/bridge/iiopfront/orders.wsdl")[..],
             ),
             ("echo.wsdl", ithaca_services::echo::WSDL.as_bytes()),
+            (
+                "shipping.wsdl",
+                &include_bytes!("../../gateway/tests/fixtures/bridge/iiopfront/shipping.wsdl")[..],
+            ),
         ]
         .into_iter()
         .filter_map(|(name, wsdl)| {
@@ -93,7 +98,7 @@ pub fn bridge_iiopfront(data: &[u8]) {
         })
         .collect()
     });
-    assert_eq!(servants.len(), 2, "the fuzz contracts do not load");
+    assert_eq!(servants.len(), 3, "the fuzz contracts do not load");
     let message = Bytes::copy_from_slice(data);
     let located = read_envelope(data, None, &Limits::DEFAULT)
         .ok()

@@ -11,6 +11,10 @@
 //!   values round-trip, the fault comes back as the IDL user exception,
 //!   a value out of range for `xs:byte` as BAD_PARAM, an unreachable
 //!   backend as TRANSIENT within a second;
+//! - a contract with an `xs:choice` type (an IDL union), a choice inside
+//!   a sequence (a union member) and attributes (struct members), served
+//!   by a dynamic SOAP service: the service sees what the omniORB client
+//!   sent, and the client reads back what the service answered;
 //! - an object bound in a naming service and resolved by an omniORB
 //!   client with `corbaname:`.
 //!
@@ -30,7 +34,7 @@ use ithaca_gateway::Router;
 use ithaca_gateway::bridge::iiopfront::IiopFront;
 use ithaca_gateway::config::{BridgeConfig, IiopListenerConfig, SoapObjectConfig};
 use ithaca_gateway::soap::{Contract, DynamicError, DynamicRequest, SoapService};
-use ithaca_wsdl::value::{Field, Value};
+use ithaca_wsdl::value::{Field, Simple, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 mod support;
@@ -116,6 +120,19 @@ fn orders_client() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
         .get_or_init(|| build_client(&fixtures().join("orders.wsdl"), "orders", "orders_client"))
+        .clone()
+}
+
+fn shipping_client() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            build_client(
+                &fixtures().join("shipping.wsdl"),
+                "shipping",
+                "shipping_client",
+            )
+        })
         .clone()
 }
 
@@ -364,6 +381,122 @@ async fn a_rich_contract_round_trips_through_omniorb() {
     let (out, took) = client(program, vec![dead, "ok".into()]).await;
     assert!(out.contains("system=TRANSIENT minor=0x49540001"), "{out}");
     assert!(took < Duration::from_secs(2), "TRANSIENT took {took:?}");
+    front.shutdown().await;
+}
+
+/// The text of an attribute or simple value, `none` when absent.
+fn text_of(simple: Option<&Simple>) -> String {
+    match simple {
+        Some(Simple::Int(v)) => v.to_string(),
+        Some(Simple::UInt(v)) => v.to_string(),
+        Some(Simple::Boolean(b)) => b.to_string(),
+        Some(Simple::String(s)) => s.clone(),
+        Some(other) => format!("{other:?}"),
+        None => "none".to_owned(),
+    }
+}
+
+/// What the shipping service saw: the parcel's attributes and choice, the
+/// payment's branch (and a voucher's attributes).
+fn shipment_summary(parcel: &Value, payment: &Value) -> String {
+    let attribute =
+        |value: &Value, name: &str| text_of(value.as_complex().and_then(|c| c.attribute(name)));
+    let route = match (parcel.field("pickup"), parcel.field("address")) {
+        (Some(desk), _) => format!("pickup={}", desk.as_str().unwrap_or("?")),
+        (None, Some(address)) => format!(
+            "address={}",
+            address.field("city").and_then(Value::as_str).unwrap_or("?")
+        ),
+        (None, None) => "route=none".to_owned(),
+    };
+    let paid = if let Some(card) = payment.field("card") {
+        format!("card={}", card.as_str().unwrap_or("?"))
+    } else if let Some(voucher) = payment.field("voucher") {
+        format!(
+            "voucher={}/{}/{}",
+            voucher.field("code").and_then(Value::as_str).unwrap_or("?"),
+            attribute(voucher, "amount"),
+            attribute(voucher, "currency")
+        )
+    } else {
+        format!(
+            "cash={}",
+            text_of(payment.field("cash").and_then(Value::as_simple))
+        )
+    };
+    format!(
+        "id={} fragile={} {route} {paid}",
+        attribute(parcel, "id"),
+        attribute(parcel, "fragile")
+    )
+}
+
+/// A dynamic service of shipping.wsdl: answers the parcel and payment it
+/// received, and a summary of what it read from them.
+fn shipping_service() -> Router {
+    let contract = Contract::from_bytes(
+        "shipping.wsdl",
+        std::fs::read(fixtures().join("shipping.wsdl")).unwrap(),
+    )
+    .unwrap();
+    SoapService::builder(contract)
+        .base_path("/shipping")
+        .dynamic_operation("ship", |request: DynamicRequest| async move {
+            let parcel = request
+                .value()
+                .field("parcel")
+                .cloned()
+                .unwrap_or(Value::Nil);
+            let payment = request
+                .value()
+                .field("payment")
+                .cloned()
+                .unwrap_or(Value::Nil);
+            let summary = shipment_summary(&parcel, &payment);
+            Ok::<_, DynamicError>(Value::complex([
+                Field::unqualified("parcel", parcel),
+                Field::unqualified("payment", payment),
+                Field::unqualified("summary", Value::string(summary)),
+            ]))
+        })
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn choices_and_attributes_round_trip_through_omniorb() {
+    let program = shipping_client();
+    let service = support::TestGateway::start(shipping_service(), |_| {}).await;
+    let wsdl = fixtures().join("shipping.wsdl");
+    let url = format!("http://{}/shipping", service.addr());
+    let config = bridge(vec![object("Shipping", &wsdl, &url)]);
+    let front = IiopFront::start(&config, &Router::new())
+        .await
+        .unwrap()
+        .unwrap();
+    let shipping = ior_of(&front, "Shipping").to_owned();
+
+    // The choice's first branch, a required and an optional attribute set,
+    // a union of a simple branch.
+    let (out, _) = client(program.clone(), vec![shipping.clone(), "pickup".into()]).await;
+    assert!(
+        out.contains(
+            "summary=id=42 fragile=true pickup=Desk 4 card=4111 weight=3 id=42 \
+             fragile=true route=pickup:Desk 4 note=none payment=card:4111"
+        ),
+        "{out}"
+    );
+    // The choice's struct branch, an optional attribute left out, a long
+    // long attribute, a union of a struct with attributes.
+    let (out, _) = client(program, vec![shipping, "address".into()]).await;
+    assert!(
+        out.contains(
+            "summary=id=9000000000 fragile=none address=Oslo voucher=V-9/25/EUR weight=7 \
+             id=9000000000 fragile=none route=address:1 Main St,Oslo note=leave at door \
+             payment=voucher:V-9,25,EUR"
+        ),
+        "{out}"
+    );
     front.shutdown().await;
 }
 

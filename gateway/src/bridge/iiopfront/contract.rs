@@ -13,7 +13,7 @@ use ithaca_wsdl::xsd::ResolvedType;
 use ithaca_wsdl::{LoadOptions, Loaded, QName, SoapVersion, load_bytes};
 
 use super::simple_path::SimplePlan;
-use super::values::{ChildElement, ConvertError, Converter};
+use super::values::{ChildElement, ConvertError, Converter, SlotKind};
 use crate::bridge::mapping::{WsdlToIdlOptions, idl_identifier, wsdl_to_idl};
 
 /// Why a SOAP service cannot be published as a CORBA object.
@@ -211,6 +211,38 @@ impl BridgedContract {
         Ok(contract)
     }
 
+    /// The operations whose messages hold a construct the conversions
+    /// refuse (wildcards, `xs:anyType`, …), by GIOP name, with the first
+    /// such construct: calls to them answer a system exception, so
+    /// start-up reports them.
+    pub fn unconverted_operations(&self) -> Vec<(String, ConvertError)> {
+        let converter = Converter::new(&self.loaded.schema);
+        let mut out = Vec::new();
+        for (name, op) in &self.operations {
+            let check = |input: bool| -> Result<(), ConvertError> {
+                let shape = self.shape(&op.wsdl, input)?;
+                let mut seen = Vec::new();
+                for slot in shape.slots() {
+                    let path = format!("/{}", slot.name.local);
+                    match &slot.kind {
+                        SlotKind::Choice(branches) => {
+                            for branch in branches {
+                                converter.check_type(branch.ty, &path, &mut seen, 0)?;
+                            }
+                        }
+                        _ => converter.check_type(slot.ty, &path, &mut seen, 0)?,
+                    }
+                }
+                Ok(())
+            };
+            if let Err(error) = check(true).and_then(|()| check(false)) {
+                out.push((name.clone(), error));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
     /// Where the parameters of `op`'s input (`input`) or output message
     /// are, after `wsdl_to_idl`'s wrapper rule.
     pub fn shape<'s>(
@@ -236,6 +268,7 @@ impl BridgedContract {
             && let Some(decl) = self.loaded.schema.element(element)
             && let Some(ty @ ResolvedType::Complex(_)) = converter.element_type(decl)
             && let Ok(children) = converter.children(Some(ty), "/")
+            && children.iter().all(ChildElement::is_element)
         {
             return Ok(MessageShape::Wrapped(children));
         }
@@ -264,6 +297,7 @@ impl BridgedContract {
                 name,
                 ty,
                 occurs: ithaca_wsdl::xsd::model::Occurs::ONCE,
+                kind: SlotKind::Element,
             });
         }
         Ok(MessageShape::Parts(slots))

@@ -184,6 +184,15 @@ impl IiopFront {
                 ),
                 backend: backend.describe(),
             });
+            for (operation, error) in contract.unconverted_operations() {
+                tracing::warn!(
+                    object = %object.name,
+                    operation = %operation,
+                    "bridge.soap: {operation} of {} cannot be converted ({error}); \
+                     its calls answer MARSHAL (minor IT|5) or BAD_PARAM (minor IT|2)",
+                    object.name
+                );
+            }
             let servant = SoapObjectServant::new(object.name.clone(), contract, backend);
             server.register(key.into_bytes(), Arc::new(servant));
         }

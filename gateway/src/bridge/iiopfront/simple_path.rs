@@ -206,7 +206,7 @@ fn flat_children(
     }
     let mut flat = Vec::with_capacity(children.len());
     for child in children {
-        if child.name.namespace.is_some() || child.occurs != Occurs::ONCE {
+        if !child.is_element() || child.name.namespace.is_some() || child.occurs != Occurs::ONCE {
             return None;
         }
         let Some(ResolvedType::Builtin(builtin)) = child.ty else {

@@ -306,3 +306,202 @@ fn echo_responses_read_the_same_on_both_paths() {
         );
     }
 }
+
+const SHIPPING: &[u8] = include_bytes!("../../../tests/fixtures/bridge/iiopfront/shipping.wsdl");
+
+fn union(branch: u32, member: Value) -> Value {
+    Value::Union {
+        discriminator: Box::new(Value::Enum(branch)),
+        member: Some(Box::new(member)),
+    }
+}
+
+/// A `Parcel`: its `group1` choice (0 pickup, 1 address) and attributes.
+fn parcel(route: Value, id: i64, fragile: Option<bool>) -> Value {
+    Value::Struct(vec![
+        ("weight".into(), Value::Long(3)),
+        ("group1".into(), route),
+        ("note".into(), Value::Sequence(vec![])),
+        ("id".into(), Value::LongLong(id)),
+        (
+            "fragile".into(),
+            Value::Sequence(fragile.into_iter().map(Value::Boolean).collect()),
+        ),
+    ])
+}
+
+fn voucher(code: &str, amount: i32, currency: Option<&str>) -> Value {
+    Value::Struct(vec![
+        ("code".into(), wide(code)),
+        ("amount".into(), Value::Long(amount)),
+        (
+            "currency".into(),
+            Value::Sequence(currency.into_iter().map(wide).collect()),
+        ),
+    ])
+}
+
+/// Encodes ship's `in`/`inout` arguments as its request (returning the
+/// bytes) and decodes them back.
+fn ship_round_trip(args: &[Value]) -> Result<(String, Vec<Value>), ConvertError> {
+    let contract = BridgedContract::load("shipping.wsdl", SHIPPING, None, None).unwrap();
+    let op = &contract.operations["ship"];
+    let converter = Converter::new(&contract.loaded.schema);
+    let shape = contract.shape(&op.wsdl, true)?;
+    let ins: Vec<_> = op
+        .idl
+        .params
+        .iter()
+        .filter(|p| p.dir != ParamDir::Out)
+        .collect();
+    let members: Vec<(&str, &TypeCode, &Value)> = ins
+        .iter()
+        .zip(args)
+        .map(|(p, v)| (p.name.as_str(), &p.ty, v))
+        .collect();
+    let fields = converter.fields_to_xml(shape.slots(), &members, "", 0)?;
+    let codec = MessageCodec::new(&contract.loaded, &op.wsdl);
+    let xml = codec
+        .encode(Direction::Input, &XmlValue::complex(fields))
+        .map_err(|e| ConvertError::OutOfRange {
+            path: String::new(),
+            message: e.to_string(),
+        })?;
+    let XmlValue::Complex(decoded) = codec.decode(Direction::Input, &xml, &[]).unwrap() else {
+        panic!("the wrapper is element content")
+    };
+    let names: Vec<(&str, &TypeCode)> = ins.iter().map(|p| (p.name.as_str(), &p.ty)).collect();
+    let values = converter.fields_from_xml(shape.slots(), &names, &decoded, "", 0)?;
+    Ok((String::from_utf8(xml).unwrap(), values))
+}
+
+#[test]
+fn choices_are_unions_and_attributes_are_members_both_ways() {
+    let address = Value::Struct(vec![
+        ("street".into(), wide("1 Main St")),
+        ("city".into(), wide("Oslo")),
+    ]);
+    for args in [
+        vec![
+            parcel(union(0, wide("Desk 4")), 42, Some(true)),
+            union(0, wide("4111")),
+        ],
+        vec![
+            parcel(union(1, address.clone()), 9_000_000_000, None),
+            union(1, voucher("V-9", 25, Some("EUR"))),
+        ],
+        vec![
+            parcel(union(1, address), -1, Some(false)),
+            union(2, Value::Boolean(true)),
+        ],
+    ] {
+        let (xml, back) = ship_round_trip(&args).unwrap();
+        assert_eq!(back, args, "{xml}");
+    }
+    let (xml, _) = ship_round_trip(&[
+        parcel(union(0, wide("Desk 4")), 42, Some(true)),
+        union(1, voucher("V-9", 25, None)),
+    ])
+    .unwrap();
+    // Attributes on their elements, the chosen branch only.
+    assert!(xml.contains("id=\"42\""), "{xml}");
+    assert!(xml.contains("fragile=\"true\""), "{xml}");
+    assert!(xml.contains("amount=\"25\""), "{xml}");
+    assert!(!xml.contains("currency"), "{xml}");
+    assert!(xml.contains("<pickup>Desk 4</pickup>"), "{xml}");
+    assert!(!xml.contains("<card>"), "{xml}");
+}
+
+#[test]
+fn a_discriminator_selecting_no_branch_is_refused() {
+    let args = [
+        parcel(union(0, wide("Desk 4")), 42, None),
+        union(9, wide("4111")),
+    ];
+    assert!(matches!(
+        ship_round_trip(&args),
+        Err(ConvertError::OutOfRange { .. })
+    ));
+    // Two values for an attribute that occurs once.
+    let mut two = parcel(union(0, wide("Desk 4")), 42, None);
+    if let Value::Struct(members) = &mut two
+        && let Some((_, fragile)) = members.iter_mut().find(|(n, _)| n == "fragile")
+    {
+        *fragile = Value::Sequence(vec![Value::Boolean(true), Value::Boolean(false)]);
+    }
+    assert!(ship_round_trip(&[two, union(0, wide("4111"))]).is_err());
+}
+
+#[test]
+fn operations_the_conversions_refuse_are_reported_at_load() {
+    for (name, wsdl) in [("orders.wsdl", ORDERS), ("shipping.wsdl", SHIPPING)] {
+        let contract = BridgedContract::load(name, wsdl, None, None).unwrap();
+        assert!(
+            contract.unconverted_operations().is_empty(),
+            "{name}: {:?}",
+            contract.unconverted_operations()
+        );
+    }
+    let text = String::from_utf8(SHIPPING.to_vec()).unwrap();
+    for (replacement, construct) in [
+        (
+            "<xsd:any minOccurs=\"0\" processContents=\"lax\"/>",
+            "wildcards",
+        ),
+        (
+            "<xsd:element name=\"note\" type=\"xsd:anyType\" minOccurs=\"0\"/>",
+            "xs:anyType",
+        ),
+    ] {
+        let wsdl = text.replace(
+            "<xsd:element name=\"note\" type=\"xsd:string\" minOccurs=\"0\"/>",
+            replacement,
+        );
+        let contract = BridgedContract::load("shipping.wsdl", wsdl.as_bytes(), None, None).unwrap();
+        let refused = contract.unconverted_operations();
+        let [(operation, error)] = refused.as_slice() else {
+            panic!("{construct}: {refused:?}");
+        };
+        assert_eq!(operation, "ship");
+        assert!(
+            matches!(error, ConvertError::Unsupported { .. }),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(
+            message.contains(construct) && message.contains("/parcel"),
+            "{message}"
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn ship_arguments_round_trip_through_the_soap_message(
+        pickup in proptest::option::of("[A-Za-z0-9 ]{0,12}"),
+        id in any::<i64>(),
+        fragile in proptest::option::of(any::<bool>()),
+        payment in 0u32..3,
+        code in "[A-Z0-9-]{0,8}",
+        amount in any::<i32>(),
+        currency in proptest::option::of("[A-Z]{3}"),
+        cash in any::<bool>(),
+    ) {
+        let route = match pickup {
+            Some(desk) => union(0, wide(&desk)),
+            None => union(1, Value::Struct(vec![
+                ("street".into(), wide(&code)),
+                ("city".into(), wide("Oslo")),
+            ])),
+        };
+        let payment = match payment {
+            0 => union(0, wide(&code)),
+            1 => union(1, voucher(&code, amount, currency.as_deref())),
+            _ => union(2, Value::Boolean(cash)),
+        };
+        let args = vec![parcel(route, id, fragile), payment];
+        prop_assert_eq!(ship_round_trip(&args).unwrap().1, args);
+    }
+}

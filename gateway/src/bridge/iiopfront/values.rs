@@ -10,7 +10,13 @@
 //! a repeated `item` is a sequence or array of those items; an enumeration
 //! is an enum (enumerators matched by name); `xs:base64Binary` and
 //! `xs:hexBinary` are `sequence<octet>`; an empty complex type is a struct
-//! with one member `boolean empty`.
+//! with one member `boolean empty`; an attribute is a struct member after
+//! the elements' (`sequence<T,1>` when optional); a complex type that is
+//! one `xs:choice` is an IDL union over a generated enum with one case per
+//! branch, and a choice inside a sequence is the member `group<i>` of such
+//! a union type (`i` its position in the sequence). Wildcards, a choice
+//! that is repeated or optional, and groups inside a choice are refused
+//! ([`ConvertError::Unsupported`]).
 //!
 //! Nothing is truncated: a value that does not fit the target type (an
 //! IDL `short` into an `xs:byte`, an `xs:integer` beyond 64 bits into an
@@ -21,11 +27,11 @@
 use bytes::Bytes;
 use ithaca_idl::dynamic::{Fixed, TypeCode, Value};
 use ithaca_wsdl::QName;
-use ithaca_wsdl::value::{Complex, Field, Simple, Value as XmlValue};
+use ithaca_wsdl::value::{Attribute, Complex, Field, Simple, Value as XmlValue};
 use ithaca_wsdl::xsd::builtin::BuiltinType;
 use ithaca_wsdl::xsd::model::{
-    ComplexContent, ComplexType, Compositor, Derivation, ElementDecl, Occurs, Particle,
-    SimpleVariety, Term,
+    AttributeUseKind, ComplexContent, ComplexType, Compositor, Derivation, ElementDecl, ModelGroup,
+    Occurs, Particle, SimpleVariety, Term,
 };
 use ithaca_wsdl::xsd::{ResolvedType, SchemaSet};
 
@@ -53,8 +59,9 @@ pub enum ConvertError {
         /// What differs.
         message: String,
     },
-    /// A construct the bridge does not convert yet (unions from
-    /// `xs:choice`, attributes, `any`).
+    /// A construct the bridge does not convert (wildcards and `any`, a
+    /// repeated or optional `xs:choice`, a group inside a choice, simple
+    /// content).
     #[error("{path}: not supported by the IIOP front: {message}")]
     Unsupported {
         /// Where in the message.
@@ -85,21 +92,42 @@ fn unsupported(path: &str, message: impl Into<String>) -> ConvertError {
     }
 }
 
-/// One element a complex type may hold, its bounds and type.
+/// What an IDL member of a complex type stands for in XML.
+#[derive(Clone, Debug, Default)]
+pub enum SlotKind<'s> {
+    /// A child element (occurring as `occurs` says).
+    #[default]
+    Element,
+    /// An attribute (`occurs.min` 0 when optional).
+    Attribute,
+    /// An `xs:choice` occurring once: an IDL union whose cases are these
+    /// branches (child elements), in order.
+    Choice(Vec<ChildElement<'s>>),
+}
+
+/// One element a complex type may hold, its bounds and type (or one of
+/// its attributes, or a choice of elements: see [`SlotKind`]).
 #[derive(Clone, Debug)]
 pub struct ChildElement<'s> {
-    /// The element's expanded name.
+    /// The element's expanded name (a choice's: `group<i>`).
     pub name: QName,
     /// Its type (`None`: `xs:anyType`).
     pub ty: Option<ResolvedType<'s>>,
     /// Its occurrence bounds.
     pub occurs: Occurs,
+    /// Element, attribute or choice.
+    pub kind: SlotKind<'s>,
 }
 
 impl ChildElement<'_> {
     /// Whether the IDL side holds a sequence of its occurrences.
     fn is_repeated(&self) -> bool {
         self.occurs.max != Some(1) || self.occurs.min == 0
+    }
+
+    /// Whether it is a plain child element.
+    pub fn is_element(&self) -> bool {
+        matches!(self.kind, SlotKind::Element)
     }
 
     /// The IDL identifier of its member or parameter.
@@ -165,15 +193,143 @@ impl<'s> Converter<'s> {
             self.complex_children(base, out, path, depth + 1)?;
         }
         if let Some(particle) = particle {
-            self.particle_children(particle, Occurs::ONCE, out, path, depth + 1)?;
+            self.particle_children(particle, Occurs::ONCE, 0, out, path, depth + 1)?;
+        }
+        let groups = complex
+            .attribute_groups
+            .iter()
+            .filter_map(|name| self.schema.attribute_group(name))
+            .flat_map(|group| group.attributes.iter());
+        for attribute in complex.attributes.iter().chain(groups) {
+            if attribute.use_kind == AttributeUseKind::Prohibited {
+                continue;
+            }
+            let type_ref = match (&attribute.type_ref, attribute.is_ref) {
+                (Some(type_ref), _) => Some(type_ref),
+                (None, true) => self
+                    .schema
+                    .attribute(&attribute.name)
+                    .and_then(|global| global.type_ref.as_ref()),
+                (None, false) => None,
+            };
+            out.push(ChildElement {
+                name: attribute.name.clone(),
+                ty: type_ref.and_then(|t| self.schema.resolve_type(t)),
+                occurs: Occurs {
+                    min: u32::from(attribute.use_kind == AttributeUseKind::Required),
+                    max: Some(1),
+                },
+                kind: SlotKind::Attribute,
+            });
         }
         Ok(())
+    }
+
+    /// The first construct under the type `ty` (of an element at `path`)
+    /// that the conversions refuse: a wildcard, `xs:anyType` (IDL `any`),
+    /// a repeated or optional choice, a group inside a choice, simple
+    /// content. `seen` holds the complex types already walked (recursive
+    /// types are walked once).
+    pub fn check_type(
+        &self,
+        ty: Option<ResolvedType<'s>>,
+        path: &str,
+        seen: &mut Vec<*const ComplexType>,
+        depth: usize,
+    ) -> Result<(), ConvertError> {
+        if depth > MAX_DEPTH {
+            return Err(out_of_range(path, "the type is nested too deeply"));
+        }
+        let complex = match ty {
+            Some(ResolvedType::AnyType) => {
+                return Err(unsupported(path, "xs:anyType (IDL any)"));
+            }
+            Some(ResolvedType::Complex(complex)) => complex,
+            _ => return Ok(()),
+        };
+        let key: *const ComplexType = complex;
+        if seen.contains(&key) {
+            return Ok(());
+        }
+        seen.push(key);
+        for child in self.children(ty, path)? {
+            match &child.kind {
+                SlotKind::Attribute => {}
+                SlotKind::Element => {
+                    let path = format!("{path}/{}", child.name.local);
+                    self.check_type(child.ty, &path, seen, depth + 1)?;
+                }
+                SlotKind::Choice(branches) => {
+                    for branch in branches {
+                        let path = format!("{path}/{}", branch.name.local);
+                        self.check_type(branch.ty, &path, seen, depth + 1)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The branches of a complex type that is one `xs:choice` (what
+    /// `wsdl_to_idl` maps to a union), or `None`.
+    pub fn top_choice(
+        &self,
+        ty: Option<ResolvedType<'s>>,
+        path: &str,
+    ) -> Result<Option<Vec<ChildElement<'s>>>, ConvertError> {
+        let Some(ResolvedType::Complex(complex)) = ty else {
+            return Ok(None);
+        };
+        if let ComplexContent::Elements {
+            derivation: None,
+            particle:
+                Some(Particle {
+                    occurs: Occurs::ONCE,
+                    term: Term::Group(group),
+                }),
+        } = &complex.content
+            && group.compositor == Compositor::Choice
+            && complex.attributes.is_empty()
+        {
+            return self.choice_branches(group, path).map(Some);
+        }
+        Ok(None)
+    }
+
+    /// The branches of a choice: elements only.
+    fn choice_branches(
+        &self,
+        group: &'s ModelGroup,
+        path: &str,
+    ) -> Result<Vec<ChildElement<'s>>, ConvertError> {
+        let mut branches = Vec::with_capacity(group.particles.len());
+        for particle in &group.particles {
+            let decl = match &particle.term {
+                Term::Element(decl) => decl,
+                Term::ElementRef(name) => self
+                    .schema
+                    .element(name)
+                    .ok_or_else(|| mismatch(path, format!("no element {name} is declared")))?,
+                Term::Any(_) => return Err(unsupported(path, "element wildcards (xs:any)")),
+                Term::Group(_) | Term::GroupRef(_) => {
+                    return Err(unsupported(path, "a group inside an xs:choice"));
+                }
+            };
+            branches.push(ChildElement {
+                name: decl.name.clone(),
+                ty: self.element_type(decl),
+                occurs: particle.occurs,
+                kind: SlotKind::Element,
+            });
+        }
+        Ok(branches)
     }
 
     fn particle_children(
         &self,
         particle: &'s Particle,
         outer: Occurs,
+        index: usize,
         out: &mut Vec<ChildElement<'s>>,
         path: &str,
         depth: usize,
@@ -194,6 +350,7 @@ impl<'s> Converter<'s> {
                     name: decl.name.clone(),
                     ty: self.element_type(decl),
                     occurs,
+                    kind: SlotKind::Element,
                 });
                 return Ok(());
             }
@@ -206,6 +363,7 @@ impl<'s> Converter<'s> {
                     name: decl.name.clone(),
                     ty: self.element_type(decl),
                     occurs,
+                    kind: SlotKind::Element,
                 });
                 return Ok(());
             }
@@ -218,10 +376,19 @@ impl<'s> Converter<'s> {
             Term::Any(_) => return Err(unsupported(path, "element wildcards (xs:any)")),
         };
         if group.compositor == Compositor::Choice {
-            return Err(unsupported(path, "xs:choice (IDL unions)"));
+            if occurs != Occurs::ONCE {
+                return Err(unsupported(path, "a repeated or optional xs:choice"));
+            }
+            out.push(ChildElement {
+                name: QName::unqualified(format!("group{index}")),
+                ty: None,
+                occurs,
+                kind: SlotKind::Choice(self.choice_branches(group, path)?),
+            });
+            return Ok(());
         }
-        for particle in &group.particles {
-            self.particle_children(particle, occurs, out, path, depth + 1)?;
+        for (index, particle) in group.particles.iter().enumerate() {
+            self.particle_children(particle, occurs, index, out, path, depth + 1)?;
         }
         Ok(())
     }
@@ -238,7 +405,8 @@ impl<'s> Converter<'s> {
     // ---- IDL to XML --------------------------------------------------
 
     /// The fields of a complex value holding `members` (IDL names, types,
-    /// values), for an element whose type has `children`.
+    /// values), for an element whose type has `children` (elements and
+    /// choices only: a message's parameters).
     pub fn fields_to_xml(
         &self,
         children: &[ChildElement<'s>],
@@ -246,7 +414,28 @@ impl<'s> Converter<'s> {
         path: &str,
         depth: usize,
     ) -> Result<Vec<Field>, ConvertError> {
+        let complex = self.complex_to_xml(children, members, path, depth)?;
+        if let Some(attribute) = complex.attributes.first() {
+            return Err(mismatch(
+                path,
+                format!("the attribute {} is not a parameter", attribute.name.local),
+            ));
+        }
+        Ok(complex.fields)
+    }
+
+    /// The complex value (child elements and attributes) holding `members`
+    /// (IDL names, types, values), for an element whose type has
+    /// `children`.
+    pub fn complex_to_xml(
+        &self,
+        children: &[ChildElement<'s>],
+        members: &[(&str, &TypeCode, &Value)],
+        path: &str,
+        depth: usize,
+    ) -> Result<Complex, ConvertError> {
         let mut fields = Vec::with_capacity(members.len());
+        let mut attributes = Vec::new();
         for child in children {
             let idl_name = child.idl_name();
             let Some((_, tc, value)) = members
@@ -259,6 +448,36 @@ impl<'s> Converter<'s> {
                 ));
             };
             let child_path = format!("{path}/{}", child.name.local);
+            if let SlotKind::Choice(branches) = &child.kind {
+                fields.extend(self.union_to_fields(branches, tc, value, &child_path, depth + 1)?);
+                continue;
+            }
+            if matches!(child.kind, SlotKind::Attribute) {
+                let one = if child.is_repeated() {
+                    let mut items = sequence_items(tc, value, &child_path)?;
+                    if items.len() > 1 {
+                        return Err(out_of_range(&child_path, "an attribute occurs once"));
+                    }
+                    if items.is_empty() && child.occurs.min > 0 {
+                        return Err(out_of_range(&child_path, "a required attribute is missing"));
+                    }
+                    items.pop()
+                } else {
+                    Some(((*tc).clone(), (*value).clone()))
+                };
+                if let Some((tc, value)) = one {
+                    let XmlValue::Simple(simple) =
+                        self.to_xml(&tc, &value, child.ty, &child_path, depth + 1)?
+                    else {
+                        return Err(mismatch(&child_path, "an attribute needs a simple value"));
+                    };
+                    attributes.push(Attribute {
+                        name: child.name.clone(),
+                        value: simple,
+                    });
+                }
+                continue;
+            }
             if child.is_repeated() {
                 let items = sequence_items(tc, value, &child_path)?;
                 if items.len() < child.occurs.min as usize {
@@ -292,7 +511,99 @@ impl<'s> Converter<'s> {
                 });
             }
         }
-        Ok(fields)
+        Ok(Complex {
+            attributes,
+            fields,
+            ..Complex::default()
+        })
+    }
+
+    /// The element(s) of the branch an IDL union value selects.
+    fn union_to_fields(
+        &self,
+        branches: &[ChildElement<'s>],
+        tc: &TypeCode,
+        value: &Value,
+        path: &str,
+        depth: usize,
+    ) -> Result<Vec<Field>, ConvertError> {
+        let TypeCode::Union { cases, .. } = tc.unalias() else {
+            return Err(mismatch(path, "an xs:choice needs an IDL union"));
+        };
+        let Value::Union {
+            discriminator,
+            member,
+        } = value
+        else {
+            return Err(mismatch(path, "expected an IDL union value"));
+        };
+        let case = cases
+            .iter()
+            .find(|c| c.label.as_ref() == Some(discriminator.as_ref()))
+            .or_else(|| cases.iter().find(|c| c.label.is_none()))
+            .ok_or_else(|| out_of_range(path, "the discriminator selects no branch"))?;
+        let member = member
+            .as_deref()
+            .ok_or_else(|| mismatch(path, "the union value has no member"))?;
+        let branch = Self::child(branches, &case.name)
+            .ok_or_else(|| mismatch(path, format!("no branch for the case {}", case.name)))?;
+        let complex = self.complex_to_xml(
+            std::slice::from_ref(branch),
+            &[(case.name.as_str(), &case.ty, member)],
+            path,
+            depth,
+        )?;
+        Ok(complex.fields)
+    }
+
+    /// The IDL union value of the choice whose `branches` are among the
+    /// elements of `complex`.
+    fn union_from_fields(
+        &self,
+        branches: &[ChildElement<'s>],
+        tc: &TypeCode,
+        complex: &Complex,
+        path: &str,
+        depth: usize,
+    ) -> Result<Value, ConvertError> {
+        let TypeCode::Union { cases, .. } = tc.unalias() else {
+            return Err(mismatch(path, "an xs:choice needs an IDL union"));
+        };
+        // The branch whose element is there, or else one that may be empty.
+        let branch = complex
+            .fields
+            .iter()
+            .find_map(|f| branches.iter().find(|b| b.name.local == f.name.local))
+            .or_else(|| branches.iter().find(|b| b.occurs.min == 0))
+            .ok_or_else(|| mismatch(path, "no element of the xs:choice is present"))?;
+        let idl_name = branch.idl_name();
+        let case = cases
+            .iter()
+            .find(|c| c.name == branch.name.local || c.name == idl_name)
+            .ok_or_else(|| {
+                mismatch(
+                    path,
+                    format!("no union case for the element {}", branch.name.local),
+                )
+            })?;
+        let discriminator = case
+            .label
+            .clone()
+            .ok_or_else(|| mismatch(path, "a choice branch needs a case label"))?;
+        let mut values = self.fields_from_xml(
+            std::slice::from_ref(branch),
+            &[(case.name.as_str(), &case.ty)],
+            complex,
+            path,
+            depth,
+        )?;
+        let member = values
+            .pop()
+            .ok_or_else(|| mismatch(path, "the branch has no value"))?;
+        Ok(Value::Union {
+            discriminator: Box::new(discriminator),
+            member: Some(Box::new(member)),
+        })
     }
 
     /// One IDL value as the content of an element of type `ty`.
@@ -323,8 +634,16 @@ impl<'s> Converter<'s> {
                     .zip(values)
                     .map(|(m, (_, v))| (m.name.as_str(), &m.ty, v))
                     .collect();
+                Ok(XmlValue::Complex(
+                    self.complex_to_xml(&children, &named, path, depth)?,
+                ))
+            }
+            (TypeCode::Union { .. }, Value::Union { .. }) => {
+                let branches = self
+                    .top_choice(ty, path)?
+                    .ok_or_else(|| mismatch(path, "an IDL union needs an xs:choice type"))?;
                 Ok(XmlValue::complex(
-                    self.fields_to_xml(&children, &named, path, depth)?,
+                    self.union_to_fields(&branches, tc, value, path, depth)?,
                 ))
             }
             (TypeCode::Sequence { element, .. } | TypeCode::Array { element, .. }, _)
@@ -424,12 +743,27 @@ impl<'s> Converter<'s> {
                 ));
             };
             let child_path = format!("{path}/{}", child.name.local);
-            let found: Vec<&XmlValue> = complex
-                .fields
-                .iter()
-                .filter(|f| f.name.local == child.name.local)
-                .map(|f| &f.value)
-                .collect();
+            if let SlotKind::Choice(branches) = &child.kind {
+                out.push(self.union_from_fields(branches, tc, complex, &child_path, depth + 1)?);
+                continue;
+            }
+            let attributes: Vec<XmlValue>;
+            let found: Vec<&XmlValue> = if matches!(child.kind, SlotKind::Attribute) {
+                attributes = complex
+                    .attributes
+                    .iter()
+                    .filter(|a| a.name.local == child.name.local)
+                    .map(|a| XmlValue::Simple(a.value.clone()))
+                    .collect();
+                attributes.iter().collect()
+            } else {
+                complex
+                    .fields
+                    .iter()
+                    .filter(|f| f.name.local == child.name.local)
+                    .map(|f| &f.value)
+                    .collect()
+            };
             if child.is_repeated() {
                 let (element, bound, fixed) = match tc.unalias() {
                     TypeCode::Sequence { element, bound } => (element.as_ref(), *bound, false),
@@ -494,6 +828,18 @@ impl<'s> Converter<'s> {
                 Ok(Value::Struct(
                     members.iter().map(|m| m.name.clone()).zip(values).collect(),
                 ))
+            }
+            TypeCode::Union { .. } => {
+                let empty = Complex::default();
+                let complex = match value {
+                    XmlValue::Complex(complex) => complex,
+                    XmlValue::Nil => &empty,
+                    _ => return Err(mismatch(path, "expected element content")),
+                };
+                let branches = self
+                    .top_choice(ty, path)?
+                    .ok_or_else(|| mismatch(path, "an IDL union needs an xs:choice type"))?;
+                self.union_from_fields(&branches, tc, complex, path, depth)
             }
             TypeCode::Sequence { element, bound } if element.unalias() == &TypeCode::Octet => {
                 match value {
