@@ -838,52 +838,6 @@ async fn node_soap_calls_every_rich_operation() {
     }
 }
 
-/// The JAX-WS RI client tools: `wsimport` and the JDK, and the jars of
-/// Debian's `libjaxws-java` (whose manifest names the rest of the runtime).
-struct JaxWs {
-    wsimport: PathBuf,
-    javac: PathBuf,
-    java: PathBuf,
-    classpath: String,
-}
-
-fn jax_ws() -> Result<JaxWs, String> {
-    let missing = |what: &str| {
-        format!(
-            "{what} not found: run scripts/install-test-deps.sh (it installs every interop client)"
-        )
-    };
-    let on_path = |name: &str| -> Result<PathBuf, String> {
-        std::env::var_os("PATH")
-            .iter()
-            .flat_map(std::env::split_paths)
-            .map(|dir| dir.join(name))
-            .find(|path| path.is_file())
-            .ok_or_else(|| missing(name))
-    };
-    let jars = Path::new("/usr/share/java");
-    let mut classpath = Vec::new();
-    for jar in [
-        "jaxws-rt.jar",
-        "jaxws-api.jar",
-        "jws-api.jar",
-        "jaxb-api.jar",
-        "javax.activation.jar",
-    ] {
-        let path = jars.join(jar);
-        if !path.is_file() {
-            return Err(missing(&path.display().to_string()));
-        }
-        classpath.push(path.display().to_string());
-    }
-    Ok(JaxWs {
-        wsimport: on_path("wsimport")?,
-        javac: on_path("javac")?,
-        java: on_path("java")?,
-        classpath: classpath.join(":"),
-    })
-}
-
 /// What the install script does, for messages.
 const INSTALLS: &str = "it installs every interop client";
 
@@ -910,7 +864,7 @@ async fn run(what: &str, command: &mut tokio::process::Command) -> std::process:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn jax_ws_calls_every_rich_operation() {
-    let tools = jax_ws().unwrap_or_else(|e| panic!("{e}"));
+    let tools = ithaca_testkit::interop::jax_ws().unwrap_or_else(|e| panic!("{e}"));
     let gw = gateway().await;
     let base = format!("http://{}", gw.addr());
     let work = tempfile::tempdir().unwrap();

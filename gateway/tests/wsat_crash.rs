@@ -31,7 +31,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ithaca_gateway::soap::client::{ClientError, SoapClient};
+use ithaca_gateway::soap::client::SoapClient;
 use ithaca_gateway::wsat::client::{BeginOptions, CompletionInitiatorRoute, Outcome, WsatClient};
 use ithaca_services::bank::{self, message};
 use ithaca_testkit::pg::PgCluster;
@@ -42,6 +42,7 @@ use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 use support::TestGateway;
 use support::serve_node::ServeNode;
+use support::transfer_client::{Seen, TransferClient as Client};
 
 /// Each bank opens accounts 1..=ACCOUNTS with OPENING cents each.
 const ACCOUNTS: u32 = 40;
@@ -67,13 +68,6 @@ fn node(dir: &Path, name: &'static str, extra: &str) -> Node {
     )
 }
 
-/// What the client saw of one transfer.
-#[derive(Debug)]
-struct Seen {
-    tx: Option<String>,
-    outcome: Result<Outcome, String>,
-}
-
 /// The cluster, the three processes and the client.
 struct World {
     cluster: PgCluster,
@@ -85,64 +79,6 @@ struct World {
     client: Arc<Client>,
     _initiator: TestGateway,
     _dir: tempfile::TempDir,
-}
-
-/// The transfer client (shared by concurrent transfers).
-struct Client {
-    wsat: WsatClient,
-    activation: String,
-    from: SoapClient,
-    to: SoapClient,
-    options: BeginOptions,
-}
-
-impl Client {
-    /// Moves `amount` from bank-a's `from` to bank-b's `to`.
-    async fn transfer(&self, from: u32, to: u32, amount: i64) -> Seen {
-        let transaction = match self.wsat.begin(&self.activation, self.options).await {
-            Ok(transaction) => transaction,
-            Err(error) => {
-                return Seen {
-                    tx: None,
-                    outcome: Err(format!("begin: {error}")),
-                };
-            }
-        };
-        let tx = Some(transaction.context().identifier.clone());
-        let debit = message::debit_request(&from.to_string(), amount);
-        let action = bank::soap_action(bank::operation::DEBIT);
-        if let Err(error) = transaction
-            .call(&self.from, Some(&action), &[], &debit)
-            .await
-        {
-            let insufficient = matches!(&error, ClientError::Fault { message, .. }
-                if message::read_insufficient_funds(message).is_some());
-            let rolled_back = transaction.rollback().await;
-            let outcome = match rolled_back {
-                Ok(outcome) if insufficient => Ok(outcome),
-                Ok(_) => Err(format!("debit: {error} (rolled back)")),
-                Err(e) => Err(format!("debit: {error}; rollback: {e}")),
-            };
-            return Seen { tx, outcome };
-        }
-        let credit = message::credit_request(&to.to_string(), amount);
-        let action = bank::soap_action(bank::operation::CREDIT);
-        if let Err(error) = transaction
-            .call(&self.to, Some(&action), &[], &credit)
-            .await
-        {
-            let _ = transaction.rollback().await;
-            return Seen {
-                tx,
-                outcome: Err(format!("credit: {error}")),
-            };
-        }
-        let outcome = transaction
-            .commit()
-            .await
-            .map_err(|e| format!("commit: {e}"));
-        Seen { tx, outcome }
-    }
 }
 
 fn bank_table(name: &str, url: &str) -> String {

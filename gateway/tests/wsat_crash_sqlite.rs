@@ -29,9 +29,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ithaca_gateway::soap::client::{ClientError, SoapClient};
+use ithaca_gateway::soap::client::SoapClient;
 use ithaca_gateway::wsat::client::{BeginOptions, CompletionInitiatorRoute, Outcome, WsatClient};
-use ithaca_services::bank::{self, message};
 use ithaca_txn::failpoint;
 use ithaca_txn::wire::CorrelationKey;
 use ithaca_wsdl::SoapVersion;
@@ -39,6 +38,7 @@ use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use support::TestGateway;
 use support::serve_node::ServeNode;
+use support::transfer_client::{Seen, TransferClient as Client};
 
 /// Each bank opens accounts 1..=ACCOUNTS with OPENING cents each.
 const ACCOUNTS: u32 = 10;
@@ -65,70 +65,6 @@ fn node(dir: &Path, name: &'static str, head: &str, tail: &str) -> Node {
 /// A bank node's SQLite file.
 fn bank_file(node: &Node) -> PathBuf {
     node.data.join(format!("bank-{}.sqlite", node.name))
-}
-
-/// What the client saw of one transfer.
-#[derive(Debug)]
-struct Seen {
-    tx: Option<String>,
-    outcome: Result<Outcome, String>,
-}
-
-/// The transfer client (shared by concurrent transfers).
-struct Client {
-    wsat: WsatClient,
-    activation: String,
-    from: SoapClient,
-    to: SoapClient,
-    options: BeginOptions,
-}
-
-impl Client {
-    /// Moves `amount` from bank-a's `from` to bank-b's `to`.
-    async fn transfer(&self, from: u32, to: u32, amount: i64) -> Seen {
-        let transaction = match self.wsat.begin(&self.activation, self.options).await {
-            Ok(transaction) => transaction,
-            Err(error) => {
-                return Seen {
-                    tx: None,
-                    outcome: Err(format!("begin: {error}")),
-                };
-            }
-        };
-        let tx = Some(transaction.context().identifier.clone());
-        let debit = message::debit_request(&from.to_string(), amount);
-        let action = bank::soap_action(bank::operation::DEBIT);
-        if let Err(error) = transaction
-            .call(&self.from, Some(&action), &[], &debit)
-            .await
-        {
-            let insufficient = matches!(&error, ClientError::Fault { message, .. }
-                if message::read_insufficient_funds(message).is_some());
-            let outcome = match transaction.rollback().await {
-                Ok(outcome) if insufficient => Ok(outcome),
-                Ok(_) => Err(format!("debit: {error} (rolled back)")),
-                Err(e) => Err(format!("debit: {error}; rollback: {e}")),
-            };
-            return Seen { tx, outcome };
-        }
-        let credit = message::credit_request(&to.to_string(), amount);
-        let action = bank::soap_action(bank::operation::CREDIT);
-        if let Err(error) = transaction
-            .call(&self.to, Some(&action), &[], &credit)
-            .await
-        {
-            let _ = transaction.rollback().await;
-            return Seen {
-                tx,
-                outcome: Err(format!("credit: {error}")),
-            };
-        }
-        let outcome = transaction
-            .commit()
-            .await
-            .map_err(|e| format!("commit: {e}"));
-        Seen { tx, outcome }
-    }
 }
 
 fn bank_table(name: &str) -> String {

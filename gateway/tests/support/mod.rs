@@ -5,6 +5,7 @@
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 pub mod serve_node;
+pub mod transfer_client;
 
 use std::net::SocketAddr;
 use std::time::Duration;
