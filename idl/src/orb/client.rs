@@ -1,11 +1,13 @@
 //! The IIOP client: [`OrbClient`] is one connection with invocations one
 //! at a time (code sets negotiated, per-call deadlines); [`Orb`] invokes on
-//! object references over one connection per endpoint, shared by
-//! concurrent calls (multiplexed by request id), following
-//! LOCATION_FORWARD replies and OBJECT_FORWARD locate replies.
+//! object references over a small pool of connections per endpoint (one
+//! by default), a busy connection shared by concurrent calls (multiplexed
+//! by request id), following LOCATION_FORWARD replies and OBJECT_FORWARD
+//! locate replies.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -567,12 +569,19 @@ impl Endpoint {
 
 /// Invokes operations on object references, DII style.
 ///
-/// One connection per endpoint (host, port, GIOP version, code sets) is
+/// Connections to an endpoint (host, port, GIOP version, code sets) are
 /// opened on first use and kept: every later call to that endpoint reuses
-/// it, and concurrent calls share it, multiplexed by request id (a call
-/// waiting for its reply reads for all and hands each reply to its
-/// caller; there is no reader task, so a lone call reads its own reply on
-/// its own task). A connection that closes or breaks is replaced on the
+/// one. By default there is one per endpoint, and concurrent calls share
+/// it, multiplexed by request id (a call waiting for its reply reads for
+/// all and hands each reply to its caller; there is no reader task, so a
+/// lone call reads its own reply on its own task). With
+/// [`Orb::with_connections_per_endpoint`] up to that many are kept: a call
+/// takes a connection no other call is using, opens another while the
+/// endpoint has fewer than the bound, and only then shares the least busy
+/// one. Many servers (omniORB's thread-per-connection model among them)
+/// answer the calls of one connection on one thread, or a bounded number
+/// at a time, so on one shared connection concurrent callers can queue
+/// behind a slow call. A connection that closes or breaks is replaced on the
 /// next call. LOCATION_FORWARD and
 /// LOCATION_FORWARD_PERM replies, and OBJECT_FORWARD locate replies, are
 /// followed up to [`ClientConfig::max_forwards`] hops, then the call fails
@@ -582,10 +591,52 @@ impl Endpoint {
 #[derive(Clone, Debug)]
 pub struct Orb {
     config: ClientConfig,
-    connections: Arc<Mutex<HashMap<Endpoint, Arc<Mux>>>>,
+    connections: Arc<Mutex<HashMap<Endpoint, Vec<Arc<Mux>>>>>,
     /// Held while a connection is being opened, so concurrent first calls
-    /// to an endpoint open one connection, not one each.
+    /// to an endpoint open one connection at a time, not one each.
     opening: Arc<tokio::sync::Mutex<()>>,
+    /// The most connections kept per endpoint (at least 1).
+    per_endpoint: usize,
+}
+
+/// The most connections [`Orb::with_connections_per_endpoint`] allows per
+/// endpoint.
+pub const MAX_CONNECTIONS_PER_ENDPOINT: usize = 64;
+
+/// Which pooled connection a call takes.
+enum Pick {
+    /// One no other call uses (claimed for this call).
+    Idle(Lease),
+    /// Every connection is busy and the endpoint has room for another.
+    Open,
+    /// Every connection is busy and the pool is full: share the least
+    /// busy one (claimed for this call).
+    Share(Lease),
+}
+
+/// A pooled connection claimed by one call; dropping it releases the
+/// claim.
+#[derive(Debug)]
+struct Lease(Arc<Mux>);
+
+impl Lease {
+    fn claim(mux: &Arc<Mux>) -> Self {
+        mux.in_flight.fetch_add(1, Ordering::Relaxed);
+        Self(mux.clone())
+    }
+}
+
+impl std::ops::Deref for Lease {
+    type Target = Mux;
+    fn deref(&self) -> &Mux {
+        &self.0
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Orb {
@@ -595,7 +646,21 @@ impl Orb {
             config,
             connections: Arc::new(Mutex::new(HashMap::new())),
             opening: Arc::new(tokio::sync::Mutex::new(())),
+            per_endpoint: 1,
         }
+    }
+
+    /// Keeps up to `n` connections per endpoint (1 to
+    /// [`MAX_CONNECTIONS_PER_ENDPOINT`]; values outside are clamped), so
+    /// up to `n` concurrent calls each have a connection of their own.
+    pub fn with_connections_per_endpoint(mut self, n: usize) -> Self {
+        self.per_endpoint = n.clamp(1, MAX_CONNECTIONS_PER_ENDPOINT);
+        self
+    }
+
+    /// The most connections kept per endpoint.
+    pub fn connections_per_endpoint(&self) -> usize {
+        self.per_endpoint
     }
 
     /// The configuration of its connections.
@@ -665,7 +730,7 @@ impl Orb {
     pub fn connections(&self) -> usize {
         self.connections
             .lock()
-            .map(|c| c.values().filter(|m| m.is_usable()).count())
+            .map(|c| c.values().flatten().filter(|m| m.is_usable()).count())
             .unwrap_or(0)
     }
 
@@ -698,37 +763,73 @@ impl Orb {
         Err(OrbError::TooManyForwards(self.config.max_forwards))
     }
 
-    /// The connection to the profile's endpoint, opened if there is none
-    /// or the last one broke.
-    async fn connection(&self, profile: &IiopProfile) -> Result<Arc<Mux>, OrbError> {
+    /// A connection to the profile's endpoint, claimed for one call: an
+    /// idle pooled one, else a new one while the endpoint has room, else
+    /// the least busy one.
+    async fn connection(&self, profile: &IiopProfile) -> Result<Lease, OrbError> {
         let endpoint = Endpoint::of(profile, &self.config)?;
-        if let Some(mux) = self.open_connection(&endpoint) {
-            return Ok(mux);
+        match self.pick(&endpoint) {
+            Pick::Idle(lease) | Pick::Share(lease) => return Ok(lease),
+            Pick::Open => {}
         }
         let _opening = self.opening.lock().await;
-        // Another call may have opened it while this one waited.
-        if let Some(mux) = self.open_connection(&endpoint) {
-            return Ok(mux);
+        // Another call may have opened one, or finished with one, while
+        // this one waited.
+        match self.pick(&endpoint) {
+            Pick::Idle(lease) | Pick::Share(lease) => return Ok(lease),
+            Pick::Open => {}
         }
         let mux = Arc::new(Mux::open(
             OrbClient::connect_profile(profile, self.config).await?,
         ));
+        let lease = Lease::claim(&mux);
         if let Ok(mut connections) = self.connections.lock() {
-            connections.retain(|_, m| m.is_usable());
-            if connections.len() < MAX_POOLED_ENDPOINTS {
-                connections.insert(endpoint, mux.clone());
+            connections.retain(|_, pool| {
+                pool.retain(|m| !m.is_dead());
+                !pool.is_empty()
+            });
+            if connections.contains_key(&endpoint) || connections.len() < MAX_POOLED_ENDPOINTS {
+                let pool = connections.entry(endpoint).or_default();
+                if pool.len() < self.per_endpoint {
+                    pool.push(mux);
+                }
             }
         }
-        Ok(mux)
+        Ok(lease)
     }
 
-    /// The usable connection kept for `endpoint`, if any.
-    fn open_connection(&self, endpoint: &Endpoint) -> Option<Arc<Mux>> {
-        let connections = self.connections.lock().ok()?;
-        connections
-            .get(endpoint)
-            .filter(|mux| mux.is_usable())
-            .cloned()
+    /// Which kept connection to `endpoint` a call takes. A connection
+    /// found closed is dropped from the pool on the way.
+    fn pick(&self, endpoint: &Endpoint) -> Pick {
+        loop {
+            let lease = {
+                let Ok(mut connections) = self.connections.lock() else {
+                    return Pick::Open;
+                };
+                let Some(pool) = connections.get_mut(endpoint) else {
+                    return Pick::Open;
+                };
+                pool.retain(|m| !m.is_dead());
+                // Claimed under the pool's lock, so two calls never take
+                // the same idle connection.
+                if let Some(idle) = pool.iter().find(|m| m.in_flight() == 0) {
+                    Pick::Idle(Lease::claim(idle))
+                } else if pool.len() < self.per_endpoint {
+                    return Pick::Open;
+                } else if let Some(busy) = pool.iter().min_by_key(|m| m.in_flight()) {
+                    Pick::Share(Lease::claim(busy))
+                } else {
+                    return Pick::Open;
+                }
+            };
+            // What the server sent since the last call (a close) is looked
+            // at outside the pool's lock; a closed connection is dropped by
+            // the next `retain` and another one picked.
+            match &lease {
+                Pick::Idle(l) | Pick::Share(l) if !l.is_usable() => continue,
+                _ => return lease,
+            }
+        }
     }
 }
 
@@ -820,6 +921,8 @@ struct Mux {
     reader: tokio::sync::Mutex<ReadSide>,
     config: ClientConfig,
     code_sets: CodeSets,
+    /// How many calls hold a [`Lease`] on it.
+    in_flight: AtomicUsize,
 }
 
 impl Mux {
@@ -847,7 +950,21 @@ impl Mux {
             }),
             config,
             code_sets,
+            in_flight: AtomicUsize::new(0),
         }
+    }
+
+    /// How many calls use it now.
+    fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Whether the connection is known to be gone (without reading).
+    fn is_dead(&self) -> bool {
+        self.state
+            .lock()
+            .map(|s| s.dead || s.connection.is_closed())
+            .unwrap_or(true)
     }
 
     /// Whether the connection can carry another call. When no caller is
@@ -1127,6 +1244,124 @@ mod tests {
         assert_eq!(
             connection_code_sets(GiopVersion::V1_2, negotiated),
             negotiated
+        );
+    }
+
+    /// A server that answers the first request of each connection only
+    /// once `together` connections each hold one (so calls complete only
+    /// if each went on a connection of its own), then echoes at once;
+    /// returns its address and how many connections it accepted.
+    async fn rendezvous_server(
+        together: usize,
+    ) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+        use crate::giop::Reply;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let barrier = Arc::new(tokio::sync::Barrier::new(together));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let barrier = barrier.clone();
+                tokio::spawn(async move {
+                    let mut connection = Connection::new(ConnectionConfig::new(Role::Server));
+                    let mut first = true;
+                    let mut buf = vec![0u8; 4096];
+                    loop {
+                        while let Some(event) = connection.poll_event() {
+                            if let Event::Message(message) = event
+                                && let MessageBody::Request(request) = message.body
+                            {
+                                if first {
+                                    first = false;
+                                    barrier.wait().await;
+                                }
+                                let _ = connection.send_reply(Reply {
+                                    request_id: request.request_id,
+                                    service_contexts: Vec::new(),
+                                    status: ReplyStatus::NoException(request.body),
+                                });
+                            }
+                        }
+                        while let Some(bytes) = connection.poll_transmit() {
+                            if stream.write_all(&bytes).await.is_err() {
+                                return;
+                            }
+                        }
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => connection.handle_input(&buf[..n]),
+                        }
+                    }
+                });
+            }
+        });
+        (addr, accepted)
+    }
+
+    async fn echo_calls(orb: &Orb, target: &Ior, calls: usize, round: usize) {
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..calls {
+            let (orb, target) = (orb.clone(), target.clone());
+            set.spawn(async move {
+                let text = format!("call {round}.{i}");
+                let (reply, _) = orb
+                    .invoke(&target, "echoString", |w| w.write_string(&text))
+                    .await
+                    .unwrap();
+                match reply {
+                    ReplyBody::Return(mut r) => assert_eq!(r.read_string().unwrap(), text),
+                    other => panic!("{other:?}"),
+                }
+            });
+        }
+        while let Some(done) = set.join_next().await {
+            done.unwrap();
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn concurrent_calls_take_pooled_connections_of_their_own_up_to_the_bound() {
+        let (addr, accepted) = rendezvous_server(4).await;
+        let target =
+            crate::naming::object_ior("IDL:Echo:1.0", "127.0.0.1", addr.port(), &b"Echo"[..])
+                .unwrap();
+        let orb = Orb::new(ClientConfig {
+            call_timeout: Some(Duration::from_secs(10)),
+            ..ClientConfig::default()
+        })
+        .with_connections_per_endpoint(4);
+        assert_eq!(orb.connections_per_endpoint(), 4);
+        // Four calls at once: each on its own connection, or the server
+        // never answers.
+        echo_calls(&orb, &target, 4, 0).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 4);
+        assert_eq!(orb.connections(), 4);
+        // More calls than the bound share the kept connections; calls one
+        // at a time reuse them; none is opened beyond the bound.
+        echo_calls(&orb, &target, 12, 1).await;
+        for round in 2..5 {
+            echo_calls(&orb, &target, 1, round).await;
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 4);
+        assert_eq!(orb.connections(), 4);
+    }
+
+    #[test]
+    fn the_bound_is_clamped() {
+        let orb = Orb::new(ClientConfig::default());
+        assert_eq!(orb.connections_per_endpoint(), 1);
+        assert_eq!(
+            orb.clone()
+                .with_connections_per_endpoint(0)
+                .connections_per_endpoint(),
+            1
+        );
+        assert_eq!(
+            orb.with_connections_per_endpoint(1000)
+                .connections_per_endpoint(),
+            MAX_CONNECTIONS_PER_ENDPOINT
         );
     }
 }

@@ -15,7 +15,9 @@
 //!   with the code sets negotiated from the target's reference and
 //!   per-call deadlines.
 //! - [`Orb`] invokes operations on object references: one connection per
-//!   endpoint, shared by concurrent calls, and location forwards followed.
+//!   endpoint shared by concurrent calls, or a bounded pool of them
+//!   ([`Orb::with_connections_per_endpoint`]), and location forwards
+//!   followed.
 //! - [`BlockingOrbClient`] is [`OrbClient`] for synchronous callers: each
 //!   call blocks the calling thread on the socket (one `send`, one `recv`),
 //!   as omniORB's stubs do, without a runtime.
@@ -75,7 +77,9 @@ mod servant;
 mod server;
 
 pub use blocking_client::BlockingOrbClient;
-pub use client::{ClientConfig, DEFAULT_MAX_FORWARDS, Orb, OrbClient, ReplyBody};
+pub use client::{
+    ClientConfig, DEFAULT_MAX_FORWARDS, MAX_CONNECTIONS_PER_ENDPOINT, Orb, OrbClient, ReplyBody,
+};
 pub use servant::{Call, Forward, ForwardingServant, Outcome, Servant, ServantFuture};
 pub use server::{OrbServer, RunningOrbServer, Threading};
 
