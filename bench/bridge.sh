@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What the CORBA<->SOAP bridge costs, both ways, in one run on this machine.
 #
-#   bench/bridge.sh [--seconds S] [--rounds R]
+#   bench/bridge.sh [--seconds S] [--rounds R] [--connections N]
 #
 # SOAP -> CORBA (this script): wrk POSTs SOAP 1.1 echoString requests to
 # one `ithaca serve` (release build) that hosts
@@ -16,6 +16,10 @@
 # (1 thread, 16 keep-alive connections) to CPU 1, the two paths run in turn
 # each round, and medians are kept. soap_to_corba_cost = bridged time per
 # call / direct time per call (direct req/s / bridged req/s).
+# --connections N sets the [[bridge.corba]] table's `connections` (the GIOP
+# connections the gateway keeps to the omniORB server; unset: the
+# gateway's default, 4). `--connections 1` is the one shared, multiplexed
+# connection of earlier releases.
 #
 # CORBA -> SOAP: bench/lib/bridge-corba-to-soap.sh (the IIOP front's half)
 # prints corba_to_soap_cost=...; its absence prints corba_to_soap_cost=NA.
@@ -27,11 +31,12 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${ITHACA_SHARED:-$root/../shared}
-seconds=5 rounds=3
+seconds=5 rounds=3 connections=
 while [ $# -gt 0 ]; do
     case "$1" in
         --seconds) seconds=$2; shift 2 ;;
         --rounds) rounds=$2; shift 2 ;;
+        --connections) connections=$2; shift 2 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -90,6 +95,10 @@ interface = "IthacaBench::Echo"
 target = "corbaloc::1.2@127.0.0.1:$oport/Echo"
 deadline = "5s"
 TOML
+if [ -n "$connections" ]; then
+    echo "connections = $connections" >>"$work/ithaca.toml"
+    echo "bridged object: connections = $connections" >&2
+fi
 unset_config=$(compgen -e | grep '^ITHACA_' | sed 's/^/-u /' | tr '\n' ' ' || true)
 setsid taskset -c 0 env $unset_config "$bin" --config "$work/ithaca.toml" serve >"$work/ithaca.log" 2>&1 &
 gateway=$!

@@ -8,9 +8,13 @@
 //! publishing the generated contract. Each request, validated against the
 //! generated schema and decoded into a value, is converted by
 //! [`values`] to IDL values and sent as a GIOP request, DII style, through
-//! one pooled [`Orb`] per object (one connection per endpoint, shared by
-//! concurrent calls; LOCATION_FORWARD followed) with the object's deadline
-//! over the whole call, connection included:
+//! one pooled [`Orb`] per object (up to `connections` connections per
+//! endpoint, 4 by default: a call takes one no other call is using, as
+//! omniORB's own clients do, so a server that answers a connection's
+//! calls one at a time does not make a slow call hold up the others;
+//! past the bound calls share the least busy one; LOCATION_FORWARD
+//! followed) with the object's deadline over the whole call, connection
+//! included:
 //!
 //! - a reply becomes the response (`_return`, then `inout` and `out`);
 //! - a user exception becomes its declared fault, its members in the
@@ -89,10 +93,22 @@ pub struct CorbaObjectConfig {
     /// the SOAP client gets a `TIMEOUT` fault (default 5 s).
     #[serde(default = "default_deadline")]
     pub deadline: HumanDuration,
+    /// The most GIOP connections kept to the object's server (1 to 64,
+    /// default 4): concurrent calls each take one of their own up to
+    /// this bound, then share the least busy one.
+    #[serde(default = "default_connections")]
+    pub connections: usize,
 }
 
 fn default_deadline() -> HumanDuration {
     HumanDuration(Duration::from_secs(5))
+}
+
+/// The default bound on GIOP connections per bridged object's server.
+pub const DEFAULT_CONNECTIONS: usize = 4;
+
+fn default_connections() -> usize {
+    DEFAULT_CONNECTIONS
 }
 
 impl CorbaObjectConfig {
@@ -105,6 +121,7 @@ impl CorbaObjectConfig {
             interface: None,
             target: target.to_owned(),
             deadline: default_deadline(),
+            connections: DEFAULT_CONNECTIONS,
         }
     }
 
@@ -149,6 +166,16 @@ impl CorbaObjectConfig {
             return Err((
                 "bridge.corba.deadline",
                 format!("service {:?}: must be more than 0", self.name),
+            ));
+        }
+        if !(1..=ithaca_idl::orb::MAX_CONNECTIONS_PER_ENDPOINT).contains(&self.connections) {
+            return Err((
+                "bridge.corba.connections",
+                format!(
+                    "service {:?}: must be 1 to {}",
+                    self.name,
+                    ithaca_idl::orb::MAX_CONNECTIONS_PER_ENDPOINT
+                ),
             ));
         }
         Ok(())
@@ -237,7 +264,8 @@ impl SoapFront {
             orb: Orb::new(ClientConfig {
                 call_timeout: Some(deadline),
                 ..ClientConfig::default()
-            }),
+            })
+            .with_connections_per_endpoint(config.connections),
             target,
             deadline,
         });
@@ -969,4 +997,33 @@ fn system_fault(exception: &SystemException, why: &str) -> SoapError {
         exception.minor
     ));
     SoapError::Fault(Box::new(fault))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_default_to_four_and_are_bounded() {
+        let config: CorbaObjectConfig = toml::from_str(
+            "name = \"Bench\"\nidl = \"Bench.idl\"\ntarget = \"corbaloc::1.2@127.0.0.1:2809/Echo\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.connections, DEFAULT_CONNECTIONS);
+        assert_eq!(config.validate(), Ok(()));
+        for bad in [0, ithaca_idl::orb::MAX_CONNECTIONS_PER_ENDPOINT + 1] {
+            let config = CorbaObjectConfig {
+                connections: bad,
+                ..config.clone()
+            };
+            let (key, message) = config.validate().unwrap_err();
+            assert_eq!(key, "bridge.corba.connections");
+            assert!(message.contains("must be 1 to 64"), "{message}");
+        }
+        let one: CorbaObjectConfig =
+            toml::from_str("name = \"B\"\nidl = \"B.idl\"\ntarget = \"IOR:00\"\nconnections = 1\n")
+                .unwrap();
+        assert_eq!(one.connections, 1);
+        assert_eq!(one.validate(), Ok(()));
+    }
 }
