@@ -38,6 +38,14 @@ const KIND_VIEW_REQUEST: u8 = 7;
 const KIND_VIEW_REPLY: u8 = 8;
 const KIND_NOT_LEADER: u8 = 9;
 const KIND_REJECTED: u8 = 10;
+const KIND_JOIN_COMPACT: u8 = 11;
+const KIND_JOIN_ACCEPTED: u8 = 12;
+
+/// The largest view JSON a [`Message::JoinAccepted`] carries inline; above
+/// it the answer is the compact form (the view id and the member's own
+/// admission) and the member fetches the view when it needs it, so a join
+/// costs the oracle O(1) bytes in a large group.
+pub const JOIN_VIEW_INLINE_MAX: usize = 16 * 1024;
 
 /// Why bytes are not a valid message, or a message cannot be encoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -227,6 +235,41 @@ pub enum Message<'a> {
         /// The services it can host.
         roles: Vec<&'a str>,
     },
+    /// Member → oracle leader over TCP: the same join, asking for the
+    /// compact answer ([`Message::JoinAccepted`]) instead of
+    /// [`Message::JoinReply`]'s whole view. Added to protocol version 1 as
+    /// kinds 11 and 12: an oracle that predates them refuses the request as
+    /// an unknown kind, and members that send [`Message::Join`] still get
+    /// the whole view.
+    JoinCompact {
+        /// Correlates the reply.
+        request_id: u64,
+        /// Who joins.
+        member: &'a str,
+        /// Its new incarnation.
+        incarnation: Incarnation,
+        /// Where it serves.
+        address: &'a str,
+        /// The services it can host.
+        roles: Vec<&'a str>,
+    },
+    /// The answer to [`Message::JoinCompact`]: the committed view's id, the
+    /// incarnation admitted and the lease the oracle grants, with the view
+    /// itself only when its JSON is at most [`JOIN_VIEW_INLINE_MAX`] bytes
+    /// (otherwise the member fetches it with [`Message::ViewRequest`]).
+    JoinAccepted {
+        /// The join answered.
+        request_id: u64,
+        /// The committed view that holds the member.
+        view_id: ViewId,
+        /// The incarnation admitted.
+        incarnation: Incarnation,
+        /// The lease the oracle grants on each heartbeat (whole
+        /// milliseconds on the wire).
+        lease: Duration,
+        /// The view, when small enough.
+        view: Option<Box<View>>,
+    },
     /// The committed view that holds the joined member.
     JoinReply {
         /// The join answered.
@@ -292,6 +335,8 @@ impl Message<'_> {
             | Self::HeartbeatReply { request_id, .. }
             | Self::Join { request_id, .. }
             | Self::JoinReply { request_id, .. }
+            | Self::JoinCompact { request_id, .. }
+            | Self::JoinAccepted { request_id, .. }
             | Self::Leave { request_id, .. }
             | Self::LeaveReply { request_id, .. }
             | Self::ViewRequest { request_id, .. }
@@ -349,22 +394,34 @@ impl Message<'_> {
                 roles,
             } => {
                 header(out, KIND_JOIN);
-                out.extend_from_slice(&request_id.to_be_bytes());
-                put_name(out, "member id", member)?;
-                out.extend_from_slice(&incarnation.0.to_be_bytes());
-                put_text(out, "address", address, MAX_ADDRESS_LEN)?;
-                if roles.len() > MAX_ROLES_PER_MEMBER {
-                    return Err(WireError::TooMany {
-                        what: "roles",
-                        count: roles.len(),
-                        limit: MAX_ROLES_PER_MEMBER,
-                    });
-                }
-                // Fits: at most MAX_ROLES_PER_MEMBER (64) roles.
-                out.push(u8::try_from(roles.len()).unwrap_or(u8::MAX));
-                for role in roles {
-                    put_name(out, "role", role)?;
-                }
+                put_join(out, *request_id, member, *incarnation, address, roles)?;
+            }
+            Self::JoinCompact {
+                request_id,
+                member,
+                incarnation,
+                address,
+                roles,
+            } => {
+                header(out, KIND_JOIN_COMPACT);
+                put_join(out, *request_id, member, *incarnation, address, roles)?;
+            }
+            Self::JoinAccepted {
+                request_id,
+                view_id,
+                incarnation,
+                lease,
+                view,
+            } => {
+                let json = view.as_deref().map(view_json).transpose()?;
+                encode_join_accepted(
+                    out,
+                    *request_id,
+                    *view_id,
+                    *incarnation,
+                    *lease,
+                    json.as_deref(),
+                )?;
             }
             Self::JoinReply { request_id, view } => {
                 encode_join_reply(out, *request_id, &view_json(view)?)?;
@@ -465,7 +522,7 @@ impl<'a> Message<'a> {
                     view,
                 }
             }
-            KIND_JOIN => {
+            KIND_JOIN | KIND_JOIN_COMPACT => {
                 let request_id = reader.u64("request id")?;
                 let member = reader.name("member id")?;
                 let incarnation = Incarnation(reader.u64("incarnation")?);
@@ -482,12 +539,53 @@ impl<'a> Message<'a> {
                 for _ in 0..count {
                     roles.push(reader.name("role")?);
                 }
-                Self::Join {
+                if kind == KIND_JOIN {
+                    Self::Join {
+                        request_id,
+                        member,
+                        incarnation,
+                        address,
+                        roles,
+                    }
+                } else {
+                    Self::JoinCompact {
+                        request_id,
+                        member,
+                        incarnation,
+                        address,
+                        roles,
+                    }
+                }
+            }
+            KIND_JOIN_ACCEPTED => {
+                let request_id = reader.u64("request id")?;
+                let view_id = ViewId(reader.u64("view id")?);
+                let incarnation = Incarnation(reader.u64("incarnation")?);
+                let lease = Duration::from_millis(u64::from(reader.u32("lease")?));
+                // Inline only when small (flag, length and JSON), checked
+                // before the JSON is parsed.
+                let inline_len = reader.bytes.len().saturating_sub(5);
+                if reader.bytes.first() == Some(&1) && inline_len > JOIN_VIEW_INLINE_MAX {
+                    return Err(WireError::TooLong {
+                        what: "inline view",
+                        len: inline_len,
+                        limit: JOIN_VIEW_INLINE_MAX,
+                    });
+                }
+                let view = reader.optional_view()?;
+                if let Some(view) = &view
+                    && view.id() != view_id
+                {
+                    return Err(WireError::BadValue {
+                        what: "view id of the inline view",
+                    });
+                }
+                Self::JoinAccepted {
                     request_id,
-                    member,
+                    view_id,
                     incarnation,
-                    address,
-                    roles,
+                    lease,
+                    view,
                 }
             }
             KIND_JOIN_REPLY => Self::JoinReply {
@@ -614,6 +712,68 @@ pub fn encode_join_reply(
         out.truncate(start);
     }
     result
+}
+
+/// Appends a [`Message::JoinAccepted`] whose view, if any, is already
+/// encoded as JSON. Fails, appending nothing, when that JSON is longer
+/// than [`JOIN_VIEW_INLINE_MAX`].
+pub fn encode_join_accepted(
+    out: &mut Vec<u8>,
+    request_id: u64,
+    view_id: ViewId,
+    incarnation: Incarnation,
+    lease: Duration,
+    view_json: Option<&[u8]>,
+) -> Result<(), WireError> {
+    if let Some(json) = view_json
+        && json.len() > JOIN_VIEW_INLINE_MAX
+    {
+        return Err(WireError::TooLong {
+            what: "inline view",
+            len: json.len(),
+            limit: JOIN_VIEW_INLINE_MAX,
+        });
+    }
+    let start = out.len();
+    header(out, KIND_JOIN_ACCEPTED);
+    out.extend_from_slice(&request_id.to_be_bytes());
+    out.extend_from_slice(&view_id.0.to_be_bytes());
+    out.extend_from_slice(&incarnation.0.to_be_bytes());
+    let millis = u32::try_from(lease.as_millis()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&millis.to_be_bytes());
+    let result = put_optional_view(out, view_json);
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+/// The join fields shared by [`Message::Join`] and [`Message::JoinCompact`].
+fn put_join(
+    out: &mut Vec<u8>,
+    request_id: u64,
+    member: &str,
+    incarnation: Incarnation,
+    address: &str,
+    roles: &[&str],
+) -> Result<(), WireError> {
+    out.extend_from_slice(&request_id.to_be_bytes());
+    put_name(out, "member id", member)?;
+    out.extend_from_slice(&incarnation.0.to_be_bytes());
+    put_text(out, "address", address, MAX_ADDRESS_LEN)?;
+    if roles.len() > MAX_ROLES_PER_MEMBER {
+        return Err(WireError::TooMany {
+            what: "roles",
+            count: roles.len(),
+            limit: MAX_ROLES_PER_MEMBER,
+        });
+    }
+    // Fits: at most MAX_ROLES_PER_MEMBER (64) roles.
+    out.push(u8::try_from(roles.len()).unwrap_or(u8::MAX));
+    for role in roles {
+        put_name(out, "role", role)?;
+    }
+    Ok(())
 }
 
 /// The JSON form of a view, as messages carry it.
@@ -859,7 +1019,7 @@ mod tests {
     fn parts() -> impl Strategy<Value = Parts> {
         (
             (
-                1..=10u8,
+                1..=12u8,
                 name(),
                 text(40),
                 proptest::collection::vec(name(), 0..6),
@@ -925,6 +1085,20 @@ mod tests {
             },
             8 => Message::ViewReply {
                 request_id: p.n1,
+                view: p.flag.then(view),
+            },
+            11 => Message::JoinCompact {
+                request_id: p.n1,
+                member: &p.a,
+                incarnation: Incarnation(p.n2),
+                address: &p.b,
+                roles: p.roles.iter().map(String::as_str).collect(),
+            },
+            12 => Message::JoinAccepted {
+                request_id: p.n1,
+                view_id: p.view.id(),
+                incarnation: Incarnation(p.n2),
+                lease: Duration::from_millis(p.n3 % u64::from(u32::MAX)),
                 view: p.flag.then(view),
             },
             9 => Message::NotLeader {
@@ -1052,5 +1226,85 @@ mod tests {
         .unwrap_err();
         assert!(matches!(error, WireError::TooLong { .. }));
         assert_eq!(out, vec![7]);
+    }
+
+    #[test]
+    fn a_compact_join_answer_carries_the_view_only_when_small() {
+        let mut small = Vec::new();
+        encode_join_accepted(
+            &mut small,
+            3,
+            ViewId(9),
+            Incarnation(2),
+            Duration::from_secs(2),
+            None,
+        )
+        .unwrap();
+        assert_eq!(small.len(), HEADER_LEN + 8 + 8 + 8 + 4 + 1);
+        assert_eq!(
+            Message::decode(&small).unwrap(),
+            Message::JoinAccepted {
+                request_id: 3,
+                view_id: ViewId(9),
+                incarnation: Incarnation(2),
+                lease: Duration::from_secs(2),
+                view: None,
+            }
+        );
+        let large = vec![b' '; JOIN_VIEW_INLINE_MAX + 1];
+        let error = encode_join_accepted(
+            &mut small,
+            3,
+            ViewId(9),
+            Incarnation(2),
+            Duration::from_secs(2),
+            Some(&large),
+        )
+        .unwrap_err();
+        assert!(matches!(error, WireError::TooLong { .. }));
+        // A peer that sends one anyway is refused before its JSON is read.
+        let mut forged = Vec::new();
+        header(&mut forged, KIND_JOIN_ACCEPTED);
+        forged.extend_from_slice(&[0; 28]);
+        put_optional_view(&mut forged, Some(&large)).unwrap();
+        assert!(matches!(
+            Message::decode(&forged),
+            Err(WireError::TooLong {
+                what: "inline view",
+                ..
+            })
+        ));
+        // The inline view must be the one the answer names.
+        let mut mismatched = Vec::new();
+        Message::JoinAccepted {
+            request_id: 1,
+            view_id: ViewId(0),
+            incarnation: Incarnation(1),
+            lease: Duration::from_secs(2),
+            view: Some(Box::new(View::new())),
+        }
+        .encode(&mut mismatched)
+        .unwrap();
+        mismatched[HEADER_LEN + 15] = 1;
+        assert!(matches!(
+            Message::decode(&mismatched),
+            Err(WireError::BadValue { .. })
+        ));
+    }
+
+    #[test]
+    fn the_compact_join_seeds_decode() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/membership_wire");
+        for seed in [
+            "seed-join-compact",
+            "seed-join-accepted",
+            "seed-join-accepted-inline",
+        ] {
+            let Ok(bytes) = std::fs::read(dir.join(seed)) else {
+                continue;
+            };
+            assert!(Message::decode(&bytes).is_ok(), "{seed}");
+        }
     }
 }

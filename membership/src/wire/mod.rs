@@ -19,6 +19,10 @@
 //!   heartbeat reply therefore carries the view inline only when it fits in
 //!   a datagram; otherwise it carries the oracle's view id and the member
 //!   fetches the view over TCP.
+//!   A join is answered the same way: [`Message::JoinCompact`] gets a
+//!   [`Message::JoinAccepted`] with the view inline only up to
+//!   [`JOIN_VIEW_INLINE_MAX`] bytes, so a join costs O(1) bytes in a large
+//!   group.
 //!
 //! Every message starts with the magic bytes `IM`, the protocol
 //! [`VERSION`] and a message kind. Integers are big-endian. Strings carry
@@ -31,7 +35,7 @@ pub mod codec;
 pub mod frame;
 
 pub use codec::{
-    HEADER_LEN, HeartbeatStatus, MAGIC, MAX_DATAGRAM, MAX_FRAME, MAX_REASON_LEN, Message,
-    RejectCode, VERSION, WireError, encode_heartbeat_reply, encode_join_reply, encode_view_reply,
-    view_json,
+    HEADER_LEN, HeartbeatStatus, JOIN_VIEW_INLINE_MAX, MAGIC, MAX_DATAGRAM, MAX_FRAME,
+    MAX_REASON_LEN, Message, RejectCode, VERSION, WireError, encode_heartbeat_reply,
+    encode_join_accepted, encode_join_reply, encode_view_reply, view_json,
 };
