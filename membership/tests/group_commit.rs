@@ -23,7 +23,7 @@ use ithaca_membership::consensus::{
 use ithaca_membership::node::in_memory::InMemoryConsensus;
 use ithaca_membership::node::{MembershipNode, NodeConfig};
 use ithaca_membership::wire::frame::{PREFIX_LEN, encode_frame, frame_len};
-use ithaca_membership::wire::{Message, RejectCode};
+use ithaca_membership::wire::{JOIN_VIEW_INLINE_MAX, Message, RejectCode};
 use ithaca_membership::{
     DetectorConfig, Incarnation, MemberId, TimingConfig, View, ViewCommand, ViewId,
 };
@@ -251,5 +251,70 @@ async fn silent_members_are_removed_a_batch_at_a_time() {
     assert_eq!(node.counters().removals_committed, 150);
     assert!(removed.has_incarnation(&MemberId::new("alive").unwrap(), Incarnation(1)));
     heartbeats.abort();
+    node.shutdown().await;
+}
+
+/// Joins `name` with the compact join; returns the answer's size, view id
+/// and whether it carried the view.
+async fn join_compact(target: SocketAddr, name: &str) -> (usize, ViewId, Option<View>) {
+    let answer = tcp_exchange(
+        target,
+        &Message::JoinCompact {
+            request_id: 11,
+            member: name,
+            incarnation: Incarnation(1),
+            address: "127.0.0.1:9",
+            roles: Vec::new(),
+        },
+    )
+    .await;
+    match Message::decode(&answer).unwrap() {
+        Message::JoinAccepted {
+            request_id,
+            view_id,
+            incarnation,
+            lease,
+            view,
+        } => {
+            assert_eq!(request_id, 11);
+            assert_eq!(incarnation, Incarnation(1));
+            assert_eq!(lease, timing().lease);
+            (answer.len(), view_id, view.map(|view| *view))
+        }
+        other => panic!("unexpected answer {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compact_join_answer_stays_small_in_a_large_group() {
+    let (_consensus, node) = oracle().await;
+    let target = node.local_addr();
+    // A small group: the view comes inline and holds the joiner.
+    let (_, id, view) = join_compact(target, "first").await;
+    let view = view.expect("a small view travels inline");
+    assert_eq!(view.id(), id);
+    assert!(view.member(&MemberId::new("first").unwrap()).is_some());
+
+    // Grow the group past the inline bound with plain joins.
+    let mut joins = tokio::task::JoinSet::new();
+    for index in 0..400 {
+        joins.spawn(async move { join(target, format!("bulk-{index:03}"), 1).await });
+    }
+    while let Some(joined) = joins.join_next().await {
+        joined.unwrap().unwrap();
+    }
+    let whole = node.views().borrow().json.len();
+    assert!(whole > JOIN_VIEW_INLINE_MAX, "the view is {whole} bytes");
+
+    // Now a join answers with the view id alone, and that view holds it.
+    let (size, id, view) = join_compact(target, "late").await;
+    assert!(view.is_none());
+    assert!(size < 64, "a compact answer of {size} bytes");
+    let committed = node.views().borrow().view.clone();
+    assert!(committed.id() >= id);
+    assert!(committed.member(&MemberId::new("late").unwrap()).is_some());
+    // A retried compact join is answered alike, without a new commit.
+    let (_, again, _) = join_compact(target, "late").await;
+    assert_eq!(again, id);
     node.shutdown().await;
 }

@@ -191,6 +191,7 @@ impl MembershipNode {
             counters: Arc::clone(&counters),
             request_timeout: config.request_timeout,
             idle_timeout: config.idle_timeout,
+            lease: config.detector.timing.lease,
         });
         tasks.push(tokio::spawn(requests::serve(
             tcp,

@@ -7,7 +7,11 @@
 //! the incarnation the view already holds is answered with the current view
 //! without a new commit, so a member may retry a join whose answer it lost.
 //! A JoinReply carries the committed view's JSON as encoded once for the
-//! whole batch.
+//! whole batch. A compact join (`JoinCompact`) is answered with
+//! `JoinAccepted`: the view id, the incarnation and the lease, and the view
+//! only while its JSON is at most [`crate::wire::JOIN_VIEW_INLINE_MAX`]
+//! bytes, so in a large group a join costs a few dozen bytes, not the
+//! whole view.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -21,7 +25,7 @@ use tokio::sync::{Semaphore, watch};
 use crate::consensus::{Consensus, ConsensusError, NodeInfo, OracleNodeId, Role};
 use crate::view::{Incarnation, MemberId, ServiceName, ViewCommand, ViewError};
 use crate::wire::frame::{PREFIX_LEN, frame_len};
-use crate::wire::{Message, RejectCode};
+use crate::wire::{JOIN_VIEW_INLINE_MAX, Message, RejectCode};
 
 use super::batch::ViewChanges;
 use super::handler::EncodedView;
@@ -37,6 +41,8 @@ pub(crate) struct RequestContext {
     pub(crate) counters: Arc<NodeCounters>,
     pub(crate) request_timeout: Duration,
     pub(crate) idle_timeout: Duration,
+    /// The lease the oracle grants (named in compact join answers).
+    pub(crate) lease: Duration,
 }
 
 /// Accepts connections until `shutdown` turns true.
@@ -192,7 +198,28 @@ pub(crate) async fn answer(body: &[u8], context: &RequestContext) -> Vec<u8> {
             incarnation,
             address,
             roles,
-        } => join(context, request_id, member, incarnation, address, &roles).await,
+        } => {
+            let request = JoinRequest {
+                request_id,
+                incarnation,
+                compact: false,
+            };
+            join(context, request, member, address, &roles).await
+        }
+        Message::JoinCompact {
+            request_id,
+            member,
+            incarnation,
+            address,
+            roles,
+        } => {
+            let request = JoinRequest {
+                request_id,
+                incarnation,
+                compact: true,
+            };
+            join(context, request, member, address, &roles).await
+        }
         Message::Leave {
             request_id,
             member,
@@ -212,20 +239,60 @@ pub(crate) async fn answer(body: &[u8], context: &RequestContext) -> Vec<u8> {
             rejected(
                 other.request_id(),
                 RejectCode::Unsupported,
-                "only Join, Leave and ViewRequest are served over TCP",
+                "only Join, JoinCompact, Leave and ViewRequest are served over TCP",
             )
         }
     }
 }
 
+/// What a join answer depends on besides the member's fields.
+#[derive(Clone, Copy)]
+struct JoinRequest {
+    request_id: u64,
+    incarnation: Incarnation,
+    /// Answer with `JoinAccepted` (the view inline only when small).
+    compact: bool,
+}
+
+/// The answer to a join committed in (or already held by) `view`: the
+/// whole view's JSON as encoded once per view change, or the compact form.
+fn join_answer(context: &RequestContext, request: JoinRequest, view: &EncodedView) -> Vec<u8> {
+    let mut out = Vec::new();
+    let encoded = if request.compact {
+        let inline = (view.json.len() <= JOIN_VIEW_INLINE_MAX).then_some(view.json.as_slice());
+        crate::wire::encode_join_accepted(
+            &mut out,
+            request.request_id,
+            view.id(),
+            request.incarnation,
+            context.lease,
+            inline,
+        )
+    } else {
+        crate::wire::encode_join_reply(&mut out, request.request_id, &view.json)
+    };
+    match encoded {
+        Ok(()) => out,
+        Err(error) => rejected(
+            request.request_id,
+            RejectCode::LimitExceeded,
+            &error.to_string(),
+        ),
+    }
+}
+
 async fn join(
     context: &RequestContext,
-    request_id: u64,
+    request: JoinRequest,
     member: &str,
-    incarnation: Incarnation,
     address: &str,
     roles: &[&str],
 ) -> Vec<u8> {
+    let JoinRequest {
+        request_id,
+        incarnation,
+        ..
+    } = request;
     let parsed = MemberId::new(member).and_then(|member| {
         roles
             .iter()
@@ -249,10 +316,7 @@ async fn join(
         && info.address == address
         && info.roles == roles
     {
-        return encode(&Message::JoinReply {
-            request_id,
-            view: Box::new(current.view.clone()),
-        });
+        return join_answer(context, request, &current);
     }
     let command = ViewCommand::Join {
         member,
@@ -266,11 +330,7 @@ async fn join(
                 .counters
                 .joins_committed
                 .fetch_add(1, Ordering::Relaxed);
-            let mut out = Vec::new();
-            match crate::wire::encode_join_reply(&mut out, request_id, &view.json) {
-                Ok(()) => out,
-                Err(error) => rejected(request_id, RejectCode::LimitExceeded, &error.to_string()),
-            }
+            join_answer(context, request, &view)
         }
         Err(error) => context.refused(request_id, error),
     }
