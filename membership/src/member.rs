@@ -63,6 +63,10 @@ pub struct MemberSession {
     lease: LeaseHolder,
     view: View,
     admitted: bool,
+    /// The view the oracle said admitted this incarnation (a compact join
+    /// answer); while the view held is older, membership is taken from
+    /// that answer.
+    joined_in: ViewId,
     next_heartbeat: Option<Timestamp>,
     next_request_id: u64,
     pending: BTreeMap<u64, LeaseRequest>,
@@ -86,6 +90,7 @@ impl MemberSession {
             lease: LeaseHolder::new(timing),
             view,
             admitted,
+            joined_in: ViewId::INITIAL,
             next_heartbeat: None,
             next_request_id: 0,
             pending: BTreeMap::new(),
@@ -116,10 +121,21 @@ impl MemberSession {
         &self.lease
     }
 
-    /// Whether this incarnation is in the newest view seen.
+    /// Records that the oracle committed this incarnation in view
+    /// `view_id` (a compact join answer, which carries no view in a large
+    /// group): until a view at least that new is seen, the session counts
+    /// as a member, so heartbeats are granted and acted on; it is primary
+    /// of nothing until it holds a view that names it.
+    pub fn admitted_in(&mut self, view_id: ViewId) {
+        self.admitted = true;
+        self.joined_in = self.joined_in.max(view_id);
+    }
+
+    /// Whether this incarnation is in the newest view seen, or was admitted
+    /// in a view newer than the one held ([`Self::admitted_in`]).
     #[must_use]
     pub fn is_member(&self) -> bool {
-        self.view.has_incarnation(&self.member, self.incarnation)
+        self.view.has_incarnation(&self.member, self.incarnation) || self.view.id() < self.joined_in
     }
 
     /// Whether the member may act at `now` (its clock): in the view and
@@ -132,7 +148,9 @@ impl MemberSession {
     /// Whether the member may act as primary of `service` at `now`.
     #[must_use]
     pub fn is_primary(&self, service: &ServiceName, now: Timestamp) -> bool {
-        self.can_act(now) && self.view.primary(service) == Some(&self.member)
+        self.can_act(now)
+            && self.view.has_incarnation(&self.member, self.incarnation)
+            && self.view.primary(service) == Some(&self.member)
     }
 
     /// When the next heartbeat is due (now, if none was sent yet).
@@ -177,7 +195,7 @@ impl MemberSession {
             self.view = view;
         }
         let request = self.pending.remove(&request_id);
-        if self.view.has_incarnation(&self.member, self.incarnation) {
+        if self.is_member() {
             self.admitted = true;
             return match (request, granted) {
                 (Some(request), Some(lease)) => {
@@ -212,6 +230,7 @@ impl MemberSession {
             self.incarnation = Incarnation(known.0.saturating_add(1));
             self.lease = LeaseHolder::new(self.timing);
             self.admitted = false;
+            self.joined_in = ViewId::INITIAL;
         }
         ReplyEvent::MustRejoin {
             incarnation: self.incarnation,
@@ -356,5 +375,51 @@ mod tests {
         assert_eq!(session.view(), &newer);
         assert!(session.can_act(Timestamp::from_millis(1)));
         assert!(!session.is_primary(&atc(), Timestamp::from_millis(1)));
+    }
+
+    #[test]
+    fn a_member_admitted_without_the_view_acts_but_is_primary_only_once_it_sees_it() {
+        let timing = TimingConfig::default();
+        let mut session = MemberSession::new(id("a"), Incarnation(1), timing, View::new());
+        session.admitted_in(ViewId(1));
+        assert!(session.is_member());
+        let r1 = session
+            .poll_heartbeat(Timestamp::ZERO)
+            .map_or(0, |r| r.request_id);
+        // A grant without a view: the admission stands in for it.
+        let event = session.on_reply(HeartbeatReply {
+            request_id: r1,
+            lease: Some(timing.lease),
+            view: None,
+        });
+        assert_eq!(event, ReplyEvent::Renewed);
+        assert!(session.can_act(Timestamp::from_millis(1)));
+        assert!(!session.is_primary(&atc(), Timestamp::from_millis(1)));
+        // The fetched view names it primary.
+        let r2 = session
+            .poll_heartbeat(Timestamp::from_millis(200))
+            .map_or(0, |r| r.request_id);
+        assert_eq!(
+            reply_to(&mut session, r2, Some(timing.lease), joined(1)),
+            ReplyEvent::Renewed
+        );
+        assert!(session.is_primary(&atc(), Timestamp::from_millis(201)));
+        // A view newer than the admission without it: excluded, rejoin.
+        let removed = joined(1)
+            .apply(&ViewCommand::Remove {
+                member: id("a"),
+                incarnation: Incarnation(1),
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        let r3 = session
+            .poll_heartbeat(Timestamp::from_millis(400))
+            .map_or(0, |r| r.request_id);
+        assert_eq!(
+            reply_to(&mut session, r3, None, removed),
+            ReplyEvent::MustRejoin {
+                incarnation: Incarnation(2)
+            }
+        );
+        assert!(!session.can_act(Timestamp::from_millis(401)));
     }
 }

@@ -15,6 +15,10 @@
 //!   that instant too.
 //! - [`Member::watch`] is a watch of the newest view (from heartbeat
 //!   replies, or fetched over TCP when a view is too large for a datagram).
+//!   The join itself asks for the compact answer (the view only when
+//!   small): in a large group the member starts from the id of the view
+//!   that admitted it and fetches that view at its first heartbeat reply;
+//!   until then it may act on its lease but is primary of nothing.
 //! - When a view shows this incarnation excluded, the session fences its
 //!   lease for good and the task rejoins with the next incarnation.
 //! - "Not leader" answers redirect the member to the leader they name; a
@@ -237,7 +241,7 @@ impl Member {
             return Err(ClientError::NoOracles);
         }
         let oracles = Arc::new(Oracles::new(config.oracles.clone(), config.request_timeout));
-        let (incarnation, view) = oracles
+        let admission = oracles
             .join(
                 &config.member,
                 config.incarnation,
@@ -245,8 +249,24 @@ impl Member {
                 &config.roles,
             )
             .await?;
+        if admission
+            .lease
+            .is_some_and(|lease| lease != config.timing.lease)
+        {
+            tracing::warn!(
+                oracle_lease_ms = admission.lease.map(|l| l.as_millis()),
+                member_lease_ms = config.timing.lease.as_millis(),
+                "membership: the oracle grants another lease than this member is configured with"
+            );
+        }
         let clock = MonotonicClock::new();
-        let session = MemberSession::new(config.member.clone(), incarnation, config.timing, view);
+        let mut session = MemberSession::new(
+            config.member.clone(),
+            admission.incarnation,
+            config.timing,
+            admission.view.unwrap_or_default(),
+        );
+        session.admitted_in(admission.view_id);
         let (views_tx, views) = watch::channel(session.view().clone());
         let (serving_tx, serving) = watch::channel(Serving::NotServing);
         let shared = Arc::new(Shared {
@@ -618,19 +638,23 @@ impl Heartbeats {
             )
             .await;
         match joined {
-            Ok((joined_as, view)) if joined_as == incarnation => {
-                self.install(view);
+            Ok(admission) if admission.incarnation == incarnation => {
+                if let Some(view) = admission.view {
+                    self.install(view);
+                }
+                self.shared.session().admitted_in(admission.view_id);
             }
-            Ok((joined_as, view)) => {
+            Ok(admission) => {
                 // The oracle knew a higher incarnation than the session
                 // computed: start a session at the one admitted.
                 let mut session = self.shared.session();
                 *session = MemberSession::new(
                     self.config.member.clone(),
-                    joined_as,
+                    admission.incarnation,
                     self.config.timing,
-                    view,
+                    admission.view.unwrap_or_default(),
                 );
+                session.admitted_in(admission.view_id);
             }
             Err(error) => tracing::warn!(%error, "membership: rejoin failed, retrying"),
         }

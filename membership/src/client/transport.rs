@@ -24,6 +24,20 @@ use super::ClientError;
 /// Most join attempts when the view keeps knowing a higher incarnation.
 const MAX_JOIN_ATTEMPTS: usize = 4;
 
+/// What a committed join told the member.
+#[derive(Debug)]
+pub(super) struct Admission {
+    /// The incarnation admitted.
+    pub(super) incarnation: Incarnation,
+    /// The view that committed it.
+    pub(super) view_id: ViewId,
+    /// That view, when the answer carried it (a small group, or an oracle
+    /// that answered the plain join).
+    pub(super) view: Option<View>,
+    /// The oracle's lease, when it said.
+    pub(super) lease: Option<Duration>,
+}
+
 /// The configured oracle nodes and the one believed to lead.
 #[derive(Debug)]
 pub(super) struct Oracles {
@@ -119,28 +133,67 @@ impl Oracles {
     }
 
     /// Joins at `incarnation` or, when the view remembers this id at that
-    /// incarnation or higher, at the next one above it.
+    /// incarnation or higher, at the next one above it. Asks for the
+    /// compact answer (the view only when small); an oracle that predates
+    /// it is asked again with the plain join.
     pub(super) async fn join(
         &self,
         member: &MemberId,
         incarnation: Incarnation,
         address: &str,
         roles: &BTreeSet<ServiceName>,
-    ) -> Result<(Incarnation, View), ClientError> {
+    ) -> Result<Admission, ClientError> {
         let roles: Vec<&str> = roles.iter().map(ServiceName::as_str).collect();
         let mut incarnation = incarnation;
+        let mut compact = true;
         for _ in 0..MAX_JOIN_ATTEMPTS {
-            let answer = self
-                .request(&Message::Join {
-                    request_id: self.request_id(),
+            let request_id = self.request_id();
+            let message = if compact {
+                Message::JoinCompact {
+                    request_id,
                     member: member.as_str(),
                     incarnation,
                     address,
                     roles: roles.clone(),
-                })
-                .await?;
+                }
+            } else {
+                Message::Join {
+                    request_id,
+                    member: member.as_str(),
+                    incarnation,
+                    address,
+                    roles: roles.clone(),
+                }
+            };
+            let answer = self.request(&message).await?;
             match Message::decode(&answer)? {
-                Message::JoinReply { view, .. } => return Ok((incarnation, *view)),
+                Message::JoinAccepted {
+                    view_id,
+                    lease,
+                    view,
+                    ..
+                } => {
+                    return Ok(Admission {
+                        incarnation,
+                        view_id,
+                        view: view.map(|view| *view),
+                        lease: Some(lease),
+                    });
+                }
+                Message::JoinReply { view, .. } => {
+                    return Ok(Admission {
+                        incarnation,
+                        view_id: view.id(),
+                        view: Some(*view),
+                        lease: None,
+                    });
+                }
+                // An oracle older than the compact join.
+                Message::Rejected {
+                    code: RejectCode::Invalid,
+                    reason,
+                    ..
+                } if compact && reason.contains("kind 11") => compact = false,
                 Message::Rejected {
                     code: RejectCode::StaleIncarnation,
                     ..
