@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use ithaca_membership::wire::frame::{PREFIX_LEN, encode_frame, frame_len};
 use ithaca_membership::wire::{HeartbeatStatus, MAX_DATAGRAM, Message};
-use ithaca_membership::{Incarnation, TimingConfig, View, ViewId};
+use ithaca_membership::{Incarnation, TimingConfig, ViewId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{Semaphore, mpsc};
@@ -486,7 +486,6 @@ async fn join_all(
     names: Vec<String>,
     joined: mpsc::Sender<usize>,
 ) -> Result<(ViewId, Vec<u32>), LoadError> {
-    let join_reply_kind = join_reply_kind();
     let permits = Arc::new(Semaphore::new(config.join_concurrency.max(1)));
     let mut joins = JoinSet::new();
     let mut durations = Vec::with_capacity(names.len());
@@ -501,7 +500,7 @@ async fn join_all(
         joins.spawn(async move {
             let _permit = permit;
             let started = Instant::now();
-            let result = join_one(oracle, &name, index, join_reply_kind).await;
+            let result = join_one(oracle, &name, index).await;
             let micros = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
             if result.is_ok() {
                 let _ = joined.send(index).await;
@@ -522,19 +521,6 @@ async fn join_all(
         .await
         .unwrap_or(ViewId::INITIAL);
     Ok((view, durations))
-}
-
-/// The kind byte of a join reply, read off one the codec encodes (so the
-/// generator need not decode the whole view every join answers with).
-fn join_reply_kind() -> Option<u8> {
-    let mut out = Vec::new();
-    Message::JoinReply {
-        request_id: 0,
-        view: Box::new(View::default()),
-    }
-    .encode(&mut out)
-    .ok()?;
-    out.get(3).copied()
 }
 
 async fn exchange(oracle: SocketAddr, message: &Message<'_>) -> Result<Vec<u8>, String> {
@@ -564,15 +550,12 @@ async fn exchange(oracle: SocketAddr, message: &Message<'_>) -> Result<Vec<u8>, 
         .unwrap_or_else(|_| Err("no answer in time".to_owned()))
 }
 
-async fn join_one(
-    oracle: SocketAddr,
-    name: &str,
-    index: usize,
-    join_reply_kind: Option<u8>,
-) -> Result<(), String> {
+/// Joins one member with the compact join a real member sends (the
+/// answer carries the view only in a small group).
+async fn join_one(oracle: SocketAddr, name: &str, index: usize) -> Result<(), String> {
     let answer = exchange(
         oracle,
-        &Message::Join {
+        &Message::JoinCompact {
             request_id: u64::try_from(index).unwrap_or(0).saturating_add(1),
             member: name,
             incarnation: Incarnation(1),
@@ -581,10 +564,8 @@ async fn join_one(
         },
     )
     .await?;
-    if answer.get(..2) == Some(b"IM") && answer.get(3).copied() == join_reply_kind {
-        return Ok(());
-    }
     match Message::decode(&answer) {
+        Ok(Message::JoinAccepted { .. }) => Ok(()),
         Ok(Message::Rejected { reason, code, .. }) => {
             Err(format!("refused ({}): {reason}", code.as_str()))
         }
