@@ -19,6 +19,7 @@ use ithaca_membership::consensus::{
     start,
 };
 use ithaca_membership::{Incarnation, MemberId, ServiceName, View, ViewCommand, ViewId};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -140,12 +141,37 @@ async fn run_proxy(
         let target = targets.lock().ok().and_then(|t| t.get(&id).copied());
         let Some(target) = target else { continue };
         tokio::spawn(async move {
-            let Ok(mut outbound) = TcpStream::connect(target).await else {
+            let Ok(outbound) = TcpStream::connect(target).await else {
                 return;
             };
-            let mut inbound = inbound;
+            let (from_reader, from_writer) = inbound.into_split();
+            let (to_reader, to_writer) = outbound.into_split();
+            // Each chunk is checked against the cuts after it is read and
+            // before it is written, so nothing a node sends after a cut was
+            // made crosses it (a copy task that had not yet noticed the cut
+            // could otherwise forward it).
+            let forward = |mut reader: tokio::net::tcp::OwnedReadHalf,
+                           mut writer: tokio::net::tcp::OwnedWriteHalf| {
+                let cuts = cuts.clone();
+                async move {
+                    let mut buffer = vec![0u8; 64 * 1024];
+                    loop {
+                        let Ok(n) = reader.read(&mut buffer).await else {
+                            return;
+                        };
+                        if n == 0 || cut(&cuts.borrow()) {
+                            return;
+                        }
+                        let Some(chunk) = buffer.get(..n) else { return };
+                        if writer.write_all(chunk).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            };
             tokio::select! {
-                _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                () = forward(from_reader, to_writer) => {}
+                () = forward(to_reader, from_writer) => {}
                 _ = cuts.wait_for(|c| cut(c)) => {}
             }
         });
