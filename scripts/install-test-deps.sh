@@ -8,8 +8,9 @@
 #
 # - Debian packages: the PostgreSQL server (throwaway clusters in tests), omniORB
 #   (CORBA interop), gSOAP and wrk (benchmarks), xmllint, JAX-WS (`wsimport`,
-#   whose generated client gateway/tests/soap_rich.rs compiles), a JDK, and
-#   Chromium with chromedriver (the operator page's browser test, gateway/tests/ui.rs).
+#   whose generated client gateway/tests/soap_rich.rs compiles), a JDK,
+#   Chromium with chromedriver (the operator page's browser test, gateway/tests/ui.rs),
+#   and libfaketime (oracle clocks running fast, gateway/tests/membership_oracle_faults.rs).
 # - A Python venv in .interop/venv with zeep, suds-community, prometheus_client
 #   and omniORBpy (salome-omniorb).
 # - node `soap` in tests/interop/node/node_modules (from its package-lock.json).
@@ -27,6 +28,7 @@ apt_packages=(
     jaxws libjaxws-java default-jdk-headless
     python3-venv
     chromium chromium-driver
+    faketime
 )
 
 missing=()
