@@ -1,7 +1,9 @@
 //! Oracle groups of several nodes over real TCP on loopback: election,
 //! commits through a majority, leader loss, a follower catching up after a
-//! restart, oracle membership changes through joint consensus, and a
-//! partitioned leader that can neither commit nor stay certain.
+//! restart, oracle membership changes through joint consensus, a
+//! partitioned leader that can neither commit nor stay certain, and a
+//! partitioned follower that (with pre-vote) never bumps its term, so it
+//! catches up after healing without deposing the leader's term.
 //!
 //! Every node listens on its own loopback address `127.0.0.(10+id)` and
 //! dials peers from it; peers reach node `id` through a small fault proxy at
@@ -702,4 +704,47 @@ async fn a_follower_left_far_behind_catches_up_from_a_snapshot() {
         .start(group.config(follower, 3, Bootstrap::Initialize))
         .await;
     group.assert_converged(ViewId(total)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_isolated_follower_never_bumps_its_term_and_catches_up_after_healing() {
+    let group = Group::new(3, 3).await;
+    group.commit(join("a", 1)).await;
+    group.assert_converged(ViewId(1)).await;
+    let leader = group.leader(&[1, 2, 3]).await;
+    let follower = [1, 2, 3].into_iter().find(|id| *id != leader).unwrap_or(1);
+    let rest: Vec<u64> = [1, 2, 3].into_iter().filter(|id| *id != follower).collect();
+    let term_before = group.node(follower).status().term;
+
+    group.net.isolate(follower);
+    // The majority commits without it.
+    let second = group.commit_among(&rest, join("b", 1)).await;
+    let third = group.commit_among(&rest, join("c", 1)).await;
+    assert_eq!(third.id(), ViewId(3));
+    assert!(second.id() < third.id());
+    // Many election timeouts (150-300 ms) pass. With pre-vote, the cut-off
+    // follower asks whether it could win before it starts an election;
+    // nobody answers, so it never starts one: its term stays, and healing
+    // does not force the majority's leader out with a higher term.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let cut_off = group.node(follower).status();
+    assert_eq!(cut_off.term, term_before, "{cut_off:?}");
+    assert_ne!(cut_off.role, Role::Leader, "{cut_off:?}");
+    assert!(cut_off.view_id < ViewId(3), "{cut_off:?}");
+
+    group.net.heal();
+    let view = group.assert_converged(ViewId(3)).await;
+    assert_eq!(view, third);
+    let majority_term = rest
+        .iter()
+        .map(|id| group.node(*id).status().term)
+        .max()
+        .unwrap_or(0);
+    eventually("the healed follower takes the majority's term", || {
+        group.node(follower).status().term >= majority_term
+    })
+    .await;
+    let fourth = group.commit(join("d", 1)).await;
+    assert_eq!(fourth.id(), ViewId(4));
+    group.assert_converged(ViewId(4)).await;
 }
