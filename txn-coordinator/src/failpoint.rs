@@ -20,6 +20,9 @@
 //! - `coordinator.after_last_committed`: every participant answered
 //!   Committed and the decision record is about to be dropped from the
 //!   log (it is still there).
+//! - `subordinate.after_prepared_write`: a subordinate transaction's
+//!   prepared record (its prepared participants and its superior) is
+//!   durable in the log, and `Prepared` has not been sent to the superior.
 //! - `participant.after_prepared`: `PREPARE TRANSACTION` returned, the
 //!   branch is durably prepared, and `Prepared` has not been sent.
 //!
@@ -40,13 +43,17 @@ pub const COORDINATOR_MID_COMMIT_FANOUT: &str = "coordinator.mid_commit_fanout";
 pub const COORDINATOR_AFTER_LAST_COMMITTED: &str = "coordinator.after_last_committed";
 /// The branch is durably prepared; `Prepared` has not been sent.
 pub const PARTICIPANT_AFTER_PREPARED: &str = "participant.after_prepared";
+/// A subordinate's prepared record is durable; `Prepared` has not been
+/// sent to its superior.
+pub const SUBORDINATE_AFTER_PREPARED_WRITE: &str = "subordinate.after_prepared_write";
 
 /// Every failpoint there is.
-pub const POINTS: [&str; 4] = [
+pub const POINTS: [&str; 5] = [
     COORDINATOR_AFTER_DECISION_WRITE,
     COORDINATOR_MID_COMMIT_FANOUT,
     COORDINATOR_AFTER_LAST_COMMITTED,
     PARTICIPANT_AFTER_PREPARED,
+    SUBORDINATE_AFTER_PREPARED_WRITE,
 ];
 
 /// The most points one variable may arm (there are only [`POINTS`]).

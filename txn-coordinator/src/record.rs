@@ -18,6 +18,17 @@ impl fmt::Display for TxId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ParticipantId(pub u32);
 
+impl ParticipantId {
+    /// The number reserved for a subordinate transaction's superior
+    /// coordinator: in a subordinate's prepared record (see
+    /// [`DecisionRecord::superior`]) the participant with this number is
+    /// the superior's coordinator protocol endpoint, where Prepared is
+    /// resent after a restart, and in the correlation of the subordinate's
+    /// participant endpoint it names the superior as the sender. Real
+    /// registrations are numbered from 0 and bounded far below it.
+    pub const SUPERIOR: Self = Self(u32::MAX);
+}
+
 impl fmt::Display for ParticipantId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
@@ -56,12 +67,31 @@ pub struct DecidedParticipant {
 
 /// The one record presumed abort forces per committed transaction: the
 /// transaction and every durable participant that voted Prepared.
+///
+/// A subordinate coordinator (interposition) writes the same record before
+/// it tells its superior Prepared, with one more entry: the superior's
+/// coordinator protocol endpoint under [`ParticipantId::SUPERIOR`]. Such a
+/// record is not a decision: it is the subordinate's prepared state, and
+/// the outcome stays the superior's to give.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecisionRecord {
-    /// The transaction decided to commit.
+    /// The transaction decided to commit (or the subordinate transaction
+    /// prepared).
     pub tx: TxId,
-    /// The prepared durable participants, each still owed a Commit.
+    /// The prepared durable participants, each still owed a Commit (and,
+    /// in a subordinate's record, the superior).
     pub participants: Vec<DecidedParticipant>,
+}
+
+impl DecisionRecord {
+    /// The superior's endpoint when this is a subordinate's prepared
+    /// record, `None` for a commit decision.
+    pub fn superior(&self) -> Option<&EndpointRef> {
+        self.participants
+            .iter()
+            .find(|p| p.id == ParticipantId::SUPERIOR)
+            .map(|p| &p.endpoint)
+    }
 }
 
 /// What went wrong with a participant's outcome, kept for an operator.

@@ -10,7 +10,14 @@
 //! produces exactly one [`Command::ForceLog`] and sends no Commit (and no
 //! Committed to the initiator) before [`Coordinator::handle_log_written`]
 //! reports it durable; an abort or an all-ReadOnly transaction logs nothing.
+//!
+//! A transaction may be a **subordinate** of another coordinator
+//! (interposition, WS-Coordination's `CurrentContext`): see
+//! [`subordinate`] for what changes then (its superior's Prepare, Commit
+//! and Rollback drive it, and it answers Prepared only once its own
+//! prepared state is durable).
 
+pub mod subordinate;
 mod table;
 
 #[cfg(test)]
@@ -19,6 +26,7 @@ mod tests;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+pub use subordinate::{FromSuperior, ToSuperior};
 pub use table::{
     CompletionEffect, CompletionState, Fault, Inbound, Outbound, Protocol, Transition, TwoPcState,
     TxEffect, completion, two_pc,
@@ -122,6 +130,16 @@ pub enum Command {
     /// Call [`Coordinator::handle_timeout`] at this time (replaces any
     /// earlier timer).
     SetTimer(Instant),
+    /// A subordinate transaction's message to its superior coordinator
+    /// (sent as participant [`ParticipantId::SUPERIOR`]).
+    NotifySuperior {
+        /// The (subordinate) transaction.
+        tx: TxId,
+        /// The superior's coordinator protocol endpoint.
+        endpoint: EndpointRef,
+        /// Prepared, ReadOnly, Committed or Aborted.
+        message: ToSuperior,
+    },
 }
 
 /// Where a transaction is in its life.
@@ -142,6 +160,10 @@ pub enum Phase {
     Committed,
     /// Rolled back.
     Aborted,
+    /// A subordinate transaction whose participants all voted: its
+    /// prepared state is durable and its superior was told Prepared. Only
+    /// the superior's Commit or Rollback moves it on (no expiry).
+    Prepared,
 }
 
 impl Phase {
@@ -173,6 +195,8 @@ struct Participant {
 #[derive(Debug)]
 struct Transaction {
     phase: Phase,
+    /// For a subordinate transaction: its superior.
+    superior: Option<subordinate::SuperiorLink>,
     expires: Option<Instant>,
     participants: Vec<Participant>,
     next_id: u32,
@@ -192,6 +216,7 @@ impl Transaction {
     fn new(expires: Option<Instant>) -> Self {
         Self {
             phase: Phase::Active,
+            superior: None,
             expires,
             participants: Vec::new(),
             next_id: 0,
@@ -258,6 +283,9 @@ pub struct TransactionView {
     pub logged: bool,
     /// Every registration, in registration order.
     pub participants: Vec<ParticipantView>,
+    /// For a subordinate transaction: its superior's coordinator protocol
+    /// endpoint (once registered there).
+    pub superior: Option<EndpointRef>,
 }
 
 /// Counters kept by the engine since it was made.
@@ -339,6 +367,7 @@ impl Coordinator {
             phase: t.phase,
             expires: t.expires,
             logged: t.logged,
+            superior: t.superior.as_ref().and_then(|s| s.endpoint.clone()),
             participants: t
                 .participants
                 .iter()
@@ -424,6 +453,7 @@ impl Coordinator {
         let allowed = match protocol {
             Protocol::Completion => {
                 t.phase == Phase::Active
+                    && t.superior.is_none()
                     && !t
                         .participants
                         .iter()
@@ -573,13 +603,29 @@ impl Coordinator {
         let Some(t) = self.txs.get_mut(tx) else {
             return;
         };
+        if t.phase == Phase::Aborted && t.superior.is_some() {
+            // The superior rolled back while the prepared record was being
+            // written: drop the record again, and the transaction after its
+            // linger.
+            if durable {
+                self.commands.push_back(Command::ForgetLog(tx.clone()));
+            }
+            t.drop_at.get_or_insert(now + self.config.linger);
+            self.reschedule(tx);
+            self.update_timer();
+            return;
+        }
         if t.phase != Phase::Logging {
             return;
         }
         if durable {
             t.logged = true;
             t.relog = false;
-            self.commit(tx, now);
+            if t.superior.is_some() {
+                self.tell_superior_prepared(tx, now);
+            } else {
+                self.commit(tx, now);
+            }
         } else {
             t.relog = true;
             t.resend_at = Some(now + resend_after);
@@ -595,6 +641,10 @@ impl Coordinator {
     pub fn handle_log_loaded(&mut self, records: Vec<DecisionRecord>, now: Instant) {
         for record in records {
             if self.txs.contains_key(&record.tx) {
+                continue;
+            }
+            if record.superior().is_some() {
+                self.load_subordinate(record, now);
                 continue;
             }
             let mut t = Transaction::new(None);
@@ -713,6 +763,11 @@ impl Coordinator {
                         endpoint,
                         kind,
                     }));
+                if let Some(link) = &mut t.superior
+                    && t.phase == Phase::Committing
+                {
+                    link.heuristic = true;
+                }
                 if kind == HeuristicKind::InconsistentInternalState && t.phase.undecided() {
                     self.abort(tx, now);
                 }
@@ -778,7 +833,11 @@ impl Coordinator {
                     endpoint: p.endpoint.clone(),
                 })
                 .collect();
-            if prepared.is_empty() {
+            if let Some(superior) = &t.superior {
+                // A subordinate: its superior decides.
+                let superior = superior.endpoint.clone();
+                self.subordinate_voted(tx, prepared, superior, now);
+            } else if prepared.is_empty() {
                 // Nothing durable to remember: presumed abort needs no log.
                 self.commit(tx, now);
             } else {
@@ -800,6 +859,7 @@ impl Coordinator {
             if t.logged {
                 self.commands.push_back(Command::ForgetLog(tx.clone()));
             }
+            self.tell_superior(tx, ToSuperior::Committed);
         }
         let Some(t) = self.txs.get_mut(tx) else {
             return;
@@ -850,19 +910,39 @@ impl Coordinator {
     }
 
     /// Rolls back an undecided transaction: Rollback to every participant
-    /// still in the protocol, Aborted to the initiator. Nothing is logged.
+    /// still in the protocol, Aborted to the initiator (or to the
+    /// superior). Nothing is logged.
     fn abort(&mut self, tx: &TxId, now: Instant) {
+        self.roll_back(tx, now, false);
+    }
+
+    /// [`Self::abort`]; with `superior_said`, also a subordinate that is
+    /// writing or has written its prepared record (only its superior's
+    /// Rollback may end those; the record is dropped).
+    fn roll_back(&mut self, tx: &TxId, now: Instant, superior_said: bool) {
         let linger = self.config.linger;
         let Some(t) = self.txs.get_mut(tx) else {
             return;
         };
-        if !t.phase.undecided() {
+        let prepared_subordinate = superior_said
+            && t.superior.is_some()
+            && matches!(t.phase, Phase::Logging | Phase::Prepared);
+        if !t.phase.undecided() && !prepared_subordinate {
             return;
+        }
+        // A prepared-record write still in flight: keep the transaction
+        // until it is reported, so a record that lands is dropped again.
+        let writing = t.phase == Phase::Logging && !t.relog;
+        // A record written, or one whose write failed (it may have landed
+        // all the same): drop it.
+        let maybe_logged = t.logged || (t.phase == Phase::Logging && t.relog);
+        if maybe_logged && t.superior.is_some() {
+            self.commands.push_back(Command::ForgetLog(tx.clone()));
         }
         self.stats.aborts += 1;
         t.phase = Phase::Aborted;
         t.resend_at = None;
-        t.drop_at = Some(now + linger);
+        t.drop_at = (!writing).then_some(now + linger);
         for p in &mut t.participants {
             match p.protocol {
                 Protocol::Completion => {
@@ -895,6 +975,7 @@ impl Coordinator {
                 }
             }
         }
+        self.tell_superior(tx, ToSuperior::Aborted);
     }
 
     fn on_deadline(&mut self, tx: &TxId, now: Instant) {
@@ -918,7 +999,7 @@ impl Coordinator {
             Phase::Logging if t.relog => {
                 t.relog = false;
                 t.resend_at = None;
-                let participants = t
+                let mut participants: Vec<DecidedParticipant> = t
                     .participants
                     .iter()
                     .filter(|p| {
@@ -930,11 +1011,18 @@ impl Coordinator {
                         endpoint: p.endpoint.clone(),
                     })
                     .collect();
+                if let Some(endpoint) = t.superior.as_ref().and_then(|s| s.endpoint.clone()) {
+                    participants.push(DecidedParticipant {
+                        id: ParticipantId::SUPERIOR,
+                        endpoint,
+                    });
+                }
                 self.commands.push_back(Command::ForceLog(DecisionRecord {
                     tx: tx.clone(),
                     participants,
                 }));
             }
+            Phase::Prepared => self.resend_to_superior(tx),
             Phase::PreparingVolatile | Phase::PreparingDurable | Phase::Committing => {
                 let (state, message) = if t.phase == Phase::Committing {
                     (TwoPcState::Committing, Outbound::Commit)

@@ -246,6 +246,8 @@ mod tables {
 
 mod interleavings;
 mod scenarios;
+mod subordinate;
+mod subordinate_interleavings;
 
 /// A small harness around one engine: the current time and every command.
 pub(super) struct Harness {

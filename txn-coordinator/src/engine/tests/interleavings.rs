@@ -240,6 +240,9 @@ impl World {
                 Command::ForgetLog(tx) => {
                     self.stored.remove(&tx);
                 }
+                Command::NotifySuperior { .. } => {
+                    panic!("a top-level transaction has no superior")
+                }
             }
         }
         // The driver is never asked to sleep past work the engine has.
