@@ -6,7 +6,9 @@
 //! A transaction is **in doubt** while at least one durable participant
 //! has voted Prepared and has not yet acknowledged the outcome: it holds
 //! locks in that participant's database until the coordinator's Commit or
-//! Rollback reaches it.
+//! Rollback reaches it. A subordinate transaction (interposition) is in
+//! doubt from its phase `prepared` on, even with no durable participant:
+//! it has promised its superior Prepared and waits for its decision.
 
 use serde::{Deserialize, Serialize};
 
@@ -78,6 +80,9 @@ pub enum PhaseName {
     Committed,
     /// Rolled back.
     Aborted,
+    /// A subordinate transaction prepared and waiting for its superior's
+    /// decision (in doubt).
+    Prepared,
 }
 
 impl From<Phase> for PhaseName {
@@ -90,6 +95,7 @@ impl From<Phase> for PhaseName {
             Phase::Committing => Self::Committing,
             Phase::Committed => Self::Committed,
             Phase::Aborted => Self::Aborted,
+            Phase::Prepared => Self::Prepared,
         }
     }
 }
@@ -127,6 +133,10 @@ pub struct TransactionSummary {
     pub owner: String,
     /// Its registrations.
     pub participants: Vec<ParticipantSummary>,
+    /// For a subordinate transaction (interposition): the address of its
+    /// superior coordinator's protocol endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superior: Option<String>,
 }
 
 /// A heuristic outcome kept in the log for an operator.
@@ -206,13 +216,14 @@ fn completion_name(state: CompletionState) -> &'static str {
 
 /// Whether a transaction is in doubt (see the module docs).
 pub fn in_doubt(view: &TransactionView) -> bool {
-    view.participants.iter().any(|p| {
-        p.protocol == Protocol::Durable2Pc
-            && matches!(
-                p.two_pc,
-                Some(TwoPcState::PreparedSuccess | TwoPcState::Committing)
-            )
-    })
+    view.phase == Phase::Prepared
+        || view.participants.iter().any(|p| {
+            p.protocol == Protocol::Durable2Pc
+                && matches!(
+                    p.two_pc,
+                    Some(TwoPcState::PreparedSuccess | TwoPcState::Committing)
+                )
+        })
 }
 
 /// The summary of one engine view; `expires_in_ms` is computed by the
@@ -230,6 +241,7 @@ pub fn summarize(
         logged: view.logged,
         expires_in_ms,
         owner: owner.to_owned(),
+        superior: view.superior.as_ref().map(|s| s.address.clone()),
         participants: view
             .participants
             .iter()

@@ -99,6 +99,50 @@ async fn append_then_reload_after_reopen<B: Backend>(b: &B) {
     b.close(log).await;
 }
 
+/// A subordinate's prepared record names its superior under the reserved
+/// participant number `u32::MAX`: it round-trips, and stays while its local
+/// participants are marked done (only forgetting drops it).
+async fn a_subordinate_prepared_record_keeps_its_superior<B: Backend>(b: &B) {
+    let log = b.open("node-a").await;
+    let mut prepared = record("urn:uuid:sub", &[0, 1]);
+    prepared.participants.push(DecidedParticipant {
+        id: ParticipantId::SUPERIOR,
+        endpoint: EndpointRef {
+            address: "https://superior.example/wsat/2pc".to_owned(),
+            reference_parameters: "<ic:Correlation xmlns:ic=\"urn:x\" tx=\"urn:uuid:top\"/>"
+                .to_owned(),
+        },
+    });
+    log.append_decisions(std::slice::from_ref(&prepared))
+        .await
+        .unwrap();
+    b.close(log).await;
+    let log = b.open("node-a").await;
+    let loaded = log.load_unfinished().await.unwrap();
+    assert_eq!(loaded, vec![prepared.clone()]);
+    assert_eq!(
+        loaded[0].superior().map(|s| s.address.as_str()),
+        Some("https://superior.example/wsat/2pc")
+    );
+    let tx = prepared.tx.clone();
+    log.apply_lazy(
+        &[
+            (tx.clone(), ParticipantId(0)),
+            (tx.clone(), ParticipantId(1)),
+        ],
+        &[],
+    )
+    .await
+    .unwrap();
+    let loaded = log.load_unfinished().await.unwrap();
+    assert_eq!(loaded.len(), 1);
+    assert!(loaded[0].superior().is_some());
+    assert_eq!(loaded[0].participants.len(), 1);
+    log.forget(&tx).await.unwrap();
+    assert_eq!(log.load_unfinished().await.unwrap(), vec![]);
+    b.close(log).await;
+}
+
 async fn appending_again_is_a_no_op<B: Backend>(b: &B) {
     let log = b.open("node-a").await;
     let one = record("urn:uuid:1", &[0, 1]);
@@ -394,6 +438,7 @@ macro_rules! suite {
 
 suite!(
     append_then_reload_after_reopen,
+    a_subordinate_prepared_record_keeps_its_superior,
     appending_again_is_a_no_op,
     done_participants_and_forgotten_decisions_are_not_reloaded,
     a_batch_of_lazy_updates_applies_together,

@@ -23,7 +23,10 @@ use super::metrics::{Counters, DriverMetrics, names, phase};
 use super::sink::{Message, Notification, NotificationSink};
 use super::takeover::TakeoverAuthority;
 use crate::admin::{self, HeuristicSummary, Snapshot, StateFilter, TransactionSummary};
-use crate::engine::{Command, Coordinator, Fault, Inbound, Outbound, Outcome, Phase, Protocol};
+use crate::engine::{
+    Command, Coordinator, Fault, FromSuperior, Inbound, Outbound, Outcome, Phase, Protocol,
+    ToSuperior,
+};
 use crate::log::{CoordinatorLog, FencingToken, GroupCommit, InstanceId, LogError};
 use crate::record::{DecisionRecord, EndpointRef, ParticipantId, TxId};
 
@@ -259,6 +262,14 @@ impl CoordinatorService {
     /// CannotCreateContext while the store is down, before the log is
     /// loaded, at capacity, once fenced or after shutdown.
     pub fn create(&self, expires: Option<Duration>) -> Result<TxId, DriverError> {
+        self.create_with(expires, false)
+    }
+
+    fn create_with(
+        &self,
+        expires: Option<Duration>,
+        subordinate: bool,
+    ) -> Result<TxId, DriverError> {
         let refuse = |reason: &str| DriverError::CannotCreateContext {
             reason: reason.to_owned(),
         };
@@ -285,12 +296,17 @@ impl CoordinatorService {
             if state.shut_down {
                 return Err(DriverError::ShutDown);
             }
-            state
-                .engine
-                .handle_create(tx.clone(), expires.map(|e| at + e), at)
-                .map_err(|fault| {
-                    DriverError::from_fault(fault, &tx, "the coordinator is at capacity")
-                })
+            let expires = expires.map(|e| at + e);
+            let created = if subordinate {
+                state
+                    .engine
+                    .handle_create_subordinate(tx.clone(), expires, at)
+            } else {
+                state.engine.handle_create(tx.clone(), expires, at)
+            };
+            created.map_err(|fault| {
+                DriverError::from_fault(fault, &tx, "the coordinator is at capacity")
+            })
         })?;
         Ok(tx)
     }
@@ -388,6 +404,76 @@ impl CoordinatorService {
             state
                 .engine
                 .handle_message(tx, from, protocol, reply_to, message, at);
+            Ok(if known {
+                Delivered::Handled
+            } else {
+                Delivered::UnknownTransaction
+            })
+        })
+    }
+
+    /// Activation with a `CurrentContext` (interposition): a new
+    /// subordinate transaction, like [`Self::create`]. The caller then
+    /// registers it with the superior for Durable2PC and hands the
+    /// superior's answer to [`Self::superior_registered`], or gives it up
+    /// with [`Self::abandon`] when that registration failed.
+    pub fn create_subordinate(&self, expires: Option<Duration>) -> Result<TxId, DriverError> {
+        self.create_with(expires, true)
+    }
+
+    /// The superior accepted the subordinate `tx`'s registration: its
+    /// coordinator protocol endpoint (where Prepared, ReadOnly, Committed
+    /// and Aborted go). InvalidState when `tx` is not a subordinate
+    /// transaction waiting for it (expired meanwhile, say).
+    pub fn superior_registered(&self, tx: &TxId, superior: EndpointRef) -> Result<(), DriverError> {
+        self.inner.with_engine(|state| {
+            if state.engine.handle_superior_registered(tx, superior) {
+                Ok(())
+            } else {
+                Err(DriverError::from_fault(
+                    Fault::InvalidState,
+                    tx,
+                    "not a subordinate transaction waiting for its superior",
+                ))
+            }
+        })
+    }
+
+    /// Gives up a subordinate transaction whose registration with its
+    /// superior failed: it is rolled back (its superior is not told, as it
+    /// never knew it).
+    pub fn abandon(&self, tx: &TxId) {
+        let at = now();
+        self.inner.with_engine(|state| {
+            state.engine.handle_subordinate_abandoned(tx, at);
+        });
+    }
+
+    /// A message from the superior coordinator to the subordinate
+    /// transaction `tx` (received at the subordinate's participant
+    /// endpoint); `reply_to` is the superior's `wsa:ReplyTo`, where answers
+    /// about a transaction this coordinator does not hold go.
+    ///
+    /// [`DriverError::Recovering`] for an unknown transaction before the
+    /// log is loaded (the superior resends).
+    pub fn deliver_from_superior(
+        &self,
+        tx: &TxId,
+        message: FromSuperior,
+        reply_to: Option<EndpointRef>,
+    ) -> Result<Delivered, DriverError> {
+        let at = now();
+        self.inner.with_engine(|state| {
+            if state.shut_down {
+                return Err(DriverError::ShutDown);
+            }
+            let known = state.engine.phase(tx).is_some();
+            if !known && !state.engine.is_loaded() {
+                return Err(DriverError::Recovering);
+            }
+            state
+                .engine
+                .handle_superior_message(tx, message, reply_to, at);
             Ok(if known {
                 Delivered::Handled
             } else {
@@ -656,6 +742,29 @@ impl Inner {
                         },
                     }
                 }
+                Command::NotifySuperior {
+                    tx,
+                    endpoint,
+                    message,
+                } => Action::Send {
+                    to: endpoint,
+                    notification: Notification {
+                        tx,
+                        participant: Some(ParticipantId::SUPERIOR),
+                        protocol: Some(Protocol::Durable2Pc),
+                        message: match message {
+                            ToSuperior::Prepared => Message::Prepared,
+                            ToSuperior::ReadOnly => Message::ReadOnly,
+                            ToSuperior::Replay => Message::Replay,
+                            ToSuperior::Committed => Message::Committed,
+                            ToSuperior::Aborted => Message::Aborted,
+                            ToSuperior::InconsistentInternalState => {
+                                Message::Fault(Fault::InconsistentInternalState)
+                            }
+                        },
+                        attempt: 1,
+                    },
+                },
                 Command::ForceLog(record) => Action::ForceLog(record),
                 Command::ParticipantDone { tx, participant } => {
                     Action::Lazy(LazyOp::Done(owner(state, &tx), tx, participant))
@@ -950,6 +1059,7 @@ async fn send_with_retries(
 /// a failure holds the decision back (the engine retries it on its timer).
 async fn force_decision(inner: Arc<Inner>, record: DecisionRecord) {
     let tx = record.tx.clone();
+    let subordinate = record.superior().is_some();
     let started = Instant::now();
     let result = inner.writer.append(record).await;
     match &result {
@@ -966,8 +1076,13 @@ async fn force_decision(inner: Arc<Inner>, record: DecisionRecord) {
     inner.store_result(&result);
     let durable = result.is_ok();
     if durable {
-        // The decision is in the log; no Commit has gone out yet.
-        crate::failpoint::hit(crate::failpoint::COORDINATOR_AFTER_DECISION_WRITE);
+        if subordinate {
+            // The prepared record is in the log; Prepared is not sent.
+            crate::failpoint::hit(crate::failpoint::SUBORDINATE_AFTER_PREPARED_WRITE);
+        } else {
+            // The decision is in the log; no Commit has gone out yet.
+            crate::failpoint::hit(crate::failpoint::COORDINATOR_AFTER_DECISION_WRITE);
+        }
     }
     let at = now();
     inner.with_engine(|state| {

@@ -16,10 +16,20 @@ pub enum Message {
     Commit,
     /// 2PC, to a participant: `Rollback`.
     Rollback,
-    /// Completion, to the initiator: `Committed`.
+    /// Completion, to the initiator (or, from a subordinate transaction,
+    /// to its superior): `Committed`.
     Committed,
-    /// Completion, to the initiator: `Aborted`.
+    /// Completion, to the initiator (or, from a subordinate transaction,
+    /// to its superior): `Aborted`.
     Aborted,
+    /// From a subordinate transaction to its superior: `Prepared`.
+    Prepared,
+    /// From a subordinate transaction to its superior: `ReadOnly`.
+    ReadOnly,
+    /// From a subordinate transaction recovered after a restart to its
+    /// superior: `Replay` to a WS-AT 1.0 (2004/10) superior, `Prepared` to
+    /// a 1.2 one.
+    Replay,
     /// A fault, one-way, to the sender of a message the coordinator could
     /// not accept (`InvalidState`, `UnknownTransaction`, ...).
     Fault(Fault),
@@ -34,7 +44,10 @@ pub struct Notification {
     /// The transaction.
     pub tx: TxId,
     /// The registration the message goes to, when known (a fault to the
-    /// sender of a message for an unknown transaction has none).
+    /// sender of a message for an unknown transaction has none);
+    /// [`ParticipantId::SUPERIOR`] for a subordinate transaction's
+    /// message to its superior (its `wsa:ReplyTo` is then the
+    /// subordinate's participant endpoint).
     pub participant: Option<ParticipantId>,
     /// That registration's protocol, when known (for a presumed-abort
     /// answer: the protocol endpoint the message arrived at).
