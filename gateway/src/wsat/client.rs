@@ -368,6 +368,49 @@ impl WsatClient {
         Ok(transaction)
     }
 
+    /// Asks the coordinator at `activation_url` for a context subordinate
+    /// to `superior` (CreateCoordinationContext with `CurrentContext`,
+    /// interposition): that coordinator registers with `superior`'s
+    /// RegistrationService for Durable2PC before it answers, and its own
+    /// participants (services called with the returned context) then
+    /// follow `superior`'s outcome. The transaction is still completed
+    /// through the superior's [`Transaction`].
+    pub async fn interpose(
+        &self,
+        activation_url: &str,
+        superior: &CoordinationContext,
+        options: BeginOptions,
+    ) -> Result<CoordinationContext, WsatClientError> {
+        let version =
+            WsTxVersion::from_namespace(&superior.coordination_type).unwrap_or(options.version);
+        let expires = options
+            .expires
+            .map(|d| u32::try_from(d.as_millis()).unwrap_or(u32::MAX));
+        let mut create = Message::new(
+            options.soap,
+            version,
+            Body::CreateCoordinationContext(CreateCoordinationContext {
+                expires,
+                current_context: Some(superior.clone()),
+                coordination_type: version.wsat().to_owned(),
+            }),
+        );
+        create.addressing.to = Some(activation_url.to_owned());
+        create.addressing.message_id = Some(new_message_id());
+        create.addressing.reply_to = Some(EndpointReference::anonymous(version));
+        match self
+            .exchange(activation_url, &create, options.request_timeout)
+            .await?
+        {
+            Some(Body::CreateCoordinationContextResponse(context)) => Ok(context),
+            other => Err(unexpected(
+                "CreateCoordinationContextResponse",
+                other,
+                version,
+            )),
+        }
+    }
+
     /// Posts `message` to `address` and reads the answer: `None` for an
     /// empty `2xx` (a one-way message accepted), a fault as
     /// [`WsatClientError::Fault`].
@@ -541,7 +584,11 @@ impl Drop for Transaction {
 
 /// Writes `context` as a self-contained header block, in the
 /// WS-Coordination version its coordination type names.
-fn context_header(context: &CoordinationContext, soap: SoapVersion) -> Vec<u8> {
+/// The `wscoor:CoordinationContext` SOAP header block for `context`
+/// (`mustUnderstand="1"`), to call a transactional service with a context
+/// that did not come from [`WsatClient::begin`] (one from
+/// [`WsatClient::interpose`], say).
+pub fn context_header(context: &CoordinationContext, soap: SoapVersion) -> Vec<u8> {
     let version =
         WsTxVersion::from_namespace(&context.coordination_type).unwrap_or(WsTxVersion::Jun2006);
     let mut out = String::with_capacity(512);

@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use http::{HeaderValue, Method, StatusCode, header};
 use ithaca_txn::driver::{CoordinatorService, Delivered, DriverError};
-use ithaca_txn::engine::{Inbound, Protocol};
-use ithaca_txn::record::TxId;
+use ithaca_txn::engine::{FromSuperior, Inbound, Protocol};
+use ithaca_txn::record::{ParticipantId, TxId};
 use ithaca_txn::wire::{
     self, Body, CoordinationContext, Correlation, CorrelationKey, EndpointReference, FaultKind,
-    Message, NONE_2005, Notification, WireError, WireFault, WireLimits, WsTxVersion,
+    Message, NONE_2005, Notification, Register, WireError, WireFault, WireLimits, WsTxVersion,
 };
 use ithaca_wsdl::{ContentType, Fault, Limits, SoapVersion, write_fault};
 
@@ -22,7 +22,8 @@ use crate::router::Router;
 use crate::wsat::peer::{self, Peer};
 use crate::wsat::sink::HttpSink;
 use crate::wsat::{
-    ACTIVATION_PATH, COMPLETION_PATH, REGISTRATION_PATH, TWO_PC_PATH, new_message_id,
+    ACTIVATION_PATH, COMPLETION_PATH, REGISTRATION_PATH, SUBORDINATE_PATH, TWO_PC_PATH,
+    new_message_id,
 };
 
 /// What every endpoint shares.
@@ -44,6 +45,8 @@ enum Endpoint {
     Registration,
     Completion,
     TwoPc,
+    /// The participant endpoint of subordinate transactions.
+    Subordinate,
 }
 
 /// The four routes.
@@ -69,6 +72,11 @@ pub(crate) fn routes(shared: &Arc<Shared>) -> Router {
             route(Endpoint::Completion),
         )
         .route(TWO_PC_PATH, "wsat-2pc", route(Endpoint::TwoPc))
+        .route(
+            SUBORDINATE_PATH,
+            "wsat-subordinate",
+            route(Endpoint::Subordinate),
+        )
 }
 
 async fn handle(shared: Arc<Shared>, endpoint: Endpoint, request: Request) -> Response {
@@ -132,9 +140,10 @@ async fn handle(shared: Arc<Shared>, endpoint: Endpoint, request: Request) -> Re
         base: &base,
     };
     match endpoint {
-        Endpoint::Activation => request.activation(),
+        Endpoint::Activation => request.activation().await,
         Endpoint::Registration => request.registration(),
         Endpoint::Completion | Endpoint::TwoPc => request.protocol(endpoint),
+        Endpoint::Subordinate => request.superior_message(),
     }
 }
 
@@ -146,7 +155,7 @@ struct Exchange<'a> {
 }
 
 impl Exchange<'_> {
-    fn activation(&self) -> Response {
+    async fn activation(&self) -> Response {
         let version = self.message.version;
         let Body::CreateCoordinationContext(create) = &self.message.body else {
             return self.fault(
@@ -160,18 +169,24 @@ impl Exchange<'_> {
                 "the coordination type is not WS-AtomicTransaction of this version",
             );
         }
-        if create.current_context.is_some() {
-            return self.fault(
-                FaultKind::CannotCreateContext,
-                "interposition (CurrentContext) is not supported by this coordinator",
-            );
+        // A subordinate lives no longer than its superior said.
+        let requested = match (
+            create.expires,
+            create.current_context.as_ref().and_then(|c| c.expires),
+        ) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        let requested = create
-            .expires
-            .map(|ms| Duration::from_millis(u64::from(ms)));
-        let tx = match self.shared.service.create(requested) {
-            Ok(tx) => tx,
-            Err(error) => return self.driver_error(&error),
+        .map(|ms| Duration::from_millis(u64::from(ms)));
+        let tx = match &create.current_context {
+            None => match self.shared.service.create(requested) {
+                Ok(tx) => tx,
+                Err(error) => return self.driver_error(&error),
+            },
+            Some(superior) => match self.subordinate(superior, requested).await {
+                Ok(tx) => tx,
+                Err(response) => return response,
+            },
         };
         let expires = requested
             .or(self.shared.default_expires)
@@ -185,6 +200,152 @@ impl Exchange<'_> {
             extensions: Vec::new(),
         };
         self.reply(Body::CreateCoordinationContextResponse(context))
+    }
+
+    /// Interposition: a subordinate transaction, registered for
+    /// Durable2PC with the superior named by `superior` before its context
+    /// is answered. A refused or failed registration rolls it back and
+    /// answers CannotCreateContext.
+    async fn subordinate(
+        &self,
+        superior: &CoordinationContext,
+        requested: Option<Duration>,
+    ) -> Result<TxId, Response> {
+        let version = self.message.version;
+        if superior.coordination_type != version.wsat() {
+            return Err(self.fault(
+                FaultKind::InvalidParameters,
+                "the CurrentContext is not a WS-AtomicTransaction context of this version",
+            ));
+        }
+        let registration = &superior.registration_service;
+        if !addressable(registration) {
+            return Err(self.fault(
+                FaultKind::InvalidParameters,
+                "the CurrentContext's registration service must be addressable",
+            ));
+        }
+        let service = &self.shared.service;
+        let tx = service
+            .create_subordinate(requested)
+            .map_err(|error| self.driver_error(&error))?;
+        let own = self.shared.sink.coordinator_endpoint(
+            self.base,
+            &Correlation {
+                tx: tx.clone(),
+                participant: Some((ParticipantId::SUPERIOR, Protocol::Durable2Pc)),
+            },
+        );
+        // SOAP 1.1: what WS-AT peers are required to speak (WCF R1002).
+        let soap = SoapVersion::Soap11;
+        let mut register = Message::to_endpoint(
+            soap,
+            version,
+            registration,
+            Body::Register(Register {
+                protocol_identifier: version.protocol_uri(Protocol::Durable2Pc),
+                participant_protocol_service: own,
+            }),
+        );
+        register.addressing.message_id = Some(new_message_id());
+        register.addressing.reply_to = Some(EndpointReference::anonymous(version));
+        let refused = |reason: String| {
+            service.abandon(&tx);
+            tracing::warn!(subordinate = %tx, superior = %superior.identifier, "registration with the superior failed: {reason}");
+            self.fault(
+                FaultKind::CannotCreateContext,
+                &format!("registration with the superior coordinator failed: {reason}"),
+            )
+        };
+        let answer = self
+            .shared
+            .sink
+            .exchange(
+                &registration.address,
+                &register,
+                &self.shared.limits,
+                &self.shared.wire,
+            )
+            .await
+            .map_err(refused)?;
+        let coordinator = match answer.body {
+            Body::RegisterResponse(epr) if addressable(&epr) => epr,
+            Body::Fault(fault) => {
+                return Err(refused(format!(
+                    "{}: {}",
+                    fault.kind.local_name(),
+                    fault.reason
+                )));
+            }
+            _ => {
+                return Err(refused(
+                    "the answer is not a usable RegisterResponse".into(),
+                ));
+            }
+        };
+        let kept = peer::keep(
+            &coordinator,
+            &Peer {
+                soap,
+                version,
+                base: self.base.to_owned(),
+            },
+        );
+        service
+            .superior_registered(&tx, kept)
+            .map_err(|error| self.driver_error(&error))?;
+        Ok(tx)
+    }
+
+    /// A superior's Prepare, Commit or Rollback for a subordinate
+    /// transaction.
+    fn superior_message(&self) -> Response {
+        let Ok(Correlation {
+            tx,
+            participant: Some((ParticipantId::SUPERIOR, Protocol::Durable2Pc)),
+        }) = self.shared.key.verify(&self.message.reference_parameters)
+        else {
+            return self.fault(
+                FaultKind::InvalidParameters,
+                "the subordinate reference parameter is missing or forged",
+            );
+        };
+        let message = match &self.message.body {
+            Body::Notification(Notification::Prepare) => FromSuperior::Prepare,
+            Body::Notification(Notification::Commit) => FromSuperior::Commit,
+            Body::Notification(Notification::Rollback) => FromSuperior::Rollback,
+            Body::Notification(_) => {
+                return self.fault(
+                    FaultKind::InvalidState,
+                    "a participant does not receive this message",
+                );
+            }
+            Body::Fault(fault) => {
+                tracing::warn!(tx = %tx, fault = fault.kind.local_name(), reason = %fault.reason, "WS-AT fault from a superior coordinator");
+                return accepted();
+            }
+            _ => {
+                return self.fault(
+                    FaultKind::InvalidParameters,
+                    "not a message of a participant protocol endpoint",
+                );
+            }
+        };
+        let addressing = &self.message.addressing;
+        let reply_to = addressing
+            .reply_to
+            .as_ref()
+            .or(addressing.from.as_ref())
+            .filter(|epr| addressable(epr))
+            .map(|epr| peer::keep(epr, &self.peer()));
+        match self
+            .shared
+            .service
+            .deliver_from_superior(&tx, message, reply_to)
+        {
+            Ok(_) => accepted(),
+            Err(error) => self.driver_error(&error),
+        }
     }
 
     fn registration(&self) -> Response {

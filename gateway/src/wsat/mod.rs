@@ -1,7 +1,7 @@
 //! The WS-AtomicTransaction coordinator's SOAP endpoints: `ithaca serve`
 //! hosts them when `[wsat] enabled = true`.
 //!
-//! Four routes, each in SOAP 1.1 and 1.2 (told by the `Content-Type`) and
+//! Five routes, each in SOAP 1.1 and 1.2 (told by the `Content-Type`) and
 //! in both WS-TX versions (2006/06 with WS-Addressing 1.0, 2004/10 with
 //! WS-Addressing 2004/08, told by the body's namespace):
 //!
@@ -11,6 +11,16 @@
 //! | [`REGISTRATION_PATH`] | Registration | Register → RegisterResponse |
 //! | [`COMPLETION_PATH`] | Completion coordinator | Commit, Rollback (one-way) |
 //! | [`TWO_PC_PATH`] | 2PC coordinator | Prepared, ReadOnly, Aborted, Committed, Replay, InconsistentInternalState (one-way) |
+//! | [`SUBORDINATE_PATH`] | 2PC participant of subordinate transactions | Prepare, Commit, Rollback from a superior (one-way) |
+//!
+//! Interposition: a CreateCoordinationContext with a `CurrentContext`
+//! makes a subordinate transaction (see
+//! [`ithaca_txn::engine::subordinate`]). Before the context is answered,
+//! the subordinate registers for Durable2PC at the superior's
+//! RegistrationService (SOAP 1.1, the context's WS-TX version) naming
+//! [`SUBORDINATE_PATH`] with a signed reference parameter; a refused or
+//! failed registration answers CannotCreateContext and rolls the
+//! subordinate back.
 //!
 //! The routes are raw router routes rather than a `SoapService` built from
 //! a WSDL: the two WS-TX versions share paths, requests are told apart by
@@ -61,6 +71,9 @@ pub const REGISTRATION_PATH: &str = "/wsat/registration";
 pub const COMPLETION_PATH: &str = "/wsat/completion";
 /// The two-phase-commit coordinator endpoint's path.
 pub const TWO_PC_PATH: &str = "/wsat/2pc";
+/// The participant endpoint of subordinate transactions, where a superior
+/// coordinator sends Prepare, Commit and Rollback.
+pub const SUBORDINATE_PATH: &str = "/wsat/subordinate";
 /// The file in the data directory holding the correlation key.
 pub const KEY_FILE: &str = "wsat.key";
 /// The embedded coordinator log in the data directory.

@@ -21,14 +21,15 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use ithaca_txn::driver::{self, NotificationSink, SendError, SendFuture};
 use ithaca_txn::engine::Protocol;
-use ithaca_txn::record::EndpointRef;
+use ithaca_txn::record::{EndpointRef, ParticipantId};
 use ithaca_txn::wire::{
     Body, Correlation, CorrelationKey, EndpointReference, Message, Notification, WireFault,
+    WsTxVersion,
 };
 use ithaca_wsdl::SoapVersion;
 
 use crate::wsat::peer;
-use crate::wsat::{COMPLETION_PATH, TWO_PC_PATH, new_message_id};
+use crate::wsat::{COMPLETION_PATH, SUBORDINATE_PATH, TWO_PC_PATH, new_message_id};
 
 /// How long one send may take (connect, send, read the answer).
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -147,8 +148,48 @@ impl HttpSink {
         }
     }
 
+    /// Posts a request/response `message` (a Register, say) to `address`
+    /// and reads the answer envelope, bounded by `limits` and `wire`, in
+    /// at most the send timeout.
+    pub(crate) async fn exchange(
+        &self,
+        address: &str,
+        message: &Message,
+        limits: &ithaca_wsdl::Limits,
+        wire: &ithaca_txn::wire::WireLimits,
+    ) -> Result<Message, String> {
+        let uri: Uri = address
+            .parse()
+            .map_err(|_| format!("not a URL: {address}"))?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+            return Err(format!("not an http(s) address: {address}"));
+        }
+        let xml = message.encode().map_err(|e| e.to_string())?;
+        let request =
+            soap_post(uri, message.soap, &message.action(), xml).map_err(|e| e.to_string())?;
+        let exchange = async {
+            let response = self
+                .http
+                .request(request)
+                .await
+                .map_err(|e| format!("{address}: {e}"))?;
+            let body = http_body_util::Limited::new(response.into_body(), limits.max_size)
+                .collect()
+                .await
+                .map_err(|e| format!("{address}: {e}"))?
+                .to_bytes();
+            ithaca_txn::wire::decode(&body, None, limits, wire)
+                .map_err(|e| format!("{address}: {e}"))
+        };
+        tokio::time::timeout(SEND_TIMEOUT, exchange)
+            .await
+            .map_err(|_| format!("no answer from {address}"))?
+    }
+
     /// The coordinator protocol endpoint of `correlation`, as handed out
-    /// in RegisterResponse.
+    /// in RegisterResponse (for [`ParticipantId::SUPERIOR`], the
+    /// subordinate's participant endpoint, where a superior sends
+    /// Prepare, Commit and Rollback).
     pub(crate) fn coordinator_endpoint(
         &self,
         base: &str,
@@ -156,6 +197,7 @@ impl HttpSink {
     ) -> EndpointReference {
         let base = self.public_url.as_deref().unwrap_or(base);
         let path = match correlation.participant {
+            Some((ParticipantId::SUPERIOR, _)) => SUBORDINATE_PATH,
             Some((_, Protocol::Completion)) => COMPLETION_PATH,
             _ => TWO_PC_PATH,
         };
@@ -178,6 +220,14 @@ impl HttpSink {
             driver::Message::Rollback => Body::Notification(Notification::Rollback),
             driver::Message::Committed => Body::Notification(Notification::Committed),
             driver::Message::Aborted => Body::Notification(Notification::Aborted),
+            driver::Message::Prepared => Body::Notification(Notification::Prepared),
+            driver::Message::ReadOnly => Body::Notification(Notification::ReadOnly),
+            // WS-AT 1.2 has no Replay: a recovered participant says
+            // Prepared again.
+            driver::Message::Replay if peer.version == WsTxVersion::Oct2004 => {
+                Body::Notification(Notification::Replay)
+            }
+            driver::Message::Replay => Body::Notification(Notification::Prepared),
             driver::Message::Fault(fault) => Body::Fault(WireFault::new(fault.into())),
         };
         let mut message = Message::to_endpoint(peer.soap, peer.version, &epr, body);
