@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 
 use super::admin_client;
-use ithaca_txn::admin::{Snapshot, TransactionSummary};
+use ithaca_txn::admin::{HeuristicSummary, Snapshot, TransactionSummary};
 
 /// Where the gateway's admin endpoints are.
 #[derive(Debug, clap::Args)]
@@ -37,8 +37,9 @@ pub(crate) enum TxnCommand {
         #[command(flatten)]
         admin: AdminArgs,
     },
-    /// Show one transaction and its participants; exit 1 if the
-    /// coordinator does not hold it.
+    /// Show one transaction, its participants and the heuristic outcomes
+    /// kept for it; exit 1 if the coordinator neither holds it nor keeps a
+    /// heuristic outcome of it (with --json: if it does not hold it).
     Show {
         /// The transaction id (the context's wscoor:Identifier).
         id: String,
@@ -92,22 +93,58 @@ async fn run_async(config_file: Option<&Path>, command: TxnCommand) -> anyhow::R
             let (base, token) = admin_client::target(config_file, admin.admin.as_deref())?;
             let url = format!("{base}/admin/txn?id={}", percent_encode(&id));
             let (status, body) = admin_client::get(&url, token.as_deref()).await?;
-            if status == http::StatusCode::NOT_FOUND {
-                eprintln!("ithaca: the coordinator holds no transaction {id}");
-                return Ok(ExitCode::FAILURE);
-            }
-            if status != http::StatusCode::OK {
+            if status != http::StatusCode::OK && status != http::StatusCode::NOT_FOUND {
                 bail!("{base}/admin/txn answered {status}: {}", first_line(&body));
             }
-            let mut out = std::io::stdout().lock();
+            let held = status == http::StatusCode::OK;
             if json {
+                if !held {
+                    eprintln!("ithaca: the coordinator holds no transaction {id}");
+                    return Ok(ExitCode::FAILURE);
+                }
+                let mut out = std::io::stdout().lock();
                 out.write_all(&body)?;
                 writeln!(out)?;
                 return Ok(ExitCode::SUCCESS);
             }
-            let tx: TransactionSummary = serde_json::from_slice(&body)
-                .context("the gateway's answer is not a transaction")?;
-            print_one(&mut out, &tx)?;
+            // The heuristic outcomes outlive the transaction (they stay in
+            // the log until an operator resolves them): the listing of
+            // in-doubt transactions carries all of them.
+            let (status, listing) = admin_client::get(
+                &format!("{base}/admin/txn?state=in-doubt"),
+                token.as_deref(),
+            )
+            .await?;
+            if status != http::StatusCode::OK {
+                bail!(
+                    "{base}/admin/txn answered {status}: {}",
+                    first_line(&listing)
+                );
+            }
+            let snapshot: Snapshot = serde_json::from_slice(&listing)
+                .context("the gateway's answer is not a snapshot")?;
+            let heuristics: Vec<&HeuristicSummary> = snapshot
+                .heuristics
+                .iter()
+                .flatten()
+                .filter(|h| h.tx == id)
+                .collect();
+            if !held && heuristics.is_empty() {
+                eprintln!("ithaca: the coordinator holds no transaction {id}");
+                return Ok(ExitCode::FAILURE);
+            }
+            let mut out = std::io::stdout().lock();
+            if held {
+                let tx: TransactionSummary = serde_json::from_slice(&body)
+                    .context("the gateway's answer is not a transaction")?;
+                print_one(&mut out, &tx)?;
+            } else {
+                writeln!(
+                    out,
+                    "transaction {id}\n  no longer held by the coordinator (finished)"
+                )?;
+            }
+            print_heuristics(&mut out, &heuristics)?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -182,6 +219,21 @@ fn print_list(out: &mut impl Write, snapshot: &Snapshot) -> std::io::Result<()> 
     Ok(())
 }
 
+fn print_heuristics(out: &mut impl Write, heuristics: &[&HeuristicSummary]) -> std::io::Result<()> {
+    if heuristics.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "  heuristic outcomes (resolve by hand):")?;
+    for h in heuristics {
+        writeln!(
+            out,
+            "    participant {} at {}: {}",
+            h.participant, h.address, h.kind
+        )?;
+    }
+    Ok(())
+}
+
 fn phase_name(tx: &TransactionSummary) -> String {
     serde_json::to_value(tx.phase)
         .ok()
@@ -199,6 +251,9 @@ fn print_one(out: &mut impl Write, tx: &TransactionSummary) -> std::io::Result<(
     )?;
     writeln!(out, "  logged:    {}", if tx.logged { "yes" } else { "no" })?;
     writeln!(out, "  owner:     {}", tx.owner)?;
+    if let Some(superior) = &tx.superior {
+        writeln!(out, "  superior:  {superior}")?;
+    }
     if let Some(ms) = tx.expires_in_ms {
         writeln!(out, "  expires in {ms}ms")?;
     }
