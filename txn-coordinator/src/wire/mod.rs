@@ -138,6 +138,14 @@ pub enum WireError {
     /// 2006/06).
     #[error("{0} does not exist in this WS-AT version")]
     NotInVersion(&'static str),
+    /// The `wsa:Action` header names another message than the body holds.
+    #[error("the wsa:Action {action:?} does not match the body, whose Action is {expected:?}")]
+    ActionMismatch {
+        /// The header's Action (cut to its first 256 bytes).
+        action: String,
+        /// The Action of the body element.
+        expected: String,
+    },
 }
 
 impl WireError {

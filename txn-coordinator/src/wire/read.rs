@@ -86,6 +86,35 @@ pub fn decode(
     decoder.envelope(envelope.version, fault)
 }
 
+/// A `wsa:Action` header must name the body's message (WS-Addressing 1.0
+/// §3.3: the Action identifies the semantics of the message). Faults are
+/// not checked: peers send them with WS-C's, WS-AT's, WS-Addressing's or
+/// SOAP's fault Action alike.
+fn check_action(action: Option<&str>, body: &Body, version: WsTxVersion) -> Result<(), WireError> {
+    let Some(action) = action else {
+        return Ok(());
+    };
+    if matches!(body, Body::Fault(_)) {
+        return Ok(());
+    }
+    let expected = body.action(version);
+    if action.trim() == expected {
+        return Ok(());
+    }
+    let mut shown = action.to_owned();
+    if shown.len() > 256 {
+        let mut cut = 256;
+        while !shown.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        shown.truncate(cut);
+    }
+    Err(WireError::ActionMismatch {
+        action: shown,
+        expected,
+    })
+}
+
 impl<'i> Decoder<'i> {
     fn envelope(
         &mut self,
@@ -120,6 +149,7 @@ impl<'i> Decoder<'i> {
         if reference_parameters.len() > self.limits.max_reference_parameters {
             return Err(WireError::TooMany("reference parameters"));
         }
+        check_action(headers.addressing.action.as_deref(), &body, version)?;
         Ok(Message {
             soap,
             version,

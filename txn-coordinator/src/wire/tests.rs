@@ -196,6 +196,45 @@ fn replay_is_written_only_in_2004_and_tolerated_in_2006() {
     assert_eq!(read.version, WsTxVersion::Jun2006);
 }
 
+#[test]
+fn an_action_header_naming_another_message_is_refused_as_invalid_parameters() {
+    let prepared = |action: &str| {
+        let mut message = Message::new(
+            SoapVersion::Soap11,
+            WsTxVersion::Jun2006,
+            Body::Notification(Notification::Prepared),
+        );
+        message.addressing.action = Some(action.to_owned());
+        message.encode().unwrap()
+    };
+    let committed = "http://docs.oasis-open.org/ws-tx/wsat/2006/06/Committed";
+    let error = decode_default(&prepared(committed)).unwrap_err();
+    assert!(
+        matches!(&error, WireError::ActionMismatch { action, expected }
+            if action == committed && expected.ends_with("/Prepared")),
+        "{error:?}"
+    );
+    assert_eq!(error.fault(), Some(FaultKind::InvalidParameters));
+    assert!(error.to_string().contains("does not match the body"));
+    // The right Action, or none, is read as before.
+    let without = br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">
+      <s:Body><Prepared xmlns="http://docs.oasis-open.org/ws-tx/wsat/2006/06"/></s:Body></s:Envelope>"#;
+    assert_eq!(
+        decode_default(without).unwrap().body,
+        Body::Notification(Notification::Prepared)
+    );
+    let right = "http://docs.oasis-open.org/ws-tx/wsat/2006/06/Prepared";
+    assert!(decode_default(&prepared(right)).is_ok());
+    // A fault is read whatever fault Action it came with.
+    let mut fault = Message::new(
+        SoapVersion::Soap12,
+        WsTxVersion::Jun2006,
+        Body::Fault(WireFault::new(FaultKind::InvalidState)),
+    );
+    fault.addressing.action = Some("http://www.w3.org/2005/08/addressing/fault".into());
+    assert!(decode_default(&fault.encode().unwrap()).is_ok());
+}
+
 /// A Register written the way WCF does: prefixes declared on the Envelope,
 /// reference parameters that use them, a mustUnderstand context with a
 /// vendor extension, a default namespace in the body.
@@ -581,6 +620,25 @@ proptest! {
         let read = decode_default(&xml);
         prop_assert!(read.is_ok(), "{:?}: {}", read, String::from_utf8_lossy(&xml));
         prop_assert_eq!(read.unwrap(), message);
+    }
+
+    #[test]
+    fn a_message_whose_action_names_another_body_is_refused(
+        message in message(),
+        other in message(),
+    ) {
+        let mut message = message;
+        let action = other.body.action(message.version);
+        prop_assume!(!matches!(message.body, Body::Fault(_)));
+        prop_assume!(action != message.body.action(message.version));
+        message.addressing.action = Some(action);
+        let xml = message.encode().unwrap();
+        let read = decode_default(&xml);
+        prop_assert!(
+            matches!(read, Err(WireError::ActionMismatch { .. })),
+            "{:?}",
+            read
+        );
     }
 
     #[test]
