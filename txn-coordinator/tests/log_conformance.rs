@@ -8,7 +8,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ithaca_txn::log::{CoordinatorLog, GroupCommit, GroupCommitConfig, LogError, PgLog, SqliteLog};
+use ithaca_txn::log::{
+    CoordinatorLog, GroupCommit, GroupCommitConfig, LogError, PgLog, Resolution, ResolveOutcome,
+    SqliteLog,
+};
 use ithaca_txn::record::{
     DecidedParticipant, DecisionRecord, EndpointRef, HeuristicKind, HeuristicRecord, ParticipantId,
     TxId,
@@ -295,6 +298,88 @@ async fn heuristics_are_kept_for_an_operator<B: Backend>(b: &B) {
     b.close(log).await;
 }
 
+fn heuristic(tx: &str, participant: u32, kind: HeuristicKind) -> HeuristicRecord {
+    HeuristicRecord {
+        tx: TxId(tx.to_owned()),
+        participant: ParticipantId(participant),
+        endpoint: EndpointRef::new(format!("https://bank.example/p{participant}")),
+        kind,
+    }
+}
+
+async fn an_operator_resolves_heuristics_which_stay_as_history<B: Backend>(b: &B) {
+    let log = b.open("node-a").await;
+    let first = heuristic("urn:uuid:1", 7, HeuristicKind::AbortedAfterCommit);
+    let second = heuristic("urn:uuid:1", 8, HeuristicKind::InconsistentInternalState);
+    let other_tx = heuristic("urn:uuid:2", 1, HeuristicKind::CommittedAfterRollback);
+    for h in [&first, &second, &other_tx] {
+        log.record_heuristic(h).await.unwrap();
+    }
+    let resolution = Resolution::new(&first.tx, "alice", "refunded 120 EUR by hand").unwrap();
+    assert_eq!(
+        log.resolve_heuristic(&first.tx, &resolution).await.unwrap(),
+        ResolveOutcome::Resolved(2)
+    );
+    assert_eq!(log.heuristics().await.unwrap(), vec![other_tx.clone()]);
+
+    // Again: nothing changes, the first resolution is kept.
+    let again = Resolution::new(&first.tx, "bob", "me too").unwrap();
+    assert_eq!(
+        log.resolve_heuristic(&first.tx, &again).await.unwrap(),
+        ResolveOutcome::AlreadyResolved
+    );
+    // A transaction with no outcome, here or only in another instance's
+    // records, is named in the error.
+    let nowhere = TxId("urn:uuid:nowhere".to_owned());
+    let error = log
+        .resolve_heuristic(&nowhere, &resolution)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, LogError::UnknownHeuristic { .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("urn:uuid:nowhere"), "{error}");
+    let node_b = b.open("node-b").await;
+    let error = node_b
+        .resolve_heuristic(&other_tx.tx, &resolution)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("urn:uuid:2"), "{error}");
+    b.close(node_b).await;
+
+    // The resolution is durable: after reopening, the history has who,
+    // when and why, and the open list only the unresolved outcome.
+    b.close(log).await;
+    let log = b.open("node-a").await;
+    assert_eq!(log.heuristics().await.unwrap(), vec![other_tx.clone()]);
+    let history = log.heuristic_history().await.unwrap();
+    let records: Vec<&HeuristicRecord> = history.iter().map(|e| &e.record).collect();
+    assert_eq!(records, [&first, &second, &other_tx]);
+    for entry in &history[..2] {
+        let resolved = entry.resolved.as_ref().unwrap();
+        assert_eq!(resolved.resolution, resolution);
+        let at = resolved.resolved_at.as_bytes();
+        assert_eq!(at.len(), "2026-11-24T22:01:05Z".len(), "{resolved:?}");
+        assert_eq!((at[4], at[10], at[19]), (b'-', b'T', b'Z'), "{resolved:?}");
+    }
+    assert_eq!(history[2].resolved, None);
+
+    // A later outcome of a resolved transaction is open again.
+    let late = heuristic("urn:uuid:1", 9, HeuristicKind::AbortedAfterCommit);
+    log.record_heuristic(&late).await.unwrap();
+    assert_eq!(
+        log.heuristics().await.unwrap(),
+        vec![other_tx.clone(), late.clone()]
+    );
+    assert_eq!(
+        log.resolve_heuristic(&late.tx, &again).await.unwrap(),
+        ResolveOutcome::Resolved(1)
+    );
+    assert_eq!(log.heuristics().await.unwrap(), vec![other_tx]);
+    b.close(log).await;
+}
+
 async fn invalid_records_are_refused<B: Backend>(b: &B) {
     let log = b.open("node-a").await;
     for bad in [record("", &[0]), record("urn:uuid:1", &[])] {
@@ -355,6 +440,13 @@ async fn corrupt_rows_are_refused_with_an_error<B: Backend>(b: &B) {
     .await;
     let err = log.heuristics().await.unwrap_err();
     assert!(err.to_string().contains("bogus"), "{err}");
+    b.exec(
+        &log,
+        "UPDATE wsat_heuristic SET kind = 'aborted-after-commit', resolved_by = 'half'",
+    )
+    .await;
+    let err = log.heuristic_history().await.unwrap_err();
+    assert!(matches!(err, LogError::Corrupt { .. }), "{err}");
     b.close(log).await;
 }
 
@@ -444,6 +536,7 @@ suite!(
     a_batch_of_lazy_updates_applies_together,
     instances_read_only_their_own_decisions,
     heuristics_are_kept_for_an_operator,
+    an_operator_resolves_heuristics_which_stay_as_history,
     invalid_records_are_refused,
     corrupt_rows_are_refused_with_an_error,
     concurrent_group_commits_are_all_durable,

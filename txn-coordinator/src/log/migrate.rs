@@ -41,6 +41,11 @@ pub(crate) fn postgres() -> Migrator {
             "fencing",
             include_str!("../../migrations/postgres/0002_fencing.sql"),
         ),
+        (
+            3,
+            "heuristic resolution",
+            include_str!("../../migrations/postgres/0003_heuristic_resolution.sql"),
+        ),
     ])
 }
 
@@ -56,6 +61,11 @@ pub(crate) fn sqlite() -> Migrator {
             2,
             "fencing",
             include_str!("../../migrations/sqlite/0002_fencing.sql"),
+        ),
+        (
+            3,
+            "heuristic resolution",
+            include_str!("../../migrations/sqlite/0003_heuristic_resolution.sql"),
         ),
     ])
 }

@@ -5,14 +5,15 @@
 //!
 //! Only commit decisions are forced. A participant's Committed and the final
 //! forget are lazy updates: losing one after a crash costs a harmless
-//! repeated Commit. Heuristic records are kept until an operator deletes
-//! them. Every row read back is checked; a row the coordinator could not
+//! repeated Commit. Heuristic records are kept until an operator resolves
+//! them ([`CoordinatorLog::resolve_heuristic`]), and after that as history. Every row read back is checked; a row the coordinator could not
 //! have written is a [`LogError::Corrupt`], never a panic.
 
 mod batch;
 mod fence;
 mod migrate;
 mod postgres;
+mod resolve;
 mod sqlite;
 
 use std::future::Future;
@@ -22,6 +23,10 @@ use std::sync::Arc;
 pub use batch::{GroupCommit, GroupCommitConfig, GroupCommitStats};
 pub use fence::{FencingToken, InstanceId};
 pub use postgres::PgLog;
+pub use resolve::{
+    HeuristicEntry, MAX_OPERATOR_NAME, MAX_RESOLUTION_NOTE, Resolution, ResolveOutcome,
+    ResolvedHeuristic,
+};
 pub use sqlite::SqliteLog;
 
 use crate::record::{
@@ -71,6 +76,19 @@ pub enum LogError {
         presented: u64,
         /// The token the store holds for that instance.
         current: u64,
+    },
+    /// An operator asked to resolve the heuristic outcomes of a
+    /// transaction the log keeps none of.
+    #[error("no heuristic outcome is recorded for transaction {tx:?}")]
+    UnknownHeuristic {
+        /// The transaction asked for.
+        tx: String,
+    },
+    /// The store does not implement this operation.
+    #[error("this coordinator log does not support {operation}")]
+    Unsupported {
+        /// What was asked.
+        operation: &'static str,
     },
 }
 
@@ -160,8 +178,36 @@ pub trait CoordinatorLog: Send + Sync {
     /// the coordinator).
     fn record_heuristic<'a>(&'a self, record: &'a HeuristicRecord) -> LogFuture<'a, ()>;
 
-    /// Every heuristic outcome recorded by this instance, oldest first.
+    /// Every open (not yet resolved) heuristic outcome recorded by this
+    /// instance, oldest first.
     fn heuristics(&self) -> LogFuture<'_, Vec<HeuristicRecord>>;
+
+    /// Every heuristic outcome recorded by this instance, open and
+    /// resolved (with who resolved it, when and why), oldest first. The
+    /// default, for a store that keeps no resolutions, is the open ones.
+    fn heuristic_history(&self) -> LogFuture<'_, Vec<HeuristicEntry>> {
+        Box::pin(async move { Ok(resolve::open_entries(self.heuristics().await?)) })
+    }
+
+    /// Marks every open heuristic outcome of `tx` resolved by an operator
+    /// (forced): they leave [`CoordinatorLog::heuristics`] and stay in
+    /// [`CoordinatorLog::heuristic_history`] with `resolution` and the
+    /// store's time. Idempotent: when all of `tx`'s outcomes are already
+    /// resolved, nothing changes ([`ResolveOutcome::AlreadyResolved`]).
+    /// [`LogError::UnknownHeuristic`] when the log keeps no outcome of
+    /// `tx`. The default refuses ([`LogError::Unsupported`]).
+    fn resolve_heuristic<'a>(
+        &'a self,
+        tx: &'a TxId,
+        resolution: &'a Resolution,
+    ) -> LogFuture<'a, ResolveOutcome> {
+        let _ = (tx, resolution);
+        Box::pin(async {
+            Err(LogError::Unsupported {
+                operation: "resolving heuristic outcomes",
+            })
+        })
+    }
 
     /// A cheap read that succeeds when the store answers (used to notice
     /// that a failed store is back).

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use sqlx::PgConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
+use super::resolve::{self, HistoryRow};
 use super::{
-    CoordinatorLog, FencingToken, InstanceId, LogError, LogFuture, UnfinishedRow, db_token,
-    decisions_from_rows, fenced, group_rows, heuristic_from_row, migrate, validate,
+    CoordinatorLog, FencingToken, HeuristicEntry, InstanceId, LogError, LogFuture, Resolution,
+    ResolveOutcome, UnfinishedRow, db_token, decisions_from_rows, fenced, group_rows,
+    heuristic_from_row, migrate, validate,
 };
 use crate::record::{DecisionRecord, HeuristicRecord, ParticipantId, TxId};
 
@@ -188,6 +190,18 @@ impl CoordinatorLog for PgLog {
         Box::pin(self.heuristics_now())
     }
 
+    fn heuristic_history(&self) -> LogFuture<'_, Vec<HeuristicEntry>> {
+        Box::pin(self.heuristic_history_now())
+    }
+
+    fn resolve_heuristic<'a>(
+        &'a self,
+        tx: &'a TxId,
+        resolution: &'a Resolution,
+    ) -> LogFuture<'a, ResolveOutcome> {
+        Box::pin(self.resolve_heuristic_now(tx, resolution))
+    }
+
     fn ping(&self) -> LogFuture<'_, ()> {
         Box::pin(async move {
             sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -349,7 +363,7 @@ impl PgLog {
     async fn heuristics_now(&self) -> Result<Vec<HeuristicRecord>, LogError> {
         let rows: Vec<(String, i64, String, String, String)> = sqlx::query_as(
             "SELECT tx_id, participant, address, reference_parameters, kind \
-             FROM wsat_heuristic WHERE instance = $1 ORDER BY id",
+             FROM wsat_heuristic WHERE instance = $1 AND resolved_at IS NULL ORDER BY id",
         )
         .bind(&self.instance.0)
         .fetch_all(&self.pool)
@@ -357,5 +371,52 @@ impl PgLog {
         rows.into_iter()
             .map(|(tx, p, address, refs, kind)| heuristic_from_row(tx, p, address, refs, kind))
             .collect()
+    }
+
+    async fn heuristic_history_now(&self) -> Result<Vec<HeuristicEntry>, LogError> {
+        let rows: Vec<HistoryRow> = sqlx::query_as(
+            "SELECT tx_id, participant, address, reference_parameters, kind, \
+             to_char(resolved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
+             resolved_by, resolution_note \
+             FROM wsat_heuristic WHERE instance = $1 ORDER BY id",
+        )
+        .bind(&self.instance.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(resolve::entry_from_row).collect()
+    }
+
+    async fn resolve_heuristic_now(
+        &self,
+        tx: &TxId,
+        resolution: &Resolution,
+    ) -> Result<ResolveOutcome, LogError> {
+        let mut db = self.pool.begin().await?;
+        // An operator's resolution is forced like the outcome it closes.
+        check_fence_and_flush(&mut db, &self.instance, self.token, Flush::Forced).await?;
+        // One statement: the rows resolved now, and how many the
+        // transaction has in all (to tell "already resolved" from unknown).
+        let (resolved, kept): (i64, i64) = sqlx::query_as(
+            "WITH resolved AS (\
+                 UPDATE wsat_heuristic SET resolved_at = now(), resolved_by = $3, \
+                 resolution_note = $4 \
+                 WHERE instance = $1 AND tx_id = $2 AND resolved_at IS NULL RETURNING id) \
+             SELECT (SELECT COUNT(*) FROM resolved), \
+             (SELECT COUNT(*) FROM wsat_heuristic WHERE instance = $1 AND tx_id = $2)",
+        )
+        .bind(&self.instance.0)
+        .bind(&tx.0)
+        .bind(resolution.operator())
+        .bind(resolution.note())
+        .fetch_one(&mut *db)
+        .await?;
+        db.commit().await?;
+        match (resolved, kept) {
+            (0, 0) => Err(resolve::unknown(tx)),
+            (0, _) => Ok(ResolveOutcome::AlreadyResolved),
+            (n, _) => Ok(ResolveOutcome::Resolved(
+                usize::try_from(n).unwrap_or(usize::MAX),
+            )),
+        }
     }
 }

@@ -10,9 +10,11 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use super::resolve::{self, HistoryRow};
 use super::{
-    CoordinatorLog, FencingToken, InstanceId, LogError, LogFuture, UnfinishedRow, db_token,
-    decisions_from_rows, fenced, group_rows, heuristic_from_row, migrate, validate,
+    CoordinatorLog, FencingToken, HeuristicEntry, InstanceId, LogError, LogFuture, Resolution,
+    ResolveOutcome, UnfinishedRow, db_token, decisions_from_rows, fenced, group_rows,
+    heuristic_from_row, migrate, validate,
 };
 use crate::record::{DecisionRecord, HeuristicRecord, ParticipantId, TxId};
 
@@ -167,6 +169,18 @@ impl CoordinatorLog for SqliteLog {
         Box::pin(self.heuristics_now())
     }
 
+    fn heuristic_history(&self) -> LogFuture<'_, Vec<HeuristicEntry>> {
+        Box::pin(self.heuristic_history_now())
+    }
+
+    fn resolve_heuristic<'a>(
+        &'a self,
+        tx: &'a TxId,
+        resolution: &'a Resolution,
+    ) -> LogFuture<'a, ResolveOutcome> {
+        Box::pin(self.resolve_heuristic_now(tx, resolution))
+    }
+
     fn ping(&self) -> LogFuture<'_, ()> {
         Box::pin(async move {
             sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -307,7 +321,7 @@ impl SqliteLog {
     async fn heuristics_now(&self) -> Result<Vec<HeuristicRecord>, LogError> {
         let rows: Vec<(String, i64, String, String, String)> = sqlx::query_as(
             "SELECT tx_id, participant, address, reference_parameters, kind \
-             FROM wsat_heuristic WHERE instance = ? ORDER BY id",
+             FROM wsat_heuristic WHERE instance = ? AND resolved_at IS NULL ORDER BY id",
         )
         .bind(&self.instance.0)
         .fetch_all(&self.pool)
@@ -315,5 +329,106 @@ impl SqliteLog {
         rows.into_iter()
             .map(|(tx, p, address, refs, kind)| heuristic_from_row(tx, p, address, refs, kind))
             .collect()
+    }
+
+    async fn heuristic_history_now(&self) -> Result<Vec<HeuristicEntry>, LogError> {
+        let rows: Vec<HistoryRow> = sqlx::query_as(
+            "SELECT tx_id, participant, address, reference_parameters, kind, \
+             resolved_at, resolved_by, resolution_note \
+             FROM wsat_heuristic WHERE instance = ? ORDER BY id",
+        )
+        .bind(&self.instance.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(resolve::entry_from_row).collect()
+    }
+
+    async fn resolve_heuristic_now(
+        &self,
+        tx: &TxId,
+        resolution: &Resolution,
+    ) -> Result<ResolveOutcome, LogError> {
+        let mut db = self.pool.begin().await?;
+        check_fence(&mut db, &self.instance, self.token).await?;
+        let done = sqlx::query(
+            "UPDATE wsat_heuristic SET resolved_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), \
+             resolved_by = ?, resolution_note = ? \
+             WHERE instance = ? AND tx_id = ? AND resolved_at IS NULL",
+        )
+        .bind(resolution.operator())
+        .bind(resolution.note())
+        .bind(&self.instance.0)
+        .bind(&tx.0)
+        .execute(&mut *db)
+        .await?;
+        let resolved = usize::try_from(done.rows_affected()).unwrap_or(usize::MAX);
+        if resolved > 0 {
+            db.commit().await?;
+            return Ok(ResolveOutcome::Resolved(resolved));
+        }
+        let kept: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM wsat_heuristic WHERE instance = ? AND tx_id = ?",
+        )
+        .bind(&self.instance.0)
+        .bind(&tx.0)
+        .fetch_one(&mut *db)
+        .await?;
+        db.rollback().await?;
+        if kept == 0 {
+            Err(resolve::unknown(tx))
+        } else {
+            Ok(ResolveOutcome::AlreadyResolved)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{EndpointRef, HeuristicKind, HeuristicRecord, ParticipantId};
+
+    /// A log written before heuristic resolutions existed (schema
+    /// version 2) keeps its outcomes open after the upgrade, and they can
+    /// then be resolved.
+    #[tokio::test]
+    async fn outcomes_recorded_before_the_upgrade_stay_open_and_resolvable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("txn.db");
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let old = SqlitePool::connect_with(options).await.unwrap();
+        migrate::sqlite().run_to(2, &old).await.unwrap();
+        sqlx::query(
+            "INSERT INTO wsat_heuristic \
+             (instance, tx_id, participant, address, reference_parameters, kind) \
+             VALUES ('node-a', 'urn:old', 4, 'http://p4', '', 'aborted-after-commit')",
+        )
+        .execute(&old)
+        .await
+        .unwrap();
+        old.close().await;
+
+        let log = SqliteLog::open(&path, "node-a").await.unwrap();
+        let kept = HeuristicRecord {
+            tx: TxId("urn:old".to_owned()),
+            participant: ParticipantId(4),
+            endpoint: EndpointRef::new("http://p4"),
+            kind: HeuristicKind::AbortedAfterCommit,
+        };
+        assert_eq!(log.heuristics().await.unwrap(), vec![kept.clone()]);
+        let resolution = Resolution::new(&kept.tx, "alice", "checked with the bank").unwrap();
+        assert_eq!(
+            log.resolve_heuristic(&kept.tx, &resolution).await.unwrap(),
+            ResolveOutcome::Resolved(1)
+        );
+        assert_eq!(log.heuristics().await.unwrap(), vec![]);
+        let history = log.heuristic_history().await.unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(
+            history[0].resolved.as_ref().map(|r| &r.resolution),
+            Some(&resolution)
+        );
+        log.close().await;
     }
 }
