@@ -1,7 +1,9 @@
 //! The coordinator as operators see it: JSON-ready snapshots of its
 //! transactions, served by the gateway's `GET /admin/txn` and
 //! `GET /admin/txn/{id}` and printed by `ithaca txn list` / `ithaca txn
-//! show`.
+//! show`, and the body and answer of the operator's one change,
+//! `POST /admin/txn/resolve` (`ithaca txn resolve`): marking a
+//! transaction's heuristic outcomes resolved.
 //!
 //! A transaction is **in doubt** while at least one durable participant
 //! has voted Prepared and has not yet acknowledged the outcome: it holds
@@ -13,6 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{CompletionState, Phase, Protocol, TransactionView, TwoPcState};
+use crate::log::{HeuristicEntry, ResolveOutcome};
 use crate::record::{HeuristicRecord, TxId};
 
 /// Which transactions a listing shows.
@@ -151,6 +154,20 @@ pub struct HeuristicSummary {
     /// `aborted-after-commit`, `committed-after-rollback` or
     /// `inconsistent-internal-state`.
     pub kind: String,
+    /// Who resolved it, when and why (absent while it is open).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<ResolutionSummary>,
+}
+
+/// An operator's resolution of a heuristic outcome, as shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolutionSummary {
+    /// Who resolved it (as they named themselves).
+    pub operator: String,
+    /// When: UTC, RFC 3339 (`2026-11-24T22:01:05Z`).
+    pub resolved_at: String,
+    /// Why: what the operator did.
+    pub note: String,
 }
 
 impl From<&HeuristicRecord> for HeuristicSummary {
@@ -160,6 +177,58 @@ impl From<&HeuristicRecord> for HeuristicSummary {
             participant: record.participant.0,
             address: record.endpoint.address.clone(),
             kind: record.kind.as_str().to_owned(),
+            resolution: None,
+        }
+    }
+}
+
+impl From<&HeuristicEntry> for HeuristicSummary {
+    fn from(entry: &HeuristicEntry) -> Self {
+        Self {
+            resolution: entry.resolved.as_ref().map(|r| ResolutionSummary {
+                operator: r.resolution.operator().to_owned(),
+                resolved_at: r.resolved_at.clone(),
+                note: r.resolution.note().to_owned(),
+            }),
+            ..Self::from(&entry.record)
+        }
+    }
+}
+
+/// The body of `POST /admin/txn/resolve?id=ID`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveRequest {
+    /// Who resolves (as they name themselves; the admin token says only
+    /// that they may).
+    pub operator: String,
+    /// Why: what was done to reconcile the participants (at most
+    /// [`MAX_RESOLUTION_NOTE`](crate::log::MAX_RESOLUTION_NOTE) bytes).
+    pub note: String,
+}
+
+/// The answer to `POST /admin/txn/resolve?id=ID`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolveAnswer {
+    /// The transaction.
+    pub tx: String,
+    /// How many of its open heuristic outcomes this request resolved.
+    pub resolved: usize,
+    /// Whether all of them had been resolved before (nothing changed).
+    pub already_resolved: bool,
+}
+
+impl ResolveAnswer {
+    /// The answer for `tx` after `outcome`.
+    pub fn new(tx: &TxId, outcome: ResolveOutcome) -> Self {
+        let (resolved, already_resolved) = match outcome {
+            ResolveOutcome::Resolved(n) => (n, false),
+            ResolveOutcome::AlreadyResolved => (0, true),
+        };
+        Self {
+            tx: tx.0.clone(),
+            resolved,
+            already_resolved,
         }
     }
 }
@@ -180,8 +249,9 @@ pub struct Snapshot {
     pub total: usize,
     /// How many of them are in doubt.
     pub in_doubt: usize,
-    /// Heuristic outcomes in the log (`None` when the log could not be
-    /// read).
+    /// Heuristic outcomes in the log: the open ones, or with
+    /// `?heuristics=all` the resolved ones too (`None` when the log could
+    /// not be read).
     pub heuristics: Option<Vec<HeuristicSummary>>,
 }
 

@@ -27,7 +27,9 @@ use crate::engine::{
     Command, Coordinator, Fault, FromSuperior, Inbound, Outbound, Outcome, Phase, Protocol,
     ToSuperior,
 };
-use crate::log::{CoordinatorLog, FencingToken, GroupCommit, InstanceId, LogError};
+use crate::log::{
+    CoordinatorLog, FencingToken, GroupCommit, InstanceId, LogError, Resolution, ResolveOutcome,
+};
 use crate::record::{DecisionRecord, EndpointRef, ParticipantId, TxId};
 
 /// What [`CoordinatorService::deliver`] did with a message.
@@ -529,10 +531,27 @@ impl CoordinatorService {
         ))
     }
 
-    /// The heuristic outcomes kept in this instance's log.
+    /// The open heuristic outcomes kept in this instance's log.
     pub async fn heuristics(&self) -> Result<Vec<HeuristicSummary>, DriverError> {
         let records = self.inner.log.heuristics().await?;
         Ok(records.iter().map(HeuristicSummary::from).collect())
+    }
+
+    /// Every heuristic outcome kept in this instance's log, the resolved
+    /// ones with their resolution.
+    pub async fn heuristic_history(&self) -> Result<Vec<HeuristicSummary>, DriverError> {
+        let entries = self.inner.log.heuristic_history().await?;
+        Ok(entries.iter().map(HeuristicSummary::from).collect())
+    }
+
+    /// Marks `tx`'s open heuristic outcomes resolved by an operator (see
+    /// [`CoordinatorLog::resolve_heuristic`]).
+    pub async fn resolve_heuristic(
+        &self,
+        tx: &TxId,
+        resolution: &Resolution,
+    ) -> Result<ResolveOutcome, DriverError> {
+        Ok(self.inner.log.resolve_heuristic(tx, resolution).await?)
     }
 
     /// The driver's counters now.
