@@ -1,7 +1,14 @@
 //! The admin endpoints: `GET /healthz` (liveness), `GET /readyz` (every
-//! store reachable) and `GET /metrics` (Prometheus text).
+//! store reachable) and `GET /metrics` (Prometheus text); with the WS-AT
+//! coordinator, `GET /admin/txn` and the one state-changing admin route,
+//! `POST /admin/txn/resolve` (an operator resolves heuristic outcomes).
 
 use http::{HeaderValue, Method, StatusCode};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use ithaca_txn::admin::{ResolveAnswer, ResolveRequest};
+use ithaca_txn::driver::{CoordinatorService, DriverError};
+use ithaca_txn::log::{LogError, Resolution};
+use ithaca_txn::record::TxId;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::body::{Request, Response, full, text_response};
@@ -70,60 +77,190 @@ fn only_get(request: &Request) -> Option<Response> {
     Some(response)
 }
 
-/// The WS-AT coordinator's admin route, added beside the others when the
+/// The largest body `POST /admin/txn/resolve` reads: room for the longest
+/// note and operator name, JSON-escaped.
+pub const MAX_RESOLVE_BODY: usize = 16 * 1024;
+
+/// The WS-AT coordinator's admin routes, added beside the others when the
 /// coordinator is enabled: `GET /admin/txn` answers the JSON
 /// [`ithaca_txn::admin::Snapshot`] (`?state=all|active|preparing|
-/// committing|in-doubt` filters it), and `GET /admin/txn?id=ID` the one
-/// transaction's [`ithaca_txn::admin::TransactionSummary`] (404 when the
-/// coordinator does not hold it). The router matches exact paths, so the
-/// id travels in the query, percent-encoded.
-pub fn txn_routes(service: ithaca_txn::driver::CoordinatorService) -> Router {
-    Router::new().admin_route("/admin/txn", "admin_txn", move |request: Request| {
-        let service = service.clone();
-        async move {
-            if let Some(refusal) = only_get(&request) {
-                return refusal;
-            }
-            let query = request.uri().query().unwrap_or_default();
-            let mut state = None;
-            let mut id = None;
-            for pair in query.split('&').filter(|p| !p.is_empty()) {
-                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-                let Some(value) = percent_decode(value) else {
-                    return text_response(StatusCode::BAD_REQUEST, "bad percent-encoding\n");
-                };
-                match key {
-                    "state" => state = Some(value),
-                    "id" => id = Some(value),
-                    _ => {
-                        return text_response(
-                            StatusCode::BAD_REQUEST,
-                            format!("unknown parameter {key:?}: use state or id\n"),
-                        );
-                    }
-                }
-            }
-            if let Some(id) = id {
-                return match service.transaction(&ithaca_txn::record::TxId(id)) {
-                    Some(tx) => json_response(&tx),
-                    None => text_response(StatusCode::NOT_FOUND, "no such transaction\n"),
-                };
-            }
-            let filter = match state.as_deref() {
-                None => ithaca_txn::admin::StateFilter::All,
-                Some(name) => match ithaca_txn::admin::StateFilter::parse(name) {
-                    Some(filter) => filter,
-                    None => {
-                        return text_response(
-                            StatusCode::BAD_REQUEST,
-                            "state must be all, active, preparing, committing or in-doubt\n",
-                        );
-                    }
-                },
-            };
-            json_response(&service.snapshot(filter).await)
+/// committing|in-doubt` filters it; its heuristic outcomes are the open
+/// ones, or with `heuristics=all` the resolved ones too), and
+/// `GET /admin/txn?id=ID` the one transaction's
+/// [`ithaca_txn::admin::TransactionSummary`] (404 when the coordinator does
+/// not hold it). `POST /admin/txn/resolve?id=ID` with a JSON
+/// [`ResolveRequest`] marks the transaction's heuristic outcomes resolved
+/// (see [`resolve`]). The router matches exact paths, so the id travels in
+/// the query, percent-encoded.
+pub fn txn_routes(service: CoordinatorService) -> Router {
+    let resolver = service.clone();
+    Router::new()
+        .admin_route("/admin/txn", "admin_txn", move |request: Request| {
+            let service = service.clone();
+            async move { show(&service, &request).await }
+        })
+        .admin_change_route(
+            "/admin/txn/resolve",
+            "admin_txn_resolve",
+            move |request: Request| {
+                let service = resolver.clone();
+                async move { resolve(&service, request).await }
+            },
+        )
+}
+
+/// The query's `key=value` pairs, percent-decoded, each key one of `keys`;
+/// else the message of the 400 answer.
+fn query_pairs(request: &Request, keys: &[&str]) -> Result<Vec<(String, String)>, String> {
+    let query = request.uri().query().unwrap_or_default();
+    let mut pairs = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let Some(value) = percent_decode(value) else {
+            return Err("bad percent-encoding\n".to_owned());
+        };
+        if !keys.contains(&key) {
+            return Err(format!(
+                "unknown parameter {key:?}: use {}\n",
+                keys.join(" or ")
+            ));
         }
-    })
+        pairs.push((key.to_owned(), value));
+    }
+    Ok(pairs)
+}
+
+/// `GET /admin/txn`.
+async fn show(service: &CoordinatorService, request: &Request) -> Response {
+    if let Some(refusal) = only_get(request) {
+        return refusal;
+    }
+    let pairs = match query_pairs(request, &["state", "id", "heuristics"]) {
+        Ok(pairs) => pairs,
+        Err(message) => return text_response(StatusCode::BAD_REQUEST, message),
+    };
+    let mut state = None;
+    let mut id = None;
+    let mut all_heuristics = false;
+    for (key, value) in pairs {
+        match key.as_str() {
+            "state" => state = Some(value),
+            "id" => id = Some(value),
+            _ => match value.as_str() {
+                "open" => all_heuristics = false,
+                "all" => all_heuristics = true,
+                _ => {
+                    return text_response(
+                        StatusCode::BAD_REQUEST,
+                        "heuristics must be open or all\n",
+                    );
+                }
+            },
+        }
+    }
+    if let Some(id) = id {
+        return match service.transaction(&TxId(id)) {
+            Some(tx) => json_response(&tx),
+            None => text_response(StatusCode::NOT_FOUND, "no such transaction\n"),
+        };
+    }
+    let filter = match state.as_deref() {
+        None => ithaca_txn::admin::StateFilter::All,
+        Some(name) => match ithaca_txn::admin::StateFilter::parse(name) {
+            Some(filter) => filter,
+            None => {
+                return text_response(
+                    StatusCode::BAD_REQUEST,
+                    "state must be all, active, preparing, committing or in-doubt\n",
+                );
+            }
+        },
+    };
+    let mut snapshot = service.snapshot(filter).await;
+    if all_heuristics {
+        snapshot.heuristics = service.heuristic_history().await.ok();
+    }
+    json_response(&snapshot)
+}
+
+/// `POST /admin/txn/resolve?id=ID` with a JSON [`ResolveRequest`] (at most
+/// [`MAX_RESOLVE_BODY`] bytes): marks the transaction's open heuristic
+/// outcomes resolved by the operator with the note, and answers the JSON
+/// [`ResolveAnswer`]. Idempotent (resolving again changes nothing). 404
+/// when the log keeps no heuristic outcome of the transaction, 400 for a
+/// bad request (blank or too long note), 413 for a body too large, 503
+/// when the log cannot be written. The router has already refused it
+/// (403) without the configured admin token.
+pub async fn resolve(service: &CoordinatorService, request: Request) -> Response {
+    if request.method() != Method::POST {
+        let mut response = text_response(StatusCode::METHOD_NOT_ALLOWED, "use POST\n");
+        response
+            .headers_mut()
+            .insert(http::header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    let pairs = match query_pairs(&request, &["id"]) {
+        Ok(pairs) => pairs,
+        Err(message) => return text_response(StatusCode::BAD_REQUEST, message),
+    };
+    let Some(tx) = pairs.into_iter().map(|(_, id)| TxId(id)).next_back() else {
+        return text_response(
+            StatusCode::BAD_REQUEST,
+            "name the transaction: POST /admin/txn/resolve?id=ID\n",
+        );
+    };
+    let body = match Limited::new(request.into_body(), MAX_RESOLVE_BODY)
+        .collect()
+        .await
+    {
+        Ok(body) => body.to_bytes(),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
+            return text_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is larger than {MAX_RESOLVE_BODY} bytes\n"),
+            );
+        }
+        Err(error) => {
+            return text_response(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the request body: {error}\n"),
+            );
+        }
+    };
+    let asked: ResolveRequest = match serde_json::from_slice(&body) {
+        Ok(asked) => asked,
+        Err(error) => {
+            return text_response(
+                StatusCode::BAD_REQUEST,
+                format!("the body is not {{\"operator\": ..., \"note\": ...}}: {error}\n"),
+            );
+        }
+    };
+    let resolution = match Resolution::new(&tx, &asked.operator, &asked.note) {
+        Ok(resolution) => resolution,
+        Err(error) => return text_response(StatusCode::BAD_REQUEST, format!("{error}\n")),
+    };
+    match service.resolve_heuristic(&tx, &resolution).await {
+        Ok(outcome) => {
+            tracing::info!(
+                tx = %tx,
+                operator = resolution.operator(),
+                ?outcome,
+                "heuristic outcomes resolved by an operator"
+            );
+            json_response(&ResolveAnswer::new(&tx, outcome))
+        }
+        Err(DriverError::Log(error @ LogError::UnknownHeuristic { .. })) => {
+            text_response(StatusCode::NOT_FOUND, format!("{error}\n"))
+        }
+        Err(DriverError::Log(error @ LogError::Fenced { .. })) => {
+            text_response(StatusCode::CONFLICT, format!("{error}\n"))
+        }
+        Err(error) => text_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("cannot resolve: {error}\n"),
+        ),
+    }
 }
 
 /// A 200 answer with `value` as JSON.
@@ -254,6 +391,151 @@ mod txn_tests {
         );
         assert_eq!(
             get(&router, "/admin/txn?id=%zz").await.0,
+            StatusCode::BAD_REQUEST
+        );
+    }
+
+    const TOKEN: &str = "0123456789abcdef";
+
+    async fn post(
+        router: &Router,
+        uri: &str,
+        token: Option<&str>,
+        body: impl Into<bytes::Bytes>,
+    ) -> (StatusCode, String) {
+        let mut request = http::Request::post(uri);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let response = router
+            .dispatch(request.body(full(body.into())).unwrap())
+            .await;
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn an_operator_with_the_token_resolves_a_heuristic_outcome() {
+        use ithaca_txn::log::CoordinatorLog;
+        use ithaca_txn::record::{HeuristicKind, HeuristicRecord, ParticipantId};
+
+        let dir = tempfile::tempdir().unwrap();
+        let log = ithaca_txn::log::SqliteLog::open(&dir.path().join("txn.db"), "node-a")
+            .await
+            .unwrap();
+        log.record_heuristic(&HeuristicRecord {
+            tx: TxId("urn:h:1".to_owned()),
+            participant: ParticipantId(2),
+            endpoint: EndpointRef::new("http://p2"),
+            kind: HeuristicKind::AbortedAfterCommit,
+        })
+        .await
+        .unwrap();
+        let service = CoordinatorService::start(
+            DriverConfig::default(),
+            Arc::new(log),
+            Arc::new(RecordingSink::new()),
+        )
+        .unwrap();
+        service.recovered().await.unwrap();
+        let body = r#"{"operator":"alice","note":"refunded by hand"}"#;
+        let uri = "/admin/txn/resolve?id=urn%3Ah%3A1";
+
+        // No token configured: the change is refused, reads still work.
+        let open = txn_routes(service.clone());
+        let (status, text) = post(&open, uri, None, body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{text}");
+        assert!(text.contains("no admin token is configured"), "{text}");
+        assert_eq!(get(&open, "/admin/txn").await.0, StatusCode::OK);
+
+        let router = txn_routes(service.clone()).require_admin_token(Some(TOKEN.into()));
+        for token in [None, Some("wrong")] {
+            let (status, text) = post(&router, uri, token, body).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{text}");
+        }
+        let (status, text) = post(&router, uri, Some(TOKEN), body).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        let answer: ResolveAnswer = serde_json::from_str(&text).unwrap();
+        assert_eq!((answer.resolved, answer.already_resolved), (1, false));
+        let (status, text) = post(&router, uri, Some(TOKEN), body).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        assert!(
+            serde_json::from_str::<ResolveAnswer>(&text)
+                .unwrap()
+                .already_resolved
+        );
+
+        // Gone from the open list, kept with who and why in the history.
+        let authorized_get = |uri: &'static str| {
+            let request = http::Request::get(uri)
+                .header("authorization", format!("Bearer {TOKEN}"))
+                .body(full(""))
+                .unwrap();
+            router.dispatch(request)
+        };
+        let read = |response: Response| async move {
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            serde_json::from_slice::<ithaca_txn::admin::Snapshot>(&body).unwrap()
+        };
+        let open_list = read(authorized_get("/admin/txn").await).await;
+        assert_eq!(open_list.heuristics, Some(vec![]));
+        let all = read(authorized_get("/admin/txn?heuristics=all").await).await;
+        let kept = all.heuristics.unwrap();
+        let resolution = kept[0].resolution.as_ref().unwrap();
+        assert_eq!(kept[0].tx, "urn:h:1");
+        assert_eq!(resolution.operator, "alice");
+        assert_eq!(resolution.note, "refunded by hand");
+
+        // Bad requests get a clear answer.
+        let (status, text) = post(
+            &router,
+            "/admin/txn/resolve?id=urn%3Anope",
+            Some(TOKEN),
+            body,
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(text.contains("urn:nope"), "{text}");
+        let blank = r#"{"operator":"alice","note":"  "}"#;
+        let (status, text) = post(&router, uri, Some(TOKEN), blank).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(text.contains("note is empty"), "{text}");
+        for bad in [
+            "not json",
+            r#"{"note":"n"}"#,
+            r#"{"operator":"a","note":"n","x":1}"#,
+        ] {
+            assert_eq!(
+                post(&router, uri, Some(TOKEN), bad).await.0,
+                StatusCode::BAD_REQUEST,
+                "{bad}"
+            );
+        }
+        let huge = format!(
+            r#"{{"operator":"a","note":"{}"}}"#,
+            "x".repeat(MAX_RESOLVE_BODY)
+        );
+        assert_eq!(
+            post(&router, uri, Some(TOKEN), huge).await.0,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        assert_eq!(
+            post(&router, "/admin/txn/resolve", Some(TOKEN), body)
+                .await
+                .0,
+            StatusCode::BAD_REQUEST
+        );
+        let request = http::Request::get(uri)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(full(""))
+            .unwrap();
+        assert_eq!(
+            router.dispatch(request).await.status(),
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        assert_eq!(
+            get(&open, "/admin/txn?heuristics=some").await.0,
             StatusCode::BAD_REQUEST
         );
     }

@@ -42,6 +42,9 @@ pub struct Route {
     pub name: &'static str,
     /// Whether this is an admin endpoint (bearer token rules apply).
     pub admin: bool,
+    /// Whether this admin endpoint changes state: it then needs a
+    /// configured token, always (see [`Router::admin_change_route`]).
+    pub changes_state: bool,
     handler: Arc<dyn Handler>,
 }
 
@@ -50,6 +53,7 @@ impl std::fmt::Debug for Route {
         f.debug_struct("Route")
             .field("name", &self.name)
             .field("admin", &self.admin)
+            .field("changes_state", &self.changes_state)
             .finish_non_exhaustive()
     }
 }
@@ -74,12 +78,20 @@ impl Router {
 
     /// Adds an application route at `path`.
     pub fn route(self, path: &str, name: &'static str, handler: impl Handler) -> Self {
-        self.insert(path, name, false, Arc::new(handler))
+        self.insert(path, name, (false, false), Arc::new(handler))
     }
 
     /// Adds an admin route at `path`.
     pub fn admin_route(self, path: &str, name: &'static str, handler: impl Handler) -> Self {
-        self.insert(path, name, true, Arc::new(handler))
+        self.insert(path, name, (true, false), Arc::new(handler))
+    }
+
+    /// Adds an admin route at `path` that changes state. Unlike the
+    /// read-only admin routes, which are open when no token is configured,
+    /// it answers 403 unless a token is configured and the request
+    /// carries it.
+    pub fn admin_change_route(self, path: &str, name: &'static str, handler: impl Handler) -> Self {
+        self.insert(path, name, (true, true), Arc::new(handler))
     }
 
     /// Requires `Authorization: Bearer TOKEN` on admin routes.
@@ -115,7 +127,7 @@ impl Router {
         mut self,
         path: &str,
         name: &'static str,
-        admin: bool,
+        (admin, changes_state): (bool, bool),
         handler: Arc<dyn Handler>,
     ) -> Self {
         Arc::make_mut(&mut self.routes).insert(
@@ -123,6 +135,7 @@ impl Router {
             Route {
                 name,
                 admin,
+                changes_state,
                 handler,
             },
         );
@@ -173,6 +186,24 @@ impl Router {
         let Some(route) = route else {
             return Box::pin(async { text_response(StatusCode::NOT_FOUND, "no such endpoint\n") });
         };
+        if route.changes_state {
+            let refusal = if self.admin_token.is_none() {
+                Some(
+                    "this admin endpoint changes state and is disabled: no admin token is \
+                     configured (set admin.token or admin.token_file)\n",
+                )
+            } else if !self.authorized(&request) {
+                Some(
+                    "this admin endpoint changes state: send the configured admin token \
+                     (Authorization: Bearer TOKEN)\n",
+                )
+            } else {
+                None
+            };
+            if let Some(refusal) = refusal {
+                return Box::pin(async move { text_response(StatusCode::FORBIDDEN, refusal) });
+            }
+        }
         if route.admin && !self.authorized(&request) {
             return Box::pin(async {
                 let mut response =
@@ -266,6 +297,37 @@ mod tests {
                 .status(),
             StatusCode::OK
         );
+    }
+
+    #[tokio::test]
+    async fn state_changing_admin_routes_need_a_configured_token() {
+        let r = router().admin_change_route("/admin/change", "change", |_req| async {
+            text_response(StatusCode::OK, "changed")
+        });
+        // No token configured: refused, though read-only routes are open.
+        assert_eq!(
+            r.dispatch(get("/admin", None)).await.status(),
+            StatusCode::OK
+        );
+        let refused = r.dispatch(get("/admin/change", Some("Bearer x"))).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        let r = r.require_admin_token(Some("0123456789abcdef".into()));
+        for auth in [None, Some("Bearer wrong"), Some("0123456789abcdef")] {
+            assert_eq!(
+                r.dispatch(get("/admin/change", auth)).await.status(),
+                StatusCode::FORBIDDEN,
+                "{auth:?}"
+            );
+        }
+        assert_eq!(
+            r.dispatch(get("/admin/change", Some("Bearer 0123456789abcdef")))
+                .await
+                .status(),
+            StatusCode::OK
+        );
+        // The flag survives merging and filtering.
+        let merged = Router::new().merge(&r).filter(true);
+        assert!(merged.lookup("/admin/change").unwrap().changes_state);
     }
 
     #[test]
