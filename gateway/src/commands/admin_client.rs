@@ -1,14 +1,14 @@
 //! The HTTP client the operator commands (`ithaca txn`, `ithaca membership`)
 //! use to read a running gateway's admin endpoints: where they are (from
 //! `--admin URL` or the configuration), the bearer token, and one bounded,
-//! deadline-limited GET.
+//! deadline-limited GET or POST.
 
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use ithaca_gateway::config::{CliOverrides, Config};
@@ -64,13 +64,32 @@ pub(crate) async fn get(
     url: &str,
     token: Option<&str>,
 ) -> anyhow::Result<(http::StatusCode, Bytes)> {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let mut request = http::Request::get(url);
+    send(http::Request::get(url), url, token, Bytes::new()).await
+}
+
+/// POSTs the JSON `body` to `url` with the bearer `token`; answers and
+/// fails like [`get`].
+pub(crate) async fn post_json(
+    url: &str,
+    token: Option<&str>,
+    body: Vec<u8>,
+) -> anyhow::Result<(http::StatusCode, Bytes)> {
+    let request = http::Request::post(url).header(http::header::CONTENT_TYPE, "application/json");
+    send(request, url, token, Bytes::from(body)).await
+}
+
+async fn send(
+    mut request: http::request::Builder,
+    url: &str,
+    token: Option<&str>,
+    body: Bytes,
+) -> anyhow::Result<(http::StatusCode, Bytes)> {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     if let Some(token) = token {
         request = request.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
     }
     let request = request
-        .body(Empty::new())
+        .body(Full::new(body))
         .with_context(|| format!("bad admin URL {url}"))?;
     let response = tokio::time::timeout(TIMEOUT, client.request(request))
         .await

@@ -1,6 +1,9 @@
-//! `ithaca txn list [--in-doubt] [--json]` and `ithaca txn show ID`: the
-//! WS-AT coordinator's transactions, read from the admin endpoint
-//! `GET /admin/txn` of a running gateway.
+//! `ithaca txn list [--in-doubt] [--all] [--json]` and `ithaca txn show
+//! ID`: the WS-AT coordinator's transactions and heuristic outcomes, read
+//! from the admin endpoint `GET /admin/txn` of a running gateway; `ithaca
+//! txn resolve ID --note TEXT`: an operator marks a transaction's
+//! heuristic outcomes resolved (`POST /admin/txn/resolve`, which needs the
+//! configured admin token).
 
 use std::io::Write;
 use std::path::Path;
@@ -9,7 +12,11 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 
 use super::admin_client;
-use ithaca_txn::admin::{HeuristicSummary, Snapshot, TransactionSummary};
+use ithaca_txn::admin::{
+    HeuristicSummary, ResolveAnswer, ResolveRequest, Snapshot, TransactionSummary,
+};
+use ithaca_txn::log::Resolution;
+use ithaca_txn::record::TxId;
 
 /// Where the gateway's admin endpoints are.
 #[derive(Debug, clap::Args)]
@@ -31,6 +38,10 @@ pub(crate) enum TxnCommand {
         /// not yet finished).
         #[arg(long)]
         in_doubt: bool,
+        /// Also list the heuristic outcomes already resolved, with who
+        /// resolved them, when and why (by default only open ones).
+        #[arg(long)]
+        all: bool,
         /// Print the admin endpoint's JSON.
         #[arg(long)]
         json: bool,
@@ -46,6 +57,25 @@ pub(crate) enum TxnCommand {
         /// Print the admin endpoint's JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Mark a transaction's heuristic outcomes resolved once its
+    /// participants have been reconciled by hand: they leave `txn list`
+    /// and stay, with the note, in `txn list --all` and `txn show`. Needs
+    /// the configured admin token; resolving again changes nothing. Exit 1
+    /// if refused, if the coordinator keeps no heuristic outcome of the
+    /// transaction, or if the gateway cannot be asked.
+    Resolve {
+        /// The transaction id (the context's wscoor:Identifier).
+        id: String,
+        /// What was done to reconcile the participants (kept in the log;
+        /// at most 2048 bytes).
+        #[arg(long, value_name = "TEXT")]
+        note: String,
+        /// Who resolves (by default $USER, else $LOGNAME).
+        #[arg(long, value_name = "NAME")]
+        operator: Option<String>,
         #[command(flatten)]
         admin: AdminArgs,
     },
@@ -68,11 +98,17 @@ async fn run_async(config_file: Option<&Path>, command: TxnCommand) -> anyhow::R
     match command {
         TxnCommand::List {
             in_doubt,
+            all,
             json,
             admin,
         } => {
             let (base, token) = admin_client::target(config_file, admin.admin.as_deref())?;
-            let query = if in_doubt { "?state=in-doubt" } else { "" };
+            let query = match (in_doubt, all) {
+                (false, false) => "",
+                (true, false) => "?state=in-doubt",
+                (false, true) => "?heuristics=all",
+                (true, true) => "?state=in-doubt&heuristics=all",
+            };
             let (status, body) =
                 admin_client::get(&format!("{base}/admin/txn{query}"), token.as_deref()).await?;
             if status != http::StatusCode::OK {
@@ -108,10 +144,10 @@ async fn run_async(config_file: Option<&Path>, command: TxnCommand) -> anyhow::R
                 return Ok(ExitCode::SUCCESS);
             }
             // The heuristic outcomes outlive the transaction (they stay in
-            // the log until an operator resolves them): the listing of
-            // in-doubt transactions carries all of them.
+            // the log, resolved or not): the listing of in-doubt
+            // transactions carries all of them.
             let (status, listing) = admin_client::get(
-                &format!("{base}/admin/txn?state=in-doubt"),
+                &format!("{base}/admin/txn?state=in-doubt&heuristics=all"),
                 token.as_deref(),
             )
             .await?;
@@ -145,6 +181,49 @@ async fn run_async(config_file: Option<&Path>, command: TxnCommand) -> anyhow::R
                 )?;
             }
             print_heuristics(&mut out, &heuristics)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        TxnCommand::Resolve {
+            id,
+            note,
+            operator,
+            admin,
+        } => {
+            let operator = match operator {
+                Some(name) => name,
+                None => ["USER", "LOGNAME"]
+                    .into_iter()
+                    .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+                    .context("name yourself with --operator NAME ($USER is not set)")?,
+            };
+            // The gateway checks it too; checking here gives the same
+            // message without a round trip.
+            Resolution::new(&TxId(id.clone()), &operator, &note)?;
+            let (base, token) = admin_client::target(config_file, admin.admin.as_deref())?;
+            let url = format!("{base}/admin/txn/resolve?id={}", percent_encode(&id));
+            let body = serde_json::to_vec(&ResolveRequest { operator, note })?;
+            let (status, answer) = admin_client::post_json(&url, token.as_deref(), body).await?;
+            if status != http::StatusCode::OK {
+                bail!(
+                    "{base}/admin/txn/resolve answered {status}: {}",
+                    first_line(&answer)
+                );
+            }
+            let answer: ResolveAnswer = serde_json::from_slice(&answer)
+                .context("the gateway's answer is not a resolution")?;
+            let mut out = std::io::stdout().lock();
+            if answer.already_resolved {
+                writeln!(
+                    out,
+                    "the heuristic outcomes of transaction {id} were already resolved; nothing changed"
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "resolved {} heuristic outcome(s) of transaction {id}",
+                    answer.resolved
+                )?;
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -205,15 +284,31 @@ fn print_list(out: &mut impl Write, snapshot: &Snapshot) -> std::io::Result<()> 
         )?;
     }
     if let Some(heuristics) = &snapshot.heuristics {
-        if !heuristics.is_empty() {
-            writeln!(out, "heuristic outcomes (resolve by hand):")?;
+        let (open, resolved): (Vec<&HeuristicSummary>, Vec<&HeuristicSummary>) =
+            heuristics.iter().partition(|h| h.resolution.is_none());
+        if !open.is_empty() {
+            writeln!(
+                out,
+                "heuristic outcomes (reconcile by hand, then `ithaca txn resolve ID --note TEXT`):"
+            )?;
         }
-        for h in heuristics {
+        for h in open {
             writeln!(
                 out,
                 "  {} participant {} at {}: {}",
                 h.tx, h.participant, h.address, h.kind
             )?;
+        }
+        if !resolved.is_empty() {
+            writeln!(out, "resolved heuristic outcomes:")?;
+        }
+        for h in resolved {
+            writeln!(
+                out,
+                "  {} participant {} at {}: {}",
+                h.tx, h.participant, h.address, h.kind
+            )?;
+            print_resolution(out, "    ", h)?;
         }
     }
     Ok(())
@@ -223,13 +318,44 @@ fn print_heuristics(out: &mut impl Write, heuristics: &[&HeuristicSummary]) -> s
     if heuristics.is_empty() {
         return Ok(());
     }
-    writeln!(out, "  heuristic outcomes (resolve by hand):")?;
+    writeln!(out, "  heuristic outcomes:")?;
     for h in heuristics {
         writeln!(
             out,
-            "    participant {} at {}: {}",
-            h.participant, h.address, h.kind
+            "    participant {} at {}: {}{}",
+            h.participant,
+            h.address,
+            h.kind,
+            if h.resolution.is_some() {
+                " (resolved)"
+            } else {
+                " (open: reconcile by hand, then `ithaca txn resolve`)"
+            }
         )?;
+        print_resolution(out, "      ", h)?;
+    }
+    Ok(())
+}
+
+/// `resolved by NAME at TIME: NOTE`, the note's further lines indented.
+fn print_resolution(
+    out: &mut impl Write,
+    indent: &str,
+    h: &HeuristicSummary,
+) -> std::io::Result<()> {
+    let Some(resolution) = &h.resolution else {
+        return Ok(());
+    };
+    let mut lines = resolution.note.lines();
+    writeln!(
+        out,
+        "{indent}resolved by {} at {}: {}",
+        resolution.operator,
+        resolution.resolved_at,
+        lines.next().unwrap_or_default()
+    )?;
+    for line in lines {
+        writeln!(out, "{indent}  {line}")?;
     }
     Ok(())
 }
@@ -271,6 +397,50 @@ fn print_one(out: &mut impl Write, tx: &TransactionSummary) -> std::io::Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ithaca_txn::admin::ResolutionSummary;
+
+    fn heuristic(tx: &str, resolution: Option<ResolutionSummary>) -> HeuristicSummary {
+        HeuristicSummary {
+            tx: tx.to_owned(),
+            participant: 1,
+            address: "http://p1".to_owned(),
+            kind: "aborted-after-commit".to_owned(),
+            resolution,
+        }
+    }
+
+    #[test]
+    fn the_listing_separates_open_from_resolved_outcomes() {
+        let snapshot = Snapshot {
+            instance: "node-a".to_owned(),
+            recovered: true,
+            fenced: false,
+            transactions: vec![],
+            total: 0,
+            in_doubt: 0,
+            heuristics: Some(vec![
+                heuristic("urn:open", None),
+                heuristic(
+                    "urn:done",
+                    Some(ResolutionSummary {
+                        operator: "alice".to_owned(),
+                        resolved_at: "2026-11-24T22:01:05Z".to_owned(),
+                        note: "refunded\nticket 42".to_owned(),
+                    }),
+                ),
+            ]),
+        };
+        let mut out = Vec::new();
+        print_list(&mut out, &snapshot).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let open_at = text.find("urn:open").unwrap();
+        let resolved_at = text.find("resolved heuristic outcomes:").unwrap();
+        assert!(open_at < resolved_at, "{text}");
+        assert!(
+            text.contains("resolved by alice at 2026-11-24T22:01:05Z: refunded\n      ticket 42"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn transaction_ids_are_percent_encoded_for_the_query() {
