@@ -23,6 +23,7 @@ pub struct ServeNode {
     config: PathBuf,
     log: PathBuf,
     child: Option<Child>,
+    admin_token: Option<String>,
 }
 
 impl ServeNode {
@@ -49,7 +50,16 @@ impl ServeNode {
             config,
             log: dir.join(format!("{name}.log")),
             child: None,
+            admin_token: None,
         }
+    }
+
+    /// The bearer token its readiness probe sends: set it when the
+    /// configuration sets `admin.token` (then `/readyz` needs it).
+    #[must_use]
+    pub fn with_admin_token(mut self, token: &str) -> Self {
+        self.admin_token = Some(token.to_owned());
+        self
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -94,7 +104,7 @@ impl ServeNode {
                     self.log_tail()
                 );
             }
-            if ready(self.port).await {
+            if ready_with_token(self.port, self.admin_token.as_deref()).await {
                 return;
             }
             assert!(
@@ -158,11 +168,18 @@ impl Drop for ServeNode {
 
 /// Whether `GET /readyz` on 127.0.0.1:`port` answers 200.
 pub async fn ready(port: u16) -> bool {
+    ready_with_token(port, None).await
+}
+
+/// Whether `GET /readyz` on 127.0.0.1:`port`, with the admin bearer
+/// `token` if any, answers 200.
+pub async fn ready_with_token(port: u16, token: Option<&str>) -> bool {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
         return false;
     };
-    let request = "GET /readyz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    let auth = token.map_or_else(String::new, |t| format!("Authorization: Bearer {t}\r\n"));
+    let request = format!("GET /readyz HTTP/1.1\r\nHost: t\r\n{auth}Connection: close\r\n\r\n");
     if stream.write_all(request.as_bytes()).await.is_err() {
         return false;
     }
