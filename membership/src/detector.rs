@@ -323,6 +323,54 @@ impl FailureDetector {
         }
     }
 
+    /// [`Self::sync_with_view`] for the `changed` members only: each one
+    /// in `view` is watched at its incarnation there (a new member or a new
+    /// incarnation starts its silence at `now`), each one missing from
+    /// `view` is forgotten, and nobody else is looked at. When `changed`
+    /// holds every member whose entry differs between the view this
+    /// detector was last synced with and `view`
+    /// ([`View::member_changes`]), the result is what a whole sync gives,
+    /// at O(changes) instead of O(members). Returns how many members were
+    /// looked at.
+    pub fn sync_members<'m>(
+        &mut self,
+        view: &View,
+        changed: impl IntoIterator<Item = &'m MemberId>,
+        now: Timestamp,
+    ) -> usize {
+        let mut looked_at = 0;
+        for member in changed {
+            looked_at += 1;
+            let Some(info) = view.member(member) else {
+                self.watched.remove(member);
+                continue;
+            };
+            if self
+                .watched
+                .get(member)
+                .is_some_and(|watched| watched.incarnation == info.incarnation)
+            {
+                continue;
+            }
+            if !self.watched.contains_key(member) && self.watched.len() >= MAX_MEMBERS {
+                continue;
+            }
+            self.watched.insert(
+                member.clone(),
+                Watched {
+                    incarnation: info.incarnation,
+                    last_recv: now,
+                    last_heartbeat: None,
+                    intervals_since: now,
+                    window: IntervalWindow::new(self.config.phi_window),
+                    heartbeats: 0,
+                    convicted: false,
+                },
+            );
+        }
+        looked_at
+    }
+
     /// Records a heartbeat that arrived at `arrived_at` (stamped at the
     /// socket). Arrivals older than the latest one recorded never move the
     /// member's silence backwards.

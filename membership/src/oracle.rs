@@ -11,12 +11,13 @@
 //! ([`OracleLeader::allow_grants_until`]), so a deposed or partitioned leader
 //! grants nothing.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::Timestamp;
 use crate::detector::{DetectorConfig, DetectorConfigError, DetectorOutput, FailureDetector};
 use crate::member::HeartbeatRequest;
-use crate::view::{View, ViewCommand};
+use crate::view::{MemberId, View, ViewCommand};
 
 /// How this node holds the oracle leadership.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,19 +45,22 @@ pub struct HeartbeatReply {
 #[derive(Debug, Clone)]
 pub struct OracleLeader {
     detector: FailureDetector,
-    view: View,
+    /// Shared with the node runtime's published view, never copied.
+    view: Arc<View>,
     leadership: Leadership,
     grants_until: Option<Timestamp>,
 }
 
 impl OracleLeader {
-    /// A leader holding the committed `view` as of `now`.
+    /// A leader holding the committed `view` (a [`View`] or a shared one)
+    /// as of `now`.
     pub fn new(
         config: DetectorConfig,
-        view: View,
+        view: impl Into<Arc<View>>,
         leadership: Leadership,
         now: Timestamp,
     ) -> Result<Self, DetectorConfigError> {
+        let view = view.into();
         let mut detector = FailureDetector::new(config)?;
         detector.sync_with_view(&view, now);
         if leadership == Leadership::Elected {
@@ -111,7 +115,7 @@ impl OracleLeader {
             .detector
             .is_watching(&request.member, request.incarnation);
         let lease = self.grant(request, arrived_at);
-        let view = (request.seen_view < self.view.id() || !known).then(|| self.view.clone());
+        let view = (request.seen_view < self.view.id() || !known).then(|| View::clone(&self.view));
         HeartbeatReply {
             request_id: request.request_id,
             lease,
@@ -149,10 +153,29 @@ impl OracleLeader {
             .collect()
     }
 
-    /// Installs a newly committed view (older ones are ignored).
-    pub fn on_committed(&mut self, view: View, now: Timestamp) {
+    /// Installs a newly committed view (older ones are ignored), syncing
+    /// the failure detector with all of it (O(members); see
+    /// [`Self::on_committed_changes`]).
+    pub fn on_committed(&mut self, view: impl Into<Arc<View>>, now: Timestamp) {
+        let view = view.into();
         if view.id() > self.view.id() {
             self.detector.sync_with_view(&view, now);
+            self.view = view;
+        }
+    }
+
+    /// Installs a newly committed view (older ones are ignored) whose
+    /// members differ from the installed view's only in `changed` (see
+    /// [`View::member_changes`]): the failure detector looks at those
+    /// alone, O(changes), and the view is shared, not copied.
+    pub fn on_committed_changes<'m>(
+        &mut self,
+        view: Arc<View>,
+        changed: impl IntoIterator<Item = &'m MemberId>,
+        now: Timestamp,
+    ) {
+        if view.id() > self.view.id() {
+            self.detector.sync_members(&view, changed, now);
             self.view = view;
         }
     }

@@ -427,6 +427,47 @@ impl View {
             .map(|(service, _)| service)
     }
 
+    /// The members whose entry differs between `older` and this view: in
+    /// one of them only, or at another incarnation. One ordered pass over
+    /// both member maps, no allocation but the answer's (which holds the
+    /// changes only). Address and role changes of the same incarnation do
+    /// not count: they are what the failure detector ignores.
+    #[must_use]
+    pub fn member_changes(&self, older: &Self) -> Vec<MemberId> {
+        use std::cmp::Ordering;
+        let mut changed = Vec::new();
+        let mut newer = self.members.iter().peekable();
+        let mut older = older.members.iter().peekable();
+        loop {
+            let order = match (newer.peek(), older.peek()) {
+                (None, None) => return changed,
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (Some((new_id, _)), Some((old_id, _))) => new_id.cmp(old_id),
+            };
+            match order {
+                Ordering::Less => {
+                    if let Some((member, _)) = newer.next() {
+                        changed.push(member.clone());
+                    }
+                }
+                Ordering::Greater => {
+                    if let Some((member, _)) = older.next() {
+                        changed.push(member.clone());
+                    }
+                }
+                Ordering::Equal => {
+                    if let (Some((member, new_info)), Some((_, old_info))) =
+                        (newer.next(), older.next())
+                        && new_info.incarnation != old_info.incarnation
+                    {
+                        changed.push(member.clone());
+                    }
+                }
+            }
+        }
+    }
+
     /// The removed incarnations still remembered.
     #[must_use]
     pub fn tombstones(&self) -> &BTreeMap<MemberId, Tombstone> {

@@ -306,3 +306,127 @@ fn a_convicted_member_earns_nothing_while_its_removal_commits() {
             .is_ok()
     );
 }
+
+/// One step of a random history: who joins (at which incarnation), who
+/// leaves, who heartbeats.
+#[derive(Debug, Clone)]
+enum Step {
+    Join(u8, u64),
+    Leave(u8),
+    Heartbeat(u8),
+}
+
+fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (0u8..12, 1u64..4).prop_map(|(m, i)| Step::Join(m, i)),
+        (0u8..12).prop_map(Step::Leave),
+        (0u8..12).prop_map(Step::Heartbeat),
+    ]
+}
+
+/// Applies the commands of one batch that the view accepts.
+fn next_view(view: &View, commands: &[ViewCommand]) -> View {
+    let accepted: Vec<ViewCommand> = commands
+        .iter()
+        .zip(view.admissible(commands))
+        .filter(|(_, verdict)| verdict.is_ok())
+        .map(|(command, _)| command.clone())
+        .collect();
+    if accepted.is_empty() {
+        return view.clone();
+    }
+    view.apply_batch(&accepted)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+proptest::proptest! {
+    /// Syncing the detector with each view change's changed members
+    /// (what the oracle node's heartbeat task does, O(changes)) leaves it
+    /// watching exactly what a sync with the whole view would.
+    #[test]
+    fn syncing_the_changed_members_equals_syncing_the_whole_view(
+        batches in proptest::collection::vec(proptest::collection::vec(step(), 1..8), 1..24),
+    ) {
+        let config = DetectorConfig::default();
+        let mut whole = FailureDetector::new(config).unwrap_or_else(|e| panic!("{e}"));
+        let mut delta = whole.clone();
+        let mut view = View::new();
+        let mut t = 0;
+        for batch in batches {
+            t += 50;
+            let mut commands = Vec::new();
+            for step in &batch {
+                let name = |m: &u8| member(&format!("m{m}"));
+                match step {
+                    Step::Join(m, incarnation) => commands.push(ViewCommand::Join {
+                        member: name(m),
+                        incarnation: Incarnation(*incarnation),
+                        address: String::new(),
+                        roles: BTreeSet::new(),
+                    }),
+                    Step::Leave(m) => {
+                        if let Some(info) = view.member(&name(m)) {
+                            commands.push(ViewCommand::Leave {
+                                member: name(m),
+                                incarnation: info.incarnation,
+                            });
+                        }
+                    }
+                    Step::Heartbeat(m) => {
+                        if let Some(info) = view.member(&name(m)) {
+                            let a = whole.heartbeat(&name(m), info.incarnation, ms(t));
+                            let b = delta.heartbeat(&name(m), info.incarnation, ms(t));
+                            proptest::prop_assert_eq!(a, b);
+                        }
+                    }
+                }
+            }
+            let next = next_view(&view, &commands);
+            let changed = next.member_changes(&view);
+            // The changes are exactly the members whose entry differs.
+            for (id, info) in next.members() {
+                let same = view.member(id).is_some_and(|old| old.incarnation == info.incarnation);
+                proptest::prop_assert_eq!(changed.contains(id), !same);
+            }
+            for id in view.members().keys() {
+                if next.member(id).is_none() {
+                    proptest::prop_assert!(changed.contains(id));
+                }
+            }
+            whole.sync_with_view(&next, ms(t + 1));
+            let looked_at = delta.sync_members(&next, &changed, ms(t + 1));
+            proptest::prop_assert_eq!(looked_at, changed.len());
+            proptest::prop_assert_eq!(whole.health(ms(t + 2)), delta.health(ms(t + 2)));
+            view = next;
+        }
+    }
+}
+
+#[test]
+fn a_view_change_syncs_only_the_members_it_touched() {
+    let names: Vec<String> = (0..500).map(|i| format!("m{i:03}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let big = view_of(&refs);
+    let mut detector = detector(&refs);
+    let next = big
+        .apply_batch(&[
+            ViewCommand::Join {
+                member: member("late"),
+                incarnation: Incarnation(1),
+                address: String::new(),
+                roles: BTreeSet::new(),
+            },
+            ViewCommand::Leave {
+                member: member("m007"),
+                incarnation: Incarnation(1),
+            },
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let changed = next.member_changes(&big);
+    assert_eq!(changed, vec![member("late"), member("m007")]);
+    assert_eq!(detector.sync_members(&next, &changed, ms(5)), 2);
+    assert!(detector.is_watching(&member("late"), Incarnation(1)));
+    assert!(!detector.is_watching(&member("m007"), Incarnation(1)));
+    assert_eq!(detector.health(ms(6)).len(), 500);
+}

@@ -318,3 +318,98 @@ async fn a_compact_join_answer_stays_small_in_a_large_group() {
     assert_eq!(again, id);
     node.shutdown().await;
 }
+
+/// Waits until the heartbeat task installed view `id` (its snapshot, which
+/// a group this small gets at every view change, names it).
+async fn installed(node: &MembershipNode, id: ViewId) {
+    let mut snapshots = node.snapshots();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        snapshots.wait_for(|snapshot| snapshot.view_id >= id),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_view_change_costs_the_heartbeat_task_the_members_it_touched() {
+    let (consensus, node) = oracle().await;
+    let target = node.local_addr();
+    assert_eq!(node.counters().members_synced, 0);
+
+    // A group of 600 forms in a burst of joins: a dozen or more view
+    // changes.
+    let mut joins = tokio::task::JoinSet::new();
+    for index in 0..600 {
+        joins.spawn(async move { join_compact(target, &format!("burst-{index:03}")).await });
+    }
+    while let Some(joined) = joins.join_next().await {
+        joined.unwrap();
+    }
+    let formed = Arc::clone(&node.views().borrow());
+    installed(&node, formed.id()).await;
+    let after_burst = node.counters();
+    let commits = consensus.proposals.load(Ordering::Relaxed);
+    assert!(commits >= 10, "{commits} view changes for 600 joins");
+    assert!(after_burst.views_installed >= 1);
+    assert!(after_burst.views_installed <= formed.id().0);
+    // Each join was looked at once, in the view change that committed it
+    // (and a member removed meanwhile once more): 600 in all. Syncing with
+    // each whole view instead costs the sum of the views' sizes, about
+    // 600 × view changes / 2.
+    assert_eq!(after_burst.view_full_syncs, 0);
+    let removed = formed.view.tombstones().len() as u64;
+    let joined = (formed.view.members().len() as u64) + removed;
+    assert_eq!(joined, 600);
+    assert!(
+        (600..=600 + 2 * removed).contains(&after_burst.members_synced),
+        "{} members synced for 600 joins and {removed} removals",
+        after_burst.members_synced
+    );
+
+    // One more join into the group of 600 costs the heartbeat task one.
+    let (_, id, _) = join_compact(target, "one-more").await;
+    installed(&node, id).await;
+    let after_one = node.counters();
+    assert_eq!(after_one.view_full_syncs, 0);
+    let removed_since = node.views().borrow().view.tombstones().len() as u64 - removed;
+    assert!(
+        after_one.members_synced - after_burst.members_synced <= 1 + 2 * removed_since,
+        "{} members synced for one join",
+        after_one.members_synced - after_burst.members_synced
+    );
+    assert!(after_one.members_synced > after_burst.members_synced);
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_heartbeat_socket_asks_for_room_for_a_burst() {
+    // Linux reports the receive buffer it grants doubled; the default one
+    // (net.core.rmem_default, 208 KiB on most systems) holds about 4 ms of
+    // heartbeats from 10 000 members.
+    let Ok(default) = std::fs::read_to_string("/proc/sys/net/core/rmem_default") else {
+        return;
+    };
+    let default: usize = default.trim().parse().unwrap();
+    let (_consensus, node) = oracle().await;
+    assert!(
+        node.receive_buffer() > default,
+        "receive buffer {} is not above the default {default}",
+        node.receive_buffer()
+    );
+    // Where the kernel allows the whole request, the node got all of it.
+    let cap = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+        .ok()
+        .and_then(|cap| cap.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    if cap >= ithaca_membership::node::DEFAULT_SOCKET_BUFFER {
+        assert!(
+            node.receive_buffer() >= ithaca_membership::node::DEFAULT_SOCKET_BUFFER,
+            "receive buffer {} under the {} asked for (rmem_max {cap})",
+            node.receive_buffer(),
+            ithaca_membership::node::DEFAULT_SOCKET_BUFFER
+        );
+    }
+    node.shutdown().await;
+}

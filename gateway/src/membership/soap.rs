@@ -180,7 +180,7 @@ impl Backend {
                     && info.address == address
                     && info.roles == roles =>
             {
-                current.view.clone()
+                View::clone(&current.view)
             }
             _ => self
                 .consensus

@@ -10,7 +10,7 @@
 //! `recv` returns and hands it here at once, so nothing queues between the
 //! stamp and the detector.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -24,26 +24,108 @@ use crate::wire::{HeartbeatStatus, MAX_DATAGRAM, Message, RejectCode, WireError}
 
 use super::stats::NodeCounters;
 
-/// A committed view with its wire form, encoded once and shared.
+/// How many view changes an [`EncodedView`] remembers the changed members
+/// of (a heartbeat task that fell further behind syncs its detector with
+/// the whole view once).
+pub const VIEW_STEPS_KEPT: usize = 64;
+
+/// The members added, removed or at another incarnation between two
+/// published views.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewStep {
+    /// The older view.
+    pub from: ViewId,
+    /// The newer view.
+    pub to: ViewId,
+    /// The members whose entry changed (see [`View::member_changes`]).
+    pub members: Arc<[MemberId]>,
+}
+
+/// A committed view with its wire form, encoded once and shared, and the
+/// members the last few view changes touched.
+///
+/// The view itself is shared ([`Arc`]): the heartbeat task, the request
+/// task and the admin endpoints hold the same one, never a copy. The
+/// steps let the heartbeat task sync its failure detector with what
+/// changed ([`Self::members_changed_since`]), O(changes) per view change
+/// instead of O(members).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodedView {
     /// The view.
-    pub view: View,
+    pub view: Arc<View>,
     /// Its JSON, as messages carry it.
     pub json: Vec<u8>,
+    /// The last few view changes, oldest first, each starting where the
+    /// one before ended and the newest ending at this view.
+    steps: VecDeque<ViewStep>,
 }
 
 impl EncodedView {
-    /// Encodes `view`.
+    /// Encodes `view` (with no steps behind it).
     pub fn new(view: View) -> Result<Self, WireError> {
+        Self::shared(Arc::new(view))
+    }
+
+    /// Encodes a shared `view` (with no steps behind it).
+    pub fn shared(view: Arc<View>) -> Result<Self, WireError> {
         let json = crate::wire::view_json(&view)?;
-        Ok(Self { view, json })
+        Ok(Self {
+            view,
+            json,
+            steps: VecDeque::new(),
+        })
+    }
+
+    /// Encodes `view`, the successor of `previous`: the members that
+    /// changed between the two (one pass over both, off the heartbeat
+    /// task) become the newest step, after the ones `previous` kept (at
+    /// most [`VIEW_STEPS_KEPT`]).
+    pub fn after(previous: &Self, view: Arc<View>) -> Result<Self, WireError> {
+        let mut encoded = Self::shared(view)?;
+        if encoded.id() > previous.id() {
+            let members: Arc<[MemberId]> = encoded.view.member_changes(&previous.view).into();
+            let mut steps = previous.steps.clone();
+            while steps.len() >= VIEW_STEPS_KEPT {
+                steps.pop_front();
+            }
+            steps.push_back(ViewStep {
+                from: previous.id(),
+                to: encoded.id(),
+                members,
+            });
+            encoded.steps = steps;
+        }
+        Ok(encoded)
     }
 
     /// The view's id.
     #[must_use]
     pub fn id(&self) -> ViewId {
         self.view.id()
+    }
+
+    /// The view changes this view remembers, oldest first.
+    #[must_use]
+    pub fn steps(&self) -> &VecDeque<ViewStep> {
+        &self.steps
+    }
+
+    /// The members whose entry changed since view `since` (each step's
+    /// members, in order; a member may appear more than once), or `None`
+    /// when the steps kept do not reach back to `since`.
+    #[must_use]
+    pub fn members_changed_since(&self, since: ViewId) -> Option<Vec<&MemberId>> {
+        if since == self.id() {
+            return Some(Vec::new());
+        }
+        let first = self.steps.iter().position(|step| step.from == since)?;
+        Some(
+            self.steps
+                .iter()
+                .skip(first)
+                .flat_map(|step| step.members.iter())
+                .collect(),
+        )
     }
 }
 
@@ -108,15 +190,47 @@ impl HeartbeatHandler {
         &self.view
     }
 
-    /// Installs a newly committed view (older ones are ignored).
-    pub fn install_view(&mut self, view: Arc<EncodedView>, now: Timestamp) {
+    /// Installs a newly committed view (older ones are ignored). The view
+    /// is shared, not copied, and the leader's failure detector is synced
+    /// with the members the view changes since the leader's view touched
+    /// (O(changes)); only when `view` does not remember steps reaching back
+    /// that far is it synced with the whole view.
+    ///
+    /// Returns the view it replaced, `None` when `view` was not newer.
+    /// Dropping a large view frees every member's entry, O(members): the
+    /// node runtime hands it to its view task to drop there, off the
+    /// heartbeat path.
+    pub fn install_view(
+        &mut self,
+        view: Arc<EncodedView>,
+        now: Timestamp,
+    ) -> Option<Arc<EncodedView>> {
         if view.id() <= self.view.id() {
-            return;
+            return None;
         }
         if let Some(leader) = self.leader.as_mut() {
-            leader.on_committed(view.view.clone(), now);
+            let synced = match view.members_changed_since(leader.view().id()) {
+                Some(changed) => {
+                    let count = changed.len();
+                    leader.on_committed_changes(Arc::clone(&view.view), changed, now);
+                    count
+                }
+                None => {
+                    leader.on_committed(Arc::clone(&view.view), now);
+                    self.counters
+                        .view_full_syncs
+                        .fetch_add(1, Ordering::Relaxed);
+                    view.view.members().len()
+                }
+            };
+            self.counters
+                .members_synced
+                .fetch_add(u64::try_from(synced).unwrap_or(u64::MAX), Ordering::Relaxed);
         }
-        self.view = view;
+        self.counters
+            .views_installed
+            .fetch_add(1, Ordering::Relaxed);
+        Some(std::mem::replace(&mut self.view, view))
     }
 
     /// Follows this node's consensus role: becomes the oracle leader when
@@ -149,7 +263,8 @@ impl HeartbeatHandler {
                 Leadership::Elected
             };
             // The configuration was checked in `new`, so this succeeds.
-            self.leader = OracleLeader::new(self.config, self.view.view.clone(), kind, now).ok();
+            self.leader =
+                OracleLeader::new(self.config, Arc::clone(&self.view.view), kind, now).ok();
             self.counters
                 .leadership_gained
                 .fetch_add(1, Ordering::Relaxed);
@@ -291,4 +406,121 @@ fn encode_reply<'o>(out: &'o mut Vec<u8>, message: &Message<'_>) -> Option<&'o [
     out.clear();
     message.encode(out).ok()?;
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::consensus::NodeInfo;
+    use crate::view::Incarnation;
+
+    fn member(name: &str) -> MemberId {
+        MemberId::new(name).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn join(name: &str) -> ViewCommand {
+        ViewCommand::Join {
+            member: member(name),
+            incarnation: Incarnation(1),
+            address: String::new(),
+            roles: BTreeSet::new(),
+        }
+    }
+
+    fn next(previous: &Arc<EncodedView>, commands: &[ViewCommand]) -> Arc<EncodedView> {
+        let view = previous
+            .view
+            .apply_batch(commands)
+            .unwrap_or_else(|e| panic!("{e}"));
+        Arc::new(EncodedView::after(previous, Arc::new(view)).unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    /// A leading handler over a view of `size` members.
+    fn leading(size: usize) -> (HeartbeatHandler, Arc<EncodedView>, Arc<NodeCounters>) {
+        let joins: Vec<ViewCommand> = (0..size).map(|i| join(&format!("m{i:03}"))).collect();
+        let view = View::new()
+            .apply_batch(&joins)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let first = Arc::new(EncodedView::new(view).unwrap_or_else(|e| panic!("{e}")));
+        let counters = Arc::new(NodeCounters::default());
+        let mut handler = HeartbeatHandler::new(
+            DetectorConfig::default(),
+            Arc::clone(&first),
+            BTreeMap::new(),
+            Arc::clone(&counters),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let clock = MonotonicClock::new();
+        let status = LeadershipStatus {
+            node: 1,
+            role: Role::Leader,
+            term: 1,
+            leader: Some(NodeInfo {
+                id: 1,
+                address: "127.0.0.1:1".to_owned(),
+            }),
+            single_voter: true,
+            certain_until: None,
+        };
+        handler.set_leadership(&status, Timestamp::ZERO, &clock);
+        (handler, first, counters)
+    }
+
+    #[test]
+    fn installing_a_view_shares_it_and_hands_back_the_one_it_replaced() {
+        let (mut handler, first, counters) = leading(50);
+        let second = next(&first, &[join("late")]);
+        let replaced = handler.install_view(Arc::clone(&second), Timestamp::from_millis(5));
+        assert!(replaced.is_some_and(|view| Arc::ptr_eq(&view, &first)));
+        assert!(Arc::ptr_eq(handler.view(), &second));
+        let leader = handler.leader().unwrap_or_else(|| panic!("not leading"));
+        assert!(
+            std::ptr::eq(leader.view(), &*second.view),
+            "the view was copied"
+        );
+        assert!(
+            leader
+                .detector()
+                .is_watching(&member("late"), Incarnation(1))
+        );
+        let synced = counters.read();
+        assert_eq!((synced.views_installed, synced.members_synced), (1, 1));
+        // An older or the same view changes nothing.
+        assert!(
+            handler
+                .install_view(first, Timestamp::from_millis(6))
+                .is_none()
+        );
+        assert!(
+            handler
+                .install_view(second, Timestamp::from_millis(6))
+                .is_none()
+        );
+        assert_eq!(counters.read().views_installed, 1);
+    }
+
+    #[test]
+    fn a_handler_that_fell_behind_the_steps_kept_syncs_with_the_whole_view_once() {
+        let (mut handler, first, counters) = leading(20);
+        let mut newest = first;
+        for i in 0..=VIEW_STEPS_KEPT {
+            newest = next(&newest, &[join(&format!("late{i:03}"))]);
+        }
+        assert_eq!(newest.steps().len(), VIEW_STEPS_KEPT);
+        assert!(
+            handler
+                .install_view(Arc::clone(&newest), Timestamp::from_millis(5))
+                .is_some()
+        );
+        let synced = counters.read();
+        assert_eq!(synced.view_full_syncs, 1);
+        assert_eq!(synced.members_synced, 20 + 65);
+        let leader = handler.leader().unwrap_or_else(|| panic!("not leading"));
+        assert_eq!(
+            leader.detector().health(Timestamp::from_millis(6)).len(),
+            20 + 65
+        );
+    }
 }

@@ -45,6 +45,16 @@ pub struct NodeCounters {
     pub leadership_gained: AtomicU64,
     /// Times this node stopped being the oracle leader.
     pub leadership_lost: AtomicU64,
+    /// Committed views the heartbeat task installed.
+    pub views_installed: AtomicU64,
+    /// Members the heartbeat task looked at to sync its failure detector
+    /// with installed views: the members each view change touched, not
+    /// the members of each view (see [`super::EncodedView`]).
+    pub members_synced: AtomicU64,
+    /// Installed views the failure detector had to be synced with whole
+    /// (the heartbeat task had fallen more than
+    /// [`super::VIEW_STEPS_KEPT`] view changes behind).
+    pub view_full_syncs: AtomicU64,
 }
 
 impl NodeCounters {
@@ -68,6 +78,9 @@ impl NodeCounters {
             local_stalls: get(&self.local_stalls),
             leadership_gained: get(&self.leadership_gained),
             leadership_lost: get(&self.leadership_lost),
+            views_installed: get(&self.views_installed),
+            members_synced: get(&self.members_synced),
+            view_full_syncs: get(&self.view_full_syncs),
         }
     }
 }
@@ -105,6 +118,12 @@ pub struct CounterValues {
     pub leadership_gained: u64,
     /// See [`NodeCounters::leadership_lost`].
     pub leadership_lost: u64,
+    /// See [`NodeCounters::views_installed`].
+    pub views_installed: u64,
+    /// See [`NodeCounters::members_synced`].
+    pub members_synced: u64,
+    /// See [`NodeCounters::view_full_syncs`].
+    pub view_full_syncs: u64,
 }
 
 /// The detector's state as of one moment, published by the heartbeat task.
