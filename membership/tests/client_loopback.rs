@@ -398,3 +398,190 @@ async fn followers_name_the_leader_and_uncertain_leaders_grant_nothing() {
         }
     ));
 }
+
+/// A scripted oracle leader for one member: it admits the member in view
+/// 1 with the compact answer (no view), grants every heartbeat while
+/// naming a newer view than the member holds (a newer one at each reply
+/// when `bump`), and answers each view fetch after `fetch_delay` with the
+/// newest view it named, holding the member as primary of "atc".
+struct ScriptedOracle {
+    address: SocketAddr,
+    fetches: Arc<std::sync::atomic::AtomicU64>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for ScriptedOracle {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// The JSON of a view with id `id` holding member `m` (incarnation 1) as
+/// the primary of "atc".
+fn view_json_with_id(id: u64) -> Vec<u8> {
+    let view = View::new()
+        .apply(&ithaca_membership::ViewCommand::Join {
+            member: self::id("m"),
+            incarnation: Incarnation(1),
+            address: "m.test:7000".to_owned(),
+            roles: [atc()].into(),
+        })
+        .unwrap();
+    let json = String::from_utf8(ithaca_membership::wire::view_json(&view).unwrap()).unwrap();
+    assert!(json.starts_with("{\"id\":1,"), "{json}");
+    json.replacen("{\"id\":1,", &format!("{{\"id\":{id},"), 1)
+        .into_bytes()
+}
+
+async fn scripted_oracle(fetch_delay: Duration, bump: bool) -> ScriptedOracle {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // UDP and TCP on one port: retry while TCP finds the port taken.
+    let mut bound = None;
+    for _ in 0..32 {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        if let Ok(tcp) = tokio::net::TcpListener::bind(udp.local_addr().unwrap()).await {
+            bound = Some((udp, tcp));
+            break;
+        }
+    }
+    let (udp, tcp) = bound.expect("a port free for both UDP and TCP");
+    let address = udp.local_addr().unwrap();
+    let newest = Arc::new(AtomicU64::new(2));
+    let fetches = Arc::new(AtomicU64::new(0));
+    let lease = timing().lease;
+    let named = Arc::clone(&newest);
+    let heartbeats = tokio::spawn(async move {
+        let mut buffer = vec![0u8; 65_536];
+        loop {
+            let (len, from) = udp.recv_from(&mut buffer).await.unwrap();
+            let Ok(Message::Heartbeat { request_id, .. }) = Message::decode(&buffer[..len]) else {
+                continue;
+            };
+            let view = if bump {
+                named.fetch_add(1, Ordering::Relaxed) + 1
+            } else {
+                named.load(Ordering::Relaxed)
+            };
+            let mut out = Vec::new();
+            ithaca_membership::wire::encode_heartbeat_reply(
+                &mut out,
+                request_id,
+                ViewId(view),
+                HeartbeatStatus::Granted { lease },
+                None,
+                ithaca_membership::wire::MAX_DATAGRAM,
+            )
+            .unwrap();
+            let _ = udp.send_to(&out, from).await;
+        }
+    });
+    let counted = Arc::clone(&fetches);
+    let requests = tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = tcp.accept().await.unwrap();
+            let newest = Arc::clone(&newest);
+            let counted = Arc::clone(&counted);
+            tokio::spawn(async move {
+                let mut prefix = [0u8; PREFIX_LEN];
+                stream.read_exact(&mut prefix).await.unwrap();
+                let mut body = vec![0u8; frame_len(prefix).unwrap()];
+                stream.read_exact(&mut body).await.unwrap();
+                let mut out = Vec::new();
+                match Message::decode(&body).unwrap() {
+                    Message::JoinCompact {
+                        request_id,
+                        incarnation,
+                        ..
+                    } => ithaca_membership::wire::encode_join_accepted(
+                        &mut out,
+                        request_id,
+                        ViewId(1),
+                        incarnation,
+                        lease,
+                        None,
+                    )
+                    .unwrap(),
+                    Message::ViewRequest { request_id, .. } => {
+                        counted.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(fetch_delay).await;
+                        let json = view_json_with_id(newest.load(Ordering::Relaxed));
+                        ithaca_membership::wire::encode_view_reply(
+                            &mut out,
+                            request_id,
+                            Some(&json),
+                        )
+                        .unwrap();
+                    }
+                    other => panic!("unexpected request {other:?}"),
+                }
+                let mut frame = u32::try_from(out.len()).unwrap().to_be_bytes().to_vec();
+                frame.extend_from_slice(&out);
+                let _ = stream.write_all(&frame).await;
+            });
+        }
+    });
+    ScriptedOracle {
+        address,
+        fetches,
+        tasks: vec![heartbeats, requests],
+    }
+}
+
+async fn scripted_member(oracle: &ScriptedOracle) -> Member {
+    let mut config = MemberConfig::new(id("m"), "m.test:7000", vec![oracle.address]).role(atc());
+    config.timing = timing();
+    config.request_timeout = Duration::from_secs(5);
+    Member::join(config).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_view_fetch_never_holds_up_the_heartbeats() {
+    // The fetch takes 1.5 s, almost four leases of 400 ms: a member that
+    // fetched in its heartbeat loop would lose its lease meanwhile.
+    let oracle = scripted_oracle(Duration::from_millis(1_500), false).await;
+    let member = scripted_member(&oracle).await;
+    wait_for("the first grant", Duration::from_secs(2), || {
+        member.can_act()
+    })
+    .await;
+    let sent = member.stats().heartbeats_sent;
+    let watching = Instant::now();
+    while watching.elapsed() < Duration::from_millis(1_200) {
+        assert!(
+            member.can_act(),
+            "the lease lapsed while the view fetch was in flight"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Heartbeats every 50 ms went on meanwhile.
+    assert!(member.stats().heartbeats_sent - sent >= 15);
+    // The fetch lands, and the member is primary of the view it brought.
+    wait_for("the fetched view", Duration::from_secs(3), || {
+        member.view().id() == ViewId(2)
+    })
+    .await;
+    assert!(member.is_primary(&atc()));
+    assert_eq!(oracle.fetches.load(std::sync::atomic::Ordering::Relaxed), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn view_fetches_are_paced_during_a_burst_of_view_changes() {
+    // Every heartbeat reply names a newer view, as during a large group's
+    // burst of joins: 20 replies a second.
+    let oracle = scripted_oracle(Duration::ZERO, true).await;
+    let member = scripted_member(&oracle).await;
+    wait_for("the first grant", Duration::from_secs(2), || {
+        member.can_act()
+    })
+    .await;
+    let first = member.view().id();
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let fetches = oracle.fetches.load(std::sync::atomic::Ordering::Relaxed);
+    // One at once, then at most one a second: 3 in 2.5 s (4 allows for a
+    // slow start), not one per reply (50).
+    assert!((2..=4).contains(&fetches), "{fetches} view fetches");
+    assert!(member.view().id() > first);
+    assert!(member.can_act());
+}

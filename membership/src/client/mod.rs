@@ -17,8 +17,11 @@
 //!   replies, or fetched over TCP when a view is too large for a datagram).
 //!   The join itself asks for the compact answer (the view only when
 //!   small): in a large group the member starts from the id of the view
-//!   that admitted it and fetches that view at its first heartbeat reply;
-//!   until then it may act on its lease but is primary of nothing.
+//!   that admitted it and fetches that view after its first heartbeat
+//!   reply; until then it may act on its lease but is primary of nothing.
+//!   Fetches run beside the heartbeat loop, one at a time and at most one
+//!   a second ([`fetch`]), so a slow fetch never delays a heartbeat and a
+//!   burst of view changes is not a burst of fetches.
 //! - When a view shows this incarnation excluded, the session fences its
 //!   lease for good and the task rejoins with the next incarnation.
 //! - "Not leader" answers redirect the member to the leader they name; a
@@ -31,6 +34,7 @@
 //!   [`Member::stats`] has the heartbeat round trip and lease expiries for
 //!   metrics.
 
+pub mod fetch;
 mod transport;
 
 use std::collections::{BTreeSet, VecDeque};
@@ -40,7 +44,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::clock::{MonotonicClock, Timestamp};
@@ -50,6 +54,7 @@ use crate::oracle::HeartbeatReply;
 use crate::view::{Incarnation, MemberId, ServiceName, View, ViewId};
 use crate::wire::{HeartbeatStatus, MAX_DATAGRAM, Message, RejectCode, WireError};
 
+use fetch::ViewFetchPacer;
 use transport::Oracles;
 
 /// The request id of replies the client makes up to install a view it
@@ -286,6 +291,8 @@ impl Member {
             serving: serving_tx,
             last_reply: None,
             sent: VecDeque::with_capacity(RTT_WINDOW),
+            pacer: ViewFetchPacer::default(),
+            fetch: None,
         };
         let task = tokio::spawn(heartbeats.run(shutdown_rx));
         Ok(Self {
@@ -450,15 +457,33 @@ struct Heartbeats {
     last_reply: Option<Timestamp>,
     /// The newest heartbeats sent: request id and send time.
     sent: VecDeque<(u64, Timestamp)>,
+    /// When to fetch the view over TCP.
+    pacer: ViewFetchPacer,
+    /// The view fetch in flight, aborted with the loop.
+    fetch: Option<FetchTask>,
+}
+
+/// What a view fetch answers: a newer view, none, or why it failed.
+type Fetched = Result<Option<View>, ClientError>;
+
+/// A view fetch running beside the heartbeat loop; aborted when dropped.
+struct FetchTask(JoinHandle<()>);
+
+impl Drop for FetchTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Heartbeats {
     async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let mut buffer = vec![0u8; 65_536];
         let mut out = Vec::with_capacity(MAX_DATAGRAM);
+        let (fetched_tx, mut fetched) = mpsc::channel::<Fetched>(1);
         loop {
             let now = self.shared.clock.now();
             self.send_due(now, &mut out).await;
+            self.start_fetch(now, &fetched_tx);
             self.publish_serving();
             let wake = self.next_wake(now);
             tokio::select! {
@@ -470,9 +495,44 @@ impl Heartbeats {
                         self.on_datagram(&datagram).await;
                     }
                 }
+                Some(result) = fetched.recv() => self.on_fetched(result).await,
             }
         }
+        self.fetch = None;
         self.serving.send_replace(Serving::NotServing);
+    }
+
+    /// Starts a view fetch beside the loop when one is wanted and the
+    /// pacer allows it; its answer comes back through `done`.
+    fn start_fetch(&mut self, now: Timestamp, done: &mpsc::Sender<Fetched>) {
+        let known = self.shared.session().view().id();
+        if !self.pacer.start(known, now) {
+            return;
+        }
+        let oracles = Arc::clone(&self.oracles);
+        let done = done.clone();
+        self.fetch = Some(FetchTask(tokio::spawn(async move {
+            let result = oracles.fetch_view(known).await;
+            let _ = done.send(result).await;
+        })));
+    }
+
+    async fn on_fetched(&mut self, result: Fetched) {
+        self.pacer.finished();
+        self.fetch = None;
+        let event = match result {
+            Ok(Some(view)) => self.install(view),
+            Ok(None) => return,
+            Err(error) => {
+                tracing::debug!(%error, "membership: view fetch failed, retrying");
+                return;
+            }
+        };
+        self.publish_view();
+        if let ReplyEvent::MustRejoin { incarnation } = event {
+            self.publish_serving();
+            self.rejoin(incarnation).await;
+        }
     }
 
     fn publish_serving(&self) {
@@ -496,13 +556,19 @@ impl Heartbeats {
         }
     }
 
-    /// Until the next heartbeat is due or the lease lapses, whichever is
-    /// first.
+    /// Until the next heartbeat is due, the lease lapses or a paced view
+    /// fetch may start, whichever is first.
     fn next_wake(&self, now: Timestamp) -> Duration {
         let session = self.shared.session();
         let heartbeat = session
             .next_heartbeat_at()
             .map_or(Duration::ZERO, |due| due.saturating_duration_since(now));
+        let heartbeat = self
+            .pacer
+            .next_start_at(session.view().id())
+            .map_or(heartbeat, |at| {
+                heartbeat.min(at.saturating_duration_since(now))
+            });
         let expiry = session
             .lease()
             .expires_at()
@@ -593,13 +659,10 @@ impl Heartbeats {
         self.publish_view();
     }
 
-    async fn after_reply(&mut self, mut event: ReplyEvent, oracle_view: ViewId) {
-        let known = self.shared.session().view().id();
-        if oracle_view > known
-            && let Ok(Some(view)) = self.oracles.fetch_view(known).await
-        {
-            event = self.install(view);
-        }
+    async fn after_reply(&mut self, event: ReplyEvent, oracle_view: ViewId) {
+        // A newer view than the reply carried is fetched beside the loop
+        // (`start_fetch`, paced), never here.
+        self.pacer.oracle_has(oracle_view);
         if let ReplyEvent::MustRejoin { incarnation } = event {
             self.publish_serving();
             self.rejoin(incarnation).await;
