@@ -29,6 +29,18 @@
 #    unanswered and their p99 round trip stayed under the 200 ms interval.
 #    members_sustained is the largest such N; the oracle process's CPU over
 #    the steady state (leader_cpu_pct, 100 = one core) is reported with it.
+#    Each step's log line also says where unanswered heartbeats went:
+#    heartbeats the kernel dropped at the oracle's full socket
+#    (oracle_socket_drops, the drops column of /proc/net/udp for its port),
+#    replies it dropped at the generator's sockets (reply_drops, in the
+#    generator's own line), replies the oracle could not send
+#    (send_dropped), the machine-wide RcvbufErrors of /proc/net/snmp over
+#    the step (udp_rcvbuf_errors: other UDP traffic on the machine counts
+#    too), and the heartbeat task's view installs (views_installed,
+#    members_synced: members its detector looked at, view_full_syncs).
+#    rmem_max is the kernel's cap on the oracle's 4 MiB buffer request
+#    (a stock kernel's 212992 leaves about 4 ms of heartbeats at 10 000
+#    members: raise net.core.rmem_max for a meaningful large step).
 #    --sustained-only runs this part alone (phases 1-3 print as n/a).
 #
 # ITHACA_BENCH_BIN names a prebuilt `ithaca` (else a release build is made
@@ -210,6 +222,50 @@ class CpuSampler(threading.Thread):
         (t0, c0), (t1, c1) = inside[0], inside[-1]
         return 100 * (c1 - c0) / (t1 - t0) if t1 > t0 else float("nan")
 
+def rcvbuf_errors():
+    """The machine-wide UDP RcvbufErrors counter (None where unreadable)."""
+    try:
+        with open("/proc/net/snmp") as f:
+            rows = [line.split() for line in f if line.startswith("Udp:")]
+        return int(rows[1][rows[0].index("RcvbufErrors")])
+    except (OSError, IndexError, ValueError):
+        return None
+
+def udp_socket_drops(address):
+    """Datagrams the kernel dropped at the UDP socket bound to this
+    host:port's port (the drops column of /proc/net/udp and udp6), or None
+    where unreadable."""
+    port = int(address.rsplit(":", 1)[1])
+    found = None
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(table) as f:
+                rows = [line.split() for line in f][1:]
+        except OSError:
+            continue
+        for row in rows:
+            try:
+                if int(row[1].rsplit(":", 1)[1], 16) == port:
+                    found = (found or 0) + int(row[-1])
+            except (IndexError, ValueError):
+                pass
+    return found
+
+def rmem_max():
+    """The kernel's cap on a socket's receive buffer: the oracle asks for
+    4 MiB and gets at most this."""
+    try:
+        with open("/proc/sys/net/core/rmem_max") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return "n/a"
+
+def oracle_counters(admin):
+    try:
+        return get(admin, "/membership/oracle-status").get("heartbeats", {})
+    except Exception:
+        return {}
+
 def pct(values, p):
     """Nearest-rank percentile."""
     values = sorted(values)
@@ -298,10 +354,21 @@ try:
         sampler.start()
         began = time.monotonic()
         children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        drops_before = rcvbuf_errors()
         load = subprocess.run([BIN, "membership", "load", "--oracle", oracles[0], "--members", str(n),
                                "--seconds", str(LOAD_SECONDS), "--join-concurrency", "64"],
                               capture_output=True, text=True)
         children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        drops_after = rcvbuf_errors()
+        drops = "n/a" if None in (drops_before, drops_after) else drops_after - drops_before
+        beats = oracle_counters(admins[0])
+        socket_drops = udp_socket_drops(oracles[0])
+        where = (f"oracle_socket_drops={'n/a' if socket_drops is None else socket_drops} "
+                 f"rmem_max={rmem_max()} "
+                 f"udp_rcvbuf_errors={drops} send_dropped={beats.get('send_dropped', 'n/a')} "
+                 f"views_installed={beats.get('views_installed', 'n/a')} "
+                 f"members_synced={beats.get('members_synced', 'n/a')} "
+                 f"view_full_syncs={beats.get('view_full_syncs', 'n/a')}")
         gen_cpu = (children_after.ru_utime + children_after.ru_stime
                    - children_before.ru_utime - children_before.ru_stime)
         out = load.stdout.strip()
@@ -310,7 +377,7 @@ try:
         joined_at = began + float(fields.get("join_s", "nan"))
         # The steady state: from 1 s after the last join to the end of sending.
         cpu = sampler.share(joined_at + 1, joined_at + LOAD_SECONDS)
-        log(f"load {n}: {out} leader_cpu_pct={cpu:.0f} (generator: {gen_cpu:.1f} s of CPU over "
+        log(f"load {n}: {out} leader_cpu_pct={cpu:.0f} {where} (generator: {gen_cpu:.1f} s of CPU over "
             f"{time.monotonic() - began:.0f} s; load average {os.getloadavg()[0]:.1f})")
         for child, _ in nodes:
             stop(child)

@@ -24,6 +24,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ithaca_membership::node::DatagramSocket;
 use ithaca_membership::wire::frame::{PREFIX_LEN, encode_frame, frame_len};
 use ithaca_membership::wire::{HeartbeatStatus, MAX_DATAGRAM, Message};
 use ithaca_membership::{Incarnation, TimingConfig, ViewId};
@@ -43,6 +44,8 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 const REPLY_QUEUE: usize = 1 << 16;
 /// Heartbeat request ids carry the member index in their high half.
 const INDEX_SHIFT: u32 = 32;
+/// Kernel receive and send buffer each generator socket asks for.
+const SOCKET_BUFFER: usize = 1 << 20;
 /// Most heartbeats of the steady state that may go unanswered for the
 /// leader to count as keeping up (1 %).
 pub const MAX_LOST_SHARE: f64 = 0.01;
@@ -127,6 +130,11 @@ pub struct LoadReport {
     pub heartbeat_interval_ms: f64,
     /// The oracle's view id when heartbeating started and ended.
     pub view_ids: (u64, u64),
+    /// Replies the kernel dropped at the generator's own sockets because
+    /// their receive buffer was full (the `drops` column of
+    /// `/proc/net/udp`; `None` where that is unreadable): unanswered
+    /// heartbeats the oracle did answer.
+    pub reply_drops: Option<u64>,
 }
 
 impl LoadReport {
@@ -160,7 +168,7 @@ impl fmt::Display for LoadReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "members={} joined={} join_s={:.1} join_p50_ms={:.2} join_p99_ms={:.2} sent={} granted={} not_granted={} not_member={} other={} lapsed_during_joins={} lapsed_members={} max_grant_gap_ms={:.1} steady_sent={} steady_lost_pct={:.3} rtt_p99_ms={:.2} view_start={} view_end={} sustained={}",
+            "members={} joined={} join_s={:.1} join_p50_ms={:.2} join_p99_ms={:.2} sent={} granted={} not_granted={} not_member={} other={} lapsed_during_joins={} lapsed_members={} max_grant_gap_ms={:.1} steady_sent={} steady_lost_pct={:.3} rtt_p99_ms={:.2} view_start={} view_end={} reply_drops={} sustained={}",
             self.members,
             self.joined,
             self.join_seconds,
@@ -179,6 +187,8 @@ impl fmt::Display for LoadReport {
             self.rtt_p99_ms,
             self.view_ids.0,
             self.view_ids.1,
+            self.reply_drops
+                .map_or_else(|| "n/a".to_owned(), |drops| drops.to_string()),
             self.sustained()
         )
     }
@@ -239,6 +249,10 @@ pub async fn run_load(config: LoadConfig) -> Result<LoadReport, LoadError> {
     let mut receivers = JoinSet::new();
     for _ in 0..sockets {
         let socket = UdpSocket::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        // Room for a burst of replies while this single-threaded generator
+        // is busy sending (a refusal only means more drops, counted as
+        // unanswered).
+        let _ = DatagramSocket::set_buffer_sizes(&socket, SOCKET_BUFFER);
         socket.connect(config.oracle).await?;
         let socket = Arc::new(socket);
         receivers.spawn(receive(Arc::clone(&socket), start, replies_tx.clone()));
@@ -368,7 +382,39 @@ pub async fn run_load(config: LoadConfig) -> Result<LoadReport, LoadError> {
     rtts.sort_unstable();
     report.rtt_p99_ms = percentile(&rtts, 99);
     report.view_ids.1 = seen_view.0;
+    let ports: Vec<u16> = sockets_open
+        .iter()
+        .filter_map(|socket| socket.local_addr().ok())
+        .map(|address| address.port())
+        .collect();
+    report.reply_drops = kernel_udp_drops(&ports);
     Ok(report)
+}
+
+/// How many datagrams the kernel dropped at the UDP sockets bound to
+/// these local ports because their receive buffer was full: the `drops`
+/// column of `/proc/net/udp` and `/proc/net/udp6` (Linux; `None` where
+/// neither can be read).
+fn kernel_udp_drops(ports: &[u16]) -> Option<u64> {
+    let mut drops = None;
+    for table in ["/proc/net/udp", "/proc/net/udp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        let total: u64 = text
+            .lines()
+            .skip(1)
+            .filter_map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                let (_, port) = fields.get(1)?.rsplit_once(':')?;
+                let port = u16::from_str_radix(port, 16).ok()?;
+                let dropped: u64 = fields.last()?.parse().ok()?;
+                ports.contains(&port).then_some(dropped)
+            })
+            .sum();
+        drops = Some(drops.unwrap_or(0) + total);
+    }
+    drops
 }
 
 /// The `pct`th percentile of sorted microseconds, in milliseconds.
