@@ -767,15 +767,10 @@ fn assert_overlap_reported(cluster: &Cluster) {
 /// What an operator reads while the oracle leader is cut off from the
 /// other two nodes: the majority elects a new leader, and the cut-off node,
 /// whose leadership is no longer certain (it grants nothing and openraft
-/// refuses its writes), should stop reporting itself as the leader.
-/// docs/membership.md says exactly one node should report
-/// `ithaca_membership_is_leader 1`; today the cut-off node keeps answering
-/// `oracle_leader: true` on `GET /membership/members` (and the gauge 1)
-/// until it hears the new term, because `MembershipNode`'s snapshot
-/// reports `HeartbeatHandler::is_leader()` (the openraft role) rather than
-/// a certain leadership.
+/// refuses its writes), stops reporting itself as the leader on
+/// `GET /membership/members` (and the `ithaca_membership_is_leader` gauge)
+/// although it keeps the Raft role until it hears the new term.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known issue: a cut-off oracle leader keeps reporting oracle_leader=true (membership/src/node/mod.rs snapshot uses the raft role, not certainty)"]
 async fn a_cut_off_oracle_leader_stops_reporting_itself_leader() {
     let _serial = SERIAL.lock().await;
     let cluster = Cluster::start("oracle-two-leaders").await;

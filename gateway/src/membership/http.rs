@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
@@ -45,6 +45,19 @@ pub(crate) struct State {
     pub(crate) counters: NodeCountersSource,
     pub(crate) member_addr: SocketAddr,
     pub(crate) streams_closed: watch::Receiver<bool>,
+}
+
+/// Whether this node leads the oracle with certainty now: the consensus
+/// leader whose last quorum acknowledgement still rules out another leader
+/// (or a single voter). A leader cut off from its peers keeps the Raft role
+/// until it hears a higher term, but stops being certain within one
+/// election timeout, so operators never see two nodes reporting themselves
+/// leader for long.
+fn leads_with_certainty(consensus: &dyn Consensus) -> bool {
+    consensus
+        .leadership()
+        .borrow()
+        .is_certain_leader_at(Instant::now())
 }
 
 fn only_get(request: &Request) -> Option<Response> {
@@ -184,7 +197,7 @@ fn members_report(state: &State) -> MembersReport {
         .collect();
     MembersReport {
         view_id: view.id().0,
-        oracle_leader: snapshot.leader,
+        oracle_leader: snapshot.leader && leads_with_certainty(state.consensus.as_ref()),
         suspicion_timeout_ms: snapshot.suspicion_timeout.as_millis(),
         removals_held: snapshot.removals_held,
         members,
@@ -286,7 +299,8 @@ pub(crate) async fn record_metrics(
                     .map_or(0.0, |leader| leader.id as f64),
             );
         }
-        metrics::gauge!(names::MEMBERSHIP_IS_LEADER).set(if snapshot.leader { 1.0 } else { 0.0 });
+        let leads = snapshot.leader && leads_with_certainty(consensus.as_ref());
+        metrics::gauge!(names::MEMBERSHIP_IS_LEADER).set(if leads { 1.0 } else { 0.0 });
         metrics::gauge!(names::MEMBERSHIP_REMOVALS_HELD).set(if snapshot.removals_held {
             1.0
         } else {
