@@ -6,8 +6,10 @@
 //! the transfer service, the bridge's IIOP listener (`[[bridge.soap]]`
 //! objects) and `[[bridge.corba]]` services, then the gateway's listeners
 //! (with the WS-AT coordinator and the admin endpoints), and finally starts
-//! the sector-status member. On the embedded defaults that is the whole
-//! story; every part can be switched off in the configuration.
+//! the sector-status member and, with `[wsat] takeover`, the coordinator
+//! instance's membership and takeover task ([`crate::wsat::instances`]).
+//! On the embedded defaults that is the whole story; every part can be
+//! switched off in the configuration.
 //!
 //! Defaults that depend on other parts do not fail the start when those
 //! parts are off; they are left out and [`RunningServe::summary`] says so:
@@ -47,6 +49,7 @@ use crate::router::Router;
 use crate::sector_status::SectorStatusHost;
 use crate::server::{DrainOutcome, Gateway, RunningGateway};
 use crate::transfer::TransferHost;
+use crate::wsat::instances::{InstanceMembership, TakeoverPlan, UnfinishedProbe};
 
 /// How long [`start`] waits for the gateway to be ready before it
 /// describes it anyway.
@@ -127,6 +130,7 @@ pub struct RunningServe {
     sector_status: Option<Arc<SectorStart>>,
     transfer: Option<TransferHost>,
     iiop_front: Option<IiopFront>,
+    wsat_membership: Option<InstanceMembership>,
     summary: Vec<String>,
     data_dir: PathBuf,
 }
@@ -163,9 +167,34 @@ fn probe_listeners(config: &mut Config) -> Result<(), ServeError> {
     Ok(())
 }
 
+/// With `[wsat] takeover`, the endpoint references this coordinator hands
+/// out must name this instance itself, so that a taker's messages are
+/// answered to the taker, not to the dead instance it took over: unless
+/// `wsat.public_url` or `server.public_url` is set, it becomes `http://`
+/// and the (resolved) server listener address, which must then name a
+/// host (not 0.0.0.0).
+fn takeover_public_url(config: &mut Config) -> Result<(), ServeError> {
+    let wsat = &config.wsat;
+    if !(wsat.enabled && wsat.takeover)
+        || wsat.public_url.is_some()
+        || config.server.public_url.is_some()
+    {
+        return Ok(());
+    }
+    let listen = config.server.listen;
+    if listen.ip().is_unspecified() {
+        return Err(ServeError::Config(format!(
+            "wsat.public_url: takeover needs this instance's own base URL, and server.listen {listen} names no host: set wsat.public_url"
+        )));
+    }
+    config.wsat.public_url = Some(format!("http://{listen}"));
+    Ok(())
+}
+
 /// Starts everything `config` asks for (see the module documentation).
 pub async fn start(mut config: Config) -> Result<RunningServe, ServeError> {
     probe_listeners(&mut config)?;
+    takeover_public_url(&mut config)?;
     let config = config;
     let data_dir = config.storage.data_dir.clone();
     let public_url = config.server.public_url.clone();
@@ -314,6 +343,34 @@ pub async fn start(mut config: Config) -> Result<RunningServe, ServeError> {
             start.start_once().map_err(ServeError::Config)?;
         }
     }
+    // Automatic takeover (`[wsat] takeover`): this coordinator instance
+    // joins the oracle and finishes the transactions of dead peers.
+    let wsat_membership = match (
+        TakeoverPlan::from_config(&config.wsat)
+            .map_err(|(key, problem)| ServeError::Config(format!("{key}: {problem}")))?,
+        gateway.wsat(),
+    ) {
+        (Some(plan), Some(wsat)) => {
+            let own_oracle = membership.as_ref().map(MembershipHost::member_addr);
+            let oracles = plan.oracles_or(own_oracle).map_err(ServeError::Config)?;
+            let address = config
+                .wsat
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", gateway.server_addr()));
+            let member = plan
+                .member_config(address, oracles, member_timing)
+                .map_err(|e| ServeError::Config(format!("wsat.instance: {e}")))?;
+            let probe = UnfinishedProbe::new(&config.wsat.store).map_err(ServeError::Config)?;
+            Some(InstanceMembership::start(
+                wsat.service().clone(),
+                member,
+                plan.backs_up,
+                probe,
+            ))
+        }
+        _ => None,
+    };
     // The banner should mean "ready": wait (bounded) for /readyz's checks,
     // such as the WS-AT coordinator loading its log.
     let deadline = tokio::time::Instant::now() + READY_WAIT;
@@ -338,6 +395,7 @@ pub async fn start(mut config: Config) -> Result<RunningServe, ServeError> {
         sector_status,
         transfer,
         iiop_front,
+        wsat_membership,
         summary: Vec::new(),
         data_dir,
     };
@@ -376,6 +434,12 @@ impl RunningServe {
     /// The IIOP listener and its objects, when there is one.
     pub fn iiop_front(&self) -> Option<&IiopFront> {
         self.iiop_front.as_ref()
+    }
+
+    /// The coordinator instance's membership and takeover task, when
+    /// `[wsat] takeover` is on.
+    pub fn wsat_membership(&self) -> Option<&InstanceMembership> {
+        self.wsat_membership.as_ref()
     }
 
     /// The membership oracle, when this process runs one.
@@ -427,6 +491,15 @@ impl RunningServe {
             if config.wsat.enabled {
                 let activation = crate::wsat::ACTIVATION_PATH;
                 out.push(format!("  wsat:    coordinator {url}{activation}"));
+                if self.wsat_membership.is_some() {
+                    let backs_up = config.wsat.backs_up.trim();
+                    out.push(format!(
+                        "  wsat:    takeover on: instance {} (membership service wsat:{}), backs up {}",
+                        config.wsat.instance,
+                        config.wsat.instance,
+                        if backs_up.is_empty() { "no other instance" } else { backs_up }
+                    ));
+                }
             }
         }
         if let Some(host) = &self.membership {
@@ -484,6 +557,9 @@ impl RunningServe {
     pub async fn shutdown(self) -> DrainOutcome {
         if let Some(front) = self.iiop_front {
             front.shutdown().await;
+        }
+        if let Some(takeover) = &self.wsat_membership {
+            takeover.shutdown();
         }
         if let Some(host) = &self.membership {
             host.close_streams();

@@ -291,6 +291,11 @@ impl RunningGateway {
         &self.stores
     }
 
+    /// The WS-AT coordinator, when `[wsat] enabled`.
+    pub fn wsat(&self) -> Option<&crate::wsat::WsatHost> {
+        self.wsat.as_ref()
+    }
+
     /// Stops accepting, lets in-flight requests finish for at most the drain
     /// deadline, then closes the stores.
     pub async fn shutdown(mut self) -> DrainOutcome {

@@ -113,6 +113,19 @@ pub struct WsatConfig {
     /// This coordinator instance's name in the log (instances sharing one
     /// PostgreSQL database need different names).
     pub instance: String,
+    /// Take part in automatic takeover (see docs/distributed-transactions.md,
+    /// "Several gateways on one log"): join the membership oracle as member
+    /// `instance`, primary of the service `wsat:INSTANCE`, and finish the
+    /// transactions of each instance in `backs_up` once the oracle has
+    /// removed it and promoted this one. Needs a PostgreSQL `store` and an
+    /// oracle (`oracles`, or this process's `[membership]`).
+    pub takeover: bool,
+    /// The instances this one backs up, `a,b,...` (each a `wsat.instance`
+    /// of another gateway on the same log).
+    pub backs_up: String,
+    /// The membership oracle nodes' member addresses, `host:port,...`;
+    /// empty means this process's own oracle (`[membership] enabled`).
+    pub oracles: String,
 }
 
 impl Default for WsatConfig {
@@ -122,6 +135,9 @@ impl Default for WsatConfig {
             store: "sqlite".to_owned(),
             public_url: None,
             instance: "ithaca".to_owned(),
+            takeover: false,
+            backs_up: String::new(),
+            oracles: String::new(),
         }
     }
 }
@@ -148,7 +164,7 @@ impl WsatConfig {
         if self.instance.is_empty() || self.instance.len() > 200 {
             return Err(("wsat.instance", "must be 1 to 200 characters".into()));
         }
-        Ok(())
+        crate::wsat::instances::TakeoverPlan::from_config(self).map(|_| ())
     }
 }
 
@@ -733,6 +749,16 @@ impl Config {
             }
         }
         self.wsat.validate()?;
+        if self.wsat.enabled
+            && self.wsat.takeover
+            && self.wsat.oracles.trim().is_empty()
+            && !self.membership.enabled
+        {
+            return Err((
+                "wsat.oracles",
+                "takeover needs a membership oracle: set wsat.oracles (host:port,...) or enable [membership]".into(),
+            ));
+        }
         if self.storage.data_dir.as_os_str().is_empty() {
             return Err(("storage.data_dir", "must not be empty".into()));
         }

@@ -137,6 +137,25 @@ fn semantic_rules_name_the_key() {
 }
 
 #[test]
+fn wsat_takeover_needs_a_shared_store_and_an_oracle() {
+    assert_eq!(
+        err("[wsat]\ntakeover = true\nbacks_up = \"a\"\n"),
+        "ithaca.toml: wsat.takeover: needs a PostgreSQL wsat.store that the instances share (a SQLite file cannot be shared)"
+    );
+    let pg = "[wsat]\nstore = \"postgres://ithaca@127.0.0.1/log\"\ninstance = \"b\"\ntakeover = true\nbacks_up = \"a\"\n";
+    assert_eq!(
+        err(&format!("[membership]\nenabled = false\n{pg}")),
+        "ithaca.toml: wsat.oracles: takeover needs a membership oracle: set wsat.oracles (host:port,...) or enable [membership]"
+    );
+    load(&format!(
+        "[membership]\nenabled = false\n{pg}oracles = \"127.0.0.1:7400\"\n"
+    ))
+    .unwrap();
+    // This process's own oracle will do.
+    load(pg).unwrap();
+}
+
+#[test]
 fn admin_beyond_loopback_needs_a_token() {
     let e = err("[server]\nlisten = \"0.0.0.0:8080\"\n");
     assert!(

@@ -43,6 +43,7 @@
 pub mod client;
 pub mod context;
 mod endpoint;
+pub mod instances;
 pub mod participant;
 mod peer;
 mod sink;
