@@ -13,6 +13,13 @@
 //! prepared branch are held until it is settled, so each write first sets
 //! a transaction-local `lock_timeout` ([`LOCK_TIMEOUT_MS`]): a request
 //! stuck behind an in-doubt branch fails instead of hanging.
+//!
+//! **One statement per movement.** A credit or a debit is one round trip:
+//! the lock timeout (`set_config(…, true)` in the row filter, evaluated
+//! before the row is locked or waited for), the balance change and its
+//! journal row (a data-modifying `WITH`, which always runs to completion)
+//! go in one statement. Only a refused debit reads the balance again, for
+//! the fault's detail.
 
 use sqlx::{PgConnection, PgPool};
 
@@ -87,21 +94,10 @@ pub async fn ensure_schema(pool: &PgPool) -> Result<(), LedgerError> {
 /// The longest transaction identifier written to the journal.
 pub const MAX_TX_LEN: usize = 512;
 
-async fn journal(
-    connection: &mut PgConnection,
-    tx: &str,
-    account: &str,
-    delta: i64,
-) -> Result<(), LedgerError> {
+fn check_tx(tx: &str) -> Result<(), LedgerError> {
     if tx.is_empty() || tx.len() > MAX_TX_LEN {
         return Err(LedgerError::InvalidTransaction);
     }
-    sqlx::query("INSERT INTO bank_journal (tx, account, delta) VALUES ($1, $2, $3)")
-        .bind(tx)
-        .bind(account)
-        .bind(delta)
-        .execute(&mut *connection)
-        .await?;
     Ok(())
 }
 
@@ -137,14 +133,10 @@ pub(crate) fn check(account: &str, amount: i64) -> Result<(), LedgerError> {
     Ok(())
 }
 
-async fn bound_lock_wait(connection: &mut PgConnection) -> Result<(), LedgerError> {
-    // `SET` takes no bind parameters; `set_config` with is_local = true is
-    // the same as `SET LOCAL`.
-    sqlx::query("SELECT set_config('lock_timeout', $1, true)")
-        .bind(LOCK_TIMEOUT_MS.to_string())
-        .execute(&mut *connection)
-        .await?;
-    Ok(())
+/// [`LOCK_TIMEOUT_MS`] as `set_config` takes it (`SET` takes no bind
+/// parameters; `set_config` with is_local = true is `SET LOCAL`).
+fn lock_timeout() -> String {
+    LOCK_TIMEOUT_MS.to_string()
 }
 
 /// Adds `amount` cents to `account` (opening it when new) as part of
@@ -156,20 +148,27 @@ pub async fn credit(
     amount: i64,
 ) -> Result<i64, LedgerError> {
     check(account, amount)?;
-    bound_lock_wait(connection).await?;
+    check_tx(tx)?;
+    // The source row exists only once the lock timeout is set, so the
+    // insert (and any wait on a locked row) comes after it.
     let balance: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO bank_account AS a (id, balance) VALUES ($1, $2) \
-         ON CONFLICT (id) DO UPDATE SET balance = a.balance + EXCLUDED.balance \
-         WHERE a.balance <= 9223372036854775807 - EXCLUDED.balance \
-         RETURNING balance",
+        "WITH moved AS (\
+           INSERT INTO bank_account AS a (id, balance) \
+           SELECT $1::text, $2::bigint WHERE set_config('lock_timeout', $4, true) IS NOT NULL \
+           ON CONFLICT (id) DO UPDATE SET balance = a.balance + EXCLUDED.balance \
+           WHERE a.balance <= 9223372036854775807 - EXCLUDED.balance \
+           RETURNING balance), \
+         journal AS (\
+           INSERT INTO bank_journal (tx, account, delta) SELECT $3::text, $1::text, $2::bigint FROM moved) \
+         SELECT balance FROM moved",
     )
     .bind(account)
     .bind(amount)
+    .bind(tx)
+    .bind(lock_timeout())
     .fetch_optional(&mut *connection)
     .await?;
-    let balance = balance.ok_or_else(|| LedgerError::Overflow(account.to_owned()))?;
-    journal(connection, tx, account, amount).await?;
-    Ok(balance)
+    balance.ok_or_else(|| LedgerError::Overflow(account.to_owned()))
 }
 
 /// Takes `amount` cents from `account` as part of the transaction `tx`
@@ -182,20 +181,27 @@ pub async fn debit(
     amount: i64,
 ) -> Result<i64, LedgerError> {
     check(account, amount)?;
-    bound_lock_wait(connection).await?;
+    check_tx(tx)?;
+    // The filter sets the lock timeout on the row it found, before the
+    // update locks it (or waits for a prepared branch that holds it).
     let balance: Option<i64> = sqlx::query_scalar(
-        "UPDATE bank_account SET balance = balance - $2 \
-         WHERE id = $1 AND balance >= $2 RETURNING balance",
+        "WITH moved AS (\
+           UPDATE bank_account SET balance = balance - $2::bigint \
+           WHERE id = $1::text AND balance >= $2::bigint \
+           AND set_config('lock_timeout', $4, true) IS NOT NULL \
+           RETURNING balance), \
+         journal AS (\
+           INSERT INTO bank_journal (tx, account, delta) SELECT $3::text, $1::text, -$2::bigint FROM moved) \
+         SELECT balance FROM moved",
     )
     .bind(account)
     .bind(amount)
+    .bind(tx)
+    .bind(lock_timeout())
     .fetch_optional(&mut *connection)
     .await?;
     match balance {
-        Some(balance) => {
-            journal(connection, tx, account, -amount).await?;
-            Ok(balance)
-        }
+        Some(balance) => Ok(balance),
         None => Err(LedgerError::InsufficientFunds {
             account: account.to_owned(),
             balance: self::balance(connection, account).await?.unwrap_or(0),
