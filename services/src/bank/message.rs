@@ -86,13 +86,31 @@ pub struct InsufficientFunds {
 /// Reads the text of the first element named `field` (local name) under
 /// the root, or `None`; the root's own local name is returned too.
 fn scan(xml: &[u8], field: &str) -> Result<(String, Option<String>), MessageError> {
+    let (root, [text]) = scan_fields(xml, [field])?;
+    Ok((root, text))
+}
+
+/// Reads, in one pass, the text of the first element named by each of
+/// `fields` (local names) under the root; the root's local name too.
+fn scan_fields<const N: usize>(
+    xml: &[u8],
+    fields: [&str; N],
+) -> Result<(String, [Option<String>; N]), MessageError> {
     let xml = std::str::from_utf8(xml).map_err(|_| MessageError::Malformed("not UTF-8".into()))?;
     let mut reader = Reader::from_str(xml);
     let malformed = |e: &dyn std::fmt::Display| MessageError::Malformed(e.to_string());
     let mut depth = 0usize;
-    let mut root = None;
-    let mut inside = false;
-    let mut text: Option<String> = None;
+    let mut root: Option<String> = None;
+    // The field whose text is being read.
+    let mut inside: Option<usize> = None;
+    let mut texts: [Option<String>; N] = std::array::from_fn(|_| None);
+    // The first field named `local` not read yet.
+    let unread = |texts: &[Option<String>; N], local: &str| {
+        fields
+            .iter()
+            .zip(texts.iter())
+            .position(|(field, text)| text.is_none() && *field == local)
+    };
     loop {
         match reader.read_event().map_err(|e| malformed(&e))? {
             Event::Start(start) => {
@@ -100,25 +118,31 @@ fn scan(xml: &[u8], field: &str) -> Result<(String, Option<String>), MessageErro
                 if depth > MAX_DEPTH {
                     return Err(MessageError::TooLarge);
                 }
-                let local = start.local_name().as_ref().to_owned();
+                let local = start.local_name();
                 if root.is_none() {
-                    root = Some(local);
-                } else if text.is_none() && local == field {
-                    inside = true;
-                    text = Some(String::new());
+                    root = Some(local.as_ref().to_owned());
+                } else if let Some(i) = unread(&texts, local.as_ref()) {
+                    inside = Some(i);
+                    if let Some(text) = texts.get_mut(i) {
+                        *text = Some(String::new());
+                    }
                 }
             }
             Event::Empty(start) => {
-                let local = start.local_name().as_ref().to_owned();
+                let local = start.local_name();
                 if root.is_none() {
-                    return Ok((local, None));
+                    return Ok((local.as_ref().to_owned(), texts));
                 }
-                if text.is_none() && local == field {
-                    text = Some(String::new());
+                if let Some(i) = unread(&texts, local.as_ref())
+                    && let Some(text) = texts.get_mut(i)
+                {
+                    *text = Some(String::new());
                 }
             }
-            Event::Text(t) if inside => {
-                push_text(&mut text, &t.xml10_content())?;
+            Event::Text(t) => {
+                if let Some(i) = inside {
+                    push_text(texts.get_mut(i), &t.xml10_content())?;
+                }
             }
             Event::GeneralRef(reference) => {
                 let resolved = match reference.resolve_char_ref() {
@@ -130,15 +154,17 @@ fn scan(xml: &[u8], field: &str) -> Result<(String, Option<String>), MessageErro
                         .to_owned(),
                     Err(e) => return Err(malformed(&e)),
                 };
-                if inside {
-                    push_text(&mut text, &resolved)?;
+                if let Some(i) = inside {
+                    push_text(texts.get_mut(i), &resolved)?;
                 }
             }
-            Event::CData(c) if inside => {
-                push_text(&mut text, &c.xml10_content())?;
+            Event::CData(c) => {
+                if let Some(i) = inside {
+                    push_text(texts.get_mut(i), &c.xml10_content())?;
+                }
             }
             Event::End(_) => {
-                inside = false;
+                inside = None;
                 depth = depth.saturating_sub(1);
                 if depth == 0 {
                     break;
@@ -152,11 +178,11 @@ fn scan(xml: &[u8], field: &str) -> Result<(String, Option<String>), MessageErro
         }
     }
     let root = root.ok_or_else(|| MessageError::Malformed("no element".into()))?;
-    Ok((root, text))
+    Ok((root, texts))
 }
 
-fn push_text(text: &mut Option<String>, piece: &str) -> Result<(), MessageError> {
-    let Some(text) = text else {
+fn push_text(text: Option<&mut Option<String>>, piece: &str) -> Result<(), MessageError> {
+    let Some(Some(text)) = text else {
         return Ok(());
     };
     if text.len() + piece.len() > MAX_TEXT {
@@ -214,10 +240,9 @@ fn static_name(element: &str) -> &'static str {
 
 /// Reads a `Credit` or `Debit` request (`element` is its local name).
 pub fn read_movement(xml: &[u8], element: &str) -> Result<Movement, MessageError> {
-    let (root, account) = scan(xml, "account")?;
+    let (root, [account, amount]) = scan_fields(xml, ["account", "amount"])?;
     expect_root(root, static_name(element))?;
     let account = parse_account(&account.ok_or(MessageError::Missing("account"))?)?;
-    let (_, amount) = scan(xml, "amount")?;
     let amount = parse_cents("amount", &amount.ok_or(MessageError::Missing("amount"))?)?;
     Ok(Movement { account, amount })
 }
@@ -380,6 +405,45 @@ mod tests {
             read_movement(deep.as_bytes(), "Debit"),
             Err(MessageError::TooLarge)
         );
+    }
+
+    #[test]
+    fn both_fields_are_read_in_one_pass_in_any_order() {
+        let reversed = br#"<b:Credit xmlns:b="urn:ithaca:bank"><amount> 7 </amount><account>x-1</account></b:Credit>"#;
+        assert_eq!(
+            read_movement(reversed, "Credit"),
+            Ok(Movement {
+                account: "x-1".into(),
+                amount: 7
+            })
+        );
+        // The first of each field counts; text split by CDATA and
+        // character references is joined.
+        let repeated = br#"<b:Debit xmlns:b="urn:ithaca:bank"><account>a<![CDATA[b]]>&#99;</account><amount>1</amount><account>z</account><amount>2</amount></b:Debit>"#;
+        assert_eq!(
+            read_movement(repeated, "Debit"),
+            Ok(Movement {
+                account: "abc".into(),
+                amount: 1
+            })
+        );
+        // A field nested in the other is read as its own field.
+        let nested = br#"<b:Debit xmlns:b="urn:ithaca:bank"><account>k<amount>3</amount></account></b:Debit>"#;
+        assert_eq!(
+            read_movement(nested, "Debit"),
+            Ok(Movement {
+                account: "k".into(),
+                amount: 3
+            })
+        );
+        let empty = br#"<b:Debit xmlns:b="urn:ithaca:bank"><account/><amount>3</amount></b:Debit>"#;
+        assert!(matches!(
+            read_movement(empty, "Debit"),
+            Err(MessageError::Invalid {
+                field: "account",
+                ..
+            })
+        ));
     }
 
     #[test]
