@@ -3,6 +3,7 @@
 # two-phase-commit ceiling of this machine, in one run.
 #
 #   bench/wsat.sh [--transfers N] [--concurrency C] [--accounts K] [--ceiling-seconds S]
+#                 [--count-round-trips]
 #
 # What runs, all on loopback, on one throwaway PostgreSQL cluster started
 # the way ../shared/bench/pg/pg-2pc-ceiling.sh starts its own
@@ -31,6 +32,14 @@
 # is skipped with a message and printed as `ceiling_twopc_tps=skipped
 # ratio=skipped`.
 #
+# --count-round-trips turns on PostgreSQL's statement log
+# (log_statement = all) for the transfers and prints, per database, the
+# messages each committed transfer sent (`pg_round_trips_per_transfer:`):
+# one log line per simple-query message (which may hold several
+# statements) or per extended-protocol execute. A pool's connection checks
+# (an empty sync) are not logged. The log costs PostgreSQL time: take
+# figures from runs without it.
+#
 # Binaries: built with `cargo build --release` into $CARGO_TARGET_DIR
 # (default: target/ at the root), or named by ITHACA_BENCH_BIN (ithaca)
 # and ITHACA_BENCH_DRIVER (the driver: any program taking bank-transfer's
@@ -42,9 +51,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${ITHACA_SHARED:-$root/../shared}
 ceiling_script="$shared/bench/pg/pg-2pc-ceiling.sh"
-transfers=2000 concurrency=32 accounts=1000 ceiling_seconds=10
+transfers=2000 concurrency=32 accounts=1000 ceiling_seconds=10 count_round_trips=
 while [ $# -gt 0 ]; do
     case "$1" in
+        --count-round-trips) count_round_trips=1; shift ;;
         --transfers) transfers=$2; shift 2 ;;
         --concurrency) concurrency=$2; shift 2 ;;
         --accounts) accounts=$2; shift 2 ;;
@@ -163,6 +173,12 @@ pg_cpu_ms() {
     done
     awk -v t="$ticks" -v n="$total" 'BEGIN { printf "%.0f", n * 1000 / t }'
 }
+if [ -n "$count_round_trips" ]; then
+    psql -d postgres -c "ALTER SYSTEM SET log_statement = 'all'" \
+        -c "ALTER SYSTEM SET log_line_prefix = '%d|'" -c "SELECT pg_reload_conf()" >/dev/null
+    sleep 0.5
+    log_from=$(wc -c <"$pgdir/log")
+fi
 pg_before=$(pg_cpu_ms)
 TIMEFORMAT='%U %S'
 exec 3>&2
@@ -173,6 +189,16 @@ pg_after=$(pg_cpu_ms)
 cat "$work/driver.out" >&2
 result=$(grep 'tps=' "$work/driver.out" | tail -n 1)
 field() { echo "$result" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1; }
+if [ -n "$count_round_trips" ]; then
+    psql -d postgres -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null
+    tail -c +"$((log_from + 1))" "$pgdir/log" | awk -F'|' -v n="$(field committed)" '
+        $2 ~ /^LOG:  (statement|execute [^:]*):/ { count[$1]++ }
+        END {
+            line = "pg_round_trips_per_transfer:"
+            for (db in count) if (n > 0) line = line sprintf(" %s=%.2f", db, count[db] / n)
+            print line
+        }' >&2
+fi
 tps=$(field tps) p50=$(field p50_ms) p99=$(field p99_ms)
 [ -n "$tps" ] || { echo "the driver printed no tps= line" >&2; exit 1; }
 
