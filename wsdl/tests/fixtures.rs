@@ -105,13 +105,13 @@ fn fixtures() {
           SOAP 1.1
           body {http://schemas.xmlsoap.org/soap/envelope/}Fault
           payload "<soap:Fault>\n      <faultcode>soap:Client</faultcode>\n      <faultstring>no operation named frobnicate</faultstring>\n      <faultactor>http://ithaca.example/services/EchoService</faultactor>\n      <detail><e:UnknownOperation xmlns:e=\"urn:ithaca:echo\">frobnicate</e:UnknownOperation></detail>\n    </soap:Fault>"
-          fault Fault { code: Sender, subcodes: [], reasons: [Reason { lang: "", text: "no operation named frobnicate" }], node: Some("http://ithaca.example/services/EchoService"), role: None, detail: Some("<e:UnknownOperation xmlns:e=\"urn:ithaca:echo\">frobnicate</e:UnknownOperation>"), not_understood: [] }
+          fault Fault { code: Sender, subcodes: [], reasons: [Reason { lang: "", text: "no operation named frobnicate" }], node: Some("http://ithaca.example/services/EchoService"), role: None, detail: Some("<e:UnknownOperation xmlns:e=\"urn:ithaca:echo\">frobnicate</e:UnknownOperation>"), not_understood: [], header_blocks: [] }
         soap12-fault.xml:
           SOAP 1.2
           header {http://www.w3.org/2003/05/soap-envelope}NotUnderstood must_understand=false role=None relay=false
           body {http://www.w3.org/2003/05/soap-envelope}Fault
           payload "<env:Fault>\n      <env:Code>\n        <env:Value>env:MustUnderstand</env:Value>\n      </env:Code>\n      <env:Reason>\n        <env:Text xml:lang=\"en\">header block not understood</env:Text>\n        <env:Text xml:lang=\"fr\">bloc d'en-tête non compris</env:Text>\n      </env:Reason>\n    </env:Fault>"
-          fault Fault { code: MustUnderstand, subcodes: [], reasons: [Reason { lang: "en", text: "header block not understood" }, Reason { lang: "fr", text: "bloc d'en-tête non compris" }], node: None, role: None, detail: None, not_understood: [QName { namespace: Some("urn:ithaca:trace"), local: "Trace" }] }
+          fault Fault { code: MustUnderstand, subcodes: [], reasons: [Reason { lang: "en", text: "header block not understood" }, Reason { lang: "fr", text: "bloc d'en-tête non compris" }], node: None, role: None, detail: None, not_understood: [QName { namespace: Some("urn:ithaca:trace"), local: "Trace" }], header_blocks: [] }
         soap12-headers.xml:
           SOAP 1.2
           header {http://www.w3.org/2005/08/addressing}Action must_understand=true role=None relay=false

@@ -58,9 +58,10 @@ fn fault() -> impl Strategy<Value = Fault> {
             qname().prop_filter("qualified", |q| q.namespace.is_some()),
             0..3,
         ),
+        vec(detail(), 0..3),
     )
         .prop_map(
-            |(code, subcodes, reasons, node, role, detail, not_understood)| Fault {
+            |(code, subcodes, reasons, node, role, detail, not_understood, header_blocks)| Fault {
                 code,
                 subcodes,
                 reasons: reasons
@@ -71,6 +72,7 @@ fn fault() -> impl Strategy<Value = Fault> {
                 role,
                 detail,
                 not_understood,
+                header_blocks,
             },
         )
 }
@@ -110,6 +112,7 @@ fn expected(version: SoapVersion, fault: &Fault) -> Fault {
             role: None,
             detail: fault.detail.clone(),
             not_understood: Vec::new(),
+            header_blocks: fault.header_blocks.clone(),
         },
         SoapVersion::Soap12 => Fault {
             reasons,

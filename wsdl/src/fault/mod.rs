@@ -4,7 +4,8 @@
 //! One [`Fault`] value writes as either version. SOAP 1.1 has fewer
 //! fields, so writing as SOAP 1.1 keeps the code, the first reason, the
 //! node (as `faultactor`) and the detail, and drops the subcodes, the
-//! other reasons, the role and the `NotUnderstood` header blocks.
+//! other reasons, the role and the `NotUnderstood` header blocks. Header
+//! blocks of a header fault ([`Fault::header_blocks`]) are written in both.
 
 mod reader;
 mod writer;
@@ -117,6 +118,14 @@ pub struct Fault {
     /// The header blocks that were not understood, written as SOAP 1.2
     /// `NotUnderstood` header blocks with a `MustUnderstand` fault.
     pub not_understood: Vec<QName>,
+    /// Header blocks of the fault message, each one element as raw XML
+    /// binding its own prefixes, written in the envelope's `Header` in
+    /// either version: the detail of a fault about a header block
+    /// (a WSDL `soap:headerfault`), which SOAP 1.1 §4.4 puts in header
+    /// entries instead of `detail`. The reader gathers every header
+    /// block other than SOAP 1.2's `NotUnderstood` and `Upgrade` here,
+    /// as sent (prefixes bound on the envelope stay unbound).
+    pub header_blocks: Vec<String>,
 }
 
 impl Fault {
@@ -133,6 +142,7 @@ impl Fault {
             role: None,
             detail: None,
             not_understood: Vec::new(),
+            header_blocks: Vec::new(),
         }
     }
 

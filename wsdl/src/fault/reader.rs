@@ -18,7 +18,9 @@ use crate::version::{SoapVersion, XML_NS};
 /// namespace. A body whose first child is not a `Fault` of that version,
 /// and a `Fault` without the structure its version requires, give
 /// [`ReadError::InvalidFault`]. SOAP 1.2 `NotUnderstood` header blocks are
-/// gathered into [`Fault::not_understood`].
+/// gathered into [`Fault::not_understood`]; other header blocks (such as
+/// a `soap:headerfault`'s), but SOAP 1.2's `Upgrade`, into
+/// [`Fault::header_blocks`] as raw XML.
 ///
 /// A SOAP 1.1 `faultcode` outside the envelope namespace is read as
 /// `Receiver`, with the code itself as the only subcode.
@@ -42,11 +44,18 @@ pub fn read_fault(input: &[u8], limits: &Limits) -> Result<(SoapVersion, Fault),
     };
     let namespace = version.namespace();
     let mut not_understood = Vec::new();
+    let mut header_blocks = Vec::new();
     let mut fault = None;
     loop {
         match scanner.next_token()? {
             Token::Start(element) if scanner.element_is(&element.start, namespace, "Header") => {
-                read_not_understood(&mut scanner, version, &mut not_understood)?;
+                read_header(
+                    &mut scanner,
+                    input,
+                    version,
+                    &mut not_understood,
+                    &mut header_blocks,
+                )?;
             }
             Token::Start(element)
                 if fault.is_none() && scanner.element_is(&element.start, namespace, "Body") =>
@@ -63,15 +72,18 @@ pub fn read_fault(input: &[u8], limits: &Limits) -> Result<(SoapVersion, Fault),
     while !matches!(scanner.next_token()?, Token::Eof) {}
     let mut fault = fault.ok_or(ReadError::MissingBody)?;
     fault.not_understood = not_understood;
+    fault.header_blocks = header_blocks;
     Ok((version, fault))
 }
 
 /// Reads a `Header`, keeping the names SOAP 1.2 `NotUnderstood` blocks
-/// carry.
-fn read_not_understood(
+/// carry and the other blocks (but SOAP 1.2's `Upgrade`) as raw XML.
+fn read_header(
     scanner: &mut Scanner<'_>,
+    input: &[u8],
     version: SoapVersion,
     names: &mut Vec<QName>,
+    blocks: &mut Vec<String>,
 ) -> Result<(), ReadError> {
     loop {
         match scanner.next_token()? {
@@ -81,8 +93,21 @@ fn read_not_understood(
                 {
                     let qname = qname_attribute(scanner, &element.start)?;
                     names.push(qname);
+                    scanner.skip_element()?;
+                } else if scanner.element_is(
+                    &element.start,
+                    SoapVersion::Soap12.namespace(),
+                    "Upgrade",
+                ) {
+                    scanner.skip_element()?;
+                } else {
+                    let end = scanner.skip_element()?;
+                    let block = input
+                        .get(element.range.start..end.end.max(element.range.start))
+                        .and_then(|bytes| std::str::from_utf8(bytes).ok())
+                        .ok_or_else(|| invalid("a header block is not text"))?;
+                    blocks.push(block.to_owned());
                 }
-                scanner.skip_element()?;
             }
             Token::Text { .. } => {}
             Token::End { .. } => return Ok(()),
@@ -194,6 +219,7 @@ fn read_soap11_fault(scanner: &mut Scanner<'_>, input: &[u8]) -> Result<Fault, R
         role: None,
         detail,
         not_understood: Vec::new(),
+        header_blocks: Vec::new(),
     })
 }
 
@@ -247,6 +273,7 @@ fn read_soap12_fault(scanner: &mut Scanner<'_>, input: &[u8]) -> Result<Fault, R
         role,
         detail,
         not_understood: Vec::new(),
+        header_blocks: Vec::new(),
     })
 }
 

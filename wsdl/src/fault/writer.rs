@@ -15,8 +15,10 @@ const ENV: &str = "soap";
 /// SOAP 1.2 `MustUnderstand` faults carry one `NotUnderstood` header block
 /// per name in [`Fault::not_understood`]; `VersionMismatch` faults carry an
 /// `Upgrade` header block listing the envelopes this crate reads, as SOAP
-/// 1.2 Part 1 §5.4.7 and Appendix A describe. The HTTP status to send with
-/// it is [`Fault::http_status`].
+/// 1.2 Part 1 §5.4.7 and Appendix A describe. [`Fault::header_blocks`]
+/// are written first in the `Header`, as they are (the caller checks they
+/// are well-formed elements). The HTTP status to send with it is
+/// [`Fault::http_status`].
 ///
 /// ```
 /// use ithaca_wsdl::{Fault, FaultCode, SoapVersion, write_fault};
@@ -54,10 +56,13 @@ fn write_fault_header(
 ) -> Result<(), WriteError> {
     let not_understood = version == SoapVersion::Soap12 && !fault.not_understood.is_empty();
     let upgrade = fault.code == FaultCode::VersionMismatch;
-    if !not_understood && !upgrade {
+    if !not_understood && !upgrade && fault.header_blocks.is_empty() {
         return Ok(());
     }
     xml.start("soap:Header", &[])?;
+    for block in &fault.header_blocks {
+        xml.raw(block.as_bytes())?;
+    }
     if not_understood {
         for name in &fault.not_understood {
             let (declaration, lexical) = lexical_qname(name, version)?;
@@ -184,6 +189,7 @@ mod tests {
             role: Some("urn:role".into()),
             detail: Some(r#"<m:d xmlns:m="urn:m">1</m:d>"#.into()),
             not_understood: vec![],
+            header_blocks: vec![],
         }
     }
 
@@ -209,6 +215,20 @@ mod tests {
         expect![[r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Header><soap:NotUnderstood qname="q:Security" xmlns:q="urn:h"/><soap:NotUnderstood qname="soap:Odd"/></soap:Header><soap:Body><soap:Fault><soap:Code><soap:Value>soap:MustUnderstand</soap:Value></soap:Code><soap:Reason><soap:Text xml:lang="en">not understood</soap:Text></soap:Reason></soap:Fault></soap:Body></soap:Envelope>"#]]
             .assert_eq(&text(SoapVersion::Soap12, &fault));
         assert!(!text(SoapVersion::Soap11, &fault).contains("NotUnderstood"));
+    }
+
+    #[test]
+    fn writes_header_fault_blocks_in_both_versions() {
+        let mut fault = Fault::new(FaultCode::Sender, "bad session");
+        fault.header_blocks = vec![r#"<h:refused xmlns:h="urn:h">expired</h:refused>"#.into()];
+        for version in [SoapVersion::Soap11, SoapVersion::Soap12] {
+            let xml = text(version, &fault);
+            assert!(
+                xml.contains(r#"<soap:Header><h:refused xmlns:h="urn:h">expired</h:refused></soap:Header><soap:Body>"#),
+                "{xml}"
+            );
+            assert!(!xml.contains("etail"), "{xml}");
+        }
     }
 
     #[test]
