@@ -44,6 +44,8 @@ pub(crate) struct Operation {
     pub(crate) body_parts: usize,
     /// The names of the declared faults.
     pub(crate) faults: Vec<String>,
+    /// The blocks of the declared header faults (`soap:headerfault`).
+    pub(crate) header_faults: Vec<QName>,
     /// The handler; `None` answers a Receiver fault.
     pub(crate) handler: Option<Arc<dyn OperationHandler>>,
 }
@@ -301,7 +303,10 @@ impl Endpoint {
             Ok(response) => {
                 reply::envelope_with_headers(version, &response.headers, &response.body)
             }
-            Err(error) => reply::fault(version, &error.into_fault(&operation.faults)),
+            Err(error) => reply::fault(
+                version,
+                &error.into_fault(&operation.faults, &operation.header_faults),
+            ),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ithaca_wsdl::{
-    Envelope, EnvelopeRanges, Fault, FaultCode, HeaderBlock, NamespaceBinding, SoapVersion,
+    Envelope, EnvelopeRanges, Fault, FaultCode, HeaderBlock, NamespaceBinding, QName, SoapVersion,
 };
 
 /// The future an [`OperationHandler`] returns.
@@ -254,6 +254,22 @@ pub enum SoapError {
         /// The detail entry's XML.
         detail: String,
     },
+    /// A fault about a header block, declared by a `soap:headerfault` of
+    /// the operation: a fault with this code and reason whose `Header`
+    /// carries `block`, the XML of the header fault's element (one element
+    /// binding its own namespaces, checked as output header blocks are),
+    /// and which has no detail (SOAP 1.1 §4.4). A block that is not a
+    /// declared header fault of the operation answers a plain Server /
+    /// Receiver fault instead.
+    #[error("header fault: {reason}")]
+    HeaderFault {
+        /// The fault code (usually Sender: the header sent was wrong).
+        code: FaultCode,
+        /// The fault string / reason text.
+        reason: String,
+        /// The header fault block's XML.
+        block: String,
+    },
     /// Any fault, as given (subcodes, several reasons, node, role, detail).
     #[error("{}", .0.reason())]
     Fault(Box<Fault>),
@@ -283,9 +299,24 @@ impl SoapError {
         }
     }
 
+    /// A fault about a header block, declared by a `soap:headerfault`:
+    /// `block` is the header fault element's XML, written in the fault
+    /// message's `Header`.
+    pub fn header_fault(
+        code: FaultCode,
+        reason: impl Into<String>,
+        block: impl Into<String>,
+    ) -> Self {
+        Self::HeaderFault {
+            code,
+            reason: reason.into(),
+            block: block.into(),
+        }
+    }
+
     /// The fault this error answers, given the names of the faults the
-    /// operation declares.
-    pub(crate) fn into_fault(self, declared: &[String]) -> Fault {
+    /// operation declares and the blocks of its header faults.
+    pub(crate) fn into_fault(self, declared: &[String], header_faults: &[QName]) -> Fault {
         match self {
             Self::Sender(reason) => Fault::new(FaultCode::Sender, reason),
             Self::Receiver(reason) => Fault::new(FaultCode::Receiver, reason),
@@ -306,6 +337,35 @@ impl SoapError {
                     )
                 }
             }
+            Self::HeaderFault {
+                code,
+                reason,
+                block,
+            } => match super::reply::header_block_name(block.as_bytes()) {
+                Ok(name) if header_faults.contains(&name) => {
+                    let mut fault = Fault::new(code, reason);
+                    fault.header_blocks = vec![block];
+                    fault
+                }
+                Ok(name) => {
+                    tracing::warn!(block = %name, "a handler raised a header fault its operation does not declare");
+                    Fault::new(
+                        FaultCode::Receiver,
+                        format!(
+                            "internal error: the service raised the undeclared header fault {name}"
+                        ),
+                    )
+                }
+                Err(reason) => {
+                    tracing::warn!(%reason, "a handler raised a bad header fault block");
+                    Fault::new(
+                        FaultCode::Receiver,
+                        format!(
+                            "internal error: the service raised a bad header fault block: {reason}"
+                        ),
+                    )
+                }
+            },
             Self::Fault(fault) => *fault,
         }
     }
@@ -324,18 +384,45 @@ mod tests {
     #[test]
     fn errors_become_faults() {
         let declared = ["Overdrawn".to_owned()];
-        let fault = SoapError::sender("bad").into_fault(&declared);
+        let fault = SoapError::sender("bad").into_fault(&declared, &[]);
         assert_eq!((fault.code, fault.reason()), (FaultCode::Sender, "bad"));
-        let fault = SoapError::receiver("down").into_fault(&declared);
+        let fault = SoapError::receiver("down").into_fault(&declared, &[]);
         assert_eq!(fault.code, FaultCode::Receiver);
         let fault = SoapError::declared("Overdrawn", "no money", "<m:O xmlns:m=\"urn:m\"/>")
-            .into_fault(&declared);
+            .into_fault(&declared, &[]);
         assert_eq!(fault.code, FaultCode::Receiver);
         assert_eq!(fault.detail.as_deref(), Some("<m:O xmlns:m=\"urn:m\"/>"));
-        let fault = SoapError::declared("Other", "x", "<d/>").into_fault(&declared);
+        let fault = SoapError::declared("Other", "x", "<d/>").into_fault(&declared, &[]);
         assert_eq!(fault.detail, None);
         assert!(fault.reason().contains("undeclared fault `Other`"));
+        let refused = QName::new("urn:m", "refused");
+        let block = r#"<m:refused xmlns:m="urn:m">late</m:refused>"#;
+        let fault = SoapError::header_fault(FaultCode::Sender, "bad session", block)
+            .into_fault(&declared, std::slice::from_ref(&refused));
+        assert_eq!(
+            (fault.code, fault.reason()),
+            (FaultCode::Sender, "bad session")
+        );
+        assert_eq!(
+            (fault.header_blocks, fault.detail),
+            (vec![block.to_owned()], None)
+        );
+        let fault = SoapError::header_fault(FaultCode::Sender, "x", "<m:other xmlns:m=\"urn:m\"/>")
+            .into_fault(&declared, std::slice::from_ref(&refused));
+        assert!(
+            fault
+                .reason()
+                .contains("undeclared header fault {urn:m}other"),
+            "{fault:?}"
+        );
+        assert!(fault.header_blocks.is_empty());
+        let fault = SoapError::header_fault(FaultCode::Sender, "x", "<m:refused>")
+            .into_fault(&declared, std::slice::from_ref(&refused));
+        assert!(
+            fault.reason().contains("bad header fault block"),
+            "{fault:?}"
+        );
         let given = Fault::new(FaultCode::MustUnderstand, "mu");
-        assert_eq!(SoapError::from(given.clone()).into_fault(&[]), given);
+        assert_eq!(SoapError::from(given.clone()).into_fault(&[], &[]), given);
     }
 }

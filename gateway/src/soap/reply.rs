@@ -108,6 +108,12 @@ pub(crate) fn envelope_with_headers(
 /// Checks that `block` is one element, well-formed, with every prefix bound
 /// inside it, no DTD, and within the size bound.
 fn check_header_block(block: &[u8]) -> Result<(), String> {
+    header_block_name(block).map(|_| ())
+}
+
+/// The expanded name of the header block `block`, once it passes the
+/// checks of [`check_header_block`].
+pub(crate) fn header_block_name(block: &[u8]) -> Result<ithaca_wsdl::QName, String> {
     if block.len() > MAX_HEADER_BLOCK_BYTES {
         return Err(format!(
             "{} bytes, more than {MAX_HEADER_BLOCK_BYTES}",
@@ -123,9 +129,13 @@ fn check_header_block(block: &[u8]) -> Result<(), String> {
         nodes_limit: u32::try_from(MAX_HEADER_BLOCK_BYTES).unwrap_or(u32::MAX),
         ..roxmltree::ParsingOptions::default()
     };
-    roxmltree::Document::parse_with_options(text, options)
-        .map(|_| ())
-        .map_err(|error| format!("not one well-formed element: {error}"))
+    let document = roxmltree::Document::parse_with_options(text, options)
+        .map_err(|error| format!("not one well-formed element: {error}"))?;
+    let root = document.root_element().tag_name();
+    Ok(ithaca_wsdl::QName {
+        namespace: root.namespace().map(str::to_owned),
+        local: root.name().to_owned(),
+    })
 }
 
 /// The fault as an envelope of `version`, with the HTTP status its code

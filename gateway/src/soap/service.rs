@@ -320,6 +320,7 @@ impl SoapServiceBuilder {
                     validate_as: super::endpoint::body_check(&loaded, op),
                     body_parts: op.input.as_ref().map_or(0, |i| i.parts.len()),
                     faults: op.faults.iter().map(|f| f.name.clone()).collect(),
+                    header_faults: op.header_faults.iter().map(|f| f.block.clone()).collect(),
                     handler: self
                         .handlers
                         .iter()

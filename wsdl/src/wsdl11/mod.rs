@@ -60,6 +60,28 @@ pub struct FaultInfo {
     pub element: Option<QName>,
 }
 
+/// A `soap:headerfault` of an operation: a header block that carries the
+/// detail of a fault about one of the operation's `soap:header` blocks
+/// (WSDL 1.1 §3.7), written in the fault message's `Header`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderFaultInfo {
+    /// The header block the fault is about (the `soap:header` it is
+    /// declared in).
+    pub header: QName,
+    /// The message holding the header fault part.
+    pub message: QName,
+    /// The part.
+    pub part: String,
+    /// The header fault block's name: the part's element, or, for a type
+    /// part, the part name in the `soap:headerfault`'s namespace.
+    pub block: QName,
+    /// Whether the part is an element part (a type part has no global
+    /// element declaring the block).
+    pub is_element: bool,
+    /// `use` of the `soap:headerfault`.
+    pub use_kind: Use,
+}
+
 /// What the gateway needs to know about one operation of a SOAP binding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperationInfo {
@@ -87,6 +109,9 @@ pub struct OperationInfo {
     pub output: Option<BodyInfo>,
     /// The declared faults.
     pub faults: Vec<FaultInfo>,
+    /// The declared header faults of the input's and output's
+    /// `soap:header`s, in binding order, each block name once.
+    pub header_faults: Vec<HeaderFaultInfo>,
 }
 
 impl Definitions {
@@ -167,6 +192,7 @@ impl Definitions {
                     .and_then(|p| p.element.clone()),
             })
             .collect();
+        let header_faults = self.header_faults(bop);
         OperationInfo {
             binding: binding.name.clone(),
             port_type: binding.port_type.clone(),
@@ -180,7 +206,52 @@ impl Definitions {
             input,
             output,
             faults,
+            header_faults,
         }
+    }
+
+    /// The `soap:headerfault`s of a binding operation's input and output
+    /// headers whose message parts resolve, each block name once.
+    fn header_faults(&self, bop: &BindingOperation) -> Vec<HeaderFaultInfo> {
+        let mut out: Vec<HeaderFaultInfo> = Vec::new();
+        for header in bop.input.iter().chain(&bop.output).flat_map(|m| &m.headers) {
+            let Some(header_part) = self
+                .messages
+                .get(&header.message)
+                .and_then(|m| m.part(&header.part))
+            else {
+                continue;
+            };
+            let header_name = header_part.element.clone().unwrap_or_else(|| QName {
+                namespace: header.namespace.clone(),
+                local: header_part.name.clone(),
+            });
+            for fault in &header.header_faults {
+                let Some(part) = self
+                    .messages
+                    .get(&fault.message)
+                    .and_then(|m| m.part(&fault.part))
+                else {
+                    continue;
+                };
+                let block = part.element.clone().unwrap_or_else(|| QName {
+                    namespace: fault.namespace.clone(),
+                    local: part.name.clone(),
+                });
+                if out.iter().any(|known| known.block == block) {
+                    continue;
+                }
+                out.push(HeaderFaultInfo {
+                    header: header_name.clone(),
+                    message: fault.message.clone(),
+                    part: fault.part.clone(),
+                    is_element: part.element.is_some(),
+                    block,
+                    use_kind: fault.use_kind,
+                });
+            }
+        }
+        out
     }
 
     fn body_info(
