@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    for name in ["echo", "orders", "calculator", "session"] {
+    for name in ["echo", "orders", "calculator", "session", "notes", "legacy"] {
         let wsdl = format!("contracts/{name}.wsdl");
         println!("cargo::rerun-if-changed={wsdl}");
         let code = ithaca_wsdl::codegen::generate(&wsdl, &Default::default())

@@ -229,6 +229,15 @@ pub fn typed_decoder(data: &[u8]) {
     if let Ok(Some((mut reader, _, _))) = read_fault_detail(data, &limits) {
         let _ = <orders::OrderRejected as ithaca_wsdl::typed::XmlRead>::read_xml(&mut reader);
     }
+    // A `soap:headerfault` block in a fault's Header.
+    if let Ok(Some(mut reader)) = ithaca_wsdl::typed::read_header_block(
+        data,
+        &limits,
+        "urn:ithaca:example:session",
+        "authRefused",
+    ) {
+        let _ = <ithaca_soap_codegen_example::session::AuthRefused as ithaca_wsdl::typed::XmlRead>::read_xml(&mut reader);
+    }
 }
 
 /// The membership wire codec: any bytes decode or fail cleanly, a frame

@@ -10,7 +10,12 @@
 //!   rpc/literal contract with a one-way operation.
 //! - [`session`]: the same for `contracts/session.wsdl`, whose operations
 //!   bind SOAP header parts (an input header, an output header, both).
-//! - [`EchoImpl`], [`OrdersImpl`], [`CalculatorImpl`] and [`SessionImpl`]:
+//! - [`notes`]: the same for `contracts/notes.wsdl`, whose mixed content
+//!   and `xs:anyType` elements map to `ithaca_wsdl::typed::AnyXml`.
+//! - [`legacy`]: the server side of `contracts/legacy.wsdl`, an
+//!   rpc/encoded contract (SOAP 1.1 section 5).
+//! - [`EchoImpl`], [`OrdersImpl`], [`CalculatorImpl`], [`SessionImpl`],
+//!   [`NotesImpl`] and [`LegacyImpl`]:
 //!   implementations of the generated traits, which the binary
 //!   `soap_codegen_server` and the tests host.
 
@@ -18,6 +23,7 @@ use std::sync::{Arc, Mutex};
 
 use ithaca_gateway::router::Router;
 use ithaca_gateway::soap::{Contract, SetupError, SoapService};
+use ithaca_wsdl::typed::HeaderFault;
 
 /// The code generated from `contracts/echo.wsdl`.
 pub mod echo {
@@ -39,6 +45,16 @@ pub mod session {
     include!(concat!(env!("OUT_DIR"), "/session.rs"));
 }
 
+/// The code generated from `contracts/notes.wsdl` (content kept as XML).
+pub mod notes {
+    include!(concat!(env!("OUT_DIR"), "/notes.rs"));
+}
+
+/// The code generated from `contracts/legacy.wsdl` (rpc/encoded).
+pub mod legacy {
+    include!(concat!(env!("OUT_DIR"), "/legacy.rs"));
+}
+
 /// The echo contract's text.
 pub const ECHO_WSDL: &str = include_str!("../contracts/echo.wsdl");
 /// The orders contract's text.
@@ -47,6 +63,10 @@ pub const ORDERS_WSDL: &str = include_str!("../contracts/orders.wsdl");
 pub const CALCULATOR_WSDL: &str = include_str!("../contracts/calculator.wsdl");
 /// The session contract's text.
 pub const SESSION_WSDL: &str = include_str!("../contracts/session.wsdl");
+/// The notes contract's text.
+pub const NOTES_WSDL: &str = include_str!("../contracts/notes.wsdl");
+/// The legacy (rpc/encoded) contract's text.
+pub const LEGACY_WSDL: &str = include_str!("../contracts/legacy.wsdl");
 
 /// Answers `echo` with the text repeated `times` times (once by default).
 #[derive(Debug, Default)]
@@ -223,6 +243,19 @@ impl session::Session for SessionImpl {
         input: session::Greet,
         headers: session::GreetInputHeaders,
     ) -> Result<(session::GreetResponse, session::GreetOutputHeaders), session::GreetFault> {
+        // A wrong token is the declared header fault `authRefused` (its
+        // block goes in the fault's Header); a missing header a plain fault.
+        if let Some(auth) = &headers.auth
+            && let Err(reason) = authenticated(Some(auth))
+        {
+            return Err(session::GreetFault::AuthRefused(HeaderFault::new(
+                reason,
+                session::AuthRefused {
+                    user: auth.user.clone(),
+                    reason: reason.into(),
+                },
+            )));
+        }
         let user = authenticated(headers.auth.as_ref())
             .map_err(|reason| ithaca_wsdl::Fault::new(ithaca_wsdl::FaultCode::Sender, reason))?;
         let response = session::GreetResponse {
@@ -266,6 +299,70 @@ impl session::Session for SessionImpl {
     }
 }
 
+/// Answers `annotate` with the note, the `extra` and `untyped` elements as
+/// received (raw XML) and the number of words in the note's text.
+#[derive(Debug, Default)]
+pub struct NotesImpl;
+
+impl notes::Notes for NotesImpl {
+    async fn annotate(
+        &self,
+        input: notes::Annotate,
+    ) -> Result<notes::AnnotateResponse, notes::AnnotateFault> {
+        let words = words_outside_tags(&input.note.content);
+        Ok(notes::AnnotateResponse {
+            note: input.note,
+            extra: input.extra,
+            untyped: input.untyped,
+            words: i32::try_from(words).unwrap_or(i32::MAX),
+        })
+    }
+}
+
+/// Answers the rpc/encoded `add` and `describe`.
+#[derive(Debug, Default)]
+pub struct LegacyImpl;
+
+impl legacy::Legacy for LegacyImpl {
+    async fn add(
+        &self,
+        input: legacy::AddRequest,
+    ) -> Result<legacy::AddResponse, legacy::AddFault> {
+        Ok(legacy::AddResponse {
+            sum: input.a.wrapping_add(input.b),
+        })
+    }
+
+    async fn describe(
+        &self,
+        input: legacy::DescribeRequest,
+    ) -> Result<legacy::DescribeResponse, legacy::DescribeFault> {
+        let person = input.person;
+        let email = person.email.as_deref().unwrap_or("no email");
+        Ok(legacy::DescribeResponse {
+            summary: format!("{} ({}), {email}", person.name, person.age),
+        })
+    }
+}
+
+/// The whitespace-separated words of XML content, tags taken as spaces.
+fn words_outside_tags(xml: &str) -> usize {
+    let mut text = String::with_capacity(xml.len());
+    let mut in_tag = false;
+    for c in xml.chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                text.push(' ');
+            }
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.split_whitespace().count()
+}
+
 /// A decimal price such as `2.50` in cents (at most two decimals read).
 fn price_in_cents(price: &str) -> i64 {
     let (units, fraction) = price.split_once('.').unwrap_or((price, ""));
@@ -278,7 +375,9 @@ fn price_in_cents(price: &str) -> i64 {
 /// `/services/EchoService` (SOAP 1.1) and `/services/EchoService/soap12`,
 /// the orders contract at `/services/OrderService`, the calculator at
 /// `/services/CalculatorService`, the session contract at
-/// `/services/SessionService` and `/services/SessionService/soap12`.
+/// `/services/SessionService` and `/services/SessionService/soap12`, the
+/// notes contract at `/services/NotesService`, the legacy (rpc/encoded)
+/// contract at `/services/LegacyService`.
 pub fn routes() -> Result<Router, SetupError> {
     let echo = echo::serve_echo_port(
         SoapService::builder(Contract::from_bytes("echo.wsdl", ECHO_WSDL)?),
@@ -300,5 +399,20 @@ pub fn routes() -> Result<Router, SetupError> {
         Arc::new(SessionImpl::default()),
     )
     .build()?;
-    Ok(echo.merge(&orders).merge(&calculator).merge(&session))
+    let notes = notes::serve_notes(
+        SoapService::builder(Contract::from_bytes("notes.wsdl", NOTES_WSDL)?),
+        Arc::new(NotesImpl),
+    )
+    .build()?;
+    let legacy = legacy::serve_legacy(
+        SoapService::builder(Contract::from_bytes("legacy.wsdl", LEGACY_WSDL)?),
+        Arc::new(LegacyImpl),
+    )
+    .build()?;
+    Ok(echo
+        .merge(&orders)
+        .merge(&calculator)
+        .merge(&session)
+        .merge(&notes)
+        .merge(&legacy))
 }

@@ -1,7 +1,8 @@
 //! SOAP header parts in generated code: the generated client sends the
 //! input header blocks of `contracts/session.wsdl` and reads the output
 //! ones, the generated server gets them as a typed struct and answers
-//! them, over SOAP 1.1 and SOAP 1.2; python zeep, a client nobody here
+//! them, and a declared `soap:headerfault` reaches the client as its typed
+//! variant, over SOAP 1.1 and SOAP 1.2; python zeep, a client nobody here
 //! wrote, does the same against the generated server.
 
 #![allow(clippy::unwrap_used)]
@@ -53,24 +54,44 @@ async fn generated_clients_and_servers_carry_input_and_output_headers() {
         assert_eq!(audit.served_by, "ithaca-soap-codegen-example");
         assert_eq!(audit.level.as_deref(), Some("info"));
 
-        // The server reads the input header: a wrong token or none is
-        // refused.
-        for headers in [
-            session::GreetInputHeaders {
-                auth: Some(auth("zoé", "guess")),
-            },
-            session::GreetInputHeaders::default(),
-        ] {
-            let error = client
-                .greet(&session::Greet { name: "x".into() }, &headers)
-                .await
-                .unwrap_err();
-            match error {
-                CallError::Fault(session::GreetFault::Soap(fault)) => {
-                    assert!(fault.reason().starts_with("the auth"), "{fault:?}");
-                }
-                other => panic!("expected a fault, got {other:?}"),
+        // The server reads the input header: a wrong token is refused
+        // with the declared header fault `authRefused` (typed, its block
+        // read from the fault's Header), no header with a plain fault.
+        let error = client
+            .greet(
+                &session::Greet { name: "x".into() },
+                &session::GreetInputHeaders {
+                    auth: Some(auth("zoé", "guess")),
+                },
+            )
+            .await
+            .unwrap_err();
+        match error {
+            CallError::Fault(session::GreetFault::AuthRefused(fault)) => {
+                assert_eq!(fault.code, ithaca_wsdl::FaultCode::Sender, "{version:?}");
+                assert_eq!(fault.reason, "the auth token is wrong");
+                assert_eq!(
+                    fault.block,
+                    session::AuthRefused {
+                        user: "zoé".into(),
+                        reason: "the auth token is wrong".into()
+                    }
+                );
             }
+            other => panic!("expected the header fault, got {other:?}"),
+        }
+        let error = client
+            .greet(
+                &session::Greet { name: "x".into() },
+                &session::GreetInputHeaders::default(),
+            )
+            .await
+            .unwrap_err();
+        match error {
+            CallError::Fault(session::GreetFault::Soap(fault)) => {
+                assert!(fault.reason().starts_with("the auth"), "{fault:?}");
+            }
+            other => panic!("expected a fault, got {other:?}"),
         }
 
         // Input header only: the output is the plain response.

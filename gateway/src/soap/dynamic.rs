@@ -70,6 +70,39 @@ where
 pub struct DynamicRequest {
     value: Value,
     request: SoapRequest,
+    /// The operation's codec context: the contract, the operation's forms
+    /// and which one the request came through.
+    codec: CodecContext,
+}
+
+/// What re-encodes a dynamic request's values (see
+/// [`DynamicRequest::literal_input`]).
+#[derive(Clone)]
+struct CodecContext {
+    loaded: Arc<Loaded>,
+    operations: Arc<Vec<OperationInfo>>,
+    index: usize,
+    limits: ValueLimits,
+}
+
+impl std::fmt::Debug for CodecContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodecContext")
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CodecContext {
+    fn literal_codec(&self) -> Result<MessageCodec<'_>, SoapError> {
+        let operation = self
+            .operations
+            .get(self.index)
+            .ok_or_else(|| SoapError::receiver("internal error: operation table"))?;
+        Ok(MessageCodec::new(&self.loaded, operation)
+            .with_limits(self.limits)
+            .as_literal())
+    }
 }
 
 impl DynamicRequest {
@@ -89,6 +122,37 @@ impl DynamicRequest {
     /// headers).
     pub fn soap(&self) -> &SoapRequest {
         &self.request
+    }
+
+    /// The request's value written as its binding would carry it were it
+    /// literal: for rpc style, the wrapper with one unqualified accessor
+    /// per part (multi-referenced values inline, no `xsi:type`). Code
+    /// generated for an rpc/encoded operation reads its typed input from
+    /// this; a value that does not fit answers a Client / Sender fault.
+    pub fn literal_input(&self) -> Result<Vec<u8>, SoapError> {
+        self.codec
+            .literal_codec()?
+            .encode(Direction::Input, &self.value)
+            .map_err(|error| {
+                SoapError::sender(format!("the request does not match the contract: {error}"))
+            })
+    }
+
+    /// Reads the operation's output written literal (`body`: the rpc
+    /// wrapper, or the body element, binding its own prefixes) into the
+    /// value the binding then encodes: how code generated for an
+    /// rpc/encoded operation answers. A body that does not fit answers a
+    /// Server / Receiver fault.
+    pub fn output_from_literal(&self, body: &[u8]) -> Result<Value, SoapError> {
+        self.codec
+            .literal_codec()?
+            .decode(Direction::Output, body, &[])
+            .map_err(|error| {
+                tracing::warn!(%error, "a typed handler's response does not fit the contract");
+                SoapError::receiver(format!(
+                    "internal error: the response does not match the contract: {error}"
+                ))
+            })
     }
 }
 
@@ -211,7 +275,17 @@ impl OperationHandler for DynamicOperation {
             }
         };
         let one_way = operation.kind == OperationKind::OneWay;
-        let future = self.handler.call(DynamicRequest { value, request });
+        let codec = CodecContext {
+            loaded: self.loaded.clone(),
+            operations: self.operations.clone(),
+            index,
+            limits: self.limits,
+        };
+        let future = self.handler.call(DynamicRequest {
+            value,
+            request,
+            codec,
+        });
         let loaded = self.loaded.clone();
         let operations = self.operations.clone();
         let limits = self.limits;

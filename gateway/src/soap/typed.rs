@@ -9,6 +9,10 @@
 //! beside its output, which the gateway writes into the response
 //! envelope's `Header`.
 //!
+//! rpc/encoded operations register through [`encoded_handler`], a
+//! [`DynamicHandler`]: SOAP 1.1 section 5 decoding and encoding by the
+//! value codec around the typed method.
+//!
 //! The decoding streams over the request bytes with `ithaca_wsdl::typed`
 //! (no tree); a body or header block that does not match its type answers
 //! a Client / Sender fault naming the element and the rule, as schema
@@ -20,6 +24,9 @@ use std::sync::Arc;
 use ithaca_wsdl::Limits;
 use ithaca_wsdl::typed::{HeaderSet, XmlRead, XmlWrite, read_body, read_headers, to_element};
 
+use ithaca_wsdl::value::Value;
+
+use super::dynamic::{DynamicError, DynamicHandler, DynamicRequest};
 use super::handler::{
     HandlerFuture, OperationHandler, SoapError, SoapRequest, SoapResponse, SoapResponseFuture,
 };
@@ -70,6 +77,52 @@ where
             })
         })
     }
+}
+
+/// The handler of one rpc/encoded operation, typed, for
+/// [`SoapServiceBuilder::dynamic_operation`](super::SoapServiceBuilder::dynamic_operation):
+/// the request is decoded by SOAP 1.1 section 5 (`xsi:type`, arrays,
+/// multi-reference values), written literal
+/// ([`DynamicRequest::literal_input`]) and read into the input type;
+/// `call`'s output, written as the element `response` (the rpc wrapper;
+/// `None` for a one-way operation), is read back and encoded by the
+/// binding ([`DynamicRequest::output_from_literal`]).
+pub fn encoded_handler<In, Out, F, Fut>(
+    response: Option<(&'static str, &'static str)>,
+    call: F,
+) -> impl DynamicHandler
+where
+    In: XmlRead + Send + 'static,
+    Out: XmlWrite + Send + 'static,
+    F: Fn(In) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Out, SoapError>> + Send + 'static,
+{
+    let call = Arc::new(call);
+    move |request: DynamicRequest| {
+        let call = Arc::clone(&call);
+        async move {
+            let literal = request.literal_input()?;
+            let input = read_element::<In>(&literal)
+                .map_err(|e| SoapError::sender(format!("the request does not match: {e}")))?;
+            let output = call(input).await?;
+            let value = match response {
+                Some((namespace, local)) => {
+                    request.output_from_literal(&to_element(&output, namespace, local))?
+                }
+                None => Value::Nil,
+            };
+            Ok::<Value, DynamicError>(value)
+        }
+    }
+}
+
+/// Reads `xml`, one element, as `T`.
+fn read_element<T: XmlRead>(xml: &[u8]) -> Result<T, ithaca_wsdl::typed::DecodeError> {
+    let mut reader = ithaca_wsdl::typed::XmlReader::new(xml, &Limits::DEFAULT)?;
+    if !reader.peek()? {
+        return Err(ithaca_wsdl::typed::DecodeError::EmptyBody);
+    }
+    T::read_xml(&mut reader)
 }
 
 /// The handler of one operation with SOAP header parts, typed: `call`

@@ -8,14 +8,17 @@
 //!   `Vec` for `maxOccurs` above one, `Option` with `xsi:nil` for
 //!   nillable elements, `Box` where a type reaches itself), `xs:choice` as
 //!   an enum of its elements, `xs:extension` flattened (the base's fields
-//!   first), simple content as a `value` field;
+//!   first), simple content as a `value` field; `xs:anyType` content,
+//!   elements without a type and mixed content as [`crate::typed::AnyXml`]
+//!   (kept as XML);
 //! - a Rust enum per enumerated simple type, mapping each variant to its
 //!   XML value; other simple types become Rust types (`String`, `bool`,
 //!   `i8`…`u64`, `f32`/`f64`, and the newtypes of [`crate::typed`] for
 //!   decimals, unbounded integers, dates, times, durations and binary);
 //! - for each port type, a fault enum per operation (its declared
 //!   `wsdl:fault`s, each with its typed detail, plus any other SOAP
-//!   fault), a server trait with one method per operation (input type in,
+//!   fault, and a [`crate::typed::HeaderFault`] variant per declared
+//!   `soap:headerfault`), a server trait with one method per operation (input type in,
 //!   `Result<Output, Fault>` out), a `serve_…` function registering an
 //!   implementation on `ithaca_gateway`'s `SoapServiceBuilder`, and a
 //!   client struct with one `async` method per operation.
@@ -25,10 +28,12 @@
 //! and rpc/literal are supported. A repeated sequence of elements becomes
 //! a `Vec` of a generated group struct, and a choice branch that is a
 //! sequence of elements a variant holding one (a group is read from and
-//! written into its parent's content). rpc/encoded, mixed content,
-//! `xs:anyType` content, and repeated sequences or choice branches holding
-//! other than elements are reported as errors naming where they are
-//! written.
+//! written into its parent's content). rpc/encoded operations are served
+//! (server side only) through the gateway's section 5 codec
+//! (`ithaca_gateway::soap::typed::encoded_handler`). SOAP-encoded array
+//! types, document/encoded operations, and repeated sequences or choice
+//! branches holding other than elements are reported as errors naming
+//! where they are written.
 //! A list maps to a `Vec` of its item type (whitespace-separated on the
 //! wire); a union to a newtype over its lexical form that parses only when
 //! one of its member types accepts the text. Operations binding
@@ -275,27 +280,129 @@ mod tests {
     }
 
     #[test]
+    fn maps_a_header_fault_to_a_typed_variant() {
+        let types = r#"<xs:element name="op"><xs:complexType><xs:sequence>
+          <xs:element name="a" type="xs:int"/></xs:sequence></xs:complexType></xs:element>
+        <xs:element name="opResponse" type="xs:string"/>
+        <xs:element name="token" type="xs:string"/>
+        <xs:element name="tokenRefused"><xs:complexType><xs:sequence>
+          <xs:element name="why" type="xs:string"/></xs:sequence></xs:complexType></xs:element>"#;
+        let contract = wsdl(types, "document", "literal")
+            .replace(
+                r#"<message name="in"><part name="p" element="tns:op"/></message>"#,
+                r#"<message name="in"><part name="p" element="tns:op"/><part name="t" element="tns:token"/></message>
+  <message name="refused"><part name="f" element="tns:tokenRefused"/></message>"#,
+            )
+            .replacen(
+                r#"<input><soap:body use="literal"/></input>"#,
+                r#"<input><soap:body parts="p" use="literal"/><soap:header message="tns:in" part="t" use="literal"><soap:headerfault message="tns:refused" part="f" use="literal"/></soap:header></input>"#,
+                1,
+            );
+        let loaded = load_bytes("t.wsdl", contract.as_bytes(), &LoadOptions::default());
+        assert!(!loaded.has_errors());
+        let operations = loaded.definitions.operations(&loaded.schema);
+        let faults = &operations[0].header_faults;
+        assert_eq!(faults.len(), 1, "{operations:?}");
+        assert_eq!(faults[0].block, crate::QName::new("urn:t", "tokenRefused"));
+        assert_eq!(faults[0].header, crate::QName::new("urn:t", "token"));
+        let code = generate_loaded(&loaded, &Options::default()).unwrap();
+        assert!(
+            code.contains("TokenRefused(::ithaca_wsdl::typed::HeaderFault<TokenRefused>),"),
+            "{code}"
+        );
+        assert!(code.contains("SoapError::header_fault("), "{code}");
+        assert!(code.contains("read_header_block(message"), "{code}");
+    }
+
+    #[test]
+    fn maps_any_type_and_mixed_content_to_raw_xml() {
+        let types = r#"<xs:complexType name="Note" mixed="true"><xs:sequence>
+          <xs:element name="b" type="xs:string" minOccurs="0" maxOccurs="unbounded"/></xs:sequence></xs:complexType>
+        <xs:complexType name="LongNote"><xs:complexContent><xs:extension base="tns:Note">
+          <xs:sequence><xs:element name="i" type="xs:string"/></xs:sequence></xs:extension></xs:complexContent></xs:complexType>
+        <xs:element name="op"><xs:complexType><xs:sequence>
+          <xs:element name="anything" type="xs:anyType"/>
+          <xs:element name="untyped" minOccurs="0"/>
+          <xs:element name="note" type="tns:Note"/>
+          <xs:element name="longNote" type="tns:LongNote" maxOccurs="unbounded"/>
+        </xs:sequence></xs:complexType></xs:element>
+        <xs:element name="opResponse" type="xs:anyType"/>"#;
+        let loaded = load_bytes(
+            "t.wsdl",
+            wsdl(types, "document", "literal").as_bytes(),
+            &LoadOptions::default(),
+        );
+        let code = generate_loaded(&loaded, &Options::default()).unwrap();
+        for field in [
+            "pub anything: ::ithaca_wsdl::typed::AnyXml,",
+            "pub untyped: ::std::option::Option<::ithaca_wsdl::typed::AnyXml>,",
+            "pub note: ::ithaca_wsdl::typed::AnyXml,",
+            "pub long_note: ::std::vec::Vec<::ithaca_wsdl::typed::AnyXml>,",
+        ] {
+            assert!(code.contains(field), "{field} in {code}");
+        }
+        assert!(
+            code.contains("Output = ::std::result::Result<::ithaca_wsdl::typed::AnyXml, OpFault>"),
+            "{code}"
+        );
+        assert!(!code.contains("pub struct Note"), "{code}");
+    }
+
+    #[test]
     fn refuses_what_it_cannot_map_with_a_location() {
         let loaded = load_bytes(
             "t.wsdl",
             wsdl(TYPES, "rpc", "encoded").as_bytes(),
             &LoadOptions::default(),
         );
+        // rpc/encoded: served through the section 5 codec, no client.
+        let code = generate_loaded(&loaded, &Options::default()).unwrap();
+        assert!(code.contains("builder.dynamic_operation("), "{code}");
+        assert!(code.contains("typed::encoded_handler("), "{code}");
+        assert!(!code.contains("pub async fn op("), "{code}");
+        // SOAP-encoded arrays have no generated mapping.
+        let arrays = wsdl(
+            r#"<xs:import namespace="http://schemas.xmlsoap.org/soap/encoding/"/>
+            <xs:complexType name="Ints"><xs:complexContent>
+              <xs:restriction base="soapenc:Array">
+                <xs:attribute ref="soapenc:arrayType" wsdl:arrayType="xs:int[]"/>
+              </xs:restriction></xs:complexContent></xs:complexType>"#,
+            "rpc",
+            "encoded",
+        )
+        .replace(
+            r#"xmlns:tns="urn:t" targetNamespace="urn:t">"#,
+            r#"xmlns:tns="urn:t" targetNamespace="urn:t" xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/" xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/">"#,
+        )
+        .replace(
+            r#"<message name="in"><part name="p" element="tns:op"/></message>"#,
+            r#"<message name="in"><part name="p" type="tns:Ints"/></message>"#,
+        )
+        .replace(
+            r#"<message name="out"><part name="p" element="tns:opResponse"/></message>"#,
+            r#"<message name="out"><part name="p" type="xs:int"/></message>"#,
+        );
+        let loaded = load_bytes("t.wsdl", arrays.as_bytes(), &LoadOptions::default());
         let error = generate_loaded(&loaded, &Options::default()).unwrap_err();
-        assert!(matches!(error, CodegenError::Unsupported(_)));
-        assert!(error.lines()[0].contains("rpc/encoded"), "{error}");
+        assert!(matches!(error, CodegenError::Unsupported(_)), "{error}");
+        assert!(error.lines()[0].contains("SOAP-encoded array"), "{error}");
         assert!(error.lines()[0].starts_with("t.wsdl:"), "{error}");
 
-        let mixed = r#"<xs:element name="op"><xs:complexType mixed="true"><xs:sequence>
-            <xs:element name="b" type="xs:string"/></xs:sequence></xs:complexType></xs:element>
-            <xs:element name="opResponse" type="xs:string"/>"#;
+        let nested_choice = r#"<xs:element name="op"><xs:complexType><xs:sequence>
+          <xs:sequence maxOccurs="2"><xs:any processContents="lax"/></xs:sequence>
+        </xs:sequence></xs:complexType></xs:element>
+        <xs:element name="opResponse" type="xs:string"/>"#;
         let loaded = load_bytes(
             "t.wsdl",
-            wsdl(mixed, "document", "literal").as_bytes(),
+            wsdl(nested_choice, "document", "literal").as_bytes(),
             &LoadOptions::default(),
         );
         let error = generate_loaded(&loaded, &Options::default()).unwrap_err();
-        assert!(error.to_string().contains("mixed content"), "{error}");
+        assert!(error.lines()[0].starts_with("t.wsdl:"), "{error}");
+        assert!(
+            error.to_string().contains("holds other than elements"),
+            "{error}"
+        );
 
         let broken = load_bytes("b.wsdl", b"<definitions", &LoadOptions::default());
         let error = generate_loaded(&broken, &Options::default()).unwrap_err();

@@ -19,6 +19,56 @@ use super::names::{NameSet, field_name, type_name};
 /// generator follows.
 const MAX_NESTING: usize = 64;
 
+/// The run-time type of content kept as raw XML (`xs:anyType`, mixed
+/// content).
+const ANY_XML: &str = "::ithaca_wsdl::typed::AnyXml";
+
+/// Whether a complex type, or a base it extends or restricts, has mixed
+/// content.
+fn is_mixed(schema: &SchemaSet, complex: &ComplexType, depth: usize) -> bool {
+    if complex.mixed {
+        return true;
+    }
+    if depth > MAX_NESTING {
+        return false;
+    }
+    match &complex.content {
+        ComplexContent::Elements {
+            derivation: Some((Derivation::Extension, base)),
+            ..
+        } => match schema.resolve_type(base) {
+            Some(ResolvedType::Complex(base)) => is_mixed(schema, base, depth + 1),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Whether a complex type derives (by extension or restriction, at any
+/// depth) from SOAP 1.1 encoding's `Array`.
+fn is_soap_encoded_array(schema: &SchemaSet, complex: &ComplexType, depth: usize) -> bool {
+    if depth > MAX_NESTING {
+        return false;
+    }
+    let ComplexContent::Elements {
+        derivation: Some((_, base)),
+        ..
+    } = &complex.content
+    else {
+        return false;
+    };
+    if let TypeRef::Named(name) = base
+        && name.local == "Array"
+        && name.namespace.as_deref() == Some(crate::xsd::SOAP11_ENCODING_NS)
+    {
+        return true;
+    }
+    match schema.resolve_type(base) {
+        Some(ResolvedType::Complex(base)) => is_soap_encoded_array(schema, base, depth + 1),
+        _ => false,
+    }
+}
+
 /// How a field's value is typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum TypeUse {
@@ -158,6 +208,9 @@ pub(crate) struct Model<'s> {
     /// The element whose type is being resolved, for the doc of its
     /// anonymous type.
     element: Option<QName>,
+    /// Where the complex type being built is written, for errors about
+    /// its model groups (which carry no location of their own).
+    building: Option<Location>,
     /// Problems found: `file:line:col: message`.
     pub(crate) errors: Vec<String>,
 }
@@ -209,6 +262,7 @@ impl<'s> Model<'s> {
             memo: HashMap::new(),
             element_memo: HashMap::new(),
             element: None,
+            building: None,
             errors: Vec::new(),
         }
     }
@@ -244,16 +298,8 @@ impl<'s> Model<'s> {
                     .and_then(|h| h.type_ref.clone());
                 match head {
                     Some(type_ref) => type_ref,
-                    None => {
-                        self.error(
-                            &decl.location,
-                            format!(
-                                "unsupported: the element {} has no type (xs:anyType)",
-                                decl.name
-                            ),
-                        );
-                        return None;
-                    }
+                    // No type is xs:anyType: kept as raw XML.
+                    None => return Some(TypeUse::Struct(ANY_XML.to_owned())),
                 }
             }
         };
@@ -281,8 +327,20 @@ impl<'s> Model<'s> {
                 );
                 None
             }
-            Some(ResolvedType::AnyType) => {
-                self.error(at, "unsupported: xs:anyType content".to_owned());
+            Some(ResolvedType::AnyType) => Some(TypeUse::Struct(ANY_XML.to_owned())),
+            // Mixed content (character data between elements) has no
+            // struct shape: kept as raw XML.
+            Some(ResolvedType::Complex(complex)) if is_mixed(self.schema, complex, 0) => {
+                Some(TypeUse::Struct(ANY_XML.to_owned()))
+            }
+            Some(ResolvedType::Complex(complex))
+                if is_soap_encoded_array(self.schema, complex, 0) =>
+            {
+                self.error(
+                    &complex.location,
+                    "unsupported: a SOAP-encoded array type (serve it with dynamic handlers)"
+                        .to_owned(),
+                );
                 None
             }
             Some(ResolvedType::Builtin(_) | ResolvedType::Simple(_)) => self
@@ -410,7 +468,9 @@ impl<'s> Model<'s> {
             group: false,
             names: NameSet::default(),
         };
+        let outer = self.building.replace(complex.location.clone());
         self.collect_complex(complex, &mut def, 0);
+        self.building = outer;
         def
     }
 
@@ -418,12 +478,6 @@ impl<'s> Model<'s> {
         if depth > MAX_NESTING {
             self.error(&complex.location, "type derivation too deep".to_owned());
             return;
-        }
-        if complex.mixed {
-            self.error(
-                &complex.location,
-                "unsupported: mixed content (character data between elements)".to_owned(),
-            );
         }
         match &complex.content {
             ComplexContent::Elements {
@@ -683,8 +737,12 @@ impl<'s> Model<'s> {
             .iter()
             .all(|p| matches!(p.term, Term::Element(_) | Term::ElementRef(_)));
         if !elements_only || group.particles.is_empty() {
+            let at = self
+                .building
+                .clone()
+                .unwrap_or_else(|| Location::file("schema"));
             self.error(
-                &Location::file("schema"),
+                &at,
                 format!(
                     "unsupported: a repeated sequence or choice branch in {owner} that holds other than elements"
                 ),

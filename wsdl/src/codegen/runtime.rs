@@ -480,6 +480,131 @@ impl<'i> XmlReader<'i> {
         })
     }
 
+    /// Reads the peeked element as [`AnyXml`]: its attributes and its
+    /// content (character data and child elements, of any shape) through
+    /// its end tag.
+    pub fn any_xml(&mut self) -> Result<AnyXml, DecodeError> {
+        let mut attributes = Vec::new();
+        if let Some(Peeked::Start(element)) = &self.peeked {
+            for attribute in element.start.attributes().flatten() {
+                if attribute.key.as_namespace_binding().is_some() {
+                    continue;
+                }
+                let (namespace, local) = self.scanner.attribute_name(attribute.key);
+                let value = attribute_value(&attribute).unwrap_or_default();
+                attributes.push((
+                    namespace.unwrap_or("").to_owned(),
+                    local.as_ref().to_owned(),
+                    value.into_owned(),
+                ));
+            }
+        }
+        self.open()?;
+        let mut content = String::new();
+        // The bindings the copied content declares, innermost last, and
+        // how many there were before each open element.
+        let mut scope: Vec<(Option<String>, String)> = Vec::new();
+        let mut saved: Vec<usize> = Vec::new();
+        loop {
+            match self.scanner.next_token()? {
+                Token::Text { text, .. } => {
+                    let mut escaped = Vec::with_capacity(text.len());
+                    escape(&mut escaped, &text, false);
+                    content.push_str(&String::from_utf8_lossy(&escaped));
+                }
+                Token::Start(element) => {
+                    let tag = self.input.get(element.range.clone()).unwrap_or_default();
+                    let tag = std::str::from_utf8(tag).unwrap_or_default();
+                    // An empty-element tag is followed by an empty end.
+                    saved.push(scope.len());
+                    content.push_str(&self.self_contained_tag(&element, tag, &mut scope));
+                }
+                Token::End { range } => {
+                    let Some(before) = saved.pop() else { break };
+                    scope.truncate(before);
+                    let tag = self.input.get(range).unwrap_or_default();
+                    content.push_str(std::str::from_utf8(tag).unwrap_or_default());
+                }
+                Token::Eof => {
+                    return Err(ReadError::Truncated {
+                        position: self.scanner.position(),
+                    }
+                    .into());
+                }
+            }
+        }
+        self.path.pop();
+        Ok(AnyXml {
+            attributes,
+            content,
+        })
+    }
+
+    /// The start tag `tag` of `element` with a declaration added for each
+    /// prefix its names use that the copied content does not bind (in
+    /// `scope`, which gets the tag's bindings), so that the content reads
+    /// the same wherever it is copied to.
+    fn self_contained_tag(
+        &self,
+        element: &Element<'_>,
+        tag: &str,
+        scope: &mut Vec<(Option<String>, String)>,
+    ) -> String {
+        for attribute in element.start.attributes().flatten() {
+            let Some(binding) = attribute.key.as_namespace_binding() else {
+                continue;
+            };
+            let prefix = match binding {
+                quick_xml::name::PrefixDeclaration::Default => None,
+                quick_xml::name::PrefixDeclaration::Named(prefix) => Some(prefix.to_owned()),
+            };
+            let uri = attribute_value(&attribute).unwrap_or_default().into_owned();
+            scope.push((prefix, uri));
+        }
+        let mut needed: Vec<(Option<String>, String)> = Vec::new();
+        let element_prefix = element.start.name().prefix().map(|p| p.as_ref().to_owned());
+        if let Some(namespace) = self.scanner.element_namespace(&element.start) {
+            needed.push((element_prefix, namespace.to_owned()));
+        }
+        for attribute in element.start.attributes().flatten() {
+            if attribute.key.as_namespace_binding().is_some() {
+                continue;
+            }
+            let Some(prefix) = attribute.key.prefix() else {
+                continue;
+            };
+            if prefix.as_ref() == "xml" {
+                continue;
+            }
+            if let (Some(namespace), _) = self.scanner.attribute_name(attribute.key) {
+                needed.push((Some(prefix.as_ref().to_owned()), namespace.to_owned()));
+            }
+        }
+        let mut declarations = String::new();
+        for (prefix, namespace) in needed {
+            let bound = scope
+                .iter()
+                .rev()
+                .find(|(p, _)| *p == prefix)
+                .is_some_and(|(_, uri)| *uri == namespace);
+            if bound {
+                continue;
+            }
+            let key = match &prefix {
+                None => String::from("xmlns"),
+                Some(prefix) => format!("xmlns:{prefix}"),
+            };
+            let mut value = Vec::new();
+            escape(&mut value, &namespace, true);
+            declarations.push_str(&format!(" {key}=\"{}\"", String::from_utf8_lossy(&value)));
+            scope.push((prefix, namespace));
+        }
+        let name_len = element.start.name().as_ref().len();
+        let split = name_len.saturating_add(1).min(tag.len());
+        let (head, rest) = tag.split_at(split);
+        format!("{head}{declarations}{rest}")
+    }
+
     fn current(&self) -> String {
         self.path.last().map_or_else(
             || String::from("the document"),
@@ -549,6 +674,37 @@ pub fn read_headers<H: HeaderSet>(message: &[u8], limits: &Limits) -> Result<H, 
         reader.close()?;
     }
     Ok(headers)
+}
+
+/// Finds the header block `{namespace}local` of a SOAP envelope (either
+/// version) and returns a reader positioned on it; `None` when the
+/// envelope has no such block. A generated client reads the header block
+/// of a `soap:headerfault` from a fault response with it.
+pub fn read_header_block<'i>(
+    message: &'i [u8],
+    limits: &Limits,
+    namespace: &str,
+    local: &str,
+) -> Result<Option<XmlReader<'i>>, DecodeError> {
+    let mut reader = XmlReader::new(message, limits)?;
+    if !reader.peek()? {
+        return Err(DecodeError::NotEnvelope);
+    }
+    let version = [SoapVersion::Soap11, SoapVersion::Soap12]
+        .into_iter()
+        .find(|v| reader.is(v.namespace(), "Envelope"))
+        .ok_or(DecodeError::NotEnvelope)?;
+    reader.open()?;
+    if reader.peek()? && reader.is(version.namespace(), "Header") {
+        reader.open()?;
+        while reader.peek()? {
+            if reader.is(namespace, local) {
+                return Ok(Some(reader));
+            }
+            reader.skip()?;
+        }
+    }
+    Ok(None)
 }
 
 /// Finds the first element in the `detail` (SOAP 1.1) or `Detail` (SOAP
@@ -733,6 +889,16 @@ impl XmlWriter {
         escape(&mut self.out, text, false);
     }
 
+    /// Writes `xml`, well-formed XML content binding its own prefixes, as
+    /// it is in the current element (nothing when it is empty).
+    pub fn raw(&mut self, xml: &str) {
+        if xml.is_empty() {
+            return;
+        }
+        self.close_tag();
+        self.out.extend_from_slice(xml.as_bytes());
+    }
+
     /// Ends the innermost open element.
     pub fn end(&mut self) {
         let Some((name, saved)) = self.open.pop() else {
@@ -747,6 +913,54 @@ impl XmlWriter {
             self.out.push(b'>');
         }
         self.scope.truncate(saved);
+    }
+}
+
+/// Element content of any shape kept as XML: the Rust type of an
+/// `xs:anyType` element (or one without a type) and of a complex type
+/// with mixed content (character data between elements).
+///
+/// `content` is the element's character data and child elements as XML
+/// text; each child element read declares the namespaces its own names
+/// use, so the text stays well-formed and keeps its meaning wherever it is
+/// written. Prefixes inside attribute or text values (such as a QName in
+/// `xsi:type`) are not rewritten. Content set by hand must be well-formed
+/// XML content binding its own prefixes: it is written as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AnyXml {
+    /// The element's attributes other than namespace declarations:
+    /// `(namespace, local, value)`, namespace `""` for an unprefixed one.
+    pub attributes: Vec<(String, String, String)>,
+    /// The element's content as XML text.
+    pub content: String,
+}
+
+impl AnyXml {
+    /// Content that is only character data (escaped when written).
+    pub fn text(text: &str) -> Self {
+        let mut escaped = Vec::with_capacity(text.len());
+        escape(&mut escaped, text, false);
+        Self {
+            attributes: Vec::new(),
+            content: String::from_utf8_lossy(&escaped).into_owned(),
+        }
+    }
+}
+
+impl XmlRead for AnyXml {
+    fn read_xml(reader: &mut XmlReader<'_>) -> Result<Self, DecodeError> {
+        reader.any_xml()
+    }
+}
+
+impl XmlWrite for AnyXml {
+    fn write_xml(&self, writer: &mut XmlWriter, namespace: &str, local: &str) {
+        writer.start(namespace, local);
+        for (attribute_namespace, attribute_local, value) in &self.attributes {
+            writer.attribute(attribute_namespace, attribute_local, value);
+        }
+        writer.raw(&self.content);
+        writer.end();
     }
 }
 
@@ -1030,6 +1244,41 @@ impl<T> DeclaredFault<T> {
     }
 }
 
+/// A fault about a header block, declared by a `soap:headerfault`: its
+/// code, reason and typed header block, which the fault message carries
+/// in its `Header` (not in `detail`), as a variant of a generated fault
+/// enum carries it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeaderFault<T> {
+    /// The fault code: [`crate::FaultCode::Sender`] unless set (a header
+    /// the client sent was wrong).
+    pub code: crate::FaultCode,
+    /// The fault string (SOAP 1.1) or reason text (SOAP 1.2).
+    pub reason: String,
+    /// The header block.
+    pub block: T,
+}
+
+impl<T> HeaderFault<T> {
+    /// A Client / Sender fault with this reason and header block.
+    pub fn new(reason: impl Into<String>, block: T) -> Self {
+        Self {
+            code: crate::FaultCode::Sender,
+            reason: reason.into(),
+            block,
+        }
+    }
+
+    /// The same fault with another code (such as
+    /// [`crate::FaultCode::Receiver`] when the service failed to process
+    /// a header it understood).
+    #[must_use]
+    pub fn with_code(mut self, code: crate::FaultCode) -> Self {
+        self.code = code;
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1146,6 +1395,65 @@ mod tests {
         let bad = br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:p="urn:p"><s:Header><p:trace><p:x>x</p:x></p:trace></s:Header><s:Body/></s:Envelope>"#;
         assert!(read_headers::<Trace>(bad, &Limits::default()).is_err());
         assert!(read_headers::<()>(b"<a/>", &Limits::default()).is_err());
+    }
+
+    #[test]
+    fn finds_a_header_fault_block_in_a_fault_response() {
+        let message = br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:p="urn:p"><s:Header><o:other xmlns:o="urn:o"/><p:trace><p:x>5</p:x></p:trace></s:Header><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>no</faultstring></s:Fault></s:Body></s:Envelope>"#;
+        let mut reader = read_header_block(message, &Limits::default(), "urn:p", "trace")
+            .unwrap()
+            .unwrap();
+        let point: Point = XmlRead::read_xml(&mut reader).unwrap();
+        assert_eq!(point.x, 5);
+        assert!(
+            read_header_block(message, &Limits::default(), "urn:p", "gone")
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            read_header_block(
+                &envelope("<p:b/>")[..],
+                &Limits::default(),
+                "urn:p",
+                "trace"
+            )
+            .unwrap()
+            .is_none()
+        );
+        let fault = HeaderFault::new("why", 1).with_code(crate::FaultCode::Receiver);
+        assert_eq!(
+            (fault.code, fault.reason.as_str(), fault.block),
+            (crate::FaultCode::Receiver, "why", 1)
+        );
+    }
+
+    #[test]
+    fn any_xml_keeps_content_self_contained() {
+        let message = envelope(
+            r#"<p:any xmlns:w="urn:w" p:at="1" plain="a&amp;b">one <w:x w:y="2"><w:z/></w:x><p:e/>two &lt;<q:k xmlns:q="urn:q"/></p:any>"#,
+        );
+        let any: AnyXml = read_body(&message, &Limits::default()).unwrap();
+        assert_eq!(
+            any.attributes,
+            vec![
+                ("urn:p".to_owned(), "at".to_owned(), "1".to_owned()),
+                (String::new(), "plain".to_owned(), "a&b".to_owned()),
+            ]
+        );
+        assert_eq!(
+            any.content,
+            r#"one <w:x xmlns:w="urn:w" w:y="2"><w:z/></w:x><p:e xmlns:p="urn:p"/>two &lt;<q:k xmlns:q="urn:q"/>"#
+        );
+        // Written anywhere, it reads back the same.
+        let written = to_element(&any, "urn:o", "other");
+        let again = envelope(std::str::from_utf8(&written).unwrap());
+        let back: AnyXml = read_body(&again, &Limits::default()).unwrap();
+        assert_eq!(back, any);
+        // An empty element, and plain text.
+        let empty: AnyXml = read_body(&envelope("<p:e/>"), &Limits::default()).unwrap();
+        assert_eq!(empty, AnyXml::default());
+        let text = to_element(&AnyXml::text("1 < 2"), "", "t");
+        assert_eq!(std::str::from_utf8(&text).unwrap(), "<t>1 &lt; 2</t>");
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Writes the Rust source of each port type: the server trait, its
-//! registration on a `SoapServiceBuilder`, a fault enum per operation, a
+//! registration on a `SoapServiceBuilder`, a fault enum per operation
+//! (declared faults with their detail, declared header faults with their
+//! header block, any other SOAP fault), a
 //! header struct per operation input or output that binds `soap:header`
 //! parts, and the client.
 //!
@@ -25,6 +27,9 @@ use super::names::{field_name, type_name};
 /// One operation, typed.
 struct TypedOperation {
     name: String,
+    /// Whether the operation is rpc/encoded: served through the SOAP
+    /// section 5 codec, and left out of the client.
+    encoded: bool,
     method: String,
     action: Option<String>,
     input: (String, String, TypeUse),
@@ -32,6 +37,9 @@ struct TypedOperation {
     fault_enum: String,
     /// (variant, wsdl fault name, element namespace, element local, type)
     faults: Vec<(String, String, String, String, TypeUse)>,
+    /// The `soap:headerfault`s: (variant, header the fault is about,
+    /// block namespace, block local, type).
+    header_faults: Vec<(String, String, String, String, TypeUse)>,
     /// The input's `soap:header` parts, when it binds any.
     input_headers: Option<HeaderStruct>,
     /// The output's `soap:header` parts, when it binds any.
@@ -115,9 +123,10 @@ fn operation(
     at: &Location,
     methods: &mut super::names::NameSet,
 ) -> Option<TypedOperation> {
-    if op.use_kind == Use::Encoded {
+    let encoded = op.use_kind == Use::Encoded;
+    if encoded && op.style != crate::wsdl11::Style::Rpc {
         model.errors.push(format!(
-            "{at}: unsupported: the operation {} is rpc/encoded",
+            "{at}: unsupported: the operation {} is document/encoded",
             op.name
         ));
         return None;
@@ -147,7 +156,7 @@ fn operation(
                 let (ns, local) = qname_parts(&name);
                 let ty = model.rpc_struct(
                     &format!("{}{suffix}", op.name),
-                    format!("The rpc/literal wrapper `{name}` of `{}`.", op.name),
+                    format!("The rpc wrapper `{name}` of `{}`.", op.name),
                     &parts,
                     at,
                 )?;
@@ -198,6 +207,18 @@ fn operation(
             .unique(format!("{}{suffix}", type_name(&op.name, "Op")));
         Some(Some(HeaderStruct { name, fields }))
     };
+    if encoded
+        && [&op.input, &op.output]
+            .into_iter()
+            .flatten()
+            .any(|side| !side.headers.is_empty())
+    {
+        model.errors.push(format!(
+            "{at}: unsupported: the rpc/encoded operation {} binds soap:header parts",
+            op.name
+        ));
+        return None;
+    }
     let input_headers = headers(model, op.input.as_ref(), "InputHeaders")?;
     let output_headers = match op.kind {
         OperationKind::RequestResponse => headers(model, op.output.as_ref(), "OutputHeaders")?,
@@ -227,14 +248,35 @@ fn operation(
             ty,
         ));
     }
+    let mut header_faults = Vec::new();
+    for fault in &op.header_faults {
+        if !fault.is_element || loaded.schema.element(&fault.block).is_none() {
+            model.errors.push(format!(
+                "{at}: unsupported: the header fault {} of {} is not a global element (a type part)",
+                fault.block, op.name
+            ));
+            return None;
+        }
+        let ty = model.element_use(&fault.block, at)?;
+        let (ns, local) = qname_parts(&fault.block);
+        header_faults.push((
+            variants.unique(type_name(&local, "HeaderFault")),
+            fault.header.to_string(),
+            ns,
+            local,
+            ty,
+        ));
+    }
     Some(TypedOperation {
         name: op.name.clone(),
+        encoded,
         method,
         action: op.soap_action.clone().filter(|a| !a.is_empty()),
         input,
         output,
         fault_enum,
         faults,
+        header_faults,
         input_headers,
         output_headers,
     })
@@ -343,6 +385,13 @@ fn emit_fault(op: &TypedOperation, options: &Options, out: &mut String) {
             ty.rust()
         );
     }
+    for (variant, header, ns, local, ty) in &op.header_faults {
+        let _ = writeln!(
+            out,
+            "    /// The header fault `{{{ns}}}{local}` (a `soap:headerfault` about the\n    /// header `{header}`), its block in the fault's `Header`.\n    {variant}({RT}::HeaderFault<{}>),",
+            ty.rust()
+        );
+    }
     out.push_str("    /// Any other SOAP fault.\n    Soap(::ithaca_wsdl::Fault),\n}\n\n");
     let _ = writeln!(
         out,
@@ -356,6 +405,13 @@ fn emit_fault(op: &TypedOperation, options: &Options, out: &mut String) {
                 .replace('"', "'")
                 .replace('{', "{{")
                 .replace('}', "}}")
+        );
+    }
+    for (variant, _, _, local, _) in &op.header_faults {
+        let _ = writeln!(
+            out,
+            "            Self::{variant}(fault) => ::std::write!(f, \"{{}} (header fault {})\", fault.reason),",
+            local
         );
     }
     out.push_str(
@@ -378,12 +434,29 @@ fn emit_fault(op: &TypedOperation, options: &Options, out: &mut String) {
                 lit(local)
             );
         }
+        for (variant, _, ns, local, _) in &op.header_faults {
+            let _ = writeln!(
+                out,
+                "            Self::{variant}(fault) => ::ithaca_gateway::soap::SoapError::header_fault(\n                fault.code,\n                fault.reason,\n                ::std::string::String::from_utf8_lossy(&{RT}::to_element(&fault.block, {}, {})).into_owned(),\n            ),",
+                lit(ns),
+                lit(local)
+            );
+        }
         out.push_str("            Self::Soap(fault) => ::ithaca_gateway::soap::SoapError::from(fault),\n        }\n    }\n\n");
     }
     let _ = writeln!(
         out,
-        "    /// Reads a fault response: the declared fault whose element the\n    /// detail holds, else the fault as it is.\n    pub fn from_response(fault: ::ithaca_wsdl::Fault, message: &[u8]) -> Self {{"
+        "    /// Reads a fault response: the declared header fault whose block\n    /// the `Header` holds, else the declared fault whose element the\n    /// detail holds, else the fault as it is.\n    pub fn from_response(fault: ::ithaca_wsdl::Fault, message: &[u8]) -> Self {{"
     );
+    for (variant, _, ns, local, ty) in &op.header_faults {
+        let _ = writeln!(
+            out,
+            "        let block = {RT}::read_header_block(message, &::ithaca_wsdl::Limits::DEFAULT, {}, {})\n            .ok()\n            .flatten()\n            .and_then(|mut r| <{} as {RT}::XmlRead>::read_xml(&mut r).ok());\n        if let ::std::option::Option::Some(block) = block {{\n            return Self::{variant}({RT}::HeaderFault {{\n                code: fault.code,\n                reason: fault.reason().to_owned(),\n                block,\n            }});\n        }}",
+            lit(ns),
+            lit(local),
+            ty.rust()
+        );
+    }
     if op.faults.is_empty() {
         out.push_str("        let _ = message;\n");
     } else {
@@ -472,6 +545,17 @@ fn emit_trait(port: &TypedPort, out: &mut String) {
             );
             continue;
         }
+        if op.encoded {
+            let _ = writeln!(
+                out,
+                "    let s = ::std::sync::Arc::clone(&service);\n    builder = builder.dynamic_operation(\n        {},\n        ::ithaca_gateway::soap::typed::encoded_handler({response}, move |input: {}| {{\n            let s = ::std::sync::Arc::clone(&s);\n            async move {{ s.{}(input).await.map_err({}::into_soap_error) }}\n        }}),\n    );",
+                lit(&op.name),
+                op.input.2.rust(),
+                op.method,
+                op.fault_enum
+            );
+            continue;
+        }
         let _ = writeln!(
             out,
             "    let s = ::std::sync::Arc::clone(&service);\n    builder = builder.operation(\n        {},\n        ::ithaca_gateway::soap::typed::handler({response}, move |input: {}| {{\n            let s = ::std::sync::Arc::clone(&s);\n            async move {{ s.{}(input).await.map_err({}::into_soap_error) }}\n        }}),\n    );",
@@ -495,7 +579,7 @@ fn emit_client(port: &TypedPort, out: &mut String) {
         out,
         "impl {c} {{\n    /// A client calling through `soap` (its endpoint, SOAP version and\n    /// limits).\n    pub fn new(soap: ::ithaca_gateway::soap::client::SoapClient) -> Self {{\n        Self {{ soap }}\n    }}\n\n    /// The SOAP client underneath.\n    pub fn soap(&self) -> &::ithaca_gateway::soap::client::SoapClient {{\n        &self.soap\n    }}"
     );
-    for op in &port.operations {
+    for op in port.operations.iter().filter(|op| !op.encoded) {
         let action = op.action.as_ref().map_or_else(
             || "::std::option::Option::None".to_owned(),
             |a| format!("::std::option::Option::Some({})", lit(a)),

@@ -97,6 +97,9 @@ pub struct MessageCodec<'a> {
     loaded: &'a Loaded,
     operation: &'a OperationInfo,
     limits: ValueLimits,
+    /// Whether messages are read and written as literal whatever the
+    /// binding's `use` (see [`MessageCodec::as_literal`]).
+    literal: bool,
 }
 
 impl<'a> MessageCodec<'a> {
@@ -106,7 +109,21 @@ impl<'a> MessageCodec<'a> {
             loaded,
             operation,
             limits: ValueLimits::DEFAULT,
+            literal: false,
         }
+    }
+
+    /// Reads and writes the messages as if the binding's `use` were
+    /// literal: for an rpc/encoded operation, the wrapper and accessors as
+    /// rpc/literal puts them (no `xsi:type`, arrays and multi-references
+    /// inline as the schema's elements). Generated code serves rpc/encoded
+    /// operations through it: an encoded request decoded into a value is
+    /// written literal for the generated reader, and the literal output
+    /// the generated writer gives is read back and encoded.
+    #[must_use]
+    pub fn as_literal(mut self) -> Self {
+        self.literal = true;
+        self
     }
 
     /// Decodes under `limits` instead of [`ValueLimits::DEFAULT`].
@@ -149,7 +166,7 @@ impl<'a> MessageCodec<'a> {
                 Direction::Output => o.output.as_ref(),
             })
             .and_then(|m| m.body.as_ref());
-        let encoded = body.map_or(op.use_kind, |b| b.use_kind) == Use::Encoded;
+        let encoded = !self.literal && body.map_or(op.use_kind, |b| b.use_kind) == Use::Encoded;
         if encoded {
             if op.soap_version == SoapVersion::Soap12 {
                 return Err(ValueError::unsupported(
