@@ -11,8 +11,9 @@
 //! receipt echoes the order with its `xsi:type`, counts lines and gift
 //! lines, sums `quantity × unitPrice`, upper-cases the tags and keeps a nil
 //! note nil; `track` answers the header's user and ticket + 1, and the
-//! output header `tracking` (order/user, ticket × 2); `quote` prices the
-//! parts.
+//! output header `tracking` (order/user, ticket × 2), or, for a negative
+//! ticket, a Client / Sender fault carrying the declared `soap:headerfault`
+//! block `trackingRefused` in its Header; `quote` prices the parts.
 //!
 //! A missing client fails the test with the name of
 //! `scripts/install-test-deps.sh`; it never skips.
@@ -27,6 +28,7 @@ use ithaca_gateway::Router;
 use ithaca_gateway::soap::{
     Contract, SoapError, SoapRequest, SoapResponse, SoapService, with_headers,
 };
+use ithaca_wsdl::FaultCode;
 use quick_xml::NsReader;
 use quick_xml::escape::{escape, resolve_predefined_entity};
 use quick_xml::events::Event;
@@ -465,6 +467,18 @@ fn track(request: &SoapRequest) -> Result<SoapResponse, SoapError> {
         .ok_or_else(|| SoapError::sender("track needs the session header"))?;
     let user = session.text_of("user")?;
     let ticket = parse_int(session, "ticket")?;
+    if ticket < 0 {
+        // A fault about the header: its declared `soap:headerfault`
+        // block goes in the fault's Header, not in its detail.
+        return Err(SoapError::header_fault(
+            FaultCode::Sender,
+            "the session ticket is negative",
+            format!(
+                "<t:trackingRefused xmlns:t=\"{NS}\"><t:reason>ticket {ticket} of {} is negative</t:reason></t:trackingRefused>",
+                escape(user)
+            ),
+        ));
+    }
     let order_id = body.text_of("orderId")?;
     let mut out = format!("<r:trackResponse xmlns:r=\"{NS}\">");
     element(&mut out, "orderId", order_id);
@@ -714,6 +728,63 @@ async fn the_handlers_compute_their_answers_from_the_request() {
     assert!(text.contains("<r:nextTicket>21</r:nextTicket>"), "{text}");
 }
 
+/// A `track` envelope of `env` whose session header holds `ticket`.
+fn track_envelope(env: &str, ticket: i64) -> String {
+    format!(
+        r#"<?xml version="1.0"?><s:Envelope xmlns:s="{env}" xmlns:r="{NS}"><s:Header><r:session><r:user>bob</r:user><r:ticket>{ticket}</r:ticket></r:session></s:Header><s:Body><r:track><r:orderId>A-17</r:orderId></r:track></s:Body></s:Envelope>"#
+    )
+}
+
+#[tokio::test]
+async fn a_header_fault_carries_its_declared_block_in_the_fault_header() {
+    let gw = gateway().await;
+    for (env, path, status, code) in [
+        (ENV11, "/services/RichService", 500, "Client"),
+        (ENV12, "/services/RichService/soap12", 400, "Sender"),
+    ] {
+        let mut request = post(path, track_envelope(env, -3));
+        let content_type = if env == ENV11 {
+            request.headers_mut().insert(
+                "soapaction",
+                "\"urn:ithaca:test:rich#track\"".parse().unwrap(),
+            );
+            "text/xml; charset=utf-8".to_owned()
+        } else {
+            "application/soap+xml; charset=utf-8; action=\"urn:ithaca:test:rich#track\"".to_owned()
+        };
+        request
+            .headers_mut()
+            .insert("content-type", content_type.parse().unwrap());
+        let reply = http1(gw.addr(), request).await;
+        let text = reply.text();
+        assert_eq!(reply.status, status, "{text}");
+        let tree = read_tree(text.as_bytes()).unwrap();
+        let header = tree
+            .children
+            .iter()
+            .find(|c| c.is(env, "Header"))
+            .unwrap_or_else(|| panic!("no Header in {text}"));
+        let refused = header
+            .children
+            .iter()
+            .find(|c| c.is(NS, "trackingRefused"))
+            .unwrap_or_else(|| panic!("no trackingRefused in {text}"));
+        assert_eq!(
+            refused.text_of("reason").unwrap(),
+            "ticket -3 of bob is negative"
+        );
+        assert!(text.contains(&format!("soap:{code}<")), "{text}");
+        assert!(text.contains("the session ticket is negative"), "{text}");
+        // The detail is for body faults; a header fault has none.
+        assert!(!text.contains("etail>"), "{text}");
+        // The fault reader sees the block too.
+        let (_, fault) =
+            ithaca_wsdl::read_fault(text.as_bytes(), &ithaca_wsdl::Limits::default()).unwrap();
+        assert_eq!(fault.header_blocks.len(), 1, "{fault:?}");
+        assert!(fault.header_blocks[0].contains("trackingRefused"));
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The clients.
 // ---------------------------------------------------------------------------
@@ -726,6 +797,9 @@ const DOCUMENT_CHECKS: &[&str] = &[
     "track header",
 ];
 const RPC_CHECKS: &[&str] = &["quote", "quote fault"];
+/// The header fault of `track` (a `soap:headerfault`), for the clients
+/// that can read a fault's Header.
+const HEADER_FAULT_CHECKS: &[&str] = &["track header fault"];
 
 fn expected_lines(ports: &[(&str, &[&str])]) -> Vec<String> {
     ports
@@ -775,6 +849,8 @@ async fn zeep_calls_every_rich_operation() {
     let mut expected = expected_lines(&[
         ("RichSoap11Port", DOCUMENT_CHECKS),
         ("RichSoap12Port", DOCUMENT_CHECKS),
+        ("RichSoap11Port", HEADER_FAULT_CHECKS),
+        ("RichSoap12Port", HEADER_FAULT_CHECKS),
         ("RichRpcSoap11Port", RPC_CHECKS),
         ("RichRpcSoap12Port", RPC_CHECKS),
     ]);
@@ -797,6 +873,7 @@ async fn suds_calls_every_rich_operation_over_soap11() {
     .await;
     let expected = expected_lines(&[
         ("RichSoap11Port", DOCUMENT_CHECKS),
+        ("RichSoap11Port", HEADER_FAULT_CHECKS),
         ("RichRpcSoap11Port", RPC_CHECKS),
     ]);
     assert_output("suds", &output, &expected);
@@ -817,6 +894,8 @@ async fn node_soap_calls_every_rich_operation() {
     let expected = expected_lines(&[
         ("RichSoap11Port", DOCUMENT_CHECKS),
         ("RichSoap12Port", DOCUMENT_CHECKS),
+        ("RichSoap11Port", HEADER_FAULT_CHECKS),
+        ("RichSoap12Port", HEADER_FAULT_CHECKS),
     ]);
     assert_output("node soap", &output, &expected);
     // node soap 1.13 writes the rpc wrapper in the definitions'
@@ -920,6 +999,10 @@ async fn jax_ws_calls_every_rich_operation() {
     let expected = expected_lines(&[
         ("RichSoap11Port", DOCUMENT_CHECKS),
         ("RichSoap12Port", DOCUMENT_CHECKS),
+        // JAX-WS gives no access to a fault's header blocks: the reason,
+        // the code and the absent detail only.
+        ("RichSoap11Port", &["track header fault reason"]),
+        ("RichSoap12Port", &["track header fault reason"]),
         ("RichRpcSoap11Port", RPC_CHECKS),
         ("RichRpcSoap12Port", RPC_CHECKS),
     ]);

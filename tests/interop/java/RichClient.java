@@ -193,6 +193,25 @@ public class RichClient {
             check("tracking header", Arrays.asList(tracking.value.getCode(), tracking.value.getHops()),
                     Arrays.asList("A-17/alice", 82));
         });
+        // A negative ticket: the declared soap:headerfault. JAX-WS maps a
+        // header fault to no exception class and its SOAPFaultException
+        // does not carry the fault's Header, so only the fault is checked.
+        run(name, "track header fault reason", () -> {
+            Track track = new Track();
+            track.setOrderId("A-17");
+            Session session = new Session();
+            session.setUser("alice");
+            session.setTicket(-1);
+            try {
+                port.track(track, session, new Holder<>(), new Holder<>());
+            } catch (javax.xml.ws.soap.SOAPFaultException e) {
+                check("reason", e.getFault().getFaultString(), "the session ticket is negative");
+                check("code", e.getFault().getFaultCodeAsQName().getLocalPart().matches("Client|Sender"), true);
+                check("detail", e.getFault().getDetail(), null);
+                return;
+            }
+            throw new AssertionError("no fault for a negative ticket");
+        });
     }
 
     static void rpc(String name, RichRpc port) {

@@ -129,6 +129,27 @@ const cases = {
       client.clearSoapHeaders();
     }
   },
+  async 'track header fault'(port, client) {
+    client.clearSoapHeaders();
+    client.addSoapHeader({ session: { user: 'alice', ticket: -1 } }, 'session', 'r', NS);
+    let err;
+    try {
+      await port.trackAsync({ orderId: 'A-17' });
+    } catch (e) {
+      err = e;
+    } finally {
+      client.clearSoapHeaders();
+    }
+    if (!err) throw new Error('no fault for a negative ticket');
+    const fault = faultOf(err);
+    check('reason', fault.reason, 'the session ticket is negative');
+    check('detail', fault.detail, undefined);
+    // The declared soap:headerfault block is in the fault's Header.
+    const header = err.root.Envelope.Header;
+    const refused = header && header.trackingRefused;
+    if (!refused) throw new Error(`no trackingRefused header in ${util.inspect(err.root.Envelope)}`);
+    check('header fault', refused.reason, 'ticket -1 of alice is negative');
+  },
   async quote(port) {
     const [r] = await port.quoteAsync({ sku: 'pen', quantity: 4, shipTo: address('Storgata 1', 'Oslo', 'NO'), priority: 'high' });
     check('total', Number(r.total), 10);
@@ -168,8 +189,8 @@ const isWrapperRefusal = (err) => {
 };
 
 const plan = [
-  ['RichSoap11Port', false, ['submitOrder company', 'submitOrder person', 'submitOrder fault', 'track header']],
-  ['RichSoap12Port', true, ['submitOrder company', 'submitOrder person', 'submitOrder fault', 'track header']],
+  ['RichSoap11Port', false, ['submitOrder company', 'submitOrder person', 'submitOrder fault', 'track header', 'track header fault']],
+  ['RichSoap12Port', true, ['submitOrder company', 'submitOrder person', 'submitOrder fault', 'track header', 'track header fault']],
   ['RichRpcSoap11Port', false, ['quote', 'quote fault']],
   ['RichRpcSoap12Port', true, ['quote', 'quote fault']],
 ];

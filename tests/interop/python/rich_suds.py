@@ -139,6 +139,29 @@ def track_header():
           ("A-17/alice", "82"))
 
 
+def track_header_fault():
+    session = create(f"{{{NS}}}Session")
+    session.user, session.ticket = "alice", -1
+    client.set_options(soapheaders={"session": session})
+    try:
+        client.service.track("A-17")
+    except WebFault as error:
+        fault = error.fault
+        check("faultstring", fault.faultstring, "the session ticket is negative")
+        check("faultcode", fault.faultcode.split(":")[-1], "Client")
+        check("detail", getattr(fault, "detail", None), None)
+        # The declared soap:headerfault block is in the fault's Header.
+        refused = error.document.childAtPath("Envelope/Header/trackingRefused")
+        if refused is None:
+            raise AssertionError(f"no trackingRefused header in {error.document}")
+        check("header fault", refused.getChild("reason").getText(),
+              "ticket -1 of alice is negative")
+        return
+    finally:
+        client.set_options(soapheaders=())
+    raise AssertionError("no fault for a negative ticket")
+
+
 def quote():
     r = client.service.quote("pen", 4, address("Storgata 1", "Oslo", "NO"), "high")
     check("total", Decimal(r.total), Decimal("10.00"))
@@ -163,6 +186,7 @@ cases = [
     ("RichSoap11Port", "submitOrder person", submit_person),
     ("RichSoap11Port", "submitOrder fault", submit_fault),
     ("RichSoap11Port", "track header", track_header),
+    ("RichSoap11Port", "track header fault", track_header_fault),
     ("RichRpcSoap11Port", "quote", quote),
     ("RichRpcSoap11Port", "quote fault", quote_fault),
 ]

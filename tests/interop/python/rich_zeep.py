@@ -13,16 +13,21 @@ from decimal import Decimal
 
 import zeep
 from zeep.exceptions import Fault
+from zeep.plugins import HistoryPlugin
 
 NS = "urn:ithaca:test:rich"
 base = os.environ["ITHACA_BASE"]
-client = zeep.Client(base + "/services/RichService?wsdl")
+# The history keeps the last envelope received: a header fault's block is
+# in the fault's Header, which zeep's Fault does not carry.
+history = HistoryPlugin()
+client = zeep.Client(base + "/services/RichService?wsdl", plugins=[history])
 Company = client.get_type(f"{{{NS}}}Company")
 Person = client.get_type(f"{{{NS}}}Person")
 Address = client.get_type(f"{{{NS}}}Address")
 Line = client.get_type(f"{{{NS}}}Line")
 OrderRejected = client.get_element(f"{{{NS}}}orderRejected")
 QuoteRefused = client.get_element(f"{{{NS}}}quoteRefused")
+TrackingRefused = client.get_element(f"{{{NS}}}trackingRefused")
 
 
 def check(label, got, want):
@@ -134,6 +139,24 @@ def track_header(service):
     check("tracking header", (tracking.code, tracking.hops), ("A-17/alice", 82))
 
 
+def track_header_fault(service):
+    try:
+        service.track(orderId="A-17", _soapheaders={"session": {"user": "alice", "ticket": -1}})
+    except Fault as fault:
+        check("fault message", fault.message, "the session ticket is negative")
+        check("fault code", fault.code.split(":")[-1] in ("Client", "Sender"), True)
+        check("fault detail", fault.detail, None)
+        envelope = history.last_received["envelope"]
+        env = envelope.tag[1:].split("}")[0]
+        blocks = envelope.findall(f"{{{env}}}Header/{{{NS}}}trackingRefused")
+        check("header fault blocks", len(blocks), 1)
+        # The declared soap:headerfault element, parsed by the contract's type.
+        refused = TrackingRefused.parse(blocks[0], client.wsdl.types)
+        check("header fault", refused.reason, "ticket -1 of alice is negative")
+        return
+    raise AssertionError("no fault for a negative ticket")
+
+
 def quote(service):
     r = service.quote(
         sku="pen",
@@ -166,6 +189,7 @@ for port in ("RichSoap11Port", "RichSoap12Port"):
         (port, "submitOrder 1000 lines", submit_many_lines),
         (port, "submitOrder fault", submit_fault),
         (port, "track header", track_header),
+        (port, "track header fault", track_header_fault),
     ]
 for port in ("RichRpcSoap11Port", "RichRpcSoap12Port"):
     cases += [(port, "quote", quote), (port, "quote fault", quote_fault)]
