@@ -432,6 +432,21 @@ impl<'s, 't> Decoder<'s, 't> {
                 value: field_value,
             });
         }
+        // Every child is one the type declares; literal content must also
+        // follow the model's order and occurrences, as validation checks
+        // (SOAP encoding lets accessors come in any order).
+        if !self.encoded
+            && let Err((index, message)) = crate::xsd::check_children(
+                self.types.schema,
+                complex,
+                value.fields.iter().map(|f| &f.name),
+            )
+        {
+            let at = index
+                .and_then(|i| value.fields.get(i))
+                .map_or_else(|| path.to_owned(), |f| format!("{path}/{}", f.name.local));
+            return Err(ValueError::invalid(&at, message));
+        }
         Ok(Value::Complex(value))
     }
 

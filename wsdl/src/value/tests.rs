@@ -309,6 +309,39 @@ fn bad_input_is_refused_with_the_path() {
     );
 }
 
+/// What schema validation refuses, the value decoder refuses too: content
+/// out of the sequence's order, more occurrences than `maxOccurs`, and a
+/// missing required element (a dynamic handler never sees such a value,
+/// even with validation turned off).
+#[test]
+fn the_decoder_checks_order_and_occurrences() {
+    let loaded = records();
+    let limits = ValueLimits::default();
+    let decode = |xml: &str| {
+        decode_element(&loaded.schema, xml.as_bytes(), &[], &q("record"), &limits)
+            .map_err(|e| e.to_string())
+    };
+    let open = r###"<r:record xmlns:r="urn:ithaca:test:values">"###;
+    let rest = "<r:small>1</r:small><r:big>1</r:big><r:huge>1</r:huge><r:amount>1</r:amount><r:ratio>1</r:ratio><r:single>1</r:single><r:day>2020-01-01</r:day><r:blob></r:blob><r:hex></r:hex><r:kind>r:x</r:kind><r:colour>red</r:colour><r:scores/><r:either>1</r:either><r:percent>1</r:percent><r:price currency=\"EUR\">1</r:price><r:note>n</r:note>";
+    let valid = format!("{open}<r:text>t</r:text><r:flag>true</r:flag>{rest}</r:record>");
+    assert!(decode(&valid).is_ok(), "{:?}", decode(&valid));
+    let swapped = format!("{open}<r:flag>true</r:flag><r:text>t</r:text>{rest}</r:record>");
+    let error = decode(&swapped).unwrap_err();
+    assert!(error.starts_with("/record/flag"), "{error}");
+    let twice =
+        format!("{open}<r:text>t</r:text><r:text>u</r:text><r:flag>true</r:flag>{rest}</r:record>");
+    let error = decode(&twice).unwrap_err();
+    assert!(error.starts_with("/record/text"), "{error}");
+    let missing = format!("{open}<r:flag>true</r:flag>{rest}</r:record>");
+    let error = decode(&missing).unwrap_err();
+    assert!(error.starts_with("/record"), "{error}");
+    let late = format!(
+        "{open}<r:text>t</r:text><r:flag>true</r:flag>{rest}<r:small>2</r:small></r:record>"
+    );
+    let error = decode(&late).unwrap_err();
+    assert!(error.starts_with("/record/small"), "{error}");
+}
+
 #[test]
 fn encoding_refuses_values_that_do_not_fit() {
     let loaded = records();

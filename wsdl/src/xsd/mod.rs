@@ -15,3 +15,4 @@ mod value;
 pub use instance::{BodyValidator, InstanceLimits, RpcWrapper, Violation, XSI_NS};
 pub use sample::SampleLimits;
 pub use set::{ResolvedType, SOAP11_ENCODING_NS, SOAP12_ENCODING_NS, SchemaInfo, SchemaSet};
+pub(crate) use stream_match::check_children;

@@ -601,6 +601,45 @@ fn leaf<'s>(schema: &'s SchemaSet, term: &'s Term, child: Option<ChildName<'_>>)
 
 /// Tells whether a child named `child` matches the declaration named
 /// `decl_name`: the same name, or a member of its substitution group.
+/// The most matching steps [`check_children`] takes for one element (the
+/// streaming validator's default budget).
+const CHECK_MAX_STEPS: usize = 10_000_000;
+
+/// Checks the names of an element's children, in document order, against
+/// the content model of its type `complex` (order, occurrences, choices,
+/// required elements), as the streaming validator does: `Err((Some(i),
+/// why))` when child `i` does not fit, `Err((None, why))` when the content
+/// ends incomplete.
+pub(crate) fn check_children<'q>(
+    schema: &SchemaSet,
+    complex: &ComplexType,
+    children: impl IntoIterator<Item = &'q QName>,
+) -> Result<(), (Option<usize>, String)> {
+    let mut matcher = Matcher::default();
+    let mut budget = Budget {
+        steps: 0,
+        max_steps: CHECK_MAX_STEPS,
+    };
+    let segment = matcher.open(schema, complex);
+    for (index, name) in children.into_iter().enumerate() {
+        let child = ChildName {
+            namespace: name.namespace.as_deref(),
+            local: &name.local,
+        };
+        match matcher.offer(schema, &mut budget, segment, Some(child)) {
+            Outcome::Consumed(_) => {}
+            Outcome::Failed(message) => return Err((Some(index), message)),
+            Outcome::Complete => {
+                return Err((Some(index), format!("unexpected element {name}")));
+            }
+        }
+    }
+    match matcher.offer(schema, &mut budget, segment, None) {
+        Outcome::Failed(message) => Err((None, message)),
+        Outcome::Complete | Outcome::Consumed(_) => Ok(()),
+    }
+}
+
 pub(super) fn matches_decl(schema: &SchemaSet, decl_name: &QName, child: ChildName<'_>) -> bool {
     child.is(decl_name) || substitutable(schema, decl_name, child)
 }
