@@ -31,18 +31,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ithaca_gateway::soap::client::SoapClient;
-use ithaca_gateway::wsat::client::{BeginOptions, CompletionInitiatorRoute, Outcome, WsatClient};
+use ithaca_gateway::wsat::client::{BeginOptions, Outcome};
 use ithaca_services::bank::{self, message};
 use ithaca_testkit::pg::PgCluster;
 use ithaca_txn::failpoint;
-use ithaca_txn::wire::CorrelationKey;
-use ithaca_wsdl::SoapVersion;
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 use support::TestGateway;
 use support::serve_node::ServeNode;
-use support::transfer_client::{Seen, TransferClient as Client};
+use support::transfer_client::{Initiator, Seen, TransferClient as Client, service_client};
 
 /// Each bank opens accounts 1..=ACCOUNTS with OPENING cents each.
 const ACCOUNTS: u32 = 40;
@@ -112,26 +109,8 @@ impl World {
         bank_a.start(bank_a_fp).await;
         bank_b.start(None).await;
 
-        let port = ithaca_testkit::free_port().unwrap();
-        let initiator = CompletionInitiatorRoute::new(
-            CorrelationKey::from_bytes([3; 32]),
-            &format!("http://127.0.0.1:{port}"),
-            "/initiator",
-        );
-        let wsat = WsatClient::new(initiator.clone()).unwrap();
-        let gateway = TestGateway::start(initiator.routes(), |config| {
-            config.server.listen = format!("127.0.0.1:{port}").parse().unwrap();
-            config.membership.enabled = false;
-        })
-        .await;
-        let soap = |node: &Node, name: &str| {
-            SoapClient::new(
-                &format!("{}/services/{name}", node.base()),
-                SoapVersion::Soap11,
-            )
-            .unwrap()
-            .with_timeout(Duration::from_secs(10))
-        };
+        let Initiator { wsat, gateway } = Initiator::start(3).await;
+        let soap = |node: &Node, name: &str| service_client(node, name, Duration::from_secs(10));
         let client = Arc::new(Client {
             wsat,
             activation: format!("{}/wsat/activation", coordinator.base()),

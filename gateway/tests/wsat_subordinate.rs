@@ -29,20 +29,21 @@ use bytes::Bytes;
 use http_body_util::Full;
 use ithaca_gateway::soap::client::SoapClient;
 use ithaca_gateway::wsat::client::{
-    BeginOptions, CompletionInitiatorRoute, Outcome, Transaction, WsatClient, context_header,
+    BeginOptions, Outcome, Transaction, WsatClient, context_header,
 };
 use ithaca_services::bank::{self, message};
 use ithaca_txn::engine::Protocol;
 use ithaca_txn::failpoint;
 use ithaca_txn::wire::{
-    self, Body, CoordinationContext, CorrelationKey, EndpointReference, Message, Notification,
-    Register, WireLimits, WsTxVersion,
+    self, Body, CoordinationContext, EndpointReference, Message, Notification, Register,
+    WireLimits, WsTxVersion,
 };
 use ithaca_wsdl::{Limits, SoapVersion};
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use support::TestGateway;
 use support::serve_node::ServeNode;
+use support::transfer_client::{Initiator, service_client};
 
 const ACCOUNTS: u32 = 4;
 const OPENING: i64 = 10_000;
@@ -86,26 +87,9 @@ impl World {
         let mut subordinate = node(dir.path(), "subordinate", "bank-b");
         superior.start(None).await;
         subordinate.start(subordinate_fp).await;
-        let port = ithaca_testkit::free_port().unwrap();
-        let initiator = CompletionInitiatorRoute::new(
-            CorrelationKey::from_bytes([9; 32]),
-            &format!("http://127.0.0.1:{port}"),
-            "/initiator",
-        );
-        let wsat = WsatClient::new(initiator.clone()).unwrap();
-        let gateway = TestGateway::start(initiator.routes(), |config| {
-            config.server.listen = format!("127.0.0.1:{port}").parse().unwrap();
-            config.membership.enabled = false;
-        })
-        .await;
-        let soap = |node: &ServeNode, name: &str| {
-            SoapClient::new(
-                &format!("{}/services/{name}", node.base()),
-                SoapVersion::Soap11,
-            )
-            .unwrap()
-            .with_timeout(Duration::from_secs(10))
-        };
+        let Initiator { wsat, gateway } = Initiator::start(9).await;
+        let soap =
+            |node: &ServeNode, name: &str| service_client(node, name, Duration::from_secs(10));
         Self {
             bank_a: soap(&superior, "bank-a"),
             bank_b: soap(&subordinate, "bank-b"),

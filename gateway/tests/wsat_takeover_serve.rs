@@ -28,18 +28,15 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ithaca_gateway::soap::client::SoapClient;
-use ithaca_gateway::wsat::client::{BeginOptions, CompletionInitiatorRoute, WsatClient};
+use ithaca_gateway::wsat::client::BeginOptions;
 use ithaca_services::bank::{self, message};
 use ithaca_testkit::pg::PgCluster;
 use ithaca_txn::failpoint;
-use ithaca_txn::wire::CorrelationKey;
-use ithaca_wsdl::SoapVersion;
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 use support::TestGateway;
 use support::serve_node::ServeNode;
-use support::transfer_client::TransferClient;
+use support::transfer_client::{Initiator, TransferClient, service_client};
 
 /// Each bank opens accounts 1..=ACCOUNTS with OPENING cents each.
 const ACCOUNTS: u32 = 10;
@@ -143,26 +140,8 @@ impl World {
         a.start(a_failpoint).await;
         b.start(None).await;
 
-        let port = ithaca_testkit::free_port().unwrap();
-        let initiator = CompletionInitiatorRoute::new(
-            CorrelationKey::from_bytes([5; 32]),
-            &format!("http://127.0.0.1:{port}"),
-            "/initiator",
-        );
-        let wsat = WsatClient::new(initiator.clone()).unwrap();
-        let gateway = TestGateway::start(initiator.routes(), |config| {
-            config.server.listen = format!("127.0.0.1:{port}").parse().unwrap();
-            config.membership.enabled = false;
-        })
-        .await;
-        let soap = |name: &str| {
-            SoapClient::new(
-                &format!("{}/services/{name}", oracle.base()),
-                SoapVersion::Soap11,
-            )
-            .unwrap()
-            .with_timeout(Duration::from_secs(10))
-        };
+        let Initiator { wsat, gateway } = Initiator::start(5).await;
+        let soap = |name: &str| service_client(&oracle, name, Duration::from_secs(10));
         let client = TransferClient {
             wsat,
             activation: format!("{}/wsat/activation", a.base()),

@@ -77,3 +77,48 @@ impl TransferClient {
         Seen { tx, outcome }
     }
 }
+
+/// A Completion initiator for tests that drive `ithaca serve` processes:
+/// its route mounted on an in-process gateway at a free port, and the WS-AT
+/// client that begins transactions answered there.
+pub struct Initiator {
+    /// The client beginning transactions (its initiator route is served by
+    /// [`Self::gateway`]).
+    pub wsat: WsatClient,
+    /// The gateway serving the initiator route; dropping it stops it.
+    pub gateway: super::TestGateway,
+}
+
+impl Initiator {
+    /// Starts the initiator with a correlation key of 32 times `key`.
+    pub async fn start(key: u8) -> Self {
+        let port = ithaca_testkit::free_port().unwrap();
+        let initiator = ithaca_gateway::wsat::client::CompletionInitiatorRoute::new(
+            ithaca_txn::wire::CorrelationKey::from_bytes([key; 32]),
+            &format!("http://127.0.0.1:{port}"),
+            "/initiator",
+        );
+        let wsat = WsatClient::new(initiator.clone()).unwrap();
+        let gateway = super::TestGateway::start(initiator.routes(), |config| {
+            config.server.listen = format!("127.0.0.1:{port}").parse().unwrap();
+            config.membership.enabled = false;
+        })
+        .await;
+        Self { wsat, gateway }
+    }
+}
+
+/// A SOAP 1.1 client of the service `name` hosted by `node`, each call
+/// bounded by `timeout`.
+pub fn service_client(
+    node: &super::serve_node::ServeNode,
+    name: &str,
+    timeout: std::time::Duration,
+) -> SoapClient {
+    SoapClient::new(
+        &format!("{}/services/{name}", node.base()),
+        ithaca_wsdl::SoapVersion::Soap11,
+    )
+    .unwrap()
+    .with_timeout(timeout)
+}
