@@ -86,6 +86,9 @@ impl Gateway {
         stores.register(&mut readiness);
         // The WS-AT coordinator's endpoints, when `[wsat] enabled`.
         let wsat = crate::wsat::WsatHost::from_config(&config, stores.data_dir()).await?;
+        if let Some(host) = &wsat {
+            readiness.add(Arc::new(host.readiness_check()));
+        }
         let app = match &wsat {
             Some(host) => self.app.merge(host.routes()),
             None => self.app,

@@ -371,8 +371,9 @@ async fn b_takes_over_a_killed_after_its_decision_and_commits_both_banks() {
     );
 
     // a comes back (a new incarnation in the view): fenced, it refuses new
-    // transactions and resends nothing; b does not take it over again.
-    world.a.start(None).await;
+    // transactions and resends nothing, and `/readyz` says so (503, so a
+    // load balancer stops sending it work); b does not take it over again.
+    world.a.start_until(None, "fenced (/readyz 503)", 503).await;
     wait_for!(world, "a back in the view", {
         world.members().await.contains(&"a".to_owned())
     });

@@ -204,6 +204,42 @@ impl WsatHost {
     pub async fn shutdown(&self) {
         self.service.shutdown().await;
     }
+
+    /// The `/readyz` check of this coordinator (see [`FencedCheck`]).
+    pub fn readiness_check(&self) -> FencedCheck {
+        FencedCheck {
+            service: self.service.clone(),
+        }
+    }
+}
+
+/// A `/readyz` check that fails once the coordinator found itself fenced
+/// off (another instance took its transactions over, docs/
+/// distributed-transactions.md): it refuses every new transaction for good,
+/// so a load balancer must stop sending it work. A store outage is the
+/// store checks' business, not this one's.
+#[derive(Debug, Clone)]
+pub struct FencedCheck {
+    service: CoordinatorService,
+}
+
+impl crate::readiness::ReadinessCheck for FencedCheck {
+    fn name(&self) -> &str {
+        "wsat coordinator"
+    }
+
+    fn check(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + '_>> {
+        let fenced = self.service.metrics().fenced;
+        Box::pin(async move {
+            if fenced {
+                Err("fenced off: another instance took over this instance's transactions".into())
+            } else {
+                Ok(())
+            }
+        })
+    }
 }
 
 /// Reads the 32-byte correlation key at `path`, or creates it (readable

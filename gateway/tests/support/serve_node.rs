@@ -71,6 +71,12 @@ impl ServeNode {
     /// own `ITHACA_*` variables, which `ithaca serve` would read as
     /// configuration) and waits until it answers `/readyz`.
     pub async fn start(&mut self, failpoints: Option<&str>) {
+        self.start_until(failpoints, "ready", 200).await;
+    }
+
+    /// Starts the process like [`Self::start`] but waits until `/readyz`
+    /// answers `status` (503 for a node expected to come up unready).
+    pub async fn start_until(&mut self, failpoints: Option<&str>, what: &str, status: u16) {
         assert!(self.child.is_none(), "{} is already running", self.name);
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -104,12 +110,12 @@ impl ServeNode {
                     self.log_tail()
                 );
             }
-            if ready_with_token(self.port, self.admin_token.as_deref()).await {
+            if readyz_status(self.port, self.admin_token.as_deref()).await == Some(status) {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "{} not ready:\n{}",
+                "{} not {what}:\n{}",
                 self.name,
                 self.log_tail()
             );
@@ -174,16 +180,24 @@ pub async fn ready(port: u16) -> bool {
 /// Whether `GET /readyz` on 127.0.0.1:`port`, with the admin bearer
 /// `token` if any, answers 200.
 pub async fn ready_with_token(port: u16, token: Option<&str>) -> bool {
+    readyz_status(port, token).await == Some(200)
+}
+
+/// The status `GET /readyz` on 127.0.0.1:`port` answers (with the admin
+/// bearer `token` if any); `None` when nothing answers.
+pub async fn readyz_status(port: u16, token: Option<&str>) -> Option<u16> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
-        return false;
-    };
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
     let auth = token.map_or_else(String::new, |t| format!("Authorization: Bearer {t}\r\n"));
     let request = format!("GET /readyz HTTP/1.1\r\nHost: t\r\n{auth}Connection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).await.is_err() {
-        return false;
-    }
+    stream.write_all(request.as_bytes()).await.ok()?;
     let mut answer = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut answer)).await;
-    read.is_ok() && answer.starts_with(b"HTTP/1.1 200")
+    tokio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut answer))
+        .await
+        .ok()?
+        .ok()?;
+    let head = std::str::from_utf8(answer.get(..12)?).ok()?;
+    head.strip_prefix("HTTP/1.1 ")?.parse().ok()
 }
