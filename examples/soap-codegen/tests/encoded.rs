@@ -100,18 +100,8 @@ print("suds describe: ok")
 
 #[tokio::test(flavor = "multi_thread")]
 async fn suds_calls_the_generated_rpc_encoded_server() {
-    let python = ithaca_testkit::interop::python().unwrap_or_else(|e| panic!("{e}"));
     let served = Served::start().await;
-    let output = tokio::process::Command::new(python)
-        .arg("-c")
-        .arg(SUDS_SCRIPT)
-        .env("ITHACA_BASE", served.base())
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "suds failed:\n{stdout}\n{stderr}");
+    let (stdout, stderr) = served.run_python("suds", SUDS_SCRIPT).await;
     for line in ["suds add: ok", "suds describe: ok"] {
         assert!(stdout.contains(line), "{stdout}\n{stderr}");
     }

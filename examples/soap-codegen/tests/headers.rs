@@ -186,18 +186,8 @@ for port in ("SessionSoap11Port", "SessionSoap12Port"):
 
 #[tokio::test(flavor = "multi_thread")]
 async fn zeep_sends_and_reads_the_headers_of_the_generated_server() {
-    let python = ithaca_testkit::interop::python().unwrap_or_else(|e| panic!("{e}"));
     let served = Served::start().await;
-    let output = tokio::process::Command::new(python)
-        .arg("-c")
-        .arg(ZEEP_SCRIPT)
-        .env("ITHACA_BASE", served.base())
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "zeep failed:\n{stdout}\n{stderr}");
+    let (stdout, stderr) = served.run_python("zeep", ZEEP_SCRIPT).await;
     for line in [
         "SessionSoap11Port greet: ok",
         "SessionSoap11Port stamp: ok",

@@ -63,18 +63,8 @@ print("rpc: ok")
 
 #[tokio::test(flavor = "multi_thread")]
 async fn zeep_calls_the_generated_services() {
-    let python = ithaca_testkit::interop::python().unwrap_or_else(|e| panic!("{e}"));
     let served = Served::start().await;
-    let output = tokio::process::Command::new(python)
-        .arg("-c")
-        .arg(ZEEP_SCRIPT)
-        .env("ITHACA_BASE", served.base())
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "zeep failed:\n{stdout}\n{stderr}");
+    let (stdout, stderr) = served.run_python("zeep", ZEEP_SCRIPT).await;
     for line in [
         "EchoSoap11Port: ok",
         "EchoSoap12Port: ok",

@@ -32,6 +32,27 @@ impl Served {
         }
     }
 
+    /// Runs the python `script` (in the interop venv) against this gateway
+    /// (`ITHACA_BASE` names it), asserts that `client`'s run succeeded, and
+    /// returns its stdout and stderr.
+    pub async fn run_python(&self, client: &str, script: &str) -> (String, String) {
+        let python = ithaca_testkit::interop::python().unwrap_or_else(|e| panic!("{e}"));
+        let output = tokio::process::Command::new(python)
+            .arg("-c")
+            .arg(script)
+            .env("ITHACA_BASE", self.base())
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(
+            output.status.success(),
+            "{client} failed:\n{stdout}\n{stderr}"
+        );
+        (stdout, stderr)
+    }
+
     pub fn base(&self) -> String {
         format!("http://{}", self.gateway.as_ref().unwrap().server_addr())
     }
