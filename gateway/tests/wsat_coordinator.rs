@@ -153,75 +153,145 @@ fn fault_kind(answer: &Answer) -> Option<FaultKind> {
     }
 }
 
-/// Activation: the context, checked as a user would check it.
-async fn activate(
-    c: &Coordinator,
-    soap: SoapVersion,
-    version: WsTxVersion,
-    expires: Option<u32>,
-) -> CoordinationContext {
-    let mut request = Message::new(
-        soap,
-        version,
-        Body::CreateCoordinationContext(CreateCoordinationContext {
-            expires,
-            current_context: None,
-            coordination_type: version.wsat().to_owned(),
-        }),
-    );
-    request.addressing.message_id = Some("urn:uuid:activate-1".into());
-    request.addressing.reply_to = Some(EndpointReference::anonymous(version));
-    request.addressing.to = Some(c.url("/wsat/activation"));
-    let answer = send(c.addr(), "/wsat/activation", &request).await;
-    assert_eq!(answer.status, 200, "{}", answer.text);
-    let message = answer.message.expect("a WS-Coordination answer");
-    assert_eq!(message.soap, soap);
-    assert_eq!(message.version, version);
-    assert_eq!(
-        message.addressing.relates_to.as_deref(),
-        Some("urn:uuid:activate-1")
-    );
-    assert!(message.addressing.message_id.is_some());
-    let Body::CreateCoordinationContextResponse(context) = message.body else {
-        panic!("not a context: {}", answer.text);
-    };
-    assert!(
-        context.identifier.starts_with("urn:uuid:"),
-        "{}",
-        context.identifier
-    );
-    assert_eq!(context.coordination_type, version.wsat());
-    assert_eq!(
-        context.registration_service.address,
-        c.url("/wsat/registration")
-    );
-    assert_eq!(context.registration_service.reference_parameters.len(), 1);
-    context
+/// The answer is the fault `kind`.
+#[track_caller]
+fn assert_fault(answer: &Answer, kind: FaultKind) {
+    assert_eq!(fault_kind(answer), Some(kind), "{}", answer.text);
 }
 
-/// Registration: the coordinator protocol endpoint, or the answer.
-async fn register(
-    c: &Coordinator,
-    context: &CoordinationContext,
+/// One transaction as a scripted peer sees it: the coordinator, the
+/// context it answered, and the SOAP and WS-TX versions the peer speaks.
+#[derive(Clone)]
+struct Peer<'a> {
+    c: &'a Coordinator,
+    context: CoordinationContext,
     soap: SoapVersion,
     version: WsTxVersion,
-    protocol_identifier: &str,
-    participant: &EndpointReference,
-) -> Result<EndpointReference, Answer> {
-    let answer = send_to(
-        c.addr(),
-        soap,
-        version,
-        &context.registration_service,
-        Body::Register(Register {
-            protocol_identifier: protocol_identifier.to_owned(),
-            participant_protocol_service: participant.clone(),
-        }),
-    )
-    .await;
-    match answer.message.as_ref().map(|m| &m.body) {
-        Some(Body::RegisterResponse(epr)) if answer.status == 200 => Ok(epr.clone()),
-        _ => Err(answer),
+}
+
+impl<'a> Peer<'a> {
+    /// Activation: the context, checked as a user would check it.
+    async fn activate(
+        c: &'a Coordinator,
+        soap: SoapVersion,
+        version: WsTxVersion,
+        expires: Option<u32>,
+    ) -> Self {
+        let mut request = Message::new(
+            soap,
+            version,
+            Body::CreateCoordinationContext(CreateCoordinationContext {
+                expires,
+                current_context: None,
+                coordination_type: version.wsat().to_owned(),
+            }),
+        );
+        request.addressing.message_id = Some("urn:uuid:activate-1".into());
+        request.addressing.reply_to = Some(EndpointReference::anonymous(version));
+        request.addressing.to = Some(c.url("/wsat/activation"));
+        let answer = send(c.addr(), "/wsat/activation", &request).await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        let message = answer.message.expect("a WS-Coordination answer");
+        assert_eq!(message.soap, soap);
+        assert_eq!(message.version, version);
+        assert_eq!(
+            message.addressing.relates_to.as_deref(),
+            Some("urn:uuid:activate-1")
+        );
+        assert!(message.addressing.message_id.is_some());
+        let Body::CreateCoordinationContextResponse(context) = message.body else {
+            panic!("not a context: {}", answer.text);
+        };
+        assert!(
+            context.identifier.starts_with("urn:uuid:"),
+            "{}",
+            context.identifier
+        );
+        assert_eq!(context.coordination_type, version.wsat());
+        assert_eq!(
+            context.registration_service.address,
+            c.url("/wsat/registration")
+        );
+        assert_eq!(context.registration_service.reference_parameters.len(), 1);
+        Self {
+            c,
+            context,
+            soap,
+            version,
+        }
+    }
+
+    /// The same transaction, spoken in another SOAP version.
+    fn speaking(&self, soap: SoapVersion) -> Self {
+        Self {
+            soap,
+            ..self.clone()
+        }
+    }
+
+    /// The same peer holding another (forged or edited) context.
+    fn with_context(&self, context: CoordinationContext) -> Self {
+        Self {
+            context,
+            ..self.clone()
+        }
+    }
+
+    fn tx(&self) -> TxId {
+        TxId(self.context.identifier.clone())
+    }
+
+    /// Registration: the coordinator protocol endpoint, or the answer.
+    async fn register(
+        &self,
+        protocol_identifier: &str,
+        participant: &EndpointReference,
+    ) -> Result<EndpointReference, Answer> {
+        let answer = self
+            .send(
+                &self.context.registration_service,
+                Body::Register(Register {
+                    protocol_identifier: protocol_identifier.to_owned(),
+                    participant_protocol_service: participant.clone(),
+                }),
+            )
+            .await;
+        match answer.message.as_ref().map(|m| &m.body) {
+            Some(Body::RegisterResponse(epr)) if answer.status == 200 => Ok(epr.clone()),
+            _ => Err(answer),
+        }
+    }
+
+    /// Registers for `protocol`, which must succeed.
+    async fn enlist(
+        &self,
+        protocol: Protocol,
+        participant: &EndpointReference,
+    ) -> EndpointReference {
+        self.register(&self.version.protocol_uri(protocol), participant)
+            .await
+            .unwrap_or_else(|a| panic!("{}", a.text))
+    }
+
+    /// Registers for `protocol`, which must be refused: the refusal.
+    async fn refused(&self, protocol: Protocol, participant: &EndpointReference) -> Answer {
+        match self
+            .register(&self.version.protocol_uri(protocol), participant)
+            .await
+        {
+            Ok(epr) => panic!("registered at {}", epr.address),
+            Err(answer) => answer,
+        }
+    }
+
+    /// Sends `body` to a protocol endpoint of this coordinator.
+    async fn send(&self, to: &EndpointReference, body: Body) -> Answer {
+        send_to(self.c.addr(), self.soap, self.version, to, body).await
+    }
+
+    /// Sends a protocol notification to a coordinator endpoint.
+    async fn notify(&self, to: &EndpointReference, notification: Notification) -> Answer {
+        self.send(to, Body::Notification(notification)).await
     }
 }
 
@@ -308,18 +378,14 @@ impl Listener {
     }
 }
 
-fn tx_of(context: &CoordinationContext) -> TxId {
-    TxId(context.identifier.clone())
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn activation_answers_a_signed_context_in_every_version() {
     let c = Coordinator::start().await;
     for soap in [SoapVersion::Soap11, SoapVersion::Soap12] {
         for version in WsTxVersion::ALL {
-            let context = activate(&c, soap, version, Some(30_000)).await;
-            assert_eq!(context.expires, Some(30_000));
-            let tx = tx_of(&context);
+            let t = Peer::activate(&c, soap, version, Some(30_000)).await;
+            assert_eq!(t.context.expires, Some(30_000));
+            let tx = t.tx();
             assert!(c.host.service().transaction(&tx).is_some());
         }
     }
@@ -331,47 +397,27 @@ async fn registration_for_each_protocol_and_a_bad_protocol_is_invalid_protocol()
     let participant = Listener::start("p").await;
     for soap in [SoapVersion::Soap11, SoapVersion::Soap12] {
         for version in WsTxVersion::ALL {
-            let context = activate(&c, soap, version, None).await;
+            let t = Peer::activate(&c, soap, version, None).await;
             for (protocol, path) in [
                 (Protocol::Completion, "/wsat/completion"),
                 (Protocol::Volatile2Pc, "/wsat/2pc"),
                 (Protocol::Durable2Pc, "/wsat/2pc"),
             ] {
-                let epr = register(
-                    &c,
-                    &context,
-                    soap,
-                    version,
-                    &version.protocol_uri(protocol),
-                    &participant.epr,
-                )
-                .await
-                .unwrap_or_else(|a| panic!("{}", a.text));
+                let epr = t.enlist(protocol, &participant.epr).await;
                 assert_eq!(epr.address, c.url(path));
             }
-            let bad = register(
-                &c,
-                &context,
-                soap,
-                version,
-                &format!("{}/Nonsense", version.wsat()),
-                &participant.epr,
-            )
-            .await
-            .unwrap_err();
+            let bad = t
+                .register(&format!("{}/Nonsense", version.wsat()), &participant.epr)
+                .await
+                .unwrap_err();
             let expected_status = if soap == SoapVersion::Soap11 {
                 500
             } else {
                 400
             };
             assert_eq!(bad.status, expected_status, "{}", bad.text);
-            assert_eq!(
-                fault_kind(&bad),
-                Some(FaultKind::InvalidProtocol),
-                "{}",
-                bad.text
-            );
-            let view = c.host.service().transaction(&tx_of(&context)).unwrap();
+            assert_fault(&bad, FaultKind::InvalidProtocol);
+            let view = c.host.service().transaction(&t.tx()).unwrap();
             assert_eq!(view.participants.len(), 3);
         }
     }
@@ -385,45 +431,19 @@ async fn completion_commit_with_two_durable_participants() {
     let c = Coordinator::start().await;
     let soap = SoapVersion::Soap11;
     let version = WsTxVersion::Jun2006;
-    let context = activate(&c, soap, version, Some(60_000)).await;
+    let t = Peer::activate(&c, soap, version, Some(60_000)).await;
     let mut initiator = Listener::start("initiator").await;
     let mut banks = [
         Listener::start("bank-a").await,
         Listener::start("bank-b").await,
     ];
-    let completion = register(
-        &c,
-        &context,
-        soap,
-        version,
-        &version.protocol_uri(Protocol::Completion),
-        &initiator.epr,
-    )
-    .await
-    .unwrap_or_else(|a| panic!("{}", a.text));
+    let completion = t.enlist(Protocol::Completion, &initiator.epr).await;
+    let t12 = t.speaking(SoapVersion::Soap12);
     let mut coordinators = Vec::new();
     for bank in &banks {
-        coordinators.push(
-            register(
-                &c,
-                &context,
-                SoapVersion::Soap12,
-                version,
-                &version.protocol_uri(Protocol::Durable2Pc),
-                &bank.epr,
-            )
-            .await
-            .unwrap_or_else(|a| panic!("{}", a.text)),
-        );
+        coordinators.push(t12.enlist(Protocol::Durable2Pc, &bank.epr).await);
     }
-    let commit = send_to(
-        c.addr(),
-        soap,
-        version,
-        &completion,
-        Body::Notification(Notification::Commit),
-    )
-    .await;
+    let commit = t.notify(&completion, Notification::Commit).await;
     assert_eq!(commit.status, 202, "{}", commit.text);
     for (bank, coordinator) in banks.iter_mut().zip(&coordinators) {
         let (notification, message) = bank.next_notification().await;
@@ -432,27 +452,13 @@ async fn completion_commit_with_two_durable_participants() {
         assert_eq!(message.soap, SoapVersion::Soap12);
         // The coordinator tells where to answer.
         assert_eq!(message.addressing.reply_to.as_ref(), Some(coordinator));
-        let prepared = send_to(
-            c.addr(),
-            SoapVersion::Soap12,
-            version,
-            coordinator,
-            Body::Notification(Notification::Prepared),
-        )
-        .await;
+        let prepared = t12.notify(coordinator, Notification::Prepared).await;
         assert_eq!(prepared.status, 202, "{}", prepared.text);
     }
     for (bank, coordinator) in banks.iter_mut().zip(&coordinators) {
         let (notification, _) = bank.next_notification().await;
         assert_eq!(notification, Notification::Commit);
-        let committed = send_to(
-            c.addr(),
-            SoapVersion::Soap12,
-            version,
-            coordinator,
-            Body::Notification(Notification::Committed),
-        )
-        .await;
+        let committed = t12.notify(coordinator, Notification::Committed).await;
         assert_eq!(committed.status, 202, "{}", committed.text);
     }
     let (outcome, _) = initiator.next_notification().await;
@@ -482,45 +488,17 @@ async fn completion_commit_with_two_durable_participants() {
 async fn completion_rollback() {
     let c = Coordinator::start().await;
     let (soap, version) = (SoapVersion::Soap12, WsTxVersion::Jun2006);
-    let context = activate(&c, soap, version, None).await;
+    let t = Peer::activate(&c, soap, version, None).await;
     let mut initiator = Listener::start("initiator").await;
     let mut bank = Listener::start("bank").await;
-    let completion = register(
-        &c,
-        &context,
-        soap,
-        version,
-        &version.protocol_uri(Protocol::Completion),
-        &initiator.epr,
-    )
-    .await
-    .unwrap_or_else(|a| panic!("{}", a.text));
-    register(
-        &c,
-        &context,
-        soap,
-        version,
-        &version.protocol_uri(Protocol::Durable2Pc),
-        &bank.epr,
-    )
-    .await
-    .unwrap_or_else(|a| panic!("{}", a.text));
-    let rollback = send_to(
-        c.addr(),
-        soap,
-        version,
-        &completion,
-        Body::Notification(Notification::Rollback),
-    )
-    .await;
+    let completion = t.enlist(Protocol::Completion, &initiator.epr).await;
+    t.enlist(Protocol::Durable2Pc, &bank.epr).await;
+    let rollback = t.notify(&completion, Notification::Rollback).await;
     assert_eq!(rollback.status, 202, "{}", rollback.text);
     assert_eq!(bank.next_notification().await.0, Notification::Rollback);
     assert_eq!(initiator.next_notification().await.0, Notification::Aborted);
     assert_eq!(
-        c.host
-            .service()
-            .transaction(&tx_of(&context))
-            .map(|t| t.phase),
+        c.host.service().transaction(&t.tx()).map(|t| t.phase),
         Some(Phase::Aborted.into())
     );
 }
@@ -531,52 +509,30 @@ async fn completion_rollback() {
 async fn forged_reference_parameters_are_invalid_parameters_and_change_nothing() {
     let c = Coordinator::start().await;
     let (soap, version) = (SoapVersion::Soap11, WsTxVersion::Jun2006);
-    let context = activate(&c, soap, version, None).await;
+    let t = Peer::activate(&c, soap, version, None).await;
     let participant = Listener::start("p").await;
-    let tx = tx_of(&context);
+    let tx = t.tx();
 
     // Registration through an EPR signed with another key.
-    let mut forged = context.clone();
+    let mut forged = t.context.clone();
     forged.registration_service.reference_parameters =
         vec![CorrelationKey::from_bytes([9; 32]).sign(&Correlation {
             tx: tx.clone(),
             participant: None,
         })];
-    let answer = register(
-        &c,
-        &forged,
-        soap,
-        version,
-        &version.protocol_uri(Protocol::Durable2Pc),
-        &participant.epr,
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(
-        fault_kind(&answer),
-        Some(FaultKind::InvalidParameters),
-        "{}",
-        answer.text
-    );
+    let answer = t
+        .with_context(forged)
+        .refused(Protocol::Durable2Pc, &participant.epr)
+        .await;
+    assert_fault(&answer, FaultKind::InvalidParameters);
     // Registration with no reference parameter at all.
-    let mut missing = context.clone();
+    let mut missing = t.context.clone();
     missing.registration_service.reference_parameters.clear();
-    let answer = register(
-        &c,
-        &missing,
-        soap,
-        version,
-        &version.protocol_uri(Protocol::Durable2Pc),
-        &participant.epr,
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(
-        fault_kind(&answer),
-        Some(FaultKind::InvalidParameters),
-        "{}",
-        answer.text
-    );
+    let answer = t
+        .with_context(missing)
+        .refused(Protocol::Durable2Pc, &participant.epr)
+        .await;
+    assert_fault(&answer, FaultKind::InvalidParameters);
     assert!(
         c.host
             .service()
@@ -587,33 +543,12 @@ async fn forged_reference_parameters_are_invalid_parameters_and_change_nothing()
     );
 
     // A protocol message naming a participant it was not given.
-    let coordinator = register(
-        &c,
-        &context,
-        soap,
-        version,
-        &version.protocol_uri(Protocol::Durable2Pc),
-        &participant.epr,
-    )
-    .await
-    .unwrap_or_else(|a| panic!("{}", a.text));
+    let coordinator = t.enlist(Protocol::Durable2Pc, &participant.epr).await;
     let mut edited = coordinator.clone();
     edited.reference_parameters =
         vec![coordinator.reference_parameters[0].replace("participant=\"0\"", "participant=\"1\"")];
-    let answer = send_to(
-        c.addr(),
-        soap,
-        version,
-        &edited,
-        Body::Notification(Notification::Aborted),
-    )
-    .await;
-    assert_eq!(
-        fault_kind(&answer),
-        Some(FaultKind::InvalidParameters),
-        "{}",
-        answer.text
-    );
+    let answer = t.notify(&edited, Notification::Aborted).await;
+    assert_fault(&answer, FaultKind::InvalidParameters);
     let view = c.host.service().transaction(&tx).unwrap();
     assert_eq!(view.phase, Phase::Active.into());
     assert_eq!(view.participants.len(), 1);
@@ -624,25 +559,11 @@ async fn forged_reference_parameters_are_invalid_parameters_and_change_nothing()
 async fn an_expired_context_refuses_registration() {
     let c = Coordinator::start().await;
     let (soap, version) = (SoapVersion::Soap11, WsTxVersion::Jun2006);
-    let context = activate(&c, soap, version, Some(200)).await;
+    let t = Peer::activate(&c, soap, version, Some(200)).await;
     let participant = Listener::start("late").await;
     tokio::time::sleep(Duration::from_millis(600)).await;
-    let answer = register(
-        &c,
-        &context,
-        soap,
-        version,
-        &version.protocol_uri(Protocol::Durable2Pc),
-        &participant.epr,
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(
-        fault_kind(&answer),
-        Some(FaultKind::CannotRegisterParticipant),
-        "{}",
-        answer.text
-    );
+    let answer = t.refused(Protocol::Durable2Pc, &participant.epr).await;
+    assert_fault(&answer, FaultKind::CannotRegisterParticipant);
 }
 
 /// A validly signed endpoint of a transaction the coordinator does not
@@ -668,12 +589,7 @@ async fn an_unknown_transaction_is_unknown_transaction() {
     )
     .await;
     assert_eq!(answer.status, 400, "{}", answer.text);
-    assert_eq!(
-        fault_kind(&answer),
-        Some(FaultKind::UnknownTransaction),
-        "{}",
-        answer.text
-    );
+    assert_fault(&answer, FaultKind::UnknownTransaction);
 }
 
 /// Messages in the wrong state: a second Completion registration, a
@@ -683,69 +599,18 @@ async fn an_unknown_transaction_is_unknown_transaction() {
 async fn messages_in_the_wrong_state_get_the_specified_faults() {
     let c = Coordinator::start().await;
     let (soap, version) = (SoapVersion::Soap11, WsTxVersion::Jun2006);
-    let context = activate(&c, soap, version, None).await;
+    let t = Peer::activate(&c, soap, version, None).await;
     let initiator = Listener::start("initiator").await;
     let mut bank = Listener::start("bank").await;
-    register(
-        &c,
-        &context,
-        soap,
-        version,
-        &version.protocol_uri(Protocol::Completion),
-        &initiator.epr,
-    )
-    .await
-    .unwrap_or_else(|a| panic!("{}", a.text));
-    let second = register(
-        &c,
-        &context,
-        soap,
-        version,
-        &version.protocol_uri(Protocol::Completion),
-        &initiator.epr,
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(
-        fault_kind(&second),
-        Some(FaultKind::CannotRegisterParticipant),
-        "{}",
-        second.text
-    );
+    t.enlist(Protocol::Completion, &initiator.epr).await;
+    let second = t.refused(Protocol::Completion, &initiator.epr).await;
+    assert_fault(&second, FaultKind::CannotRegisterParticipant);
 
-    let coordinator = register(
-        &c,
-        &context,
-        soap,
-        version,
-        &version.protocol_uri(Protocol::Durable2Pc),
-        &bank.epr,
-    )
-    .await
-    .unwrap_or_else(|a| panic!("{}", a.text));
-    let prepare = send_to(
-        c.addr(),
-        soap,
-        version,
-        &coordinator,
-        Body::Notification(Notification::Prepare),
-    )
-    .await;
-    assert_eq!(
-        fault_kind(&prepare),
-        Some(FaultKind::InvalidState),
-        "{}",
-        prepare.text
-    );
+    let coordinator = t.enlist(Protocol::Durable2Pc, &bank.epr).await;
+    let prepare = t.notify(&coordinator, Notification::Prepare).await;
+    assert_fault(&prepare, FaultKind::InvalidState);
 
-    let committed = send_to(
-        c.addr(),
-        soap,
-        version,
-        &coordinator,
-        Body::Notification(Notification::Committed),
-    )
-    .await;
+    let committed = t.notify(&coordinator, Notification::Committed).await;
     assert_eq!(committed.status, 202, "{}", committed.text);
     let fault = bank.next().await;
     assert!(
@@ -789,12 +654,7 @@ async fn malformed_and_oversized_envelopes_are_refused_cleanly() {
     )
     .await;
     assert_eq!(not_wstx.status, 400, "{}", not_wstx.text);
-    assert_eq!(
-        fault_kind(&not_wstx),
-        Some(FaultKind::InvalidParameters),
-        "{}",
-        not_wstx.text
-    );
+    assert_fault(&not_wstx, FaultKind::InvalidParameters);
     let big = format!(
         r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><x>{}</x></s:Body></s:Envelope>"#,
         "a".repeat(128 * 1024)
@@ -817,58 +677,19 @@ async fn malformed_and_oversized_envelopes_are_refused_cleanly() {
 async fn a_2004_replay_counts_as_prepared() {
     let c = Coordinator::start().await;
     let (soap, version) = (SoapVersion::Soap11, WsTxVersion::Oct2004);
-    let context = activate(&c, soap, version, None).await;
+    let t = Peer::activate(&c, soap, version, None).await;
     let mut initiator = Listener::start("initiator").await;
     let mut bank = Listener::start("bank").await;
-    let completion = register(
-        &c,
-        &context,
-        soap,
-        version,
-        &version.protocol_uri(Protocol::Completion),
-        &initiator.epr,
-    )
-    .await
-    .unwrap_or_else(|a| panic!("{}", a.text));
-    let coordinator = register(
-        &c,
-        &context,
-        soap,
-        version,
-        &version.protocol_uri(Protocol::Durable2Pc),
-        &bank.epr,
-    )
-    .await
-    .unwrap_or_else(|a| panic!("{}", a.text));
-    send_to(
-        c.addr(),
-        soap,
-        version,
-        &completion,
-        Body::Notification(Notification::Commit),
-    )
-    .await;
+    let completion = t.enlist(Protocol::Completion, &initiator.epr).await;
+    let coordinator = t.enlist(Protocol::Durable2Pc, &bank.epr).await;
+    t.notify(&completion, Notification::Commit).await;
     let (prepare, message) = bank.next_notification().await;
     assert_eq!(prepare, Notification::Prepare);
     assert_eq!(message.version, WsTxVersion::Oct2004);
-    let replay = send_to(
-        c.addr(),
-        soap,
-        version,
-        &coordinator,
-        Body::Notification(Notification::Replay),
-    )
-    .await;
+    let replay = t.notify(&coordinator, Notification::Replay).await;
     assert_eq!(replay.status, 202, "{}", replay.text);
     assert_eq!(bank.next_notification().await.0, Notification::Commit);
-    send_to(
-        c.addr(),
-        soap,
-        version,
-        &coordinator,
-        Body::Notification(Notification::Committed),
-    )
-    .await;
+    t.notify(&coordinator, Notification::Committed).await;
     assert_eq!(
         initiator.next_notification().await.0,
         Notification::Committed
