@@ -31,7 +31,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ithaca_gateway::wsat::client::{BeginOptions, Outcome};
+use ithaca_gateway::wsat::client::Outcome;
 use ithaca_services::bank::{self, message};
 use ithaca_testkit::pg::PgCluster;
 use ithaca_txn::failpoint;
@@ -39,7 +39,7 @@ use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 use support::TestGateway;
 use support::serve_node::ServeNode;
-use support::transfer_client::{Initiator, Seen, TransferClient as Client, service_client};
+use support::transfer_client::{Seen, TransferClient as Client, TransferTimeouts, assert_atomic};
 
 /// Each bank opens accounts 1..=ACCOUNTS with OPENING cents each.
 const ACCOUNTS: u32 = 40;
@@ -109,20 +109,18 @@ impl World {
         bank_a.start(bank_a_fp).await;
         bank_b.start(None).await;
 
-        let Initiator { wsat, gateway } = Initiator::start(3).await;
-        let soap = |node: &Node, name: &str| service_client(node, name, Duration::from_secs(10));
-        let client = Arc::new(Client {
-            wsat,
-            activation: format!("{}/wsat/activation", coordinator.base()),
-            from: soap(&bank_a, "bank-a"),
-            to: soap(&bank_b, "bank-b"),
-            options: BeginOptions {
-                expires: Some(Duration::from_secs(20)),
-                request_timeout: Duration::from_secs(10),
-                outcome_timeout: Duration::from_secs(8),
-                ..BeginOptions::default()
+        let (client, initiator) = Client::between(
+            3,
+            &coordinator,
+            &bank_a,
+            &bank_b,
+            TransferTimeouts {
+                request: Duration::from_secs(10),
+                outcome: Duration::from_secs(8),
+                expires: Duration::from_secs(20),
             },
-        });
+        )
+        .await;
         Self {
             cluster,
             coordinator,
@@ -131,7 +129,7 @@ impl World {
             db_a,
             db_b,
             client,
-            _initiator: gateway,
+            _initiator: initiator,
             _dir: dir,
         }
     }
@@ -165,40 +163,9 @@ impl World {
     /// Checks atomicity and conservation; the committed transactions.
     async fn audit(&self, seen: &[Seen]) -> HashSet<String> {
         let (a, b) = (journal(&self.db_a).await, journal(&self.db_b).await);
-        for (tx, debit) in &a {
-            assert!(*debit < 0, "{tx}: bank-a's journal holds {debit}");
-            assert_eq!(
-                b.get(tx),
-                Some(&-debit),
-                "{tx} is half-applied: bank-a {debit}, bank-b {:?}",
-                b.get(tx)
-            );
-        }
-        for (tx, credit) in &b {
-            assert!(
-                a.contains_key(tx),
-                "{tx} is half-applied: only bank-b has {credit}"
-            );
-        }
+        assert_atomic(&a, &b, seen);
         let total = total(&self.db_a).await + total(&self.db_b).await;
         assert_eq!(total, MONEY, "money is not conserved");
-        for s in seen {
-            match (&s.tx, &s.outcome) {
-                (Some(tx), Ok(Outcome::Committed)) => {
-                    assert!(
-                        a.contains_key(tx),
-                        "{tx} was reported committed but is in no bank"
-                    );
-                }
-                (Some(tx), Ok(Outcome::Aborted)) => {
-                    assert!(
-                        !a.contains_key(tx),
-                        "{tx} was reported aborted but committed"
-                    );
-                }
-                _ => {}
-            }
-        }
         a.into_keys().collect()
     }
 }

@@ -29,13 +29,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ithaca_gateway::wsat::client::{BeginOptions, Outcome};
+use ithaca_gateway::wsat::client::Outcome;
 use ithaca_txn::failpoint;
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use support::TestGateway;
 use support::serve_node::ServeNode;
-use support::transfer_client::{Initiator, Seen, TransferClient as Client, service_client};
+use support::transfer_client::{Seen, TransferClient as Client, TransferTimeouts, assert_atomic};
 
 /// Each bank opens accounts 1..=ACCOUNTS with OPENING cents each.
 const ACCOUNTS: u32 = 10;
@@ -107,26 +107,24 @@ impl World {
         bank_a.start(bank_a_fp).await;
         bank_b.start(None).await;
 
-        let Initiator { wsat, gateway } = Initiator::start(5).await;
-        let soap = |node: &Node, name: &str| service_client(node, name, Duration::from_secs(5));
-        let client = Arc::new(Client {
-            wsat,
-            activation: format!("{}/wsat/activation", coordinator.base()),
-            from: soap(&bank_a, "bank-a"),
-            to: soap(&bank_b, "bank-b"),
-            options: BeginOptions {
-                expires: Some(Duration::from_secs(15)),
-                request_timeout: Duration::from_secs(5),
-                outcome_timeout: Duration::from_secs(5),
-                ..BeginOptions::default()
+        let (client, initiator) = Client::between(
+            5,
+            &coordinator,
+            &bank_a,
+            &bank_b,
+            TransferTimeouts {
+                request: Duration::from_secs(5),
+                outcome: Duration::from_secs(5),
+                expires: Duration::from_secs(15),
             },
-        });
+        )
+        .await;
         Self {
             coordinator,
             bank_a,
             bank_b,
             client,
-            _initiator: gateway,
+            _initiator: initiator,
             _dir: dir,
         }
     }
@@ -161,42 +159,11 @@ impl World {
     async fn audit(&self, seen: &[Seen]) -> usize {
         let a = journal(&bank_file(&self.bank_a)).await;
         let b = journal(&bank_file(&self.bank_b)).await;
-        for (tx, debit) in &a {
-            assert!(*debit < 0, "{tx}: bank-a's journal holds {debit}");
-            assert_eq!(
-                b.get(tx),
-                Some(&-debit),
-                "{tx} is half-applied: bank-a {debit}, bank-b {:?}",
-                b.get(tx)
-            );
-        }
-        for (tx, credit) in &b {
-            assert!(
-                a.contains_key(tx),
-                "{tx} is half-applied: only bank-b has {credit}"
-            );
-        }
+        assert_atomic(&a, &b, seen);
         let (total_a, low_a) = totals(&bank_file(&self.bank_a)).await;
         let (total_b, low_b) = totals(&bank_file(&self.bank_b)).await;
         assert_eq!(total_a + total_b, MONEY, "money is not conserved");
         assert!(low_a >= 0 && low_b >= 0, "a negative balance");
-        for s in seen {
-            match (&s.tx, &s.outcome) {
-                (Some(tx), Ok(Outcome::Committed)) => {
-                    assert!(
-                        a.contains_key(tx),
-                        "{tx} was reported committed but is in no bank"
-                    );
-                }
-                (Some(tx), Ok(Outcome::Aborted)) => {
-                    assert!(
-                        !a.contains_key(tx),
-                        "{tx} was reported aborted but committed"
-                    );
-                }
-                _ => {}
-            }
-        }
         a.len()
     }
 }

@@ -122,3 +122,87 @@ pub fn service_client(
     .unwrap()
     .with_timeout(timeout)
 }
+
+/// How long a crash suite's transfers may take.
+#[derive(Clone, Copy)]
+pub struct TransferTimeouts {
+    /// Each SOAP request to a bank and to the coordinator.
+    pub request: std::time::Duration,
+    /// Waiting for the coordinator's outcome after Commit.
+    pub outcome: std::time::Duration,
+    /// Each transaction's Expires.
+    pub expires: std::time::Duration,
+}
+
+impl TransferClient {
+    /// A client moving money from `bank_a`'s service `bank-a` to `bank_b`'s
+    /// `bank-b` in transactions of `coordinator`, with its initiator
+    /// (correlation key of 32 times `key`) served by the returned gateway,
+    /// which must be kept alive.
+    pub async fn between(
+        key: u8,
+        coordinator: &super::serve_node::ServeNode,
+        bank_a: &super::serve_node::ServeNode,
+        bank_b: &super::serve_node::ServeNode,
+        timeouts: TransferTimeouts,
+    ) -> (std::sync::Arc<Self>, super::TestGateway) {
+        let Initiator { wsat, gateway } = Initiator::start(key).await;
+        let client = Self {
+            wsat,
+            activation: format!("{}/wsat/activation", coordinator.base()),
+            from: service_client(bank_a, "bank-a", timeouts.request),
+            to: service_client(bank_b, "bank-b", timeouts.request),
+            options: BeginOptions {
+                expires: Some(timeouts.expires),
+                request_timeout: timeouts.request,
+                outcome_timeout: timeouts.outcome,
+                ..BeginOptions::default()
+            },
+        };
+        (std::sync::Arc::new(client), gateway)
+    }
+}
+
+/// What a bank's auditor checks of the two journals (transaction → net
+/// movement): every transaction is debited in bank-a and credited the same
+/// amount in bank-b, or in neither; one the client was told Committed is
+/// in both, one told Aborted in neither.
+#[track_caller]
+pub fn assert_atomic(
+    a: &std::collections::HashMap<String, i64>,
+    b: &std::collections::HashMap<String, i64>,
+    seen: &[Seen],
+) {
+    for (tx, debit) in a {
+        assert!(*debit < 0, "{tx}: bank-a's journal holds {debit}");
+        assert_eq!(
+            b.get(tx),
+            Some(&-debit),
+            "{tx} is half-applied: bank-a {debit}, bank-b {:?}",
+            b.get(tx)
+        );
+    }
+    for (tx, credit) in b {
+        assert!(
+            a.contains_key(tx),
+            "{tx} is half-applied: only bank-b has {credit}"
+        );
+    }
+    for s in seen {
+        match (&s.tx, &s.outcome) {
+            (Some(tx), Ok(Outcome::Committed)) => {
+                assert!(
+                    a.contains_key(tx),
+                    "{tx} was reported committed but is in no bank"
+                );
+            }
+            (Some(tx), Ok(Outcome::Aborted)) => {
+                assert!(
+                    !a.contains_key(tx),
+                    "{tx} was reported aborted but committed"
+                );
+            }
+            _ => {}
+        }
+    }
+}
