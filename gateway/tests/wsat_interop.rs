@@ -83,9 +83,23 @@ print("registered: coordinator protocol service", coordinator)
 
 #[tokio::test(flavor = "multi_thread")]
 async fn corpus_zeep_activates_and_registers_with_the_official_wsdl() {
+    let Some((stdout, _)) = zeep_against_the_coordinator(ZEEP_SCRIPT).await else {
+        return;
+    };
+    assert!(stdout.contains("activated urn:uuid:"), "{stdout}");
+    assert!(
+        stdout.contains("registered: coordinator protocol service"),
+        "{stdout}"
+    );
+}
+
+/// Runs a zeep `script` (with the official WSDLs of the corpus) against a
+/// gateway hosting the coordinator, which must succeed: its stdout and
+/// stderr, or `None` when the corpus tier is skipped.
+async fn zeep_against_the_coordinator(script: &str) -> Option<(String, String)> {
     let Some(corpus) = OfficialWsdls::find() else {
         println!("corpus tier skipped");
-        return;
+        return None;
     };
     let python = ithaca_testkit::interop::python().unwrap_or_else(|e| panic!("{e}"));
     let gateway = TestGateway::start(ithaca_gateway::Router::new(), |config| {
@@ -94,16 +108,12 @@ async fn corpus_zeep_activates_and_registers_with_the_official_wsdl() {
     })
     .await;
     wait_until_recovered(&gateway).await;
-    let output = corpus.run_zeep(&python, ZEEP_SCRIPT, &gateway).await;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let output = corpus.run_zeep(&python, script, &gateway).await;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "zeep failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("activated urn:uuid:"), "{stdout}");
-    assert!(
-        stdout.contains("registered: coordinator protocol service"),
-        "{stdout}"
-    );
     gateway.gateway.shutdown().await;
+    Some((stdout, stderr))
 }
 
 /// Activation answers CannotCreateContext until the coordinator has
@@ -271,21 +281,9 @@ server.shutdown()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn corpus_zeep_commits_a_transaction_with_its_own_durable_participant() {
-    let Some(corpus) = OfficialWsdls::find() else {
-        println!("corpus tier skipped");
+    let Some((stdout, stderr)) = zeep_against_the_coordinator(ZEEP_2PC_SCRIPT).await else {
         return;
     };
-    let python = ithaca_testkit::interop::python().unwrap_or_else(|e| panic!("{e}"));
-    let gateway = TestGateway::start(ithaca_gateway::Router::new(), |config| {
-        config.membership.enabled = false;
-        config.wsat.enabled = true;
-    })
-    .await;
-    wait_until_recovered(&gateway).await;
-    let output = corpus.run_zeep(&python, ZEEP_2PC_SCRIPT, &gateway).await;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "zeep failed:\n{stdout}\n{stderr}");
     print!("{stdout}");
     assert!(
         stdout.contains("participant saw Prepare Commit\n"),
@@ -295,7 +293,6 @@ async fn corpus_zeep_commits_a_transaction_with_its_own_durable_participant() {
         stdout.contains("initiator saw Committed\n"),
         "the initiator must be told Committed:\n{stdout}\n{stderr}"
     );
-    gateway.gateway.shutdown().await;
 }
 
 /// The official WS-Coordination and WS-AT 1.1 WSDLs and schemas of the
