@@ -16,48 +16,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ithaca_gateway::wsat::WsatHost;
 use ithaca_gateway::wsat::client::{
     BeginOptions, CompletionInitiatorRoute, Outcome, Transaction, WsatClient, WsatClientError,
 };
-use ithaca_gateway::wsat::participant::{ParticipantError, ParticipantHost, SoapCoordinatorLink};
-use ithaca_gateway::wsat::{HttpSink, WsatHost};
+use ithaca_gateway::wsat::participant::{ParticipantError, ParticipantHost};
 use ithaca_testkit::pg::TestDatabase;
-use ithaca_txn::participant::{self as participant, NodeId, PgParticipant, PgParticipantService};
 use ithaca_txn::wire::CorrelationKey;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::PgPool;
 use support::TestGateway;
-
-async fn bank(db: &TestDatabase<'_>, accounts: i64) -> PgPool {
-    let pool = PgPoolOptions::new()
-        .max_connections(20)
-        .connect(db.url())
-        .await
-        .unwrap();
-    sqlx::query("CREATE TABLE account (id bigint PRIMARY KEY, balance bigint NOT NULL)")
-        .execute(&pool)
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO account SELECT g, 1000 FROM generate_series(1, $1) g")
-        .bind(accounts)
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool
-}
-
-async fn total(pool: &PgPool) -> i64 {
-    sqlx::query_scalar("SELECT sum(balance)::bigint FROM account")
-        .fetch_one(pool)
-        .await
-        .unwrap()
-}
-
-async fn prepared(pool: &PgPool) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()")
-        .fetch_one(pool)
-        .await
-        .unwrap()
-}
+use support::pg_participant::{
+    accounts as accounts_db, participant_host, prepared, quick_resends, total,
+};
 
 /// The coordinator and two banks behind one gateway.
 struct World {
@@ -71,32 +41,18 @@ struct World {
     _log_dir: tempfile::TempDir,
 }
 
-async fn participant_host(pool: &PgPool, node: &str, base: &str, path: &str) -> ParticipantHost {
-    let (pg, recovery) = PgParticipant::start(pool.clone(), NodeId::new(node).unwrap())
-        .await
-        .unwrap();
-    let sink = HttpSink::new(Arc::new(CorrelationKey::from_bytes([9; 32])), None).unwrap();
-    let service = PgParticipantService::start(
-        pg,
-        &recovery,
-        Arc::new(SoapCoordinatorLink::new(sink)),
-        participant::Config {
-            resend_after: Duration::from_millis(300),
-            ..participant::Config::default()
-        },
-    );
-    ParticipantHost::new(service, CorrelationKey::from_bytes([5; 32]), base, path)
-}
-
 impl World {
     async fn start(db_a: &TestDatabase<'_>, db_b: &TestDatabase<'_>, accounts: i64) -> Self {
         let log_dir = tempfile::tempdir().unwrap();
         let coordinator = support::test_coordinator(&log_dir.path().join("wsat.sqlite3")).await;
         let port = ithaca_testkit::free_port().unwrap();
         let base = format!("http://127.0.0.1:{port}");
-        let (pool_a, pool_b) = (bank(db_a, accounts).await, bank(db_b, accounts).await);
-        let a = participant_host(&pool_a, "bank-a", &base, "/bank-a/wsat").await;
-        let b = participant_host(&pool_b, "bank-b", &base, "/bank-b/wsat").await;
+        let (pool_a, pool_b) = (
+            accounts_db(db_a.url(), accounts, 20).await,
+            accounts_db(db_b.url(), accounts, 20).await,
+        );
+        let a = participant_host(&pool_a, "bank-a", &base, "/bank-a/wsat", quick_resends()).await;
+        let b = participant_host(&pool_b, "bank-b", &base, "/bank-b/wsat", quick_resends()).await;
         // The initiator's outcome endpoint, on the same gateway.
         let initiator = CompletionInitiatorRoute::new(
             CorrelationKey::from_bytes([3; 32]),

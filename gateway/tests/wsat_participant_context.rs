@@ -11,24 +11,23 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use ithaca_gateway::Router;
 use ithaca_gateway::soap::client::{ClientError, SoapClient};
 use ithaca_gateway::soap::{Contract, SoapError, SoapRequest, SoapService};
+use ithaca_gateway::wsat::WsatHost;
 use ithaca_gateway::wsat::client::{
     BeginOptions, CompletionInitiatorRoute, Outcome, Transaction, WsatClient,
 };
 use ithaca_gateway::wsat::context::Transactional;
-use ithaca_gateway::wsat::participant::{ParticipantHost, SoapCoordinatorLink};
-use ithaca_gateway::wsat::{HttpSink, WsatHost};
+use ithaca_gateway::wsat::participant::ParticipantHost;
 use ithaca_testkit::pg::TestDatabase;
-use ithaca_txn::participant::{self as participant, NodeId, PgParticipant, PgParticipantService};
 use ithaca_txn::wire::{CorrelationKey, WsTxVersion};
 use ithaca_wsdl::{FaultCode, SoapVersion};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::PgPool;
 use support::TestGateway;
+use support::pg_participant::{accounts, participant_host, prepared, quick_resends};
 
 /// The ledger's contract: `Post(account, amount)` adds `amount` (may be
 /// negative) to an account's balance and answers the new balance.
@@ -154,39 +153,10 @@ impl World {
         let port = ithaca_testkit::free_port().unwrap();
         let base = format!("http://127.0.0.1:{port}");
 
-        let pool = PgPoolOptions::new()
-            .max_connections(10)
-            .connect(db.url())
+        let pool = accounts(db.url(), 2, 10).await;
+        let ledger = participant_host(&pool, "ledger", &base, "/ledger/wsat", quick_resends())
             .await
-            .unwrap();
-        sqlx::query("CREATE TABLE account (id bigint PRIMARY KEY, balance bigint NOT NULL)")
-            .execute(&pool)
-            .await
-            .unwrap();
-        sqlx::query("INSERT INTO account VALUES (1, 1000), (2, 1000)")
-            .execute(&pool)
-            .await
-            .unwrap();
-        let (pg, recovery) = PgParticipant::start(pool.clone(), NodeId::new("ledger").unwrap())
-            .await
-            .unwrap();
-        let sink = HttpSink::new(Arc::new(CorrelationKey::from_bytes([9; 32])), None).unwrap();
-        let service = PgParticipantService::start(
-            pg,
-            &recovery,
-            Arc::new(SoapCoordinatorLink::new(sink)),
-            participant::Config {
-                resend_after: Duration::from_millis(300),
-                ..participant::Config::default()
-            },
-        );
-        let ledger = ParticipantHost::new(
-            service,
-            CorrelationKey::from_bytes([5; 32]),
-            &base,
-            "/ledger/wsat",
-        )
-        .with_soap_version(participant_soap);
+            .with_soap_version(participant_soap);
 
         let contract = Contract::from_bytes("ledger.wsdl", LEDGER_WSDL.as_bytes()).unwrap();
         let handler_host = ledger.clone();
@@ -266,15 +236,9 @@ impl World {
     async fn settled(&self) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
-            let prepared: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()",
-            )
-            .fetch_one(&self.pool)
-            .await
-            .unwrap();
             if self.ledger.service().is_empty()
                 && self.ledger.open_transactions() == 0
-                && prepared == 0
+                && prepared(&self.pool).await == 0
             {
                 return;
             }

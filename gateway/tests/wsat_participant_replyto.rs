@@ -16,54 +16,19 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use http::StatusCode;
 use ithaca_gateway::Router;
 use ithaca_gateway::body::{Request, Response, full};
-use ithaca_gateway::wsat::HttpSink;
 use ithaca_gateway::wsat::client::{BeginOptions, CompletionInitiatorRoute, WsatClient};
-use ithaca_gateway::wsat::participant::{ParticipantHost, SoapCoordinatorLink};
-use ithaca_txn::participant::{self as participant, NodeId, PgParticipant, PgParticipantService};
+use ithaca_txn::participant;
 use ithaca_txn::wire::CorrelationKey;
-use sqlx::postgres::{PgPool, PgPoolOptions};
 use support::TestGateway;
+use support::pg_participant::{accounts, participant_host, prepared, quick_resends, total};
 
 /// The path of the participant endpoint that never votes.
 const BLACK_HOLE: &str = "/black-hole/wsat";
-
-async fn prepared(pool: &PgPool) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()")
-        .fetch_one(pool)
-        .await
-        .unwrap()
-}
-
-async fn balance(pool: &PgPool) -> i64 {
-    sqlx::query_scalar("SELECT sum(balance)::bigint FROM account")
-        .fetch_one(pool)
-        .await
-        .unwrap()
-}
-
-async fn participant_host(pool: &PgPool, node: &str, base: &str, path: &str) -> ParticipantHost {
-    let (pg, recovery) = PgParticipant::start(pool.clone(), NodeId::new(node).unwrap())
-        .await
-        .unwrap();
-    let sink = HttpSink::new(Arc::new(CorrelationKey::from_bytes([9; 32])), None).unwrap();
-    let service = PgParticipantService::start(
-        pg,
-        &recovery,
-        Arc::new(SoapCoordinatorLink::new(sink)),
-        participant::Config {
-            resend_after: Duration::from_millis(300),
-            max_resend_after: Duration::from_secs(1),
-            ..participant::Config::default()
-        },
-    );
-    ParticipantHost::new(service, CorrelationKey::from_bytes([5; 32]), base, path)
-}
 
 /// Accepts every message and does nothing with it.
 fn black_hole() -> Router {
@@ -85,25 +50,17 @@ async fn gateway(port: u16, routes: Router) -> TestGateway {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_coordinator_without_a_record_rolls_back_a_resent_prepared() {
     let db = ithaca_testkit::pg::database().unwrap();
-    let pool = PgPoolOptions::new()
-        .max_connections(10)
-        .connect(db.url())
-        .await
-        .unwrap();
-    sqlx::query("CREATE TABLE account (id bigint PRIMARY KEY, balance bigint NOT NULL)")
-        .execute(&pool)
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO account VALUES (1, 1000), (2, 1000)")
-        .execute(&pool)
-        .await
-        .unwrap();
+    let pool = accounts(db.url(), 2, 10).await;
     let log_dir = tempfile::tempdir().unwrap();
     let log = log_dir.path().join("wsat.sqlite3");
     let port = ithaca_testkit::free_port().unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    let bank = participant_host(&pool, "bank", &base, "/bank/wsat").await;
-    let silent = participant_host(&pool, "silent", &base, BLACK_HOLE).await;
+    let resends = participant::Config {
+        max_resend_after: Duration::from_secs(1),
+        ..quick_resends()
+    };
+    let bank = participant_host(&pool, "bank", &base, "/bank/wsat", resends.clone()).await;
+    let silent = participant_host(&pool, "silent", &base, BLACK_HOLE, resends).await;
     let initiator = CompletionInitiatorRoute::new(
         CorrelationKey::from_bytes([3; 32]),
         &base,
@@ -178,5 +135,5 @@ async fn a_restarted_coordinator_without_a_record_rolls_back_a_resent_prepared()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(balance(&pool).await, 2000, "the debit was rolled back");
+    assert_eq!(total(&pool).await, 2000, "the debit was rolled back");
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 pub mod heuristic;
+pub mod pg_participant;
 pub mod serve_node;
 pub mod transfer_client;
 
