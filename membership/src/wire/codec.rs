@@ -348,12 +348,7 @@ impl Message<'_> {
 
     /// Appends the encoded message to `out` (nothing is appended on error).
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
-        let start = out.len();
-        let result = self.encode_inner(out);
-        if result.is_err() {
-            out.truncate(start);
-        }
-        result
+        all_or_nothing(out, |out| self.encode_inner(out))
     }
 
     fn encode_inner(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
@@ -649,35 +644,31 @@ pub fn encode_heartbeat_reply(
     view_json: Option<&[u8]>,
     limit: usize,
 ) -> Result<(), WireError> {
-    let start = out.len();
-    header(out, KIND_HEARTBEAT_REPLY);
-    out.extend_from_slice(&request_id.to_be_bytes());
-    out.extend_from_slice(&view_id.0.to_be_bytes());
-    match status {
-        HeartbeatStatus::Granted { lease } => {
-            out.push(0);
-            let millis = u32::try_from(lease.as_millis()).unwrap_or(u32::MAX);
-            out.extend_from_slice(&millis.to_be_bytes());
+    all_or_nothing(out, |out| {
+        let start = out.len();
+        header(out, KIND_HEARTBEAT_REPLY);
+        out.extend_from_slice(&request_id.to_be_bytes());
+        out.extend_from_slice(&view_id.0.to_be_bytes());
+        match status {
+            HeartbeatStatus::Granted { lease } => {
+                out.push(0);
+                let millis = u32::try_from(lease.as_millis()).unwrap_or(u32::MAX);
+                out.extend_from_slice(&millis.to_be_bytes());
+            }
+            HeartbeatStatus::NotGranted => out.push(1),
+            HeartbeatStatus::NotMember => out.push(2),
         }
-        HeartbeatStatus::NotGranted => out.push(1),
-        HeartbeatStatus::NotMember => out.push(2),
-    }
-    let result = put_optional_view(out, view_json).and_then(|()| {
+        put_optional_view(out, view_json)?;
         let len = out.len().saturating_sub(start);
         if len > limit {
-            Err(WireError::TooLong {
+            return Err(WireError::TooLong {
                 what: "heartbeat reply",
                 len,
                 limit,
-            })
-        } else {
-            Ok(())
+            });
         }
-    });
-    if result.is_err() {
-        out.truncate(start);
-    }
-    result
+        Ok(())
+    })
 }
 
 /// Appends a view reply with the view already encoded as JSON.
@@ -686,14 +677,11 @@ pub fn encode_view_reply(
     request_id: u64,
     view_json: Option<&[u8]>,
 ) -> Result<(), WireError> {
-    let start = out.len();
-    header(out, KIND_VIEW_REPLY);
-    out.extend_from_slice(&request_id.to_be_bytes());
-    let result = put_optional_view(out, view_json);
-    if result.is_err() {
-        out.truncate(start);
-    }
-    result
+    all_or_nothing(out, |out| {
+        header(out, KIND_VIEW_REPLY);
+        out.extend_from_slice(&request_id.to_be_bytes());
+        put_optional_view(out, view_json)
+    })
 }
 
 /// Appends a [`Message::JoinReply`] whose view is already encoded as JSON
@@ -704,14 +692,11 @@ pub fn encode_join_reply(
     request_id: u64,
     view_json: &[u8],
 ) -> Result<(), WireError> {
-    let start = out.len();
-    header(out, KIND_JOIN_REPLY);
-    out.extend_from_slice(&request_id.to_be_bytes());
-    let result = put_view(out, view_json);
-    if result.is_err() {
-        out.truncate(start);
-    }
-    result
+    all_or_nothing(out, |out| {
+        header(out, KIND_JOIN_REPLY);
+        out.extend_from_slice(&request_id.to_be_bytes());
+        put_view(out, view_json)
+    })
 }
 
 /// Appends a [`Message::JoinAccepted`] whose view, if any, is already
@@ -734,14 +719,24 @@ pub fn encode_join_accepted(
             limit: JOIN_VIEW_INLINE_MAX,
         });
     }
+    all_or_nothing(out, |out| {
+        header(out, KIND_JOIN_ACCEPTED);
+        out.extend_from_slice(&request_id.to_be_bytes());
+        out.extend_from_slice(&view_id.0.to_be_bytes());
+        out.extend_from_slice(&incarnation.0.to_be_bytes());
+        let millis = u32::try_from(lease.as_millis()).unwrap_or(u32::MAX);
+        out.extend_from_slice(&millis.to_be_bytes());
+        put_optional_view(out, view_json)
+    })
+}
+
+/// Runs `write` on `out`; when it fails, `out` is left as it was.
+fn all_or_nothing(
+    out: &mut Vec<u8>,
+    write: impl FnOnce(&mut Vec<u8>) -> Result<(), WireError>,
+) -> Result<(), WireError> {
     let start = out.len();
-    header(out, KIND_JOIN_ACCEPTED);
-    out.extend_from_slice(&request_id.to_be_bytes());
-    out.extend_from_slice(&view_id.0.to_be_bytes());
-    out.extend_from_slice(&incarnation.0.to_be_bytes());
-    let millis = u32::try_from(lease.as_millis()).unwrap_or(u32::MAX);
-    out.extend_from_slice(&millis.to_be_bytes());
-    let result = put_optional_view(out, view_json);
+    let result = write(out);
     if result.is_err() {
         out.truncate(start);
     }
