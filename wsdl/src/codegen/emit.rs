@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::model::{ChoiceDef, ElementField, EnumDef, Member, Model, StructDef};
+use super::model::{ChoiceDef, ElementField, EnumDef, Member, Model, StructDef, TypeUse};
 
 /// The runtime module generated code refers to.
 pub(crate) const RT: &str = "::ithaca_wsdl::typed";
@@ -412,7 +412,10 @@ fn emit_read(def: &StructDef, out: &mut String) {
                         lit(&e.namespace),
                         lit(&e.local)
                     );
+                    let array = matches!(e.ty, TypeUse::Array(_));
                     let read = match (e.nillable && !e.is_vec(), e.boxed) {
+                        (true, false) if array => "r.read_nillable_array()?".to_owned(),
+                        (false, false) if array => format!("{RT}::read_array(r)?"),
                         (true, false) => "r.read_nillable()?".to_owned(),
                         (true, true) => "r.read_nillable()?.map(::std::boxed::Box::new)".to_owned(),
                         (false, false) => format!("{RT}::XmlRead::read_xml(r)?"),
@@ -577,30 +580,31 @@ fn emit_write(def: &StructDef, out: &mut String) {
         match member {
             Member::Element(e) => {
                 let (ns, local) = (lit(&e.namespace), lit(&e.local));
+                let write = writer(e);
                 if e.is_vec() {
                     let _ = writeln!(
                         out,
-                        "        for value in &self.{} {{\n            {RT}::XmlWrite::write_xml(value, w, {ns}, {local});\n        }}",
+                        "        for value in &self.{} {{\n            {write}(value, w, {ns}, {local});\n        }}",
                         e.field
                     );
                 } else if e.nillable && e.min > 0 {
                     let _ = writeln!(
                         out,
-                        "        match &self.{} {{\n            ::std::option::Option::Some(value) => {RT}::XmlWrite::write_xml({}, w, {ns}, {local}),\n            ::std::option::Option::None => w.nil({ns}, {local}),\n        }}",
+                        "        match &self.{} {{\n            ::std::option::Option::Some(value) => {write}({}, w, {ns}, {local}),\n            ::std::option::Option::None => w.nil({ns}, {local}),\n        }}",
                         e.field,
                         if e.boxed { "&**value" } else { "value" }
                     );
                 } else if e.min == 0 || e.nillable {
                     let _ = writeln!(
                         out,
-                        "        if let ::std::option::Option::Some(value) = &self.{} {{\n            {RT}::XmlWrite::write_xml({}, w, {ns}, {local});\n        }}",
+                        "        if let ::std::option::Option::Some(value) = &self.{} {{\n            {write}({}, w, {ns}, {local});\n        }}",
                         e.field,
                         if e.boxed { "&**value" } else { "value" }
                     );
                 } else {
                     let _ = writeln!(
                         out,
-                        "        {RT}::XmlWrite::write_xml({}self.{}, w, {ns}, {local});",
+                        "        {write}({}self.{}, w, {ns}, {local});",
                         if e.boxed { "&*" } else { "&" },
                         e.field
                     );
@@ -629,6 +633,16 @@ fn emit_write(def: &StructDef, out: &mut String) {
         out.push_str("        w.end();\n");
     }
     out.push_str("    }\n}\n\n");
+}
+
+/// The function that writes an element field's value: the runtime's
+/// `write_array` for a SOAP-encoded array, `XmlWrite::write_xml` for the
+/// rest.
+fn writer(e: &ElementField) -> String {
+    match e.ty {
+        TypeUse::Array(_) => format!("{RT}::write_array"),
+        _ => format!("{RT}::XmlWrite::write_xml"),
+    }
 }
 
 fn boxed(e: &ElementField, owner: &str) -> String {

@@ -29,11 +29,17 @@
 //! a `Vec` of a generated group struct, and a choice branch that is a
 //! sequence of elements a variant holding one (a group is read from and
 //! written into its parent's content). rpc/encoded operations are served
-//! (server side only) through the gateway's section 5 codec
-//! (`ithaca_gateway::soap::typed::encoded_handler`). SOAP-encoded array
-//! types, document/encoded operations, and repeated sequences or choice
-//! branches holding other than elements are reported as errors naming
-//! where they are written.
+//! through the gateway's section 5 codec
+//! (`ithaca_gateway::soap::typed::encoded_handler`) and called through it
+//! (`SoapClient::call_encoded`; the client then holds the contract). A
+//! one-dimensional SOAP-encoded array type (a restriction of
+//! `soapenc:Array` with `wsdl:arrayType="T[]"`) maps to `Vec<T>`, read and
+//! written by [`crate::typed::read_array`] / [`crate::typed::write_array`]
+//! in its literal form, the codec adding `SOAP-ENC:arrayType` and the
+//! `xsi:type`s. Multi-dimensional arrays and arrays of arrays,
+//! document/encoded operations, rpc/encoded header parts, and repeated
+//! sequences or choice branches holding other than elements are reported
+//! as errors naming where they are written.
 //! A list maps to a `Vec` of its item type (whitespace-separated on the
 //! wire); a union to a newtype over its lexical form that parses only when
 //! one of its member types accepts the text. Operations binding
@@ -348,25 +354,17 @@ mod tests {
         assert!(!code.contains("pub struct Note"), "{code}");
     }
 
-    #[test]
-    fn refuses_what_it_cannot_map_with_a_location() {
-        let loaded = load_bytes(
-            "t.wsdl",
-            wsdl(TYPES, "rpc", "encoded").as_bytes(),
-            &LoadOptions::default(),
-        );
-        // rpc/encoded: served through the section 5 codec, no client.
-        let code = generate_loaded(&loaded, &Options::default()).unwrap();
-        assert!(code.contains("builder.dynamic_operation("), "{code}");
-        assert!(code.contains("typed::encoded_handler("), "{code}");
-        assert!(!code.contains("pub async fn op("), "{code}");
-        // SOAP-encoded arrays have no generated mapping.
-        let arrays = wsdl(
-            r#"<xs:import namespace="http://schemas.xmlsoap.org/soap/encoding/"/>
+    /// An rpc/encoded contract whose input part is the SOAP-encoded
+    /// array type `Ints` with `wsdl:arrayType="xs:int{dims}"`.
+    fn encoded_array_wsdl(dims: &str) -> String {
+        wsdl(
+            &format!(
+                r#"<xs:import namespace="http://schemas.xmlsoap.org/soap/encoding/"/>
             <xs:complexType name="Ints"><xs:complexContent>
               <xs:restriction base="soapenc:Array">
-                <xs:attribute ref="soapenc:arrayType" wsdl:arrayType="xs:int[]"/>
-              </xs:restriction></xs:complexContent></xs:complexType>"#,
+                <xs:attribute ref="soapenc:arrayType" wsdl:arrayType="xs:int{dims}"/>
+              </xs:restriction></xs:complexContent></xs:complexType>"#
+            ),
             "rpc",
             "encoded",
         )
@@ -380,12 +378,68 @@ mod tests {
         )
         .replace(
             r#"<message name="out"><part name="p" element="tns:opResponse"/></message>"#,
-            r#"<message name="out"><part name="p" type="xs:int"/></message>"#,
+            r#"<message name="out"><part name="p" type="tns:Ints"/></message>"#,
+        )
+    }
+
+    #[test]
+    fn rpc_encoded_operations_get_a_server_and_a_client_with_arrays_as_vec() {
+        let loaded = load_bytes(
+            "t.wsdl",
+            wsdl(TYPES, "rpc", "encoded").as_bytes(),
+            &LoadOptions::default(),
         );
-        let loaded = load_bytes("t.wsdl", arrays.as_bytes(), &LoadOptions::default());
+        let code = generate_loaded(&loaded, &Options::default()).unwrap();
+        assert!(code.contains("builder.dynamic_operation("), "{code}");
+        assert!(code.contains("typed::encoded_handler("), "{code}");
+        assert!(code.contains("pub async fn op("), "{code}");
+        assert!(code.contains(".call_encoded("), "{code}");
+        assert!(
+            code.contains("contract: &::ithaca_gateway::soap::Contract"),
+            "{code}"
+        );
+
+        let loaded = load_bytes(
+            "t.wsdl",
+            encoded_array_wsdl("[]").as_bytes(),
+            &LoadOptions::default(),
+        );
+        let code = generate_loaded(&loaded, &Options::default()).unwrap();
+        assert!(code.contains("pub p: ::std::vec::Vec<i32>,"), "{code}");
+        assert!(
+            code.contains("::ithaca_wsdl::typed::read_array(r)?"),
+            "{code}"
+        );
+        assert!(
+            code.contains("::ithaca_wsdl::typed::write_array(&self.p, w"),
+            "{code}"
+        );
+        assert!(!code.contains("pub struct Ints"), "{code}");
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_map_with_a_location() {
+        // Multi-dimensional arrays and arrays of arrays are refused, not
+        // flattened.
+        for dims in ["[,]", "[][]", "[2,3]"] {
+            let loaded = load_bytes(
+                "t.wsdl",
+                encoded_array_wsdl(dims).as_bytes(),
+                &LoadOptions::default(),
+            );
+            let error = generate_loaded(&loaded, &Options::default()).unwrap_err();
+            assert!(matches!(error, CodegenError::Unsupported(_)), "{error}");
+            assert!(error.lines()[0].contains("SOAP-encoded array"), "{error}");
+            assert!(error.lines()[0].contains("only one-dimensional"), "{error}");
+            assert!(error.lines()[0].starts_with("t.wsdl:"), "{error}");
+        }
+        let loaded = load_bytes(
+            "t.wsdl",
+            wsdl(TYPES, "document", "encoded").as_bytes(),
+            &LoadOptions::default(),
+        );
         let error = generate_loaded(&loaded, &Options::default()).unwrap_err();
-        assert!(matches!(error, CodegenError::Unsupported(_)), "{error}");
-        assert!(error.lines()[0].contains("SOAP-encoded array"), "{error}");
+        assert!(error.to_string().contains("is document/encoded"), "{error}");
         assert!(error.lines()[0].starts_with("t.wsdl:"), "{error}");
 
         let nested_choice = r#"<xs:element name="op"><xs:complexType><xs:sequence>

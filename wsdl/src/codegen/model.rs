@@ -77,12 +77,16 @@ pub(crate) enum TypeUse {
     Simple(String),
     /// A generated struct.
     Struct(String),
+    /// A SOAP-encoded array (a restriction of `soapenc:Array`): the Rust
+    /// path `::std::vec::Vec<Item>`, read and written by the runtime's
+    /// `read_array` / `write_array`.
+    Array(String),
 }
 
 impl TypeUse {
     pub(crate) fn rust(&self) -> &str {
         match self {
-            Self::Simple(path) | Self::Struct(path) => path,
+            Self::Simple(path) | Self::Struct(path) | Self::Array(path) => path,
         }
     }
 }
@@ -283,6 +287,15 @@ impl<'s> Model<'s> {
         };
         let decl = decl.clone();
         let found = self.decl_use(&decl, &type_name(&name.local, "Element"))?;
+        if let TypeUse::Array(_) = found {
+            self.error(
+                &decl.location,
+                format!(
+                    "unsupported: the global element {name} has a SOAP-encoded array type (arrays map to Vec as rpc/encoded parts and struct fields only)"
+                ),
+            );
+            return None;
+        }
         self.element_memo.insert(name.clone(), found.clone());
         Some(found)
     }
@@ -336,12 +349,9 @@ impl<'s> Model<'s> {
             Some(ResolvedType::Complex(complex))
                 if is_soap_encoded_array(self.schema, complex, 0) =>
             {
-                self.error(
-                    &complex.location,
-                    "unsupported: a SOAP-encoded array type (serve it with dynamic handlers)"
-                        .to_owned(),
-                );
-                None
+                let found = self.array_use(complex, context)?;
+                self.memo.insert(type_ref.clone(), found.clone());
+                Some(found)
             }
             Some(ResolvedType::Builtin(_) | ResolvedType::Simple(_)) => self
                 .simple_use(type_ref, context, at, 0)
@@ -363,6 +373,101 @@ impl<'s> Model<'s> {
                 Some(found)
             }
         }
+    }
+
+    /// The Rust type of a SOAP-encoded array type: `Vec` of its item type,
+    /// which its `wsdl:arrayType` names (or, without one, the type of the
+    /// element its restriction's sequence declares). Multi-dimensional
+    /// arrays and arrays of arrays are refused: they have no `Vec` shape
+    /// that says which dimension is which.
+    fn array_use(&mut self, complex: &ComplexType, context: &str) -> Option<TypeUse> {
+        let described = complex
+            .name
+            .as_ref()
+            .map_or_else(|| format!("in {context}"), |n| n.to_string());
+        let ComplexContent::Elements {
+            derivation: Some((Derivation::Restriction, TypeRef::Named(base))),
+            particle,
+        } = &complex.content
+        else {
+            self.error(
+                &complex.location,
+                format!(
+                    "unsupported: the SOAP-encoded array type {described} does not restrict soapenc:Array directly (serve it with dynamic handlers)"
+                ),
+            );
+            return None;
+        };
+        if base.local != "Array" {
+            self.error(
+                &complex.location,
+                format!(
+                    "unsupported: the SOAP-encoded array type {described} derives from another array type (serve it with dynamic handlers)"
+                ),
+            );
+            return None;
+        }
+        let from_attribute = complex
+            .attributes
+            .iter()
+            .find_map(|a| a.array_type.as_ref());
+        let item = match from_attribute {
+            Some(array_type) => {
+                let dims = array_type.dimensions.trim();
+                if dims.matches('[').count() != 1 || dims.contains(',') {
+                    self.error(
+                        &complex.location,
+                        format!(
+                            "unsupported: the SOAP-encoded array type {described} has wsdl:arrayType \"{}{dims}\"; only one-dimensional arrays map to Vec (multi-dimensional arrays and arrays of arrays are refused, not flattened; serve them with dynamic handlers)",
+                            array_type.item.local
+                        ),
+                    );
+                    return None;
+                }
+                Some(array_type.item.clone())
+            }
+            None => particle.as_ref().and_then(|particle| {
+                let term = match &particle.term {
+                    Term::Group(group) => group.particles.first().map(|p| &p.term),
+                    term => Some(term),
+                }?;
+                match term {
+                    Term::Element(decl) => match &decl.type_ref {
+                        Some(TypeRef::Named(name)) => Some(name.clone()),
+                        _ => None,
+                    },
+                    _ => None,
+                }
+            }),
+        };
+        let Some(item) = item else {
+            self.error(
+                &complex.location,
+                format!(
+                    "unsupported: the SOAP-encoded array type {described} declares no item type (no wsdl:arrayType and no item element)"
+                ),
+            );
+            return None;
+        };
+        let item_context = format!("{}Item", type_name(context, "Array"));
+        let item_use = self.type_use(
+            &TypeRef::Named(item.clone()),
+            &item_context,
+            &complex.location,
+        )?;
+        if let TypeUse::Array(_) = item_use {
+            self.error(
+                &complex.location,
+                format!(
+                    "unsupported: the SOAP-encoded array type {described} holds arrays ({item}); arrays of arrays are refused (serve them with dynamic handlers)"
+                ),
+            );
+            return None;
+        }
+        Some(TypeUse::Array(format!(
+            "::std::vec::Vec<{}>",
+            item_use.rust()
+        )))
     }
 
     /// The Rust type of a simple type.
@@ -701,6 +806,16 @@ impl<'s> Model<'s> {
                     let Some(ty) = self.decl_use(&decl, &context) else {
                         continue;
                     };
+                    if let TypeUse::Array(_) = ty {
+                        self.error(
+                            &decl.location,
+                            format!(
+                                "unsupported: the choice branch {} has a SOAP-encoded array type",
+                                decl.name
+                            ),
+                        );
+                        continue;
+                    }
                     variants.push(Variant {
                         name: variant_names.unique(type_name(&decl.name.local, "Item")),
                         namespace: decl.name.namespace.clone().unwrap_or_default(),

@@ -435,6 +435,21 @@ impl<'i> XmlReader<'i> {
         }
     }
 
+    /// Reads the peeked element as a SOAP-encoded array ([`read_array`]),
+    /// or `None` when it has `xsi:nil="true"`.
+    pub fn read_nillable_array<T: XmlRead>(&mut self) -> Result<Option<Vec<T>>, DecodeError> {
+        if self.is_nil() {
+            self.open()?;
+            while self.peek()? {
+                self.skip()?;
+            }
+            self.close()?;
+            Ok(None)
+        } else {
+            read_array(self).map(Some)
+        }
+    }
+
     /// Reads the text content of the peeked element (which must hold no
     /// element) through its end tag.
     pub fn text(&mut self) -> Result<Cow<'i, str>, DecodeError> {
@@ -624,6 +639,44 @@ pub fn read_body<T: XmlRead>(message: &[u8], limits: &Limits) -> Result<T, Decod
         return Err(DecodeError::EmptyBody);
     }
     T::read_xml(&mut reader)
+}
+
+/// Reads `xml`, one element binding its own prefixes, as `T` (how the
+/// client reads an rpc/encoded response once the section 5 codec has
+/// written it literal).
+pub fn read_element<T: XmlRead>(xml: &[u8], limits: &Limits) -> Result<T, DecodeError> {
+    let mut reader = XmlReader::new(xml, limits)?;
+    if !reader.peek()? {
+        return Err(DecodeError::EmptyBody);
+    }
+    T::read_xml(&mut reader)
+}
+
+/// Reads the peeked element as a SOAP-encoded array (SOAP 1.1 section
+/// 5.4.2) in its literal form: each child element, whatever its name
+/// (`item`, or the item type's name as some stacks write), is one item.
+/// The array's own attributes (`SOAP-ENC:arrayType`) are not needed: the
+/// section 5 codec has checked them before the generated reader runs.
+pub fn read_array<T: XmlRead>(reader: &mut XmlReader<'_>) -> Result<Vec<T>, DecodeError> {
+    reader.open()?;
+    let mut items = Vec::new();
+    while reader.peek()? {
+        items.push(T::read_xml(reader)?);
+    }
+    reader.close()?;
+    Ok(items)
+}
+
+/// Writes `items` as the SOAP-encoded array element `{namespace}local`
+/// in its literal form: one unqualified `item` per value, in order. The
+/// section 5 codec adds `xsi:type`, `SOAP-ENC:arrayType` and the items'
+/// types when it encodes the message.
+pub fn write_array<T: XmlWrite>(items: &[T], writer: &mut XmlWriter, namespace: &str, local: &str) {
+    writer.start(namespace, local);
+    for item in items {
+        item.write_xml(writer, "", "item");
+    }
+    writer.end();
 }
 
 /// The SOAP header blocks bound to an operation's input or output
