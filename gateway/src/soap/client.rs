@@ -18,6 +18,16 @@
 //! [`SoapClient::call_typed_with_headers`] for operations with SOAP header
 //! parts, which also sends the input header blocks and reads the output
 //! ones.
+//!
+//! rpc/encoded operations (SOAP 1.1 section 5) go through
+//! [`SoapClient::call_encoded`] with an [`EncodedContract`]: the generated
+//! writer's literal request is read into a value with the contract's
+//! schema and encoded by section 5 (`encodingStyle`, `xsi:type` on every
+//! accessor, `SOAP-ENC:Array`s); the response is decoded by section 5
+//! (multi-reference `href`/`id` resolved, under
+//! [`ValueLimits`](ithaca_wsdl::value::ValueLimits): depth, value and
+//! reference counts and array sizes bounded, cycles refused) and written
+//! literal for the generated reader.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,8 +40,10 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use ithaca_wsdl::typed::{DecodeError, HeaderSet, XmlRead, read_body, read_headers};
-use ithaca_wsdl::{EnvelopeWriter, Fault, Limits, SoapVersion, read_envelope, read_fault};
+use ithaca_wsdl::typed::{DecodeError, HeaderSet, XmlRead, read_body, read_element, read_headers};
+use ithaca_wsdl::value::{Direction, MessageCodec};
+use ithaca_wsdl::wsdl11::{OperationInfo, Use};
+use ithaca_wsdl::{EnvelopeWriter, Fault, Limits, Loaded, SoapVersion, read_envelope, read_fault};
 use rustls::RootCertStore;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -85,6 +97,78 @@ pub enum ClientError {
     /// The request envelope could not be written.
     #[error("cannot write the request envelope: {0}")]
     Write(String),
+    /// An rpc/encoded message could not be encoded or decoded by SOAP 1.1
+    /// section 5 with the contract (a request value that does not fit, a
+    /// response that does not decode, a limit passed, an `href` cycle).
+    #[error("SOAP encoding: {0}")]
+    Encoding(String),
+}
+
+/// The contract an rpc/encoded client encodes its requests and decodes
+/// its responses with (SOAP 1.1 section 5 needs the schema's types at run
+/// time). Built once per generated client from the [`Contract`] loaded
+/// from the same WSDL the code was generated from.
+///
+/// [`Contract`]: super::Contract
+#[derive(Clone)]
+pub struct EncodedContract {
+    loaded: Arc<Loaded>,
+    operations: Arc<Vec<OperationInfo>>,
+}
+
+impl std::fmt::Debug for EncodedContract {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncodedContract")
+            .field("operations", &self.operations.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl EncodedContract {
+    /// The rpc/encoded operations of `contract`.
+    pub fn new(contract: &super::Contract) -> Self {
+        let loaded = contract.loaded_arc();
+        let operations = loaded
+            .definitions
+            .operations(&loaded.schema)
+            .into_iter()
+            .filter(|op| op.use_kind == Use::Encoded)
+            .collect();
+        Self {
+            loaded,
+            operations: Arc::new(operations),
+        }
+    }
+
+    /// The operation `name` of the binding `{binding_ns}binding_local`.
+    fn operation(
+        &self,
+        binding: (&str, &str),
+        name: &str,
+        version: SoapVersion,
+    ) -> Result<&OperationInfo, ClientError> {
+        let op = self
+            .operations
+            .iter()
+            .find(|op| {
+                op.name == name
+                    && op.binding.local == binding.1
+                    && op.binding.namespace.as_deref().unwrap_or("") == binding.0
+            })
+            .ok_or_else(|| {
+                ClientError::Encoding(format!(
+                    "the contract has no rpc/encoded operation `{name}` in the binding {}",
+                    binding.1
+                ))
+            })?;
+        if op.soap_version != version {
+            return Err(ClientError::Encoding(format!(
+                "the operation `{name}` is bound to {:?} but the client speaks {version:?}",
+                op.soap_version
+            )));
+        }
+        Ok(op)
+    }
 }
 
 /// The error of a generated client's call: the operation's fault, or a
@@ -309,6 +393,61 @@ impl SoapClient {
         }
     }
 
+    /// Calls an rpc/encoded operation: `body` is the generated writer's
+    /// literal rpc wrapper, encoded by SOAP 1.1 section 5 with `contract`
+    /// before it is sent; the response is decoded by section 5 and read as
+    /// `Out`. `binding` is the binding's `(namespace, local)` name; a
+    /// fault goes through `fault`.
+    pub async fn call_encoded<Out: XmlRead, F>(
+        &self,
+        contract: &EncodedContract,
+        binding: (&str, &str),
+        operation: &str,
+        action: Option<&str>,
+        body: Vec<u8>,
+        fault: impl FnOnce(Fault, &[u8]) -> F,
+    ) -> Result<Out, CallError<F>> {
+        let result = async {
+            let op = contract.operation(binding, operation, self.version)?;
+            let request = encode_request(&contract.loaded, op, &body)?;
+            let response = self.call(action, &request).await?;
+            decode_response(&contract.loaded, op, &response.message, &self.limits)
+        };
+        match result.await {
+            Ok(out) => Ok(out),
+            Err(ClientError::Fault { fault: f, message }) => {
+                Err(CallError::Fault(fault(*f, &message)))
+            }
+            Err(other) => Err(CallError::Client(other)),
+        }
+    }
+
+    /// Sends a one-way rpc/encoded operation's request, encoded as
+    /// [`SoapClient::call_encoded`] does; the server's `202 Accepted` (or
+    /// any non-fault response) is success.
+    pub async fn send_one_way_encoded<F>(
+        &self,
+        contract: &EncodedContract,
+        binding: (&str, &str),
+        operation: &str,
+        action: Option<&str>,
+        body: Vec<u8>,
+        fault: impl FnOnce(Fault, &[u8]) -> F,
+    ) -> Result<(), CallError<F>> {
+        let result = async {
+            let op = contract.operation(binding, operation, self.version)?;
+            let request = encode_request(&contract.loaded, op, &body)?;
+            self.call(action, &request).await.map(|_| ())
+        };
+        match result.await {
+            Ok(()) => Ok(()),
+            Err(ClientError::Fault { fault: f, message }) => {
+                Err(CallError::Fault(fault(*f, &message)))
+            }
+            Err(other) => Err(CallError::Client(other)),
+        }
+    }
+
     /// Calls an operation with SOAP header parts: sends `headers`' blocks
     /// in the request's `Header`, decodes the response body as `Out` and
     /// the response's header blocks as `OutHeaders`; a fault goes through
@@ -462,6 +601,55 @@ impl SoapClient {
             message: body,
         })
     }
+}
+
+/// The literal rpc wrapper `literal`, read with the contract's schema and
+/// encoded by SOAP 1.1 section 5.
+fn encode_request(
+    loaded: &Loaded,
+    op: &OperationInfo,
+    literal: &[u8],
+) -> Result<Vec<u8>, ClientError> {
+    let codec = MessageCodec::new(loaded, op);
+    let value = codec
+        .as_literal()
+        .decode(Direction::Input, literal, &[])
+        .map_err(|e| {
+            ClientError::Encoding(format!("the request does not fit the contract: {e}"))
+        })?;
+    codec
+        .encode(Direction::Input, &value)
+        .map_err(|e| ClientError::Encoding(format!("the request does not fit the contract: {e}")))
+}
+
+/// The body of an rpc/encoded response `message`, decoded by SOAP 1.1
+/// section 5 and read as `Out` from its literal form.
+fn decode_response<Out: XmlRead>(
+    loaded: &Loaded,
+    op: &OperationInfo,
+    message: &[u8],
+    limits: &Limits,
+) -> Result<Out, ClientError> {
+    let envelope = read_envelope(message, None, limits).map_err(|e| ClientError::NotSoap {
+        status: StatusCode::OK,
+        message: e.to_string(),
+    })?;
+    let payload = message
+        .get(envelope.body.payload.clone())
+        .unwrap_or_default();
+    let codec = MessageCodec::new(loaded, op);
+    let value = codec
+        .decode(Direction::Output, payload, &envelope.body_scope())
+        .map_err(|e| {
+            ClientError::Encoding(format!("the response does not fit the contract: {e}"))
+        })?;
+    let literal = codec
+        .as_literal()
+        .encode(Direction::Output, &value)
+        .map_err(|e| {
+            ClientError::Encoding(format!("the response does not fit the contract: {e}"))
+        })?;
+    Ok(read_element(&literal, limits)?)
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {

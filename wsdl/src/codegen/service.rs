@@ -10,6 +10,12 @@
 //! answers its output header blocks beside its output
 //! (`(Output, …OutputHeaders)`); operations without keep the plain
 //! signatures.
+//!
+//! rpc/encoded operations are registered through the gateway's section 5
+//! codec (`typed::encoded_handler`) and called through it
+//! (`SoapClient::call_encoded` / `send_one_way_encoded`, naming the
+//! binding and operation); the client of a port type with any of them
+//! holds an `EncodedContract`, so its `new` takes the `Contract` too.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -27,8 +33,8 @@ use super::names::{field_name, type_name};
 /// One operation, typed.
 struct TypedOperation {
     name: String,
-    /// Whether the operation is rpc/encoded: served through the SOAP
-    /// section 5 codec, and left out of the client.
+    /// Whether the operation is rpc/encoded: served and called through the
+    /// SOAP section 5 codec.
     encoded: bool,
     method: String,
     action: Option<String>,
@@ -61,6 +67,8 @@ pub(crate) struct TypedPort {
     trait_name: String,
     client_name: String,
     serve_fn: String,
+    /// The binding whose operations these are.
+    binding: QName,
     operations: Vec<TypedOperation>,
 }
 
@@ -85,7 +93,7 @@ pub(crate) fn collect(loaded: &Loaded, model: &mut Model<'_>) -> Vec<TypedPort> 
         }
     }
     let mut ports = Vec::new();
-    for (port_type, (_, ops)) in by_port {
+    for (port_type, (binding, ops)) in by_port {
         let trait_name = model.names.unique(type_name(&port_type.local, "Port"));
         let client_name = model.names.unique(format!("{trait_name}Client"));
         let serve_fn = format!(
@@ -110,6 +118,7 @@ pub(crate) fn collect(loaded: &Loaded, model: &mut Model<'_>) -> Vec<TypedPort> 
             trait_name,
             client_name,
             serve_fn,
+            binding,
             operations: typed,
         });
     }
@@ -570,16 +579,36 @@ fn emit_trait(port: &TypedPort, out: &mut String) {
 
 fn emit_client(port: &TypedPort, out: &mut String) {
     let c = &port.client_name;
-    let _ = writeln!(
-        out,
-        "/// A client of the port type `{}`: one method per operation.\n#[derive(Debug, Clone)]\npub struct {c} {{\n    soap: ::ithaca_gateway::soap::client::SoapClient,\n}}\n",
-        port.name
+    let encoded = port.operations.iter().any(|op| op.encoded);
+    if encoded {
+        // SOAP 1.1 section 5 needs the schema at run time: the client
+        // holds the contract loaded from the same WSDL.
+        let _ = writeln!(
+            out,
+            "/// A client of the port type `{}`: one method per operation. Its\n/// rpc/encoded operations are encoded by SOAP 1.1 section 5 with the\n/// contract given to [`{c}::new`].\n#[derive(Debug, Clone)]\npub struct {c} {{\n    soap: ::ithaca_gateway::soap::client::SoapClient,\n    contract: ::ithaca_gateway::soap::client::EncodedContract,\n}}\n",
+            port.name
+        );
+        let _ = writeln!(
+            out,
+            "impl {c} {{\n    /// A client calling through `soap` (its endpoint, SOAP version and\n    /// limits), encoding with `contract`: the contract loaded from the\n    /// WSDL this code was generated from.\n    pub fn new(\n        soap: ::ithaca_gateway::soap::client::SoapClient,\n        contract: &::ithaca_gateway::soap::Contract,\n    ) -> Self {{\n        Self {{\n            soap,\n            contract: ::ithaca_gateway::soap::client::EncodedContract::new(contract),\n        }}\n    }}\n\n    /// The SOAP client underneath.\n    pub fn soap(&self) -> &::ithaca_gateway::soap::client::SoapClient {{\n        &self.soap\n    }}"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "/// A client of the port type `{}`: one method per operation.\n#[derive(Debug, Clone)]\npub struct {c} {{\n    soap: ::ithaca_gateway::soap::client::SoapClient,\n}}\n",
+            port.name
+        );
+        let _ = writeln!(
+            out,
+            "impl {c} {{\n    /// A client calling through `soap` (its endpoint, SOAP version and\n    /// limits).\n    pub fn new(soap: ::ithaca_gateway::soap::client::SoapClient) -> Self {{\n        Self {{ soap }}\n    }}\n\n    /// The SOAP client underneath.\n    pub fn soap(&self) -> &::ithaca_gateway::soap::client::SoapClient {{\n        &self.soap\n    }}"
+        );
+    }
+    let binding = format!(
+        "({}, {})",
+        lit(port.binding.namespace.as_deref().unwrap_or("")),
+        lit(&port.binding.local)
     );
-    let _ = writeln!(
-        out,
-        "impl {c} {{\n    /// A client calling through `soap` (its endpoint, SOAP version and\n    /// limits).\n    pub fn new(soap: ::ithaca_gateway::soap::client::SoapClient) -> Self {{\n        Self {{ soap }}\n    }}\n\n    /// The SOAP client underneath.\n    pub fn soap(&self) -> &::ithaca_gateway::soap::client::SoapClient {{\n        &self.soap\n    }}"
-    );
-    for op in port.operations.iter().filter(|op| !op.encoded) {
+    for op in &port.operations {
         let action = op.action.as_ref().map_or_else(
             || "::std::option::Option::None".to_owned(),
             |a| format!("::std::option::Option::Some({})", lit(a)),
@@ -601,6 +630,20 @@ fn emit_client(port: &TypedPort, out: &mut String) {
             lit(ns),
             lit(local)
         );
+        if op.encoded {
+            let call = if op.output.is_some() {
+                "call_encoded"
+            } else {
+                "send_one_way_encoded"
+            };
+            let _ = writeln!(
+                out,
+                "        self.soap\n            .{call}(\n                &self.contract,\n                {binding},\n                {},\n                {action},\n                body,\n                {}::from_response,\n            )\n            .await\n    }}",
+                lit(&op.name),
+                op.fault_enum
+            );
+            continue;
+        }
         if has_headers(op) {
             let headers = if op.input_headers.is_some() {
                 "headers"
