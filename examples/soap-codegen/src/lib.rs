@@ -319,7 +319,8 @@ impl notes::Notes for NotesImpl {
     }
 }
 
-/// Answers the rpc/encoded `add` and `describe`.
+/// Answers the rpc/encoded `add`, `describe`, `stats`, `roster` and
+/// `lineup` (the last three over SOAP-encoded arrays).
 #[derive(Debug, Default)]
 pub struct LegacyImpl;
 
@@ -342,6 +343,63 @@ impl legacy::Legacy for LegacyImpl {
         Ok(legacy::DescribeResponse {
             summary: format!("{} ({}), {email}", person.name, person.age),
         })
+    }
+
+    async fn stats(
+        &self,
+        input: legacy::StatsRequest,
+    ) -> Result<legacy::StatsResponse, legacy::StatsFault> {
+        Ok(legacy::StatsResponse {
+            total: input
+                .numbers
+                .iter()
+                .fold(0i32, |sum, n| sum.wrapping_add(*n)),
+            labelled: input
+                .labels
+                .iter()
+                .zip(&input.numbers)
+                .map(|(label, n)| format!("{label}={n}"))
+                .collect(),
+        })
+    }
+
+    async fn roster(
+        &self,
+        input: legacy::RosterRequest,
+    ) -> Result<legacy::RosterResponse, legacy::RosterFault> {
+        let adults: Vec<legacy::Person> = input
+            .people
+            .iter()
+            .filter(|p| p.age >= 18)
+            .cloned()
+            .collect();
+        let oldest = adults
+            .iter()
+            .max_by_key(|p| p.age)
+            .cloned()
+            .unwrap_or(legacy::Person {
+                name: String::new(),
+                age: 0,
+                email: None,
+            });
+        Ok(legacy::RosterResponse {
+            names: input.people.into_iter().map(|p| p.name).collect(),
+            adults,
+            oldest,
+        })
+    }
+
+    async fn lineup(
+        &self,
+        input: legacy::LineupRequest,
+    ) -> Result<legacy::LineupResponse, legacy::LineupFault> {
+        let mut team = input.team;
+        team.name.push_str(" (by age)");
+        team.members.sort_by_key(|p| p.age);
+        if let Some(scores) = &mut team.scores {
+            scores.reverse();
+        }
+        Ok(legacy::LineupResponse { lineup: team })
     }
 }
 
