@@ -284,6 +284,8 @@ pub fn wsat_message(data: &[u8]) {
 
 /// The membership oracle's log file format: any bytes are read or refused
 /// cleanly, and what is read is consistent (a torn tail is never longer than
+    // SOAP-encoded arrays as `Vec` (the literal form rpc/encoded code reads).
+    let _ = read_body::<ithaca_soap_codegen_example::legacy::RosterResponse>(data, &limits);
 /// the file, the first entry never after the last).
 pub fn oracle_log(data: &[u8]) {
     if let Ok(report) = ithaca_membership::consensus::inspect_log(data) {
