@@ -328,6 +328,13 @@ impl<'a> CdrWriter<'a> {
         }
     }
 
+    /// Overwrites the `ulong` this writer wrote when it had written
+    /// `written` bytes (a size known only afterwards, such as a valuetype
+    /// chunk's).
+    pub(crate) fn patch_written_ulong(&mut self, written: usize, value: u32) {
+        self.patch_ulong(self.start.saturating_add(written), value);
+    }
+
     /// Writes zero padding up to the next multiple of `alignment`.
     #[inline]
     pub fn align(&mut self, alignment: usize) {

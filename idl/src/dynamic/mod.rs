@@ -19,10 +19,23 @@
 //! - [`TypeCode::from_encapsulation`] and [`decode_any_encapsulation`] take
 //!   raw bytes: the fuzzing entry points.
 //!
-//! Valuetypes are supported for null values and unchunked values of the
-//! formal type only (no chunking, sharing or truncation yet); a user
+//! Valuetypes and value boxes use the GIOP value encoding
+//! (`valuetype.rs`): null values, value tags with no, one or a list of
+//! repository ids, codebase URLs (skipped, never fetched), chunked state
+//! (always read; written for truncatable values and inside chunked
+//! state), values of a derived type truncated to the formal one, and
+//! indirections for repeated repository ids and for shared values and
+//! cycles ([`Value::ValueRef`], in one scope per [`decode_many`] or
+//! [`encode_many`] call, as in one GIOP body), and values of types derived
+//! from the formal one that [`ValueFactories`] know
+//! ([`Value::DerivedValuetype`]; an [`Operation`] knows every derived
+//! valuetype of its contract). Custom-marshalled valuetypes, abstract
+//! interfaces holding a value and values of types the receiver does not
+//! know (and cannot truncate) are refused with [`Error::Unsupported`]. A user
 //! exception is marshalled, in a reply as in an `any`, as its repository
 //! id followed by its members.
+//!
+//! [`Error::Unsupported`]: crate::Error::Unsupported
 //!
 //! # Example
 //!
@@ -47,6 +60,7 @@
 //! # Ok::<(), ithaca_idl::Error>(())
 //! ```
 
+mod factories;
 mod from_model;
 mod operation;
 mod servant;
@@ -54,7 +68,9 @@ mod servant;
 mod tests;
 mod typecode;
 mod value;
+mod valuetype;
 
+pub use factories::{VALUE_BASE_ID, ValueFactories};
 pub use operation::{Operation, Param, ReplyValues, UserException};
 pub use servant::{DynamicReply, DynamicServant, Handler, invoke};
 pub use typecode::{
@@ -63,5 +79,7 @@ pub use typecode::{
 };
 pub use value::{
     DEFAULT_MAX_VALUES, DEFAULT_VALUE_DEPTH, DecodeLimits, Fixed, Value, decode,
-    decode_any_encapsulation, decode_with, encode, encode_any_encapsulation,
+    decode_any_encapsulation, decode_many, decode_many_with, decode_with, encode,
+    encode_any_encapsulation, encode_many, encode_many_with,
 };
+pub use valuetype::{MAX_VALUE_IDS, NO_VALUE_FACTORY};

@@ -7,8 +7,9 @@ use crate::error::{Error, Result};
 use crate::front::ast::ParamDir;
 use crate::front::model::{DeclKind, Model, Type};
 
+use super::factories::{ValueFactories, value_ids};
 use super::typecode::TypeCode;
-use super::value::{Value, decode, encode};
+use super::value::{DecodeLimits, Value, decode, decode_many_with, encode, encode_many_with};
 
 /// A parameter of an operation.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,6 +38,10 @@ pub struct Operation {
     pub params: Vec<Param>,
     /// The user exceptions it may raise ([`TypeCode::Except`]s).
     pub exceptions: Vec<TypeCode>,
+    /// The contract's valuetypes derived from those the signature
+    /// carries, so such values are read and written as what they are
+    /// ([`Value::DerivedValuetype`]).
+    pub factories: ValueFactories,
 }
 
 /// A decoded reply: the result and the `out`/`inout` arguments in order.
@@ -99,13 +104,15 @@ impl Operation {
                     })
                 })
                 .collect::<Result<_>>()?;
-            return Ok(Self {
+            return Self {
                 name: op.name.clone(),
                 oneway: op.oneway,
                 result: op.ret.as_ref().map_or(Ok(TypeCode::Void), tc)?,
                 params,
                 exceptions: excepts(&op.raises)?,
-            });
+                factories: ValueFactories::new(),
+            }
+            .with_factories(model);
         }
         let attr = |prefix: &str| {
             let attr_name = name.strip_prefix(prefix)?;
@@ -115,16 +122,18 @@ impl Operation {
                 .find(|a| a.name == attr_name)
         };
         if let Some(a) = attr("_get_") {
-            return Ok(Self {
+            return Self {
                 name: name.to_owned(),
                 oneway: false,
                 result: tc(&a.ty)?,
                 params: Vec::new(),
                 exceptions: excepts(&a.get_raises)?,
-            });
+                factories: ValueFactories::new(),
+            }
+            .with_factories(model);
         }
         if let Some(a) = attr("_set_").filter(|a| !a.readonly) {
-            return Ok(Self {
+            return Self {
                 name: name.to_owned(),
                 oneway: false,
                 result: TypeCode::Void,
@@ -134,11 +143,26 @@ impl Operation {
                     ty: tc(&a.ty)?,
                 }],
                 exceptions: excepts(&a.set_raises)?,
-            });
+                factories: ValueFactories::new(),
+            }
+            .with_factories(model);
         }
         Err(Error::InvalidTypeCode(format!(
             "{interface} has no operation {name}"
         )))
+    }
+
+    /// Fills [`factories`](Self::factories) from the model.
+    fn with_factories(mut self, model: &Model) -> Result<Self> {
+        let mut roots = std::collections::BTreeSet::new();
+        let types = std::iter::once(&self.result)
+            .chain(self.params.iter().map(|p| &p.ty))
+            .chain(&self.exceptions);
+        for ty in types {
+            value_ids(ty, &mut roots);
+        }
+        self.factories = ValueFactories::from_model(model, roots)?;
+        Ok(self)
     }
 
     /// Every operation a client may invoke on `interface`: its own and
@@ -166,12 +190,17 @@ impl Operation {
 
     /// Server side: reads the `in` and `inout` arguments of a request body,
     /// in parameter order.
+    ///
+    /// The arguments share one valuetype scope: a value passed as two
+    /// arguments arrives once and then as a [`Value::ValueRef`].
     pub fn decode_request(&self, r: &mut CdrReader) -> Result<Vec<Value>> {
-        self.params
+        let types: Vec<&TypeCode> = self
+            .params
             .iter()
             .filter(|p| is_in(p.dir))
-            .map(|p| decode(&p.ty, r))
-            .collect()
+            .map(|p| &p.ty)
+            .collect();
+        decode_many_with(&types, r, DecodeLimits::default(), &self.factories)
     }
 
     /// Client side: writes the `in` and `inout` arguments (in parameter
@@ -186,10 +215,8 @@ impl Operation {
                 args.len()
             )));
         }
-        params
-            .iter()
-            .zip(args)
-            .try_for_each(|(p, v)| encode(&p.ty, v, w))
+        let items: Vec<(&TypeCode, &Value)> = params.iter().map(|p| &p.ty).zip(args).collect();
+        encode_many_with(&items, w, &self.factories)
     }
 
     /// Server side: writes the result and the `out`/`inout` arguments of a
@@ -204,23 +231,24 @@ impl Operation {
                 out.len()
             )));
         }
-        encode(&self.result, result, w)?;
-        params
-            .iter()
-            .zip(out)
-            .try_for_each(|(p, v)| encode(&p.ty, v, w))
+        let items: Vec<(&TypeCode, &Value)> = std::iter::once((&self.result, result))
+            .chain(params.iter().map(|p| &p.ty).zip(out))
+            .collect();
+        encode_many_with(&items, w, &self.factories)
     }
 
     /// Client side: reads a reply body.
     pub fn decode_reply(&self, r: &mut CdrReader) -> Result<ReplyValues> {
-        let result = decode(&self.result, r)?;
-        let out = self
-            .params
-            .iter()
-            .filter(|p| is_out(p.dir))
-            .map(|p| decode(&p.ty, r))
-            .collect::<Result<_>>()?;
-        Ok(ReplyValues { result, out })
+        let types: Vec<&TypeCode> = std::iter::once(&self.result)
+            .chain(self.params.iter().filter(|p| is_out(p.dir)).map(|p| &p.ty))
+            .collect();
+        let mut values =
+            decode_many_with(&types, r, DecodeLimits::default(), &self.factories)?.into_iter();
+        let result = values.next().unwrap_or(Value::Null);
+        Ok(ReplyValues {
+            result,
+            out: values.collect(),
+        })
     }
 
     /// The TypeCode of one of the operation's user exceptions.

@@ -656,10 +656,10 @@ fn object_references_and_valuetypes() {
         ),
     ]));
     round_trip(&list, &v);
-    // Chunked values are not supported yet, and say so.
+    // A chunked value cut short after its tag is refused.
     assert!(matches!(
         dec(&list, &[0x7f, 0xff, 0xff, 0x0a]),
-        Err(Error::Unsupported(_))
+        Err(Error::UnexpectedEnd { .. })
     ));
 }
 

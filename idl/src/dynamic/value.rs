@@ -5,7 +5,9 @@ use std::fmt;
 
 use bytes::{Bytes, BytesMut};
 
+use super::factories::ValueFactories;
 use super::typecode::{MAX_FIXED_DIGITS, TypeCode, check_fixed};
+use super::valuetype::{Header, NO_VALUE_FACTORY, Sort, ValueReader, ValueWriter};
 use crate::cdr::{CdrReader, CdrWriter, LongDouble};
 use crate::error::{Error, Result};
 use crate::ior::Ior;
@@ -64,6 +66,21 @@ pub enum Value {
     ValueBox(Option<Box<Self>>),
     /// A valuetype's state members (its bases' first); `None` is null.
     Valuetype(Option<Vec<(String, Self)>>),
+    /// The same valuetype or value box as one marshalled earlier in the
+    /// same stream (a shared reference, or a cycle back to a value still
+    /// being marshalled): the `n`th non-null value, counting from 0 in the
+    /// order the values start (depth first, a value before its members),
+    /// over every value [`decode_many`]/[`encode_many`] read or write
+    /// together (one GIOP body). Sent as an indirection.
+    ValueRef(u32),
+    /// A valuetype of a type derived from the formal one (a `Circle` where
+    /// a `Shape` is expected): its repository id and state members (bases'
+    /// first). Read and written through [`ValueFactories`] that know the
+    /// type.
+    DerivedValuetype {
+        id: String,
+        members: Vec<(String, Self)>,
+    },
 }
 
 /// A `fixed` value: decimal digits and a scale.
@@ -195,11 +212,6 @@ pub const DEFAULT_VALUE_DEPTH: u32 = 64;
 /// at most (octet sequences are one node, whatever their length).
 pub const DEFAULT_MAX_VALUES: usize = 1 << 20;
 
-/// The first valuetype tag (no codebase, no type information).
-const VALUE_TAG_MIN: u32 = 0x7fff_ff00;
-/// A valuetype tag with a single repository id.
-const VALUE_TAG_SINGLE_ID: u32 = 0x7fff_ff02;
-
 fn mismatch(tc: &TypeCode, v: &Value) -> Error {
     Error::TypeMismatch(format!(
         "a {} value for a typecode of kind {}",
@@ -240,6 +252,8 @@ impl Value {
             Self::ObjRef(_) => "object reference",
             Self::ValueBox(_) => "value box",
             Self::Valuetype(_) => "valuetype",
+            Self::ValueRef(_) => "shared value reference",
+            Self::DerivedValuetype { .. } => "derived valuetype",
         }
     }
 }
@@ -251,31 +265,74 @@ pub fn decode(tc: &TypeCode, r: &mut CdrReader) -> Result<Value> {
 
 /// Decodes a value of type `tc` within `limits`.
 pub fn decode_with(tc: &TypeCode, r: &mut CdrReader, limits: DecodeLimits) -> Result<Value> {
-    let mut ctx = Decoder {
-        max_depth: limits.max_depth,
-        budget: limits.max_values,
-        limit: limits.max_values,
-    };
-    ctx.decode(tc, r, &mut Vec::new(), 0)
+    Decoder::new(limits).decode(tc, r, &mut Vec::new(), 0)
+}
+
+/// Decodes consecutive values of the types `tcs`, such as the arguments of
+/// one request or reply body, within `limits` (counted over all of them).
+///
+/// They share one valuetype scope: a value may be a shared reference
+/// ([`Value::ValueRef`]) to a value of an earlier one, as ORBs send a
+/// value passed as two arguments.
+pub fn decode_many(
+    tcs: &[&TypeCode],
+    r: &mut CdrReader,
+    limits: DecodeLimits,
+) -> Result<Vec<Value>> {
+    decode_many_with(tcs, r, limits, &ValueFactories::new())
+}
+
+/// [`decode_many`] with value factories: a value of a type derived from
+/// the formal one that `factories` knows is read as a
+/// [`Value::DerivedValuetype`] (truncated to the most derived type it
+/// knows when the value is truncatable).
+pub fn decode_many_with(
+    tcs: &[&TypeCode],
+    r: &mut CdrReader,
+    limits: DecodeLimits,
+    factories: &ValueFactories,
+) -> Result<Vec<Value>> {
+    let mut ctx = Decoder::new(limits);
+    ctx.factories = Some(factories);
+    tcs.iter()
+        .map(|tc| ctx.decode(tc, r, &mut Vec::new(), 0))
+        .collect()
 }
 
 /// Decodes a value at a given depth (union labels inside TypeCodes).
 pub(crate) fn decode_with_depth(tc: &TypeCode, r: &mut CdrReader, depth: u32) -> Result<Value> {
-    let mut ctx = Decoder {
+    let mut ctx = Decoder::new(DecodeLimits {
         max_depth: DEFAULT_VALUE_DEPTH,
-        budget: 16,
-        limit: 16,
-    };
+        max_values: 16,
+    });
     ctx.decode(tc, r, &mut Vec::new(), depth)
 }
 
 /// Encodes `value` as a value of type `tc`, checking that it matches
 /// (kinds, bounds, enum ranges, union discriminators, member names).
 pub fn encode(tc: &TypeCode, value: &Value, w: &mut CdrWriter<'_>) -> Result<()> {
-    Encoder {
-        max_depth: DEFAULT_VALUE_DEPTH,
-    }
-    .encode(tc, value, w, &mut Vec::new(), 0)
+    Encoder::new().encode(tc, value, w, &mut Vec::new(), 0)
+}
+
+/// Encodes consecutive values (the arguments of one request or reply
+/// body) in one valuetype scope, the inverse of [`decode_many`]: a
+/// [`Value::ValueRef`] may refer to a value of an earlier item.
+pub fn encode_many(items: &[(&TypeCode, &Value)], w: &mut CdrWriter<'_>) -> Result<()> {
+    encode_many_with(items, w, &ValueFactories::new())
+}
+
+/// [`encode_many`] with value factories, which must know the type of
+/// every [`Value::DerivedValuetype`].
+pub fn encode_many_with(
+    items: &[(&TypeCode, &Value)],
+    w: &mut CdrWriter<'_>,
+    factories: &ValueFactories,
+) -> Result<()> {
+    let mut ctx = Encoder::new();
+    ctx.factories = Some(factories);
+    items
+        .iter()
+        .try_for_each(|(tc, v)| ctx.encode(tc, v, w, &mut Vec::new(), 0))
 }
 
 /// Encodes a value at a given depth (union labels inside TypeCodes).
@@ -285,10 +342,7 @@ pub(crate) fn encode_with_depth(
     w: &mut CdrWriter<'_>,
     depth: u32,
 ) -> Result<()> {
-    Encoder {
-        max_depth: DEFAULT_VALUE_DEPTH,
-    }
-    .encode(tc, value, w, &mut Vec::new(), depth)
+    Encoder::new().encode(tc, value, w, &mut Vec::new(), depth)
 }
 
 /// Decodes a TypeCode and then a value of it from `bytes`, an
@@ -391,13 +445,80 @@ fn resolve<'t>(id: &str, enclosing: &[&'t TypeCode]) -> Result<&'t TypeCode> {
         })
 }
 
-struct Decoder {
+/// Whether values of `tc` are one primitive on the wire, which chunked
+/// valuetype state never splits (strings, octet sequences, object
+/// references and TypeCodes included).
+fn is_leaf(tc: &TypeCode) -> bool {
+    matches!(
+        tc,
+        TypeCode::Short
+            | TypeCode::Long
+            | TypeCode::LongLong
+            | TypeCode::UShort
+            | TypeCode::ULong
+            | TypeCode::ULongLong
+            | TypeCode::Float
+            | TypeCode::Double
+            | TypeCode::LongDouble
+            | TypeCode::Boolean
+            | TypeCode::Char
+            | TypeCode::WChar
+            | TypeCode::Octet
+            | TypeCode::String(_)
+            | TypeCode::WString(_)
+            | TypeCode::Fixed { .. }
+            | TypeCode::Principal
+            | TypeCode::Enum { .. }
+            | TypeCode::TypeCode
+            | TypeCode::ObjRef { .. }
+            | TypeCode::LocalInterface { .. }
+            | TypeCode::AbstractInterface { .. }
+            | TypeCode::Native { .. }
+    )
+}
+
+/// The repository ids a value of `tc` is sent with: its own, then its
+/// bases' as long as each is truncatable to the next.
+fn truncatable_ids<'t>(tc: &'t TypeCode, enclosing: &[&'t TypeCode]) -> Result<Vec<&'t str>> {
+    let mut ids = Vec::new();
+    let mut cur = tc;
+    for _ in 0..DEFAULT_VALUE_DEPTH {
+        match cur.unalias() {
+            TypeCode::Value {
+                id, modifier, base, ..
+            } => {
+                ids.push(id.as_str());
+                if *modifier != 3 {
+                    return Ok(ids);
+                }
+                cur = base;
+            }
+            TypeCode::Recursive(id) => cur = resolve(id, enclosing)?,
+            _ => return Ok(ids),
+        }
+    }
+    Err(Error::DepthLimitExceeded(DEFAULT_VALUE_DEPTH))
+}
+
+struct Decoder<'f> {
     max_depth: u32,
     budget: usize,
     limit: usize,
+    values: ValueReader,
+    factories: Option<&'f ValueFactories>,
 }
 
-impl Decoder {
+impl Decoder<'_> {
+    fn new(limits: DecodeLimits) -> Self {
+        Self {
+            max_depth: limits.max_depth,
+            budget: limits.max_values,
+            limit: limits.max_values,
+            values: ValueReader::default(),
+            factories: None,
+        }
+    }
+
     fn spend(&mut self, n: usize) -> Result<()> {
         match self.budget.checked_sub(n) {
             Some(rest) => {
@@ -451,6 +572,24 @@ impl Decoder {
             return Err(Error::DepthLimitExceeded(self.max_depth));
         }
         self.spend(1)?;
+        let leaf = self.values.chunking() && is_leaf(tc);
+        if leaf {
+            self.values.enter_leaf(r)?;
+        }
+        let v = self.decode_inner(tc, r, enclosing, depth)?;
+        if leaf {
+            self.values.leave_leaf(r)?;
+        }
+        Ok(v)
+    }
+
+    fn decode_inner<'t>(
+        &mut self,
+        tc: &'t TypeCode,
+        r: &mut CdrReader,
+        enclosing: &mut Vec<&'t TypeCode>,
+        depth: u32,
+    ) -> Result<Value> {
         Ok(match tc {
             TypeCode::Null | TypeCode::Void => Value::Null,
             TypeCode::Short => Value::Short(r.read_short()?),
@@ -495,7 +634,9 @@ impl Decoder {
                 Value::Struct(out?)
             }
             TypeCode::Except { id, members, .. } => {
+                self.values.enter_leaf(r)?;
                 let found = r.read_string()?;
+                self.values.leave_leaf(r)?;
                 if found != *id {
                     return Err(Error::TypeMismatch(format!(
                         "exception {found} where {id} was expected"
@@ -517,6 +658,7 @@ impl Decoder {
                 out?
             }
             TypeCode::Sequence { element, bound } => {
+                self.values.enter_leaf(r)?;
                 let raw = r.read_ulong()?;
                 if matches!(**element, TypeCode::Octet) {
                     check_bound(
@@ -525,8 +667,11 @@ impl Decoder {
                         *bound,
                     )?;
                     let n = usize::try_from(raw).map_err(|_| Error::LengthOverflow(usize::MAX))?;
-                    return Ok(Value::Octets(r.read_octets(n)?));
+                    let bytes = r.read_octets(n)?;
+                    self.values.leave_leaf(r)?;
+                    return Ok(Value::Octets(bytes));
                 }
+                self.values.leave_leaf(r)?;
                 let n = self.count(r, element, raw, *bound)?;
                 let mut items = Vec::with_capacity(n.min(r.remaining().saturating_add(64)));
                 for _ in 0..n {
@@ -546,7 +691,9 @@ impl Decoder {
                 return self.decode(original, r, enclosing, depth + 1);
             }
             TypeCode::Any => {
+                self.values.enter_leaf(r)?;
                 let inner_tc = r.nested(TypeCode::read)?;
+                self.values.leave_leaf(r)?;
                 let v = self.decode(&inner_tc, r, &mut Vec::new(), depth + 1)?;
                 Value::Any(Box::new(inner_tc), Box::new(v))
             }
@@ -565,35 +712,68 @@ impl Decoder {
             TypeCode::Native { .. } => {
                 return Err(Error::Unsupported("native types cannot be marshalled"));
             }
-            TypeCode::ValueBox { id, boxed, .. } => match self.value_header(r, id)? {
-                false => Value::ValueBox(None),
-                true => Value::ValueBox(Some(Box::new(self.decode(
-                    boxed,
-                    r,
-                    enclosing,
-                    depth + 1,
-                )?))),
-            },
-            TypeCode::Value { id, .. } => match self.value_header(r, id)? {
-                false => Value::Valuetype(None),
-                true => {
-                    let mut chain = Vec::new();
-                    value_chain(tc, enclosing, &mut chain)?;
-                    enclosing.push(tc);
-                    let mut out = Vec::new();
-                    let mut result = Ok(());
-                    for m in chain {
-                        match self.decode(&m.ty, r, enclosing, depth + 1) {
-                            Ok(v) => out.push((m.name.clone(), v)),
-                            Err(e) => {
-                                result = Err(e);
-                                break;
+            TypeCode::ValueBox { id, boxed, .. } => {
+                match self.values.read_header(r, &Sort::Boxed(id.clone()))? {
+                    Header::Null => Value::ValueBox(None),
+                    Header::Shared(index) => Value::ValueRef(index),
+                    Header::Value { ids, chunked } => {
+                        if ids.first().is_some_and(|first| first != id) {
+                            return Err(Error::Unsupported(NO_VALUE_FACTORY));
+                        }
+                        let inner = self.decode(boxed, r, enclosing, depth + 1)?;
+                        self.values
+                            .end_value(r, chunked, false, depth, self.max_depth)?;
+                        Value::ValueBox(Some(Box::new(inner)))
+                    }
+                }
+            }
+            TypeCode::Value { id, .. } => match self.values.read_header(r, &Sort::Valuetype)? {
+                Header::Null => Value::Valuetype(None),
+                Header::Shared(index) => Value::ValueRef(index),
+                Header::Value { ids, chunked } => {
+                    // The first id the receiver knows: the formal type, or
+                    // a type derived from it the factories know. Ids before
+                    // it are more derived types, truncated (their state
+                    // skipped), which needs chunking.
+                    let factories = self.factories;
+                    let known = ids.iter().position(|x| {
+                        x == id || factories.is_some_and(|f| f.get(x).is_some() && f.fits(x, id))
+                    });
+                    let (at, actual) = match known {
+                        None if ids.is_empty() => (0, None),
+                        None => return Err(Error::Unsupported(NO_VALUE_FACTORY)),
+                        Some(at) => (
+                            at,
+                            ids.get(at)
+                                .filter(|x| *x != id)
+                                .and_then(|x| factories.and_then(|f| f.get(x))),
+                        ),
+                    };
+                    let truncate = at > 0;
+                    if truncate && !chunked {
+                        return Err(Error::Unsupported(NO_VALUE_FACTORY));
+                    }
+                    match actual {
+                        None => {
+                            enclosing.push(tc);
+                            let members = self.state(tc, r, enclosing, depth);
+                            enclosing.pop();
+                            let members = members?;
+                            self.values
+                                .end_value(r, chunked, truncate, depth, self.max_depth)?;
+                            Value::Valuetype(Some(members))
+                        }
+                        Some(derived) => {
+                            let mut own = vec![derived];
+                            let members = self.state(derived, r, &mut own, depth)?;
+                            self.values
+                                .end_value(r, chunked, truncate, depth, self.max_depth)?;
+                            Value::DerivedValuetype {
+                                id: derived.id().unwrap_or_default().to_owned(),
+                                members,
                             }
                         }
                     }
-                    enclosing.pop();
-                    result?;
-                    Value::Valuetype(Some(out))
                 }
             },
             TypeCode::Recursive(id) => {
@@ -601,6 +781,24 @@ impl Decoder {
                 return self.decode(target, r, enclosing, depth + 1);
             }
         })
+    }
+
+    /// Reads the state members of the valuetype `tc` (already on the
+    /// `enclosing` stack), its bases' first.
+    fn state<'t>(
+        &mut self,
+        tc: &'t TypeCode,
+        r: &mut CdrReader,
+        enclosing: &mut Vec<&'t TypeCode>,
+        depth: u32,
+    ) -> Result<Vec<(String, Value)>> {
+        let mut chain = Vec::new();
+        value_chain(tc, enclosing, &mut chain)?;
+        let mut out = Vec::with_capacity(chain.len());
+        for m in chain {
+            out.push((m.name.clone(), self.decode(&m.ty, r, enclosing, depth + 1)?));
+        }
+        Ok(out)
     }
 
     fn members<'t>(
@@ -640,45 +838,6 @@ impl Decoder {
             discriminator: Box::new(disc),
             member,
         })
-    }
-
-    /// Reads a valuetype tag; false for null. Only unchunked values of the
-    /// formal type are supported.
-    fn value_header(&mut self, r: &mut CdrReader, id: &str) -> Result<bool> {
-        let tag = r.read_ulong()?;
-        if tag == 0 {
-            return Ok(false);
-        }
-        if tag == 0xffff_ffff {
-            return Err(Error::Unsupported("valuetype indirection"));
-        }
-        if tag < VALUE_TAG_MIN {
-            return Err(Error::InvalidEnum {
-                what: "valuetype tag",
-                value: tag,
-            });
-        }
-        if tag & 8 != 0 {
-            return Err(Error::Unsupported("chunked valuetype"));
-        }
-        if tag & 1 != 0 {
-            r.read_string()?; // codebase URL
-        }
-        let ids = match tag & 6 {
-            0 => Vec::new(),
-            2 => vec![r.read_string()?],
-            6 => r.read_sequence(4, CdrReader::read_string)?,
-            _ => {
-                return Err(Error::InvalidEnum {
-                    what: "valuetype tag",
-                    value: tag,
-                });
-            }
-        };
-        match ids.first() {
-            Some(first) if first != id => Err(Error::Unsupported("valuetype of a derived type")),
-            _ => Ok(true),
-        }
     }
 }
 
@@ -811,13 +970,23 @@ fn write_fixed(w: &mut CdrWriter<'_>, f: &Fixed, digits: u16, scale: i16) -> Res
     Ok(())
 }
 
-struct Encoder {
+struct Encoder<'f> {
     max_depth: u32,
+    values: ValueWriter,
+    factories: Option<&'f ValueFactories>,
 }
 
-impl Encoder {
+impl Encoder<'_> {
+    fn new() -> Self {
+        Self {
+            max_depth: DEFAULT_VALUE_DEPTH,
+            values: ValueWriter::default(),
+            factories: None,
+        }
+    }
+
     fn encode<'t>(
-        &self,
+        &mut self,
         tc: &'t TypeCode,
         v: &Value,
         w: &mut CdrWriter<'_>,
@@ -826,6 +995,9 @@ impl Encoder {
     ) -> Result<()> {
         if depth > self.max_depth {
             return Err(Error::DepthLimitExceeded(self.max_depth));
+        }
+        if self.values.chunking() && is_leaf(tc) {
+            self.values.enter_leaf(w);
         }
         match (tc, v) {
             (TypeCode::Null | TypeCode::Void, Value::Null) => {}
@@ -870,6 +1042,7 @@ impl Encoder {
                 out?;
             }
             (TypeCode::Except { id, members, .. }, Value::Struct(values)) => {
+                self.values.enter_leaf(w);
                 w.write_string(id)?;
                 enclosing.push(tc);
                 let out = self.members(members, values, w, enclosing, depth);
@@ -912,6 +1085,7 @@ impl Encoder {
                 if matches!(**element, TypeCode::Octet) =>
             {
                 check_bound("sequence", b.len(), *bound)?;
+                self.values.enter_leaf(w);
                 w.write_octet_sequence(b)?;
             }
             (
@@ -919,6 +1093,7 @@ impl Encoder {
                 Value::Sequence(items) | Value::Array(items),
             ) => {
                 check_bound("sequence", items.len(), *bound)?;
+                self.values.enter_leaf(w);
                 w.write_length(items.len())?;
                 for item in items {
                     self.encode(element, item, w, enclosing, depth + 1)?;
@@ -944,12 +1119,14 @@ impl Encoder {
                         b.len()
                     )));
                 }
+                self.values.enter_leaf(w);
                 w.write_octets(b);
             }
             (TypeCode::Alias { original, .. }, v) => {
                 self.encode(original, v, w, enclosing, depth + 1)?;
             }
             (TypeCode::Any, Value::Any(inner_tc, inner)) => {
+                self.values.enter_leaf(w);
                 inner_tc.write(w)?;
                 self.encode(inner_tc, inner, w, &mut Vec::new(), depth + 1)?;
             }
@@ -962,36 +1139,46 @@ impl Encoder {
                 ior.write(w)?;
             }
             (TypeCode::ValueBox { .. }, Value::ValueBox(None))
-            | (TypeCode::Value { .. }, Value::Valuetype(None)) => w.write_ulong(0),
-            (TypeCode::ValueBox { id, boxed, .. }, Value::ValueBox(Some(inner))) => {
-                w.write_ulong(VALUE_TAG_SINGLE_ID);
-                w.write_string(id)?;
-                self.encode(boxed, inner, w, enclosing, depth + 1)?;
+            | (TypeCode::Value { .. }, Value::Valuetype(None)) => self.values.write_null(w),
+            (TypeCode::ValueBox { id, .. }, Value::ValueRef(index)) => {
+                self.values
+                    .write_shared(w, *index, &Sort::Boxed(id.clone()))?;
             }
-            (TypeCode::Value { id, .. }, Value::Valuetype(Some(values))) => {
-                let mut chain = Vec::new();
-                value_chain(tc, enclosing, &mut chain)?;
-                if chain.len() != values.len() {
-                    return Err(Error::TypeMismatch(format!(
-                        "valuetype {id} has {} members, {} given",
-                        chain.len(),
-                        values.len()
-                    )));
+            (TypeCode::Value { .. }, Value::ValueRef(index)) => {
+                self.values.write_shared(w, *index, &Sort::Valuetype)?;
+            }
+            (TypeCode::ValueBox { id, boxed, .. }, Value::ValueBox(Some(inner))) => {
+                let chunked =
+                    self.values
+                        .begin_value(w, &[id.as_str()], false, Sort::Boxed(id.clone()))?;
+                self.encode(boxed, inner, w, enclosing, depth + 1)?;
+                self.values.end_value(w, chunked)?;
+            }
+            (TypeCode::Value { modifier, .. }, Value::Valuetype(Some(values))) => {
+                if *modifier == 2 {
+                    return Err(Error::Unsupported(
+                        "a value of an abstract valuetype (its concrete type is not known)",
+                    ));
                 }
-                w.write_ulong(VALUE_TAG_SINGLE_ID);
-                w.write_string(id)?;
-                enclosing.push(tc);
-                let out = chain.iter().zip(values).try_for_each(|(m, (name, v))| {
-                    if *name != m.name {
-                        return Err(Error::TypeMismatch(format!(
-                            "member {name} where {} was expected",
-                            m.name
-                        )));
-                    }
-                    self.encode(&m.ty, v, w, enclosing, depth + 1)
-                });
-                enclosing.pop();
-                out?;
+                self.state(tc, values, w, enclosing, depth)?;
+            }
+            (
+                TypeCode::Value { id: formal, .. },
+                Value::DerivedValuetype {
+                    id,
+                    members: values,
+                },
+            ) => {
+                let factories = self.factories;
+                let actual = factories
+                    .filter(|f| f.fits(id, formal))
+                    .and_then(|f| f.get(id))
+                    .ok_or_else(|| {
+                        Error::TypeMismatch(format!(
+                            "valuetype {id} is not known as a type derived from {formal}"
+                        ))
+                    })?;
+                self.state(actual, values, w, &mut Vec::new(), depth)?;
             }
             (TypeCode::Recursive(id), v) => {
                 let target = resolve(id, enclosing)?;
@@ -1002,8 +1189,55 @@ impl Encoder {
         Ok(())
     }
 
+    /// Writes a valuetype of type `tc`: tag, ids, state members (bases'
+    /// first), end tag when chunked.
+    fn state<'t>(
+        &mut self,
+        tc: &'t TypeCode,
+        values: &[(String, Value)],
+        w: &mut CdrWriter<'_>,
+        enclosing: &mut Vec<&'t TypeCode>,
+        depth: u32,
+    ) -> Result<()> {
+        let TypeCode::Value { id, modifier, .. } = tc else {
+            return Err(Error::InvalidTypeCode(format!(
+                "a valuetype of kind {}",
+                tc.kind()
+            )));
+        };
+        if *modifier == 1 {
+            return Err(Error::Unsupported("custom valuetype"));
+        }
+        let mut chain = Vec::new();
+        value_chain(tc, enclosing, &mut chain)?;
+        if chain.len() != values.len() {
+            return Err(Error::TypeMismatch(format!(
+                "valuetype {id} has {} members, {} given",
+                chain.len(),
+                values.len()
+            )));
+        }
+        let ids = truncatable_ids(tc, enclosing)?;
+        let chunked = self
+            .values
+            .begin_value(w, &ids, *modifier == 3, Sort::Valuetype)?;
+        enclosing.push(tc);
+        let out = chain.iter().zip(values).try_for_each(|(m, (name, v))| {
+            if *name != m.name {
+                return Err(Error::TypeMismatch(format!(
+                    "member {name} where {} was expected",
+                    m.name
+                )));
+            }
+            self.encode(&m.ty, v, w, enclosing, depth + 1)
+        });
+        enclosing.pop();
+        out?;
+        self.values.end_value(w, chunked)
+    }
+
     fn members<'t>(
-        &self,
+        &mut self,
         members: &'t [super::typecode::Member],
         values: &[(String, Value)],
         w: &mut CdrWriter<'_>,

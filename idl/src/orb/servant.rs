@@ -302,11 +302,17 @@ impl Outcome {
     /// CORBA system exceptions carry no text, so the error itself is not
     /// sent; the exception id, minor code and completion status are. Wide
     /// characters on a connection that negotiated no wide code set are
-    /// BAD_PARAM (minor 23), as the specification says; anything else is
-    /// MARSHAL.
+    /// BAD_PARAM (minor 23), as the specification says; a valuetype of a
+    /// type the contract does not know is MARSHAL minor 1 (no value
+    /// factory); anything else is MARSHAL.
     fn marshal_completed(error: crate::Error, completed: CompletionStatus) -> Self {
         let (name, minor) = match error {
             crate::Error::NoWcharCodeSet => ("BAD_PARAM", SystemException::OMG_VMCID | 23),
+            // A valuetype of a type the contract does not name: "unable to
+            // locate value factory".
+            crate::Error::Unsupported(what) if what == crate::dynamic::NO_VALUE_FACTORY => {
+                ("MARSHAL", SystemException::OMG_VMCID | 1)
+            }
             _ => ("MARSHAL", SystemException::OMG_VMCID),
         };
         Self::System(SystemException::standard(name, minor, completed))
