@@ -153,6 +153,64 @@ pub fn typecode_and_any(data: &[u8]) {
     let _ = ithaca_idl::dynamic::decode_any_encapsulation(data);
 }
 
+/// The valuetype decoder of the dynamic codec: the first octet picks a
+/// value type of a small contract (boxes, recursive and shared values,
+/// truncatable bases, derived types known to its value factories), the
+/// second the byte order; the rest is read as two
+/// values of that type in one scope (chunks, end tags, indirections).
+/// Whatever decodes must encode again and read back the same.
+pub fn valuetype_decoder(data: &[u8]) {
+    use ithaca_idl::cdr::{ByteOrder, CdrReader, CdrWriter};
+    use ithaca_idl::dynamic::{self, DecodeLimits, TypeCode, ValueFactories};
+    use std::sync::OnceLock;
+
+    const IDL: &str = "module F { valuetype Name string; \
+        valuetype Node { public long n; public Node next; public Name label; }; \
+        valuetype Base { public long a; private sequence<Node> kids; }; \
+        valuetype Derived : truncatable Base { public string s; public Node link; }; \
+        valuetype Plain : Base { public double d; }; \
+        struct Pair { Node a; Base b; }; };";
+    static TYPES: OnceLock<(Vec<TypeCode>, ValueFactories)> = OnceLock::new();
+    let (types, factories) = TYPES.get_or_init(|| {
+        let model = ithaca_idl::front::analyze_str(IDL).model;
+        let types: Vec<TypeCode> = ["F::Name", "F::Node", "F::Base", "F::Derived", "F::Pair"]
+            .iter()
+            .filter_map(|name| TypeCode::from_model(&model, name).ok())
+            .collect();
+        let roots = ["IDL:F/Base:1.0", "IDL:F/Node:1.0"].map(String::from);
+        let factories = ValueFactories::from_model(&model, roots).unwrap_or_default();
+        (types, factories)
+    });
+    let [pick, order, rest @ ..] = data else {
+        return;
+    };
+    let Some(tc) = types.get(usize::from(*pick) % types.len().max(1)) else {
+        return;
+    };
+    let order = ByteOrder::from_flag(*order);
+    let version = ithaca_idl::GiopVersion::V1_2;
+    let mut r = CdrReader::new(bytes::Bytes::copy_from_slice(rest), order, version);
+    let limits = DecodeLimits::default();
+    let Ok(values) = dynamic::decode_many_with(&[tc, tc], &mut r, limits, factories) else {
+        return;
+    };
+    if format!("{values:?}").contains("NaN") {
+        return;
+    }
+    let mut buf = bytes::BytesMut::new();
+    let items: Vec<_> = values.iter().map(|v| (tc, v)).collect();
+    dynamic::encode_many_with(
+        &items,
+        &mut CdrWriter::new(&mut buf, order, version),
+        factories,
+    )
+    .unwrap_or_else(|e| panic!("a decoded value does not encode: {e}"));
+    let mut again = CdrReader::new(buf.freeze(), order, version);
+    let back = dynamic::decode_many_with(&[tc, tc], &mut again, limits, factories)
+        .unwrap_or_else(|e| panic!("an encoded value does not decode: {e}"));
+    assert_eq!(back, values, "re-encoding changed the values");
+}
+
 /// The value decoder, over a contract of ours with rpc/encoded (arrays,
 /// multi-reference values) and rpc/literal operations: the input is a SOAP
 /// body's content, decoded as the request of every operation with the
@@ -226,6 +284,8 @@ pub fn typed_decoder(data: &[u8]) {
     }
     let _ = read_body::<echo::Echo>(data, &limits);
     let _ = read_body::<calculator::NormRequest>(data, &limits);
+    // SOAP-encoded arrays as `Vec` (the literal form rpc/encoded code reads).
+    let _ = read_body::<ithaca_soap_codegen_example::legacy::RosterResponse>(data, &limits);
     if let Ok(Some((mut reader, _, _))) = read_fault_detail(data, &limits) {
         let _ = <orders::OrderRejected as ithaca_wsdl::typed::XmlRead>::read_xml(&mut reader);
     }
@@ -284,8 +344,6 @@ pub fn wsat_message(data: &[u8]) {
 
 /// The membership oracle's log file format: any bytes are read or refused
 /// cleanly, and what is read is consistent (a torn tail is never longer than
-    // SOAP-encoded arrays as `Vec` (the literal form rpc/encoded code reads).
-    let _ = read_body::<ithaca_soap_codegen_example::legacy::RosterResponse>(data, &limits);
 /// the file, the first entry never after the last).
 pub fn oracle_log(data: &[u8]) {
     if let Ok(report) = ithaca_membership::consensus::inspect_log(data) {
@@ -382,6 +440,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("idl_front_end", idl_front_end),
     ("naming", naming),
     ("typecode_and_any", typecode_and_any),
+    ("valuetype_decoder", valuetype_decoder),
     ("value_decoder", value_decoder),
     ("typed_decoder", typed_decoder),
     ("membership_wire", membership_wire),
