@@ -534,11 +534,59 @@ fn from_json(
             },
             other => bail!("an any is given as a string, number or boolean, not {other}"),
         },
+        TypeCode::ValueBox { .. } | TypeCode::Value { .. } if json.is_null() => match tc {
+            TypeCode::ValueBox { .. } => Value::ValueBox(None),
+            _ => Value::Valuetype(None),
+        },
+        TypeCode::ValueBox { .. } | TypeCode::Value { .. }
+            if json.get("$ref").is_some_and(Json::is_u64) =>
+        {
+            // A shared reference to the n-th value of the arguments.
+            let n = json.get("$ref").and_then(Json::as_u64).unwrap_or(0);
+            Value::ValueRef(u32::try_from(n)?)
+        }
+        TypeCode::ValueBox { boxed, .. } => Value::ValueBox(Some(Box::new(from_json(
+            boxed,
+            json,
+            enclosing,
+            depth + 1,
+        )?))),
+        TypeCode::Value { name, .. } => {
+            let object = json
+                .as_object()
+                .ok_or_else(|| anyhow!("expected an object or null for {name}, got {json}"))?;
+            // State members, the concrete bases' first.
+            let mut chain = Vec::new();
+            let mut cur = tc.clone();
+            while let TypeCode::Value { base, members, .. } = cur {
+                chain.push(members);
+                cur = *base;
+            }
+            let members: Vec<_> = chain.into_iter().rev().flatten().collect();
+            if let Some(unknown) = object
+                .keys()
+                .find(|k| !members.iter().any(|m| m.name == **k))
+            {
+                bail!("{name} has no member {unknown}");
+            }
+            enclosing.push(tc.clone());
+            let mut fields = Vec::with_capacity(members.len());
+            for member in &members {
+                let value = object
+                    .get(&member.name)
+                    .ok_or_else(|| anyhow!("{name}: member {} is missing", member.name))?;
+                let value = from_json(&member.ty, value, enclosing, depth + 1)
+                    .with_context(|| format!("{name}.{}", member.name))?;
+                fields.push((member.name.clone(), value));
+            }
+            enclosing.pop();
+            Value::Valuetype(Some(fields))
+        }
         TypeCode::Recursive(id) => {
             let target = enclosing
                 .iter()
                 .rev()
-                .find(|t| matches!(t, TypeCode::Struct { id: i, .. } | TypeCode::Union { id: i, .. } if i == id))
+                .find(|t| matches!(t, TypeCode::Struct { id: i, .. } | TypeCode::Union { id: i, .. } | TypeCode::Value { id: i, .. } if i == id))
                 .cloned()
                 .ok_or_else(|| anyhow!("recursive type {id} outside its definition"))?;
             from_json(&target, json, enclosing, depth + 1)?
@@ -666,6 +714,15 @@ fn to_json(tc: &TypeCode, value: &Value, enclosing: &mut Vec<TypeCode>) -> Json 
         (_, Value::ObjRef(ior)) => json!(ior.to_string()),
         (_, Value::LongDouble(bits)) => json!(format!("{:02x?}", bits.0)),
         (_, Value::ValueBox(None) | Value::Valuetype(None)) => Json::Null,
+        (_, Value::ValueRef(n)) => json!({ "$ref": n }),
+        (_, Value::DerivedValuetype { id, members }) => {
+            let mut object: Map<String, Json> = members
+                .iter()
+                .map(|(name, v)| (name.clone(), to_json(&TypeCode::Null, v, enclosing)))
+                .collect();
+            object.insert("$type".into(), json!(id));
+            Json::Object(object)
+        }
         (_, Value::ValueBox(Some(v))) => to_json(&TypeCode::Null, v, enclosing),
         (_, Value::Valuetype(Some(fields))) => Json::Object(
             fields
