@@ -46,6 +46,11 @@ pub(crate) fn postgres() -> Migrator {
             "heuristic resolution",
             include_str!("../../migrations/postgres/0003_heuristic_resolution.sql"),
         ),
+        (
+            4,
+            "takeovers",
+            include_str!("../../migrations/postgres/0004_takeovers.sql"),
+        ),
     ])
 }
 
@@ -66,6 +71,11 @@ pub(crate) fn sqlite() -> Migrator {
             3,
             "heuristic resolution",
             include_str!("../../migrations/sqlite/0003_heuristic_resolution.sql"),
+        ),
+        (
+            4,
+            "takeovers",
+            include_str!("../../migrations/sqlite/0004_takeovers.sql"),
         ),
     ])
 }

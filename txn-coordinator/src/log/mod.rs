@@ -15,6 +15,7 @@ mod migrate;
 mod postgres;
 mod resolve;
 mod sqlite;
+mod takeovers;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -28,6 +29,7 @@ pub use resolve::{
     ResolvedHeuristic,
 };
 pub use sqlite::SqliteLog;
+pub use takeovers::{MAX_LISTED_TRANSACTIONS, TakeoverEntry, key_from_hex, key_to_hex};
 
 use crate::record::{
     DecidedParticipant, DecisionRecord, EndpointRef, HeuristicKind, HeuristicRecord, ParticipantId,
@@ -217,6 +219,78 @@ pub trait CoordinatorLog: Send + Sync {
     /// rises to it, and [`LogError::Fenced`] if the fence is already higher
     /// (another instance took these records over with a newer token).
     fn claim(&self) -> LogFuture<'_, ()>;
+
+    /// Whether the log holds a record of `tx` for this handle's instance
+    /// (a commit decision, or a subordinate's prepared record, not yet
+    /// forgotten). A read, never checked against the fence: a fenced
+    /// instance uses it to answer its participants. The default looks
+    /// through [`CoordinatorLog::load_unfinished`].
+    fn has_record<'a>(&'a self, tx: &'a TxId) -> LogFuture<'a, bool> {
+        Box::pin(async move {
+            Ok(self
+                .load_unfinished()
+                .await?
+                .iter()
+                .any(|record| &record.tx == tx))
+        })
+    }
+
+    /// The fence of this handle's instance: the highest token that has
+    /// claimed its records ([`FencingToken::INITIAL`] when none has). Above
+    /// [`CoordinatorLog::token`], the instance has been taken over. The
+    /// default refuses ([`LogError::Unsupported`]).
+    fn fence(&self) -> LogFuture<'_, FencingToken> {
+        Box::pin(async {
+            Err(LogError::Unsupported {
+                operation: "reading the fence",
+            })
+        })
+    }
+
+    /// Keeps, for operators, that this handle's instance took `dead` over
+    /// with `token` and recovered `transactions` (forced; checked against
+    /// this instance's own fence). The default refuses
+    /// ([`LogError::Unsupported`]).
+    fn record_takeover<'a>(
+        &'a self,
+        dead: &'a InstanceId,
+        token: FencingToken,
+        transactions: &'a [TxId],
+    ) -> LogFuture<'a, ()> {
+        let _ = (dead, token, transactions);
+        Box::pin(async {
+            Err(LogError::Unsupported {
+                operation: "recording takeovers",
+            })
+        })
+    }
+
+    /// Every takeover this handle's instance did, oldest first. The default,
+    /// for a store that keeps none, is empty.
+    fn takeovers(&self) -> LogFuture<'_, Vec<TakeoverEntry>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// Publishes this handle's instance's correlation key (the secret that
+    /// signs the reference parameters it hands out), so that the instance
+    /// that takes it over can authenticate its participants (checked
+    /// against the instance's fence). The default refuses
+    /// ([`LogError::Unsupported`]).
+    fn publish_correlation_key<'a>(&'a self, key: &'a [u8; 32]) -> LogFuture<'a, ()> {
+        let _ = key;
+        Box::pin(async {
+            Err(LogError::Unsupported {
+                operation: "publishing correlation keys",
+            })
+        })
+    }
+
+    /// The correlation key `instance` published, if any. The default has
+    /// none.
+    fn correlation_key<'a>(&'a self, instance: &'a InstanceId) -> LogFuture<'a, Option<[u8; 32]>> {
+        let _ = instance;
+        Box::pin(async { Ok(None) })
+    }
 
     /// Takes over `dead`'s records: raises `dead`'s fence to `token`, which
     /// must be strictly higher than the fence (else [`LogError::Fenced`]),

@@ -7,6 +7,7 @@ use sqlx::PgConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::resolve::{self, HistoryRow};
+use super::takeovers::{self, TakeoverEntry};
 use super::{
     CoordinatorLog, FencingToken, HeuristicEntry, InstanceId, LogError, LogFuture, Resolution,
     ResolveOutcome, UnfinishedRow, db_token, decisions_from_rows, fenced, group_rows,
@@ -206,6 +207,107 @@ impl CoordinatorLog for PgLog {
         Box::pin(async move {
             sqlx::query("SELECT 1").execute(&self.pool).await?;
             Ok(())
+        })
+    }
+
+    fn has_record<'a>(&'a self, tx: &'a TxId) -> LogFuture<'a, bool> {
+        Box::pin(async move {
+            let found: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM wsat_decision WHERE instance = $1 AND tx_id = $2)",
+            )
+            .bind(&self.instance.0)
+            .bind(&tx.0)
+            .fetch_one(&self.pool)
+            .await?;
+            Ok(found)
+        })
+    }
+
+    fn fence(&self) -> LogFuture<'_, FencingToken> {
+        Box::pin(async move {
+            let token: Option<i64> =
+                sqlx::query_scalar("SELECT token FROM wsat_fence WHERE instance = $1")
+                    .bind(&self.instance.0)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            Ok(FencingToken(
+                token.and_then(|t| u64::try_from(t).ok()).unwrap_or(0),
+            ))
+        })
+    }
+
+    fn record_takeover<'a>(
+        &'a self,
+        dead: &'a InstanceId,
+        token: FencingToken,
+        transactions: &'a [TxId],
+    ) -> LogFuture<'a, ()> {
+        Box::pin(async move {
+            let token = db_token(dead, token)?;
+            let count = i64::try_from(transactions.len()).unwrap_or(i64::MAX);
+            let mut db = self.pool.begin().await?;
+            check_fence_and_flush(&mut db, &self.instance, self.token, Flush::Forced).await?;
+            sqlx::query(
+                "INSERT INTO wsat_takeover (taken_by, instance, token, transaction_count, transactions) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&self.instance.0)
+            .bind(&dead.0)
+            .bind(token)
+            .bind(count)
+            .bind(takeovers::listed(transactions))
+            .execute(&mut *db)
+            .await?;
+            db.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn takeovers(&self) -> LogFuture<'_, Vec<TakeoverEntry>> {
+        Box::pin(async move {
+            let rows: Vec<takeovers::TakeoverRow> = sqlx::query_as(
+                "SELECT instance, token, to_char(taken_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), transaction_count, transactions \
+                 FROM wsat_takeover WHERE taken_by = $1 ORDER BY id",
+            )
+            .bind(&self.instance.0)
+            .fetch_all(&self.pool)
+            .await?;
+            rows.into_iter().map(takeovers::entry_from_row).collect()
+        })
+    }
+
+    fn publish_correlation_key<'a>(&'a self, key: &'a [u8; 32]) -> LogFuture<'a, ()> {
+        Box::pin(async move {
+            let mut db = self.pool.begin().await?;
+            check_fence_and_flush(&mut db, &self.instance, self.token, Flush::Forced).await?;
+            sqlx::query(
+                "INSERT INTO wsat_instance_key (instance, correlation_key) VALUES ($1, $2) \
+                 ON CONFLICT (instance) DO UPDATE SET correlation_key = excluded.correlation_key",
+            )
+            .bind(&self.instance.0)
+            .bind(takeovers::key_to_hex(key))
+            .execute(&mut *db)
+            .await?;
+            db.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn correlation_key<'a>(&'a self, instance: &'a InstanceId) -> LogFuture<'a, Option<[u8; 32]>> {
+        Box::pin(async move {
+            let text: Option<String> = sqlx::query_scalar(
+                "SELECT correlation_key FROM wsat_instance_key WHERE instance = $1",
+            )
+            .bind(&instance.0)
+            .fetch_optional(&self.pool)
+            .await?;
+            text.map(|text| {
+                takeovers::key_from_hex(&text).ok_or_else(|| LogError::Corrupt {
+                    tx: format!("correlation key of {instance}"),
+                    reason: "not 64 hex digits".to_owned(),
+                })
+            })
+            .transpose()
         })
     }
 
