@@ -15,7 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{CompletionState, Phase, Protocol, TransactionView, TwoPcState};
-use crate::log::{HeuristicEntry, ResolveOutcome};
+use crate::log::{HeuristicEntry, ResolveOutcome, TakeoverEntry};
 use crate::record::{HeuristicRecord, TxId};
 
 /// Which transactions a listing shows.
@@ -253,6 +253,39 @@ pub struct Snapshot {
     /// `?heuristics=all` the resolved ones too (`None` when the log could
     /// not be read).
     pub heuristics: Option<Vec<HeuristicSummary>>,
+    /// The dead instances this instance took over, oldest first, each with
+    /// the transactions it recovered from them (from its log: they outlive
+    /// restarts). Its transactions taken over and not yet finished are
+    /// listed above with `owner` the dead instance.
+    #[serde(default)]
+    pub takeovers: Vec<TakeoverSummary>,
+}
+
+/// One takeover this instance did, as operators see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TakeoverSummary {
+    /// The dead instance whose transactions were taken over.
+    pub instance: String,
+    /// The fencing token (membership view id) its fence was raised to.
+    pub token: u64,
+    /// When, by the log's clock (UTC, `YYYY-MM-DDTHH:MM:SSZ`).
+    pub taken_at: String,
+    /// How many unfinished transactions were recovered from it.
+    pub transaction_count: u64,
+    /// Their ids (at most the first 1000).
+    pub transactions: Vec<String>,
+}
+
+impl From<&TakeoverEntry> for TakeoverSummary {
+    fn from(entry: &TakeoverEntry) -> Self {
+        Self {
+            instance: entry.instance.0.clone(),
+            token: entry.token.0,
+            taken_at: entry.taken_at.clone(),
+            transaction_count: entry.transaction_count,
+            transactions: entry.transactions.iter().map(|tx| tx.0.clone()).collect(),
+        }
+    }
 }
 
 /// The stable name of a protocol.

@@ -60,6 +60,8 @@ enum Action {
     ForceLog(DecisionRecord),
     Lazy(LazyOp),
     Heuristic(Arc<dyn CoordinatorLog>, crate::record::HeuristicRecord),
+    /// Fenced: read whether the log holds the transaction's record.
+    ReadDecision(Arc<dyn CoordinatorLog>, TxId),
 }
 
 type Waiter = oneshot::Sender<Result<Outcome, DriverError>>;
@@ -511,6 +513,7 @@ impl CoordinatorService {
     pub async fn snapshot(&self, filter: StateFilter) -> Snapshot {
         let mut snapshot = self.inner.snapshot(filter);
         snapshot.heuristics = self.heuristics().await.ok();
+        snapshot.takeovers = super::takeover::takeover_summaries(&*self.inner.log).await;
         snapshot
     }
 
@@ -578,6 +581,7 @@ impl CoordinatorService {
         let adopted = self.inner.log.adopt(instance, token).await?;
         let records = adopted.load_unfinished().await?;
         let count = records.len();
+        super::takeover::record_takeover(&*self.inner.log, instance, token, &records).await;
         let at = now();
         self.inner.with_engine(|state| {
             for record in &records {
@@ -588,6 +592,26 @@ impl CoordinatorService {
             state.engine.handle_log_loaded(records, at);
         });
         Ok(count)
+    }
+
+    /// Reads this instance's fence in the log: when another instance has
+    /// raised it above this instance's token (a takeover), the service
+    /// becomes fenced, as when a write is refused (see
+    /// [`crate::engine::fenced`]). Returns whether it is fenced.
+    pub async fn check_fence(&self) -> Result<bool, DriverError> {
+        if self.inner.fenced.load(Ordering::Relaxed) {
+            return Ok(true);
+        }
+        let fence = self.inner.log.fence().await?;
+        let token = self.inner.log.token();
+        if fence > token {
+            self.inner.store_result(&Err(LogError::Fenced {
+                instance: self.inner.log.instance().0.clone(),
+                presented: token.0,
+                current: fence.0,
+            }));
+        }
+        Ok(self.inner.fenced.load(Ordering::Relaxed))
     }
 
     /// Asks `authority` for a token and takes `instance` over with it.
@@ -796,6 +820,7 @@ impl Inner {
                 Command::LogHeuristic(record) => {
                     Action::Heuristic(owner(state, &record.tx), record)
                 }
+                Command::ReadDecision(tx) => Action::ReadDecision(owner(state, &tx), tx),
                 Command::SetTimer(at) => {
                     // Under the lock, so deadlines reach the timer task in
                     // the order the engine set them.
@@ -857,6 +882,9 @@ impl Inner {
             Action::Heuristic(log, record) => {
                 tokio::spawn(record_heuristic(Arc::clone(self), log, record));
             }
+            Action::ReadDecision(log, tx) => {
+                tokio::spawn(read_decision(Arc::clone(self), log, tx));
+            }
         }
     }
 
@@ -885,6 +913,9 @@ impl Inner {
                         instance = %self.log.instance(),
                         "coordinator fenced off by a takeover: {error}"
                     );
+                    // No decision is written from now on; undecided
+                    // transactions roll back (engine::fenced).
+                    self.with_engine(|state| state.engine.handle_fenced(now()));
                 }
             }
             Err(error) => {
@@ -927,6 +958,7 @@ impl Inner {
             total: state.engine.transaction_count(),
             in_doubt,
             heuristics: None,
+            takeovers: Vec::new(),
         }
     }
 
@@ -1108,8 +1140,27 @@ async fn force_decision(inner: Arc<Inner>, record: DecisionRecord) {
         if durable && let Some(marks) = state.phases.get_mut(&tx) {
             marks.decided = Some(at);
         }
-        state.engine.handle_log_written(&tx, durable, at);
+        if result.as_ref().is_err_and(LogError::is_fenced) {
+            // Refused by the fence: the record did not land.
+            state.engine.handle_log_refused(&tx, at);
+        } else {
+            state.engine.handle_log_written(&tx, durable, at);
+        }
     });
+}
+
+/// Reads whether the log holds `tx`'s record and tells the engine (a
+/// fenced instance's answer, see [`crate::engine::fenced`]); a failed read
+/// answers nobody.
+async fn read_decision(inner: Arc<Inner>, log: Arc<dyn CoordinatorLog>, tx: TxId) {
+    let record = match log.has_record(&tx).await {
+        Ok(found) => Some(found),
+        Err(error) => {
+            tracing::warn!(%tx, "fenced: cannot read the log for the outcome: {error}");
+            None
+        }
+    };
+    inner.with_engine(|state| state.engine.handle_decision_read(&tx, record, now()));
 }
 
 /// Records the phase a command ends (see [`names::PHASE_SECONDS`]) and

@@ -15,7 +15,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::log::{FencingToken, InstanceId};
+use crate::admin::TakeoverSummary;
+use crate::log::{CoordinatorLog, FencingToken, InstanceId};
+use crate::record::{DecisionRecord, TxId};
 
 /// Why an authority refused a takeover.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -69,5 +71,31 @@ impl TakeoverAuthority for StaticAuthority {
         let granted = *token;
         *token = token.saturating_add(1);
         Ok(FencingToken(granted))
+    }
+}
+
+/// Keeps a takeover in the taker's log for operators (best effort: a
+/// failure is logged, the takeover stands).
+pub(super) async fn record_takeover(
+    log: &dyn CoordinatorLog,
+    dead: &InstanceId,
+    token: FencingToken,
+    records: &[DecisionRecord],
+) {
+    let transactions: Vec<TxId> = records.iter().map(|r| r.tx.clone()).collect();
+    if let Err(error) = log.record_takeover(dead, token, &transactions).await {
+        tracing::warn!(instance = %dead, "takeover not recorded for operators: {error}");
+    }
+}
+
+/// The takeovers the log keeps for this instance, as the admin snapshot
+/// shows them (empty when the log cannot be read).
+pub(super) async fn takeover_summaries(log: &dyn CoordinatorLog) -> Vec<TakeoverSummary> {
+    match log.takeovers().await {
+        Ok(entries) => entries.iter().map(TakeoverSummary::from).collect(),
+        Err(error) => {
+            tracing::warn!("takeovers not read from the log: {error}");
+            Vec::new()
+        }
     }
 }

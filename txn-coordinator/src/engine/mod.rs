@@ -16,7 +16,12 @@
 //! [`subordinate`] for what changes then (its superior's Prepare, Commit
 //! and Rollback drive it, and it answers Prepared only once its own
 //! prepared state is durable).
+//!
+//! A coordinator instance whose transactions another instance took over is
+//! **fenced** ([`Coordinator::handle_fenced`]): see [`fenced`] for how it
+//! still answers its participants without ever writing a decision.
 
+pub mod fenced;
 pub mod subordinate;
 mod table;
 
@@ -26,6 +31,7 @@ mod tests;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+pub use fenced::MAX_PENDING_READS;
 pub use subordinate::{FromSuperior, ToSuperior};
 pub use table::{
     CompletionEffect, CompletionState, Fault, Inbound, Outbound, Protocol, Transition, TwoPcState,
@@ -130,6 +136,10 @@ pub enum Command {
     /// Call [`Coordinator::handle_timeout`] at this time (replaces any
     /// earlier timer).
     SetTimer(Instant),
+    /// Read whether this instance's log holds a record of this
+    /// transaction (a read, never a write: the instance is fenced), then
+    /// call [`Coordinator::handle_decision_read`].
+    ReadDecision(TxId),
     /// A subordinate transaction's message to its superior coordinator
     /// (sent as participant [`ParticipantId::SUPERIOR`]).
     NotifySuperior {
@@ -206,6 +216,11 @@ struct Transaction {
     relog: bool,
     /// Whether a decision record exists for this transaction.
     logged: bool,
+    /// A write of its record failed in a way that may still have landed
+    /// (anything but a refusal by the fence).
+    maybe_logged: bool,
+    /// A fenced instance is reading the log for this transaction's record.
+    reading: bool,
     /// When an ended transaction is dropped.
     drop_at: Option<Instant>,
     /// The entry in the engine's timer set.
@@ -223,6 +238,8 @@ impl Transaction {
             resend_at: None,
             relog: false,
             logged: false,
+            maybe_logged: false,
+            reading: false,
             drop_at: None,
             scheduled: None,
         }
@@ -310,6 +327,12 @@ pub struct Coordinator {
     /// False after a restart until the log's records are loaded: no
     /// presumed-abort answer is given before then.
     loaded: bool,
+    /// Another instance took this instance's transactions over: no
+    /// decision is ever written again (see [`fenced`]).
+    fenced: bool,
+    /// Fenced: who asked about transactions the engine does not hold,
+    /// while their log read is pending (see [`fenced`]).
+    pending_reads: HashMap<TxId, Vec<fenced::Asker>>,
 }
 
 impl Coordinator {
@@ -323,6 +346,8 @@ impl Coordinator {
             timer_set: None,
             commands: VecDeque::new(),
             loaded: true,
+            fenced: false,
+            pending_reads: HashMap::new(),
         }
     }
 
@@ -335,9 +360,11 @@ impl Coordinator {
         }
     }
 
-    /// Whether the log has been loaded (presumed-abort answers are on).
+    /// Whether messages about unknown transactions are answered: the log
+    /// has been loaded (presumed-abort answers are on), or the instance is
+    /// fenced and reads each answer from the log (see [`fenced`]).
     pub fn is_loaded(&self) -> bool {
-        self.loaded
+        self.loaded || self.fenced
     }
 
     /// The next command for the driver, if any.
@@ -410,7 +437,7 @@ impl Coordinator {
         if self.txs.contains_key(&tx) {
             return Err(Fault::InvalidParameters);
         }
-        if self.txs.len() >= self.config.max_transactions {
+        if self.fenced || self.txs.len() >= self.config.max_transactions {
             return Err(Fault::CannotCreateContext);
         }
         if expires.is_some_and(|at| at <= now) {
@@ -628,7 +655,13 @@ impl Coordinator {
             }
         } else {
             t.relog = true;
+            t.maybe_logged = true;
             t.resend_at = Some(now + resend_after);
+            if self.fenced {
+                // Never retried once fenced: the log tells what happened.
+                t.resend_at = None;
+                self.read_decision(tx);
+            }
         }
         self.progress(tx, now);
         self.reschedule(tx);
@@ -684,7 +717,14 @@ impl Coordinator {
         reply_to: Option<EndpointRef>,
         message: Inbound,
     ) {
-        if !self.loaded {
+        if self.fenced && protocol == Protocol::Durable2Pc && message == Inbound::Prepared {
+            // The answer is in the log (see `fenced`).
+            if let Some(endpoint) = reply_to {
+                self.ask_log(tx, from, endpoint);
+            }
+            return;
+        }
+        if !self.loaded && !self.fenced {
             // Before the log is loaded nothing may be presumed: drop it, the
             // sender retries.
             return;
@@ -840,6 +880,9 @@ impl Coordinator {
             } else if prepared.is_empty() {
                 // Nothing durable to remember: presumed abort needs no log.
                 self.commit(tx, now);
+            } else if self.fenced {
+                // A fenced instance never writes a decision: presumed abort.
+                self.abort(tx, now);
             } else {
                 t.phase = Phase::Logging;
                 t.resend_at = None;
@@ -920,6 +963,19 @@ impl Coordinator {
     /// writing or has written its prepared record (only its superior's
     /// Rollback may end those; the record is dropped).
     fn roll_back(&mut self, tx: &TxId, now: Instant, superior_said: bool) {
+        self.roll_back_telling(tx, now, superior_said, true);
+    }
+
+    /// [`Self::roll_back`]; without `tell_initiator`, the initiator is not
+    /// sent Aborted (the outcome is unknown to this instance, see
+    /// [`fenced`]).
+    fn roll_back_telling(
+        &mut self,
+        tx: &TxId,
+        now: Instant,
+        superior_said: bool,
+        tell_initiator: bool,
+    ) {
         let linger = self.config.linger;
         let Some(t) = self.txs.get_mut(tx) else {
             return;
@@ -927,7 +983,9 @@ impl Coordinator {
         let prepared_subordinate = superior_said
             && t.superior.is_some()
             && matches!(t.phase, Phase::Logging | Phase::Prepared);
-        if !t.phase.undecided() && !prepared_subordinate {
+        // Fenced, a transaction whose decision the log does not hold.
+        let fenced_logging = self.fenced && t.phase == Phase::Logging;
+        if !t.phase.undecided() && !prepared_subordinate && !fenced_logging {
             return;
         }
         // A prepared-record write still in flight: keep the transaction
@@ -951,12 +1009,14 @@ impl Coordinator {
                         CompletionState::Active | CompletionState::Completing
                     ) {
                         p.completion = CompletionState::Aborted;
-                        self.commands.push_back(Command::Reply {
-                            tx: tx.clone(),
-                            to: p.id,
-                            endpoint: p.endpoint.clone(),
-                            outcome: Outcome::Aborted,
-                        });
+                        if tell_initiator {
+                            self.commands.push_back(Command::Reply {
+                                tx: tx.clone(),
+                                to: p.id,
+                                endpoint: p.endpoint.clone(),
+                                outcome: Outcome::Aborted,
+                            });
+                        }
                     }
                 }
                 Protocol::Volatile2Pc | Protocol::Durable2Pc => {
@@ -992,6 +1052,12 @@ impl Coordinator {
             return;
         }
         if t.resend_at.is_none_or(|at| at > now) {
+            return;
+        }
+        if self.fenced && t.phase == Phase::Logging && t.relog {
+            // Fenced: a failed log read is retried, never the write.
+            t.resend_at = None;
+            self.read_decision(tx);
             return;
         }
         t.resend_at = Some(now + resend_after);

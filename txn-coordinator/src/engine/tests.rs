@@ -244,6 +244,7 @@ mod tables {
     }
 }
 
+mod fenced;
 mod interleavings;
 mod scenarios;
 mod subordinate;

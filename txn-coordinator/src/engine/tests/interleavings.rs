@@ -219,6 +219,7 @@ impl World {
                 }
                 Command::Reply { outcome, .. } => self.replies.push(outcome),
                 Command::SetTimer(at) => self.timer = Some(at),
+                Command::ReadDecision(_) => panic!("these runs are never fenced"),
                 Command::Fault { .. } | Command::LogHeuristic(_) => {}
                 Command::ForceLog(record) => {
                     assert!(

@@ -368,6 +368,7 @@ impl World {
                     self.stored = None;
                 }
                 Command::Reply { .. } => panic!("a subordinate has no initiator"),
+                Command::ReadDecision(_) => panic!("these runs are never fenced"),
                 Command::Fault { .. }
                 | Command::ParticipantDone { .. }
                 | Command::LogHeuristic(_)
