@@ -367,6 +367,7 @@ pub async fn start(mut config: Config) -> Result<RunningServe, ServeError> {
                 member,
                 plan.backs_up,
                 probe,
+                wsat.adopted_keys().clone(),
             ))
         }
         _ => None,

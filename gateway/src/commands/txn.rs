@@ -272,9 +272,16 @@ fn print_list(out: &mut impl Write, snapshot: &Snapshot) -> std::io::Result<()> 
         )?;
     }
     for tx in &snapshot.transactions {
+        // A transaction recovered from a dead instance keeps that
+        // instance as its owner.
+        let taken_over = if tx.owner == snapshot.instance {
+            String::new()
+        } else {
+            format!("  taken over by {} from {}", snapshot.instance, tx.owner)
+        };
         writeln!(
             out,
-            "{:<46} {:<18} {:<8} {:<12} {}",
+            "{:<46} {:<18} {:<8} {:<12} {}{taken_over}",
             tx.id,
             phase_name(tx),
             if tx.in_doubt { "yes" } else { "no" },
@@ -282,6 +289,19 @@ fn print_list(out: &mut impl Write, snapshot: &Snapshot) -> std::io::Result<()> 
                 .map_or_else(|| "-".to_owned(), |ms| format!("{ms}ms")),
             tx.participants.len()
         )?;
+    }
+    if !snapshot.takeovers.is_empty() {
+        writeln!(out, "takeovers by {}:", snapshot.instance)?;
+    }
+    for takeover in &snapshot.takeovers {
+        writeln!(
+            out,
+            "  took over {} at {} (fencing token {}): {} transaction(s) recovered",
+            takeover.instance, takeover.taken_at, takeover.token, takeover.transaction_count
+        )?;
+        for tx in &takeover.transactions {
+            writeln!(out, "    {tx}")?;
+        }
     }
     if let Some(heuristics) = &snapshot.heuristics {
         let (open, resolved): (Vec<&HeuristicSummary>, Vec<&HeuristicSummary>) =
@@ -418,6 +438,7 @@ mod tests {
             transactions: vec![],
             total: 0,
             in_doubt: 0,
+            takeovers: vec![],
             heuristics: Some(vec![
                 heuristic("urn:open", None),
                 heuristic(
@@ -433,11 +454,62 @@ mod tests {
         let mut out = Vec::new();
         print_list(&mut out, &snapshot).unwrap();
         let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains("takeovers"), "{text}");
         let open_at = text.find("urn:open").unwrap();
         let resolved_at = text.find("resolved heuristic outcomes:").unwrap();
         assert!(open_at < resolved_at, "{text}");
         assert!(
             text.contains("resolved by alice at 2026-11-24T22:01:05Z: refunded\n      ticket 42"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_listing_shows_takeovers_and_the_original_owner() {
+        let recovered = TransactionSummary {
+            id: "urn:uuid:from-a".to_owned(),
+            phase: ithaca_txn::admin::PhaseName::Committing,
+            in_doubt: true,
+            logged: true,
+            expires_in_ms: None,
+            owner: "a".to_owned(),
+            participants: vec![],
+            superior: None,
+        };
+        let own = TransactionSummary {
+            id: "urn:uuid:own".to_owned(),
+            owner: "b".to_owned(),
+            ..recovered.clone()
+        };
+        let snapshot = Snapshot {
+            instance: "b".to_owned(),
+            recovered: true,
+            fenced: false,
+            transactions: vec![recovered, own],
+            total: 2,
+            in_doubt: 2,
+            heuristics: None,
+            takeovers: vec![ithaca_txn::admin::TakeoverSummary {
+                instance: "a".to_owned(),
+                token: 12,
+                taken_at: "2026-11-25T00:30:00Z".to_owned(),
+                transaction_count: 1,
+                transactions: vec!["urn:uuid:from-a".to_owned()],
+            }],
+        };
+        let mut out = Vec::new();
+        print_list(&mut out, &snapshot).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let line = |id: &str| text.lines().find(|l| l.starts_with(id)).unwrap().to_owned();
+        assert!(
+            line("urn:uuid:from-a").ends_with("taken over by b from a"),
+            "{text}"
+        );
+        assert!(!line("urn:uuid:own").contains("taken over"), "{text}");
+        assert!(
+            text.contains(
+                "takeovers by b:\n  took over a at 2026-11-25T00:30:00Z (fencing token 12): 1 transaction(s) recovered\n    urn:uuid:from-a\n"
+            ),
             "{text}"
         );
     }

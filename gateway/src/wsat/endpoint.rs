@@ -30,6 +30,8 @@ use crate::wsat::{
 pub(crate) struct Shared {
     pub(crate) service: CoordinatorService,
     pub(crate) key: Arc<CorrelationKey>,
+    /// The keys of the instances this one took over.
+    pub(crate) adopted_keys: super::AdoptedKeys,
     pub(crate) sink: HttpSink,
     pub(crate) public_url: Option<String>,
     pub(crate) limits: Limits,
@@ -397,21 +399,31 @@ impl Exchange<'_> {
     }
 
     fn protocol(&self, endpoint: Endpoint) -> Response {
-        let (tx, participant, protocol) =
-            match self.shared.key.verify(&self.message.reference_parameters) {
-                Ok(Correlation {
-                    tx,
-                    participant: Some((participant, protocol)),
-                }) if (protocol == Protocol::Completion) == (endpoint == Endpoint::Completion) => {
-                    (tx, participant, protocol)
-                }
-                Ok(_) | Err(_) => {
-                    return self.fault(
-                        FaultKind::InvalidParameters,
-                        "the coordinator protocol reference parameter is missing or forged",
-                    );
-                }
-            };
+        // A participant of an instance this one took over is answered
+        // too (see `AdoptedKeys`).
+        let verified = self
+            .shared
+            .key
+            .verify(&self.message.reference_parameters)
+            .or_else(|_| {
+                self.shared
+                    .adopted_keys
+                    .verify(&self.message.reference_parameters)
+            });
+        let (tx, participant, protocol) = match verified {
+            Ok(Correlation {
+                tx,
+                participant: Some((participant, protocol)),
+            }) if (protocol == Protocol::Completion) == (endpoint == Endpoint::Completion) => {
+                (tx, participant, protocol)
+            }
+            Ok(_) | Err(_) => {
+                return self.fault(
+                    FaultKind::InvalidParameters,
+                    "the coordinator protocol reference parameter is missing or forged",
+                );
+            }
+        };
         let inbound = match (&self.message.body, endpoint) {
             (Body::Notification(Notification::Commit), Endpoint::Completion) => Inbound::Commit,
             (Body::Notification(Notification::Rollback), Endpoint::Completion) => Inbound::Rollback,

@@ -44,8 +44,11 @@ use ithaca_txn::driver::{CoordinatorService, DriverError, InstanceId};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use tokio::task::JoinHandle;
 
+use super::AdoptedKeys;
 use super::takeover::{MembershipTakeover, takeover_service};
 use crate::config::WsatConfig;
+use ithaca_txn::log::key_from_hex;
+use ithaca_txn::wire::CorrelationKey;
 
 /// Takeovers done by this process.
 pub const TAKEOVERS: &str = "ithaca_wsat_takeovers_total";
@@ -65,6 +68,10 @@ const JOIN_RETRY: Duration = Duration::from_millis(500);
 const RETRY_FIRST: Duration = Duration::from_millis(100);
 /// The longest wait between takeover attempts.
 const RETRY_MAX: Duration = Duration::from_secs(5);
+/// How often this instance reads its own fence in the log, to learn that
+/// another instance took it over while it was paused or cut off (one
+/// one-row read).
+const FENCE_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// Reads the shared PostgreSQL coordinator log for whether an instance
 /// left unfinished commit decisions (rows it has not forgotten).
@@ -92,6 +99,28 @@ impl UnfinishedProbe {
             .bind(instance.0.as_str())
             .fetch_one(&self.pool)
             .await
+    }
+
+    /// The correlation key `instance` published in the log (at its start,
+    /// with takeover on), if any.
+    pub async fn correlation_key(
+        &self,
+        instance: &InstanceId,
+    ) -> Result<Option<CorrelationKey>, String> {
+        let text: Option<String> =
+            sqlx::query_scalar("SELECT correlation_key FROM wsat_instance_key WHERE instance = $1")
+                .bind(instance.0.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| e.to_string())?;
+        text.map(|text| {
+            key_from_hex(&text)
+                .map(CorrelationKey::from_bytes)
+                .ok_or_else(|| {
+                    format!("the correlation key of {instance} in the log is not 64 hex digits")
+                })
+        })
+        .transpose()
     }
 }
 
@@ -312,23 +341,39 @@ impl TakeoverStatus {
 pub struct InstanceMembership {
     status: Arc<TakeoverStatus>,
     task: JoinHandle<()>,
+    fence_task: JoinHandle<()>,
 }
 
 impl InstanceMembership {
     /// Starts joining with `config` ([`TakeoverPlan::member_config`];
     /// retrying until the oracle answers) and then follows the view,
     /// taking the instances of `backs_up` that `probe` finds unfinished
-    /// decisions of over on `service`.
+    /// decisions of over on `service`; the correlation key of each
+    /// instance taken over goes to `keys` (the endpoints then answer its
+    /// participants).
     pub fn start(
         service: CoordinatorService,
         config: MemberConfig,
         backs_up: Vec<InstanceId>,
         probe: UnfinishedProbe,
+        keys: AdoptedKeys,
     ) -> Self {
         describe_metrics();
         let status = Arc::new(TakeoverStatus::default());
-        let task = tokio::spawn(run(service, config, backs_up, probe, Arc::clone(&status)));
-        Self { status, task }
+        let fence_task = tokio::spawn(watch_fence(service.clone()));
+        let task = tokio::spawn(run(
+            service,
+            config,
+            backs_up,
+            probe,
+            keys,
+            Arc::clone(&status),
+        ));
+        Self {
+            status,
+            task,
+            fence_task,
+        }
     }
 
     /// What the task has done so far.
@@ -339,12 +384,38 @@ impl InstanceMembership {
     /// Stops the task (and the member's heartbeats).
     pub fn shutdown(&self) {
         self.task.abort();
+        self.fence_task.abort();
     }
 }
 
 impl Drop for InstanceMembership {
     fn drop(&mut self) {
         self.task.abort();
+        self.fence_task.abort();
+    }
+}
+
+/// Reads this instance's fence every [`FENCE_CHECK_EVERY`] until it finds
+/// it raised by a takeover. An instance that was paused (or cut off) while
+/// another took it over may have nothing to write that would tell it so;
+/// once fenced, its coordinator rolls back what it had not decided and
+/// answers its participants from the log (`ithaca_txn::engine::fenced`).
+async fn watch_fence(service: CoordinatorService) {
+    loop {
+        tokio::time::sleep(FENCE_CHECK_EVERY).await;
+        match service.check_fence().await {
+            Ok(true) => {
+                tracing::warn!(
+                    instance = %service.instance(),
+                    "wsat takeover: this instance was taken over by another; it writes no decision any more and answers its participants from the log"
+                );
+                return;
+            }
+            Ok(false) => {}
+            Err(error) => {
+                tracing::debug!(%error, "wsat takeover: cannot read this instance's fence yet");
+            }
+        }
     }
 }
 
@@ -373,6 +444,7 @@ async fn run(
     config: MemberConfig,
     backs_up: Vec<InstanceId>,
     probe: UnfinishedProbe,
+    keys: AdoptedKeys,
     status: Arc<TakeoverStatus>,
 ) {
     let member = loop {
@@ -441,6 +513,18 @@ async fn run(
                         takeovers = total,
                         "wsat takeover: took over dead coordinator instance {instance} ({count} unfinished transaction(s))"
                     );
+                    match probe.correlation_key(&instance).await {
+                        Ok(Some(key)) => keys.add(key),
+                        Ok(None) => tracing::warn!(
+                            instance = %instance,
+                            "wsat takeover: {instance} published no correlation key; its participants reaching this instance are refused"
+                        ),
+                        Err(error) => tracing::warn!(
+                            instance = %instance,
+                            %error,
+                            "wsat takeover: cannot read {instance}'s correlation key; its participants reaching this instance are refused"
+                        ),
+                    }
                 }
                 Err(DriverError::TakeoverRefused(reason)) => {
                     failed = true;

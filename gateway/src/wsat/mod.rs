@@ -108,11 +108,71 @@ impl std::fmt::Debug for WsatSettings {
     }
 }
 
+/// The correlation keys of the coordinator instances this one took over
+/// (shared by the endpoints and the takeover task). A message whose
+/// reference parameter was signed by such an instance's key is about one
+/// of that instance's transactions; it is accepted only once the
+/// takeover has raised that instance's fence, so the answers (the
+/// adopted decision's Commit, or presumed abort for a transaction the
+/// instance never decided) can no longer contradict the instance. Kept in
+/// memory only: after a restart the adopted decisions are not held any
+/// more, so neither are their keys.
+#[derive(Debug, Clone, Default)]
+pub struct AdoptedKeys {
+    keys: Arc<std::sync::RwLock<Vec<CorrelationKey>>>,
+}
+
+impl AdoptedKeys {
+    /// The most keys kept (one per instance taken over).
+    pub const MAX: usize = instances::MAX_BACKED_UP;
+
+    /// Adds the key of an instance just taken over (beyond [`Self::MAX`]
+    /// keys, ignored).
+    pub fn add(&self, key: CorrelationKey) {
+        let mut keys = self
+            .keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if keys.len() < Self::MAX {
+            keys.push(key);
+        }
+    }
+
+    /// How many keys are kept.
+    pub fn len(&self) -> usize {
+        self.keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+
+    /// Whether no key is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The correlation `reference_parameters` carry under one of the
+    /// adopted keys, if any verifies.
+    pub fn verify(
+        &self,
+        reference_parameters: &[String],
+    ) -> Result<ithaca_txn::wire::Correlation, ithaca_txn::wire::CorrelationError> {
+        let keys = self
+            .keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        keys.iter()
+            .find_map(|key| key.verify(reference_parameters).ok())
+            .ok_or(ithaca_txn::wire::CorrelationError::Forged)
+    }
+}
+
 /// The running coordinator: its driver and the routes of its endpoints.
 #[derive(Debug, Clone)]
 pub struct WsatHost {
     service: CoordinatorService,
     routes: Router,
+    adopted_keys: AdoptedKeys,
 }
 
 impl WsatHost {
@@ -127,8 +187,10 @@ impl WsatHost {
             Arc::new(sink.clone()),
         )
         .map_err(|e| e.to_string())?;
+        let adopted_keys = AdoptedKeys::default();
         let shared = Arc::new(endpoint::Shared {
             service: service.clone(),
+            adopted_keys: adopted_keys.clone(),
             key,
             sink,
             public_url: settings.public_url,
@@ -140,6 +202,7 @@ impl WsatHost {
         Ok(Self {
             service,
             routes: endpoint::routes(&shared),
+            adopted_keys,
         })
     }
 
@@ -170,7 +233,22 @@ impl WsatHost {
                     .map_err(|e| failed(format!("wsat.store: {e}")))?,
             )
         };
-        let key = load_or_create_key(&data_dir.join(KEY_FILE)).map_err(failed)?;
+        let key_bytes = load_or_create_key_bytes(&data_dir.join(KEY_FILE)).map_err(failed)?;
+        if wsat.takeover && wsat.store != "sqlite" {
+            // The instance that takes this one over authenticates its
+            // participants with it (AdoptedKeys). An instance already
+            // taken over published it before; its fence refuses the write.
+            match log.publish_correlation_key(&key_bytes).await {
+                Ok(()) => {}
+                Err(error) if error.is_fenced() => {}
+                Err(error) => {
+                    return Err(failed(format!(
+                        "wsat.store: publishing the correlation key: {error}"
+                    )));
+                }
+            }
+        }
+        let key = CorrelationKey::from_bytes(key_bytes);
         let public_url = wsat
             .public_url
             .clone()
@@ -198,6 +276,11 @@ impl WsatHost {
     /// The coordinator behind them.
     pub fn service(&self) -> &CoordinatorService {
         &self.service
+    }
+
+    /// The correlation keys of the instances this one took over.
+    pub fn adopted_keys(&self) -> &AdoptedKeys {
+        &self.adopted_keys
     }
 
     /// Stops the coordinator's background tasks.
@@ -245,6 +328,11 @@ impl crate::readiness::ReadinessCheck for FencedCheck {
 /// Reads the 32-byte correlation key at `path`, or creates it (readable
 /// by the owner only) with fresh random bytes.
 pub fn load_or_create_key(path: &Path) -> Result<CorrelationKey, String> {
+    load_or_create_key_bytes(path).map(CorrelationKey::from_bytes)
+}
+
+/// [`load_or_create_key`]'s 32 bytes.
+pub fn load_or_create_key_bytes(path: &Path) -> Result<[u8; 32], String> {
     match std::fs::read(path) {
         Ok(bytes) => {
             let bytes: [u8; 32] = bytes.try_into().map_err(|_| {
@@ -253,13 +341,13 @@ pub fn load_or_create_key(path: &Path) -> Result<CorrelationKey, String> {
                     path.display()
                 )
             })?;
-            Ok(CorrelationKey::from_bytes(bytes))
+            Ok(bytes)
         }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             let mut bytes = [0u8; 32];
             getrandom::fill(&mut bytes).map_err(|e| format!("no randomness: {e}"))?;
             write_private(path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-            Ok(CorrelationKey::from_bytes(bytes))
+            Ok(bytes)
         }
         Err(error) => Err(format!("{}: {error}", path.display())),
     }
