@@ -35,7 +35,7 @@ pub const PARTICIPANT: &str = "http://127.0.0.1:9/participant";
 
 /// Posts `message` to the path of `address` on `node` and reads the
 /// answer: the status and the decoded envelope, if any.
-async fn post(node: &ServeNode, address: &str, message: &Message) -> (u16, Option<Message>) {
+pub async fn post(node: &ServeNode, address: &str, message: &Message) -> (u16, Option<Message>) {
     let path = address
         .split_once("://")
         .and_then(|(_, rest)| rest.find('/').map(|at| &rest[at..]))
@@ -51,6 +51,63 @@ async fn post(node: &ServeNode, address: &str, message: &Message) -> (u16, Optio
         wire::decode(&reply.body, None, &Limits::DEFAULT, &WireLimits::default()).unwrap()
     });
     (reply.status, decoded)
+}
+
+/// Registers `participant` (an address) for Durable2PC in the transaction
+/// of `context` at its coordinator `node` (WS-AT 1.2, SOAP 1.1), as a
+/// scripted participant: the answer is the coordinator protocol endpoint
+/// its Prepared, Committed or Aborted go to.
+pub async fn register_durable(
+    node: &ServeNode,
+    context: &wire::CoordinationContext,
+    participant: &str,
+) -> EndpointReference {
+    let version = WsTxVersion::Jun2006;
+    let registration = context.registration_service.clone();
+    let mut register = Message::to_endpoint(
+        SoapVersion::Soap11,
+        version,
+        &registration,
+        Body::Register(Register {
+            protocol_identifier: version.protocol_uri(Protocol::Durable2Pc),
+            participant_protocol_service: EndpointReference::new(participant),
+        }),
+    );
+    register.addressing.message_id = Some(format!("urn:uuid:register-{}", context.identifier));
+    register.addressing.reply_to = Some(EndpointReference::anonymous(version));
+    let (status, answer) = post(node, &registration.address, &register).await;
+    match answer.map(|m| m.body) {
+        Some(Body::RegisterResponse(epr)) => epr,
+        other => panic!("{status}: {other:?}"),
+    }
+}
+
+/// Sends `notification` (Prepared, Committed, …) as the scripted
+/// participant registered at `coordinator` (the answer of
+/// [`register_durable`]) to the instance `node`, which may be another
+/// instance than the one that registered it: the HTTP status and the
+/// answer, if any.
+pub async fn notify(
+    node: &ServeNode,
+    coordinator: &EndpointReference,
+    notification: Notification,
+    reply_to: Option<&str>,
+) -> (u16, Option<Message>) {
+    let mut message = Message::to_endpoint(
+        SoapVersion::Soap11,
+        WsTxVersion::Jun2006,
+        coordinator,
+        Body::Notification(notification),
+    );
+    message.addressing.message_id = Some(format!(
+        "urn:uuid:notify-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    message.addressing.reply_to = reply_to.map(EndpointReference::new);
+    post(node, &coordinator.address, &message).await
 }
 
 /// `GET /admin/txn{query}` as JSON, with the admin bearer `token` if any.
@@ -128,36 +185,12 @@ pub async fn make_heuristic(node: &ServeNode, token: Option<&str>) -> String {
     let tx = transaction.context().identifier.clone();
 
     // A durable participant registers.
-    let version = WsTxVersion::Jun2006;
-    let registration = transaction.context().registration_service.clone();
-    let mut register = Message::to_endpoint(
-        SoapVersion::Soap11,
-        version,
-        &registration,
-        Body::Register(Register {
-            protocol_identifier: version.protocol_uri(Protocol::Durable2Pc),
-            participant_protocol_service: EndpointReference::new(PARTICIPANT),
-        }),
-    );
-    register.addressing.message_id = Some("urn:uuid:heuristic-register".to_owned());
-    register.addressing.reply_to = Some(EndpointReference::anonymous(version));
-    let (status, answer) = post(node, &registration.address, &register).await;
-    let coordinator = match answer.map(|m| m.body) {
-        Some(Body::RegisterResponse(epr)) => epr,
-        other => panic!("{status}: {other:?}"),
-    };
+    let coordinator = register_durable(node, transaction.context(), PARTICIPANT).await;
 
     // The initiator rolls back; the participant, which had committed on
     // its own, answers Committed.
     assert_eq!(transaction.rollback().await.unwrap(), Outcome::Aborted);
-    let mut committed = Message::to_endpoint(
-        SoapVersion::Soap11,
-        version,
-        &coordinator,
-        Body::Notification(Notification::Committed),
-    );
-    committed.addressing.message_id = Some("urn:uuid:heuristic-committed".to_owned());
-    let (status, _) = post(node, &coordinator.address, &committed).await;
+    let (status, _) = notify(node, &coordinator, Notification::Committed, None).await;
     assert_eq!(status, 202);
 
     // The outcome is forced to the log in the background.
@@ -172,5 +205,83 @@ pub async fn make_heuristic(node: &ServeNode, token: Option<&str>) -> String {
         }
         assert!(Instant::now() < deadline, "no heuristic kept: {snapshot}");
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A scripted participant's protocol endpoint that keeps every WS-AT
+/// notification it receives (Prepare, Commit, Rollback, …) and answers
+/// `202`; keep it alive as long as messages may arrive.
+pub struct CapturingParticipant {
+    /// Its address (`http://127.0.0.1:PORT/participant`).
+    pub address: String,
+    /// Each notification with the address of its `wsa:ReplyTo` (who sent
+    /// it).
+    received: std::sync::Arc<std::sync::Mutex<Vec<(Notification, String)>>>,
+    _gateway: TestGateway,
+}
+
+impl CapturingParticipant {
+    /// Starts it on a free port.
+    pub async fn start() -> Self {
+        let port = ithaca_testkit::free_port().unwrap();
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = received.clone();
+        let routes = ithaca_gateway::Router::new().route(
+            "/participant",
+            "participant",
+            move |request: ithaca_gateway::body::Request| {
+                let kept = kept.clone();
+                async move {
+                    let body =
+                        ithaca_gateway::body::read_to_bytes(request.into_body(), 64 * 1024).await;
+                    if let Ok(body) = body
+                        && let Ok(message) =
+                            wire::decode(&body, None, &Limits::DEFAULT, &WireLimits::default())
+                        && let Body::Notification(notification) = message.body
+                    {
+                        let from = message
+                            .addressing
+                            .reply_to
+                            .map(|epr| epr.address)
+                            .unwrap_or_default();
+                        kept.lock().unwrap().push((notification, from));
+                    }
+                    ithaca_gateway::body::text_response(http::StatusCode::ACCEPTED, "")
+                }
+            },
+        );
+        let gateway = TestGateway::start(routes, |config| {
+            config.server.listen = format!("127.0.0.1:{port}").parse().unwrap();
+            config.membership.enabled = false;
+        })
+        .await;
+        Self {
+            address: format!("http://127.0.0.1:{port}/participant"),
+            received,
+            _gateway: gateway,
+        }
+    }
+
+    /// How many times `notification` has arrived from the coordinator
+    /// at `base` (its `wsa:ReplyTo` starts with it).
+    pub fn count_from(&self, notification: Notification, base: &str) -> usize {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(n, from)| *n == notification && from.starts_with(base))
+            .count()
+    }
+
+    /// How many times `notification` has arrived without a `wsa:ReplyTo`:
+    /// a coordinator's answer about a transaction it does not hold (by
+    /// presumed abort, or read from its log).
+    pub fn count_unattributed(&self, notification: Notification) -> usize {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(n, from)| *n == notification && from.is_empty())
+            .count()
     }
 }

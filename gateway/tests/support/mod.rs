@@ -7,6 +7,7 @@
 pub mod heuristic;
 pub mod pg_participant;
 pub mod serve_node;
+pub mod takeover_world;
 pub mod transfer_client;
 
 use std::net::SocketAddr;

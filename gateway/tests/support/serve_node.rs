@@ -131,6 +131,27 @@ impl ServeNode {
         }
     }
 
+    /// `kill -STOP`: the process stops where it is (its sockets stay
+    /// open, nothing runs), as a paused VM or a long GC pause would.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// `kill -CONT`: a paused process runs on from where it stopped.
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("not running");
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {signal} {}: {status}", self.name);
+    }
+
     /// Waits for the process to die by its failpoint (SIGKILL).
     pub async fn killed_by_failpoint(&mut self) {
         use std::os::unix::process::ExitStatusExt;
