@@ -152,12 +152,13 @@ async fn a_killed_before_its_decision_is_not_taken_over_and_presumed_abort_holds
     assert_eq!(fence, Some(0), "a's fence must not have been raised");
     let money = total(&world.db_a).await + total(&world.db_b).await;
     assert_eq!(money, 2 * i64::from(ACCOUNTS) * OPENING);
-    // Restarted under its name, a coordinates again (once its log is
-    // loaded: /readyz does not wait for that).
+    // Restarted under its name, a coordinates again: /readyz answers 200
+    // (what `start` waits for) only once its log is loaded.
     world.a.start(None).await;
-    wait_for!(world, "a's log loaded", {
-        support::heuristic::admin(&world.a, "", None).await["recovered"] == true
-    });
+    assert_eq!(
+        support::heuristic::admin(&world.a, "", None).await["recovered"],
+        true
+    );
     let seen = world.client.transfer(5, 6, 300).await;
     assert!(
         matches!(

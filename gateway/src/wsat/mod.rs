@@ -296,11 +296,13 @@ impl WsatHost {
     }
 }
 
-/// A `/readyz` check that fails once the coordinator found itself fenced
-/// off (another instance took its transactions over, docs/
-/// distributed-transactions.md): it refuses every new transaction for good,
-/// so a load balancer must stop sending it work. A store outage is the
-/// store checks' business, not this one's.
+/// A `/readyz` check that fails while the coordinator is still loading its
+/// log (until then it answers nothing about transactions it may hold, and
+/// refuses activation), and for good once it found itself fenced off
+/// (another instance took its transactions over, docs/
+/// distributed-transactions.md): it refuses every new transaction, so a
+/// load balancer must stop sending it work. A store outage is the store
+/// checks' business, not this one's.
 #[derive(Debug, Clone)]
 pub struct FencedCheck {
     service: CoordinatorService,
@@ -315,9 +317,12 @@ impl crate::readiness::ReadinessCheck for FencedCheck {
         &self,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + '_>> {
         let fenced = self.service.metrics().fenced;
+        let recovered = self.service.is_recovered();
         Box::pin(async move {
             if fenced {
                 Err("fenced off: another instance took over this instance's transactions".into())
+            } else if !recovered {
+                Err("loading its log: no transaction is answered until then".into())
             } else {
                 Ok(())
             }
