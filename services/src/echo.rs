@@ -90,8 +90,8 @@ const RESPONSE_END: &[u8] = b"</result></e:echoStringResponse>";
 /// without an XML reader; every other request is read by [`read_text`].
 /// Both give the same answer for the same request.
 pub fn echo_string(request: &[u8]) -> Result<Vec<u8>, EchoError> {
-    if let Some(text) = plain_text(request) {
-        return Ok(response(text));
+    if let Some(plain) = plain_request(request) {
+        return Ok(plain_response(&plain));
     }
     let text = read_text(request)?;
     Ok(response(&text))
@@ -105,19 +105,53 @@ fn response(text: &str) -> Vec<u8> {
     out
 }
 
+/// The response to a plain request: its characters copied once, with
+/// `>` escaped when the scan saw one (the only character of the plain
+/// form that [`escape_text`] changes).
+fn plain_response(plain: &Plain<'_>) -> Vec<u8> {
+    let text = plain.text;
+    let mut out = Vec::with_capacity(text.len() + RESPONSE_START.len() + RESPONSE_END.len());
+    out.extend_from_slice(RESPONSE_START);
+    if plain.has_gt {
+        escape_text(text, &mut out);
+    } else {
+        out.extend_from_slice(text.as_bytes());
+    }
+    out.extend_from_slice(RESPONSE_END);
+    out
+}
+
+/// The string of a request in the plain form (see [`plain_request`]).
+#[cfg(test)]
+fn plain_text(request: &[u8]) -> Option<&str> {
+    plain_request(request).map(|plain| plain.text)
+}
+
+/// A request in the plain form: its string, and whether that holds a `>`.
+struct Plain<'a> {
+    text: &'a str,
+    has_gt: bool,
+}
+
 /// The string of a request in the plain form, read straight from its
 /// bytes: `<echoString>` (any prefix, any attributes), optional whitespace,
-/// `<text>` (any prefix, no attribute), character data without `&` or a
-/// carriage return, `</text>` with the same name, optional whitespace and
-/// the root's end tag, with nothing before or after. In that form the
+/// `<text>` (any prefix, no attribute), character data without `<`, `&`
+/// or a carriage return, `</text>` with the same name, optional whitespace
+/// and the root's end tag, with nothing before or after. In that form the
 /// character data is the string itself: there is no reference or CDATA
 /// section to decode and no line end to normalise, so [`read_text`] would
 /// return exactly these characters. Anything else (names that are not
 /// plain ASCII QNames included) gives `None`, and [`read_text`] decides.
-fn plain_text(request: &[u8]) -> Option<&str> {
-    let xml = std::str::from_utf8(request).ok()?;
-    let bytes = xml.as_bytes();
-    let rest = bytes.strip_prefix(b"<")?;
+///
+/// The request is checked as UTF-8 piece by piece instead of whole: the
+/// markup is ASCII by construction, attribute values are checked where
+/// they are read and the character data on its own. The end of the
+/// character data is found from the end of the request (the two end tags
+/// and the whitespace between them), so besides that check one pass over
+/// the string ([`classify`]) finds both what makes a request not plain
+/// and what its response must escape.
+fn plain_request(request: &[u8]) -> Option<Plain<'_>> {
+    let rest = request.strip_prefix(b"<")?;
     let (root, rest) = plain_name(rest)?;
     if local_part(root)? != REQUEST_ELEMENT.as_bytes() {
         return None;
@@ -129,20 +163,41 @@ fn plain_text(request: &[u8]) -> Option<&str> {
         return None;
     }
     let rest = rest.strip_prefix(b">")?;
-    let content_start = bytes.len() - rest.len();
-    let content_len = rest.iter().position(|&b| b == b'<')?;
-    let (content, rest) = rest.split_at(content_len);
-    if contains_any(content, b'&', b'\r', b'&', b'&') {
+    // From the end: `</root>`, whitespace, `</text>`.
+    let before_root_end = rest
+        .strip_suffix(b">")?
+        .strip_suffix(root)?
+        .strip_suffix(b"</")?;
+    let content = trim_whitespace_end(before_root_end)
+        .strip_suffix(b">")?
+        .strip_suffix(text_name)?
+        .strip_suffix(b"</")?;
+    let class = classify(content);
+    if class & (CLASS_LT | CLASS_AMP_OR_CR) != 0 {
         return None;
     }
-    let rest = end_tag(rest, text_name)?;
-    let rest = end_tag(skip_whitespace(rest), root)?;
-    if !rest.is_empty() {
-        return None;
-    }
-    // The content lies between two ASCII bytes of a `str`, so this slice
-    // is on character boundaries.
-    xml.get(content_start..content_start + content_len)
+    Some(Plain {
+        text: std::str::from_utf8(content).ok()?,
+        has_gt: class & CLASS_GT != 0,
+    })
+}
+
+/// [`classify`] saw a `<`.
+const CLASS_LT: u8 = 1;
+/// [`classify`] saw a `&` or a carriage return.
+const CLASS_AMP_OR_CR: u8 = 2;
+/// [`classify`] saw a `>`.
+const CLASS_GT: u8 = 4;
+
+/// Which of the `CLASS_*` kinds of byte `bytes` holds, in one pass
+/// without branches (which the compiler vectorises).
+fn classify(bytes: &[u8]) -> u8 {
+    bytes.iter().fold(0u8, |class, &byte| {
+        class
+            | u8::from(byte == b'<')
+            | (u8::from(byte == b'&' || byte == b'\r') << 1)
+            | (u8::from(byte == b'>') << 2)
+    })
 }
 
 /// Splits a name written with ASCII letters, digits, `_`, `-` and `.`,
@@ -225,19 +280,20 @@ fn start_tag_end(input: &[u8]) -> Option<&[u8]> {
         }
         let end = value.iter().position(|&b| b == quote)?;
         let (text, after_value) = value.split_at(end);
-        if text.iter().any(|&b| b == b'<' || b == b'&') {
+        if text.iter().any(|&b| b == b'<' || b == b'&') || std::str::from_utf8(text).is_err() {
             return None;
         }
         rest = after_value.get(1..)?;
     }
 }
 
-/// `input` after the end tag `</name>`, written exactly so.
-fn end_tag<'a>(input: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
-    input
-        .strip_prefix(b"</")?
-        .strip_prefix(name)?
-        .strip_prefix(b">")
+/// `input` without its trailing XML whitespace.
+fn trim_whitespace_end(input: &[u8]) -> &[u8] {
+    let len = input
+        .iter()
+        .rposition(|&b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .map_or(0, |last| last + 1);
+    input.get(..len).unwrap_or_default()
 }
 
 /// `input` without its leading XML whitespace.
@@ -607,6 +663,31 @@ line 2</x:text></echoString>"#
                 br#"<e:echoString xmlns:e="urn:x" a = 'b>' ><text>hi</text></e:echoString>"#
             ),
             Some("hi")
+        );
+    }
+
+    #[test]
+    fn the_plain_path_checks_every_piece_as_utf8() {
+        // Not UTF-8 in the string, in an attribute value, or split over
+        // the markup: the plain path declines and the reader refuses.
+        for xml in [
+            b"<echoString><text>a\xff</text></echoString>".as_slice(),
+            b"<echoString><text>\xc3</text></echoString>",
+            b"<echoString a=\"\xc3\"><text>x</text></echoString>",
+            b"<echoString><text>x\xc3</text>\xa9</echoString>",
+        ] {
+            assert_eq!(plain_text(xml), None);
+            assert_eq!(echo_string(xml), Err(EchoError::NotUtf8));
+        }
+        // Escaping `>` only where the string has one.
+        assert_eq!(
+            echo_string(b"<echoString><text>a > b \xc3\xa9</text></echoString>")
+                .map(|r| String::from_utf8(r).unwrap()),
+            Ok(format!(
+                "{}a &gt; b é{}",
+                std::str::from_utf8(RESPONSE_START).unwrap(),
+                std::str::from_utf8(RESPONSE_END).unwrap()
+            ))
         );
     }
 

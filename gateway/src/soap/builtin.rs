@@ -28,8 +28,14 @@ fn echo_service_at(public_url: Option<&str>) -> Result<Router, SetupError> {
     builder
         .service(echo::SERVICE)
         .base_path(ECHO_SERVICE_PATH)
-        .operation(echo::OPERATION, |request: SoapRequest| async move {
-            echo::echo_string(request.body()).map_err(|error| SoapError::sender(error.to_string()))
+        // The echo is synchronous: it answers before the future is made,
+        // so the future (boxed per request) holds the answer, not the
+        // request.
+        .operation(echo::OPERATION, |request: SoapRequest| {
+            std::future::ready(
+                echo::echo_string(request.body())
+                    .map_err(|error| SoapError::sender(error.to_string())),
+            )
         })
         .build()
 }
