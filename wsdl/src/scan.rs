@@ -251,12 +251,10 @@ impl<'i> Scanner<'i> {
             self.seen_event = true;
             match event {
                 Event::Start(start) => {
-                    self.push_scope(&start, before)?;
                     let element = self.open_element(start, before..after)?;
                     return Ok(Token::Start(element));
                 }
                 Event::Empty(start) => {
-                    self.push_scope(&start, before)?;
                     // Its scope ends with it, before the next event.
                     self.pending_pop = true;
                     let element = self.open_element(start, before..after)?;
@@ -309,6 +307,9 @@ impl<'i> Scanner<'i> {
                             before,
                             "an XML declaration must start the document",
                         ));
+                    }
+                    if is_common_declaration(&decl) {
+                        continue;
                     }
                     decl.version()
                         .map_err(|error| malformed(before, &error.to_string()))?;
@@ -426,15 +427,12 @@ impl<'i> Scanner<'i> {
         }
     }
 
-    /// Opens the scope of a start tag's namespace declarations, as
-    /// `NsReader` does before returning the tag.
-    fn push_scope(&mut self, start: &BytesStart<'_>, before: usize) -> Result<(), ReadError> {
-        self.resolver
-            .get_mut()
-            .push(start)
-            .map_err(|error| self.map_error(XmlError::Namespace(error), before))
-    }
-
+    /// Checks a start tag and opens its namespace scope, in one pass over
+    /// its attributes: each namespace declaration is added to the
+    /// resolver as it is met (what `NsReader` does in a pass of its own
+    /// before returning the tag), every attribute is checked, and the
+    /// prefixes of the element and of its other attributes are resolved
+    /// once all of the tag's declarations are in scope.
     fn open_element(
         &mut self,
         start: BytesStart<'i>,
@@ -442,6 +440,15 @@ impl<'i> Scanner<'i> {
     ) -> Result<Element<'i>, ReadError> {
         self.text_run = 0;
         let position = range.start;
+        // The tag's scope, popped after its end tag like `NsReader`'s.
+        let level = self.resolver.get().level();
+        let Some(inner) = level.checked_add(1) else {
+            return Err(ReadError::TooDeep {
+                limit: usize::from(u16::MAX),
+                position,
+            });
+        };
+        self.resolver.get_mut().set_level(inner);
         match self.root {
             Root::Before => self.root = Root::Inside,
             Root::Inside => {}
@@ -463,16 +470,15 @@ impl<'i> Scanner<'i> {
         if !is_qname(start.name().as_ref()) {
             return Err(malformed(position, "an element name that is not a QName"));
         }
-        let resolver = self.resolver.get();
-        if let (ResolveResult::Unknown(prefix), _) = resolver.resolve_element(start.name()) {
-            return Err(malformed(position, &format!("unbound prefix `{prefix}`")));
-        }
         // Duplicate names are found here, without the allocation of
         // quick-xml's own check, for the first `SEEN` attributes; a tag
-        // with more goes through quick-xml's check once more.
+        // with more goes through quick-xml's check once more. The same
+        // list keeps the prefixed names to resolve after the pass.
         const SEEN: usize = 8;
         let mut seen: [&str; SEEN] = [""; SEEN];
         let mut count = 0usize;
+        // Whether an attribute other than a declaration has a prefix.
+        let mut prefixed = false;
         // Bytes of namespace declarations, for the resolver's pooling.
         let mut declared = 0usize;
         let mut attributes = start.attributes();
@@ -518,17 +524,41 @@ impl<'i> Scanner<'i> {
             if value.contains('&') {
                 check_attribute_references(&value, position)?;
             }
-            if attribute.key.as_namespace_binding().is_some() {
+            if let Some(prefix) = attribute.key.as_namespace_binding() {
                 declared = declared
                     .saturating_add(attribute.key.as_ref().len())
                     .saturating_add(value.len());
-            } else if let (ResolveResult::Unknown(prefix), _) =
-                resolver.resolve_attribute(attribute.key)
-            {
-                return Err(malformed(position, &format!("unbound prefix `{prefix}`")));
+                // The raw value, as `NsReader` binds it.
+                if let Err(error) = self
+                    .resolver
+                    .get_mut()
+                    .add(prefix, quick_xml::name::Namespace(&value))
+                {
+                    return Err(self.map_error(XmlError::Namespace(error), position));
+                }
+            } else if attribute.key.prefix().is_some() {
+                prefixed = true;
             }
         }
         self.resolver.declared = self.resolver.declared.saturating_add(declared);
+        let resolver = self.resolver.get();
+        if let (ResolveResult::Unknown(prefix), _) = resolver.resolve_element(start.name()) {
+            return Err(malformed(position, &format!("unbound prefix `{prefix}`")));
+        }
+        if prefixed {
+            // Every prefixed attribute that is not a declaration, now that
+            // the whole tag's declarations are in scope.
+            let mut rest = start.attributes();
+            rest.with_checks(false);
+            for attribute in rest.flatten() {
+                if attribute.key.as_namespace_binding().is_none()
+                    && let (ResolveResult::Unknown(prefix), _) =
+                        resolver.resolve_attribute(attribute.key)
+                {
+                    return Err(malformed(position, &format!("unbound prefix `{prefix}`")));
+                }
+            }
+        }
         Ok(Element { start, range })
     }
 
@@ -593,6 +623,23 @@ impl<'i> Scanner<'i> {
             other => malformed(before, &other.to_string()),
         }
     }
+}
+
+/// The XML declarations most documents start with (version 1.0, UTF-8 or
+/// no encoding, in either quote), written exactly so: they pass the
+/// checks of the general path (a version, an encoding that is UTF-8), so
+/// they are accepted with one comparison instead of parsing the
+/// declaration's attributes twice.
+fn is_common_declaration(content: &str) -> bool {
+    matches!(
+        content,
+        r#"xml version="1.0" encoding="UTF-8""#
+            | r#"xml version="1.0" encoding="utf-8""#
+            | r#"xml version='1.0' encoding='UTF-8'"#
+            | r#"xml version='1.0' encoding='utf-8'"#
+            | r#"xml version="1.0""#
+            | r#"xml version='1.0'"#
+    )
 }
 
 /// The error for a start tag with a duplicated attribute name, as
@@ -758,6 +805,39 @@ mod tests {
         let mut scanner = Scanner::new(input.as_bytes(), Limits::default())?;
         while !matches!(scanner.next_token()?, Token::Eof) {}
         Ok(())
+    }
+
+    #[test]
+    fn common_declarations_pass_the_general_checks_too() {
+        for declaration in [
+            r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+            r#"<?xml version="1.0" encoding="utf-8"?>"#,
+            r#"<?xml version='1.0' encoding='UTF-8'?>"#,
+            r#"<?xml version='1.0' encoding='utf-8'?>"#,
+            r#"<?xml version="1.0"?>"#,
+            r#"<?xml version='1.0'?>"#,
+        ] {
+            let mut reader = Reader::from_str(declaration);
+            let Ok(Event::Decl(decl)) = reader.read_event() else {
+                panic!("{declaration} is no declaration");
+            };
+            assert!(is_common_declaration(&decl), "{declaration}");
+            assert!(decl.version().is_ok(), "{declaration}");
+            if let Some(encoding) = decl.encoding() {
+                assert!(encoding.unwrap().eq_ignore_ascii_case("utf-8"));
+            }
+            scan_all(&format!("{declaration}<r/>")).unwrap();
+        }
+        // Anything else takes the general path, with its errors.
+        assert!(!is_common_declaration(
+            r#"xml version="1.0" encoding="latin1""#
+        ));
+        assert!(matches!(
+            scan_all(r#"<?xml version="1.0" encoding="latin1"?><r/>"#),
+            Err(ReadError::UnsupportedEncoding { .. })
+        ));
+        assert!(scan_all(r#"<?xml encoding="UTF-8"?><r/>"#).is_err());
+        assert!(scan_all(r#"<r/><?xml version="1.0"?>"#).is_err());
     }
 
     #[test]
