@@ -11,6 +11,12 @@
 //! 2. Otherwise (no action, `""`, or an action no operation declares,
 //!    which many clients send) the body's first child decides; when
 //!    several operations share it, the action must tell them apart.
+//!
+//! Both keys come from the request, so the table does not hash them: it
+//! keeps each key kind in a vector sorted by key and looks requests up
+//! by binary search, a logarithmic number of comparisons whatever the
+//! client sends, without the SipHash per key that a DoS-resistant hash
+//! map would cost on every request.
 
 use std::collections::HashMap;
 
@@ -74,8 +80,10 @@ pub(crate) struct Key {
 #[derive(Debug, Default)]
 pub(crate) struct Table {
     keys: Vec<Key>,
-    by_action: HashMap<String, usize>,
-    by_body: HashMap<QName, Vec<usize>>,
+    /// Each action that names exactly one operation, sorted by action.
+    by_action: Vec<(String, usize)>,
+    /// The operations of each body element, sorted by element name.
+    by_body: Vec<(QName, Vec<usize>)>,
     empty_body: Vec<usize>,
 }
 
@@ -99,15 +107,28 @@ impl Table {
                 None => empty_body.push(index),
             }
         }
+        let mut by_action: Vec<(String, usize)> = by_action
+            .into_iter()
+            .filter_map(|(action, index)| Some((action, index?)))
+            .collect();
+        by_action.sort_unstable();
+        let mut by_body: Vec<(QName, Vec<usize>)> = by_body.into_iter().collect();
+        by_body.sort_unstable();
         Self {
             keys,
-            by_action: by_action
-                .into_iter()
-                .filter_map(|(action, index)| Some((action, index?)))
-                .collect(),
+            by_action,
             by_body,
             empty_body,
         }
+    }
+
+    /// The operation `action` names alone, if any.
+    fn action(&self, action: &str) -> Option<usize> {
+        let at = self
+            .by_action
+            .binary_search_by(|(key, _)| key.as_str().cmp(action))
+            .ok()?;
+        self.by_action.get(at).map(|&(_, index)| index)
     }
 
     /// Finds the operation a request calls.
@@ -118,11 +139,16 @@ impl Table {
     ) -> Result<usize, DispatchError> {
         let action = action.filter(|a| !a.is_empty());
         let candidates: &[usize] = match body {
-            Some(body) => self.by_body.get(body).map_or(&[], Vec::as_slice),
+            Some(body) => self
+                .by_body
+                .binary_search_by(|(name, _)| name.cmp(body))
+                .ok()
+                .and_then(|at| self.by_body.get(at))
+                .map_or(&[], |(_, indices)| indices.as_slice()),
             None => &self.empty_body,
         };
         if let Some(action) = action
-            && let Some(&index) = self.by_action.get(action)
+            && let Some(index) = self.action(action)
         {
             if candidates.contains(&index) {
                 return Ok(index);

@@ -31,6 +31,10 @@ use super::reply;
 use crate::body::{BodyError, Request, Response, read_to_bytes};
 use crate::router::{Handler, ResponseFuture};
 
+/// SOAP 1.1's `SOAPAction` header, as a name made once (a `&str` key is
+/// parsed and checked again on every lookup).
+static SOAP_ACTION: http::HeaderName = http::HeaderName::from_static("soapaction");
+
 /// What the request path needs to know about one operation.
 pub(crate) struct Operation {
     /// Its name.
@@ -190,7 +194,7 @@ impl Endpoint {
         }
         let action = match version {
             SoapVersion::Soap12 => content_type.action.clone(),
-            SoapVersion::Soap11 => match parts.headers.get("soapaction").map(|v| v.to_str()) {
+            SoapVersion::Soap11 => match parts.headers.get(&SOAP_ACTION).map(|v| v.to_str()) {
                 None => None,
                 Some(Ok(value)) => match plain_quoted_action(value).map_or_else(
                     || parse_soap_action(value),
