@@ -7,8 +7,12 @@
 //! in-flight requests and close, and [`RunningGateway::shutdown`] waits for
 //! them up to the drain deadline.
 
+use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Wake, Waker};
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -505,14 +509,97 @@ async fn serve_io<I>(
         .builder
         .serve_connection_with_upgrades(TokioIo::new(io), hyper_service);
     tokio::pin!(connection);
-    let result = tokio::select! {
-        result = connection.as_mut() => result,
-        _ = shutdown.changed() => {
+    let mut signal = ShutdownSignal::new(&mut shutdown);
+    let result = std::future::poll_fn(|cx| {
+        if signal.fired(cx) {
             connection.as_mut().graceful_shutdown();
-            connection.await
         }
-    };
+        connection.as_mut().poll(cx)
+    })
+    .await;
     if let Err(error) = result {
         tracing::debug!(%peer, %error, "connection ended with an error");
+    }
+}
+
+/// The shutdown signal as one connection task watches it: the watch's
+/// `changed` future is polled only on the connection task's first poll
+/// and when the watch itself woke the task, not on every wake-up of the
+/// connection (several per request: reads, writes, the response), which
+/// `select!` over both would do.
+struct ShutdownSignal<'w> {
+    changed: Pin<Box<dyn Future<Output = Result<(), watch::error::RecvError>> + Send + 'w>>,
+    flag: Arc<WakeFlag>,
+    /// Wakes `flag`, which wakes the task.
+    waker: Waker,
+    /// Whether `changed` must be polled on the next poll.
+    pending_poll: bool,
+    /// Whether the signal fired (it fires once).
+    done: bool,
+}
+
+/// The waker of a [`ShutdownSignal`]'s `changed` future: records that it
+/// was woken and wakes the connection's task.
+struct WakeFlag {
+    woken: AtomicBool,
+    task: Mutex<Option<Waker>>,
+}
+
+impl Wake for WakeFlag {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        let task = match self.task.lock() {
+            Ok(task) => task.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        if let Some(task) = task {
+            task.wake();
+        }
+    }
+}
+
+impl<'w> ShutdownSignal<'w> {
+    fn new(shutdown: &'w mut watch::Receiver<bool>) -> Self {
+        let flag = Arc::new(WakeFlag {
+            woken: AtomicBool::new(false),
+            task: Mutex::new(None),
+        });
+        Self {
+            changed: Box::pin(shutdown.changed()),
+            waker: Waker::from(flag.clone()),
+            flag,
+            pending_poll: true,
+            done: false,
+        }
+    }
+
+    /// Whether the shutdown was signalled (or the gateway is gone) since
+    /// the last call; true at most once.
+    fn fired(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.done {
+            return false;
+        }
+        {
+            let mut task = match self.flag.task.lock() {
+                Ok(task) => task,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if !task.as_ref().is_some_and(|task| task.will_wake(cx.waker())) {
+                *task = Some(cx.waker().clone());
+            }
+        }
+        let woken = self.flag.woken.swap(false, Ordering::AcqRel);
+        if !(woken || std::mem::take(&mut self.pending_poll)) {
+            return false;
+        }
+        let mut own = Context::from_waker(&self.waker);
+        if self.changed.as_mut().poll(&mut own).is_ready() {
+            self.done = true;
+        }
+        self.done
     }
 }
