@@ -109,8 +109,38 @@ pub struct SetRequestId<S> {
     generator: Arc<IdGenerator>,
 }
 
+/// How many bytes of ids [`shared_value`] allocates at a time.
+const ID_BLOCK: usize = 4096;
+
+thread_local! {
+    /// The block the thread's next generated ids are cut from.
+    static ID_BLOCK_BUFFER: std::cell::RefCell<bytes::BytesMut> =
+        std::cell::RefCell::new(bytes::BytesMut::new());
+}
+
+/// `text` as a header value cut from the thread's block of ids: one
+/// allocation per [`ID_BLOCK`] bytes of ids instead of one per id, and the
+/// id's copies (request header, extension, response header) share it
+/// with a reference count instead of a second allocation on the first
+/// copy. A block is freed once the last id cut from it is dropped.
+fn shared_value(text: &[u8]) -> Option<HeaderValue> {
+    let bytes = ID_BLOCK_BUFFER
+        .try_with(|block| {
+            let mut block = block.try_borrow_mut().ok()?;
+            if block.capacity() < text.len() {
+                block.reserve(ID_BLOCK);
+            }
+            block.extend_from_slice(text);
+            Some(block.split().freeze())
+        })
+        .ok()
+        .flatten()?;
+    HeaderValue::from_maybe_shared(bytes).ok()
+}
+
 /// `PREFIX-N`: the prefix as 8 hex digits, a dash and `n` in hex, written
-/// into one buffer (no formatting machinery, one allocation).
+/// into a stack buffer (no formatting machinery) and cut from the
+/// thread's block of ids ([`shared_value`]).
 fn generated_id(prefix: u32, n: u64) -> HeaderValue {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut text = [0u8; 8 + 1 + 16];
@@ -123,7 +153,10 @@ fn generated_id(prefix: u32, n: u64) -> HeaderValue {
         *byte = HEX[((n >> (shift * 4)) & 0xf) as usize];
     }
     // Hex digits and a dash are always a valid header value.
-    HeaderValue::from_bytes(&text[..9 + digits]).unwrap_or(HeaderValue::from_static("-"))
+    let text = &text[..9 + digits];
+    shared_value(text)
+        .or_else(|| HeaderValue::from_bytes(text).ok())
+        .unwrap_or(HeaderValue::from_static("-"))
 }
 
 /// A client's id is kept when it is 1 to 128 characters of `[A-Za-z0-9._:-]`.
@@ -174,6 +207,19 @@ mod tests {
             "ffffffff-ffffffffffffffff"
         );
         assert!(acceptable(&generated_id(7, 42)));
+    }
+
+    #[test]
+    fn ids_cut_from_one_block_stay_apart() {
+        // Enough ids to fill several blocks, all kept alive at once.
+        let ids: Vec<HeaderValue> = (0..1_000).map(|n| generated_id(0xabc, n)).collect();
+        for (n, id) in ids.iter().enumerate() {
+            assert_eq!(id, &format!("00000abc-{n:x}"));
+        }
+        // A copy outlives the block's other ids.
+        let kept = ids[500].clone();
+        drop(ids);
+        assert_eq!(kept, "00000abc-1f4");
     }
 
     #[test]

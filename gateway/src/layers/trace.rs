@@ -70,7 +70,7 @@ where
                 let result = future.await;
                 if let Ok(response) = &result {
                     let id = id.as_ref().map(|id| &id.0);
-                    log_outcome(response, id, &method, &uri, start);
+                    log_outcome(response, id, &method, &uri, start.elapsed());
                 }
                 result
             }
@@ -81,16 +81,17 @@ where
 
 /// Logs a response in the current span: a server error at `warn` (with the
 /// request id, method and path) unless the response says the client caused
-/// it, everything else at `debug`.
+/// it, everything else at `debug`. `elapsed` is the request's duration
+/// (measured once by the caller, which records it as a metric too).
 pub(crate) fn log_outcome(
     response: &Response,
     id: Option<&http::HeaderValue>,
     method: &http::Method,
     uri: &http::Uri,
-    start: Instant,
+    elapsed: std::time::Duration,
 ) {
     let status = response.status().as_u16();
-    let micros = start.elapsed().as_micros() as u64;
+    let micros = elapsed.as_micros() as u64;
     let client_caused = response
         .extensions()
         .get::<crate::body::ClientCaused>()
