@@ -3,7 +3,7 @@
 # EchoService benchmark request, counted with callgrind: deterministic, so
 # usable on a busy machine where timings are not.
 #
-#   bench/soap-echo-instructions.sh [--requests N] [--bin PATH] [--path /URL/PATH] [--raw]
+#   bench/soap-echo-instructions.sh [--requests N] [--bin PATH] [--path /URL/PATH] [--raw] [--connection-only]
 #
 # Starts the server under `taskset -c 0 valgrind --tool=callgrind` (one CPU,
 # as the compare script pins it, so the gateway runs its current-thread
@@ -14,19 +14,25 @@
 #   instructions_per_request=... requests=...
 #
 # which is (total of the N run - total of the N/6 run) / (N - N/6), so
-# start-up and shutdown cancel out. --raw measures the compare script's
+# start-up and shutdown cancel out. --connection-only counts only inside
+# hyper's connection task (callgrind's --toggle-collect on `poll_catch`):
+# the whole process also runs start-up work whose amount differs between
+# the two runs (clock calibration, the membership oracle's timers), which
+# makes its figure move by thousands from run to run; the connection
+# task's does not. --raw measures the compare script's
 # raw hyper server instead (from its cache, built by a first run of
 # bench/soap-echo.sh). The binary defaults to the release build in
 # $CARGO_TARGET_DIR (or target/). Needs valgrind and python3.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-requests=1200 bin= path=/services/EchoService raw=0
+requests=1200 bin= path=/services/EchoService raw=0 collect=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --requests) requests=$2; shift 2 ;;
         --bin) bin=$2; shift 2 ;;
         --path) path=$2; shift 2 ;;
         --raw) raw=1; shift ;;
+        --connection-only) collect=("--toggle-collect=*poll_catch*"); shift ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -86,7 +92,7 @@ count() {
     local args=(serve --listen "127.0.0.1:$port" --data-dir "$work/data-$n")
     [ "$raw" = 1 ] && args=("$port")
     env $(compgen -e | grep '^ITHACA_' | sed 's/^/-u /' | tr '\n' ' ') -u RUST_LOG \
-        taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "${args[@]}" \
+        taskset -c 0 valgrind --tool=callgrind ${collect[@]+"${collect[@]}"} --callgrind-out-file="$out" "$bin" "${args[@]}" \
         >"$work/server-$n.log" 2>&1 &
     local pid=$!
     for _ in $(seq 1 300); do
