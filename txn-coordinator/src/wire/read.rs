@@ -7,7 +7,8 @@
 //! CoordinationContext header and the body, bounding every string and
 //! count by [`WireLimits`].
 
-use ithaca_wsdl::{ContentType, Limits, read_envelope, read_fault};
+use ithaca_wsdl::xsd::BodyValidator;
+use ithaca_wsdl::{ContentType, Limits, read_envelope_ranges_validating, read_fault};
 use quick_xml::NsReader;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
@@ -16,29 +17,48 @@ use crate::wire::model::{
     Addressing, Body, CoordinationContext, CreateCoordinationContext, EndpointReference, FaultKind,
     Message, Register, WireFault,
 };
-use crate::wire::names::{Notification, WSA_2004, WSA_2005, WsTxVersion};
+use crate::wire::names::{
+    Notification, WSA_2004, WSA_2005, WSAT_2004, WSAT_2006, WSCOOR_2004, WSCOOR_2006, WsTxVersion,
+};
 use crate::wire::xml::{capture_element, read_text};
 use crate::wire::{WireError, WireLimits};
 
 /// The UTF-8 byte order mark.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// One child element: its namespace, local name, start tag and whether it
-/// was an empty-element tag.
+/// The namespaces the decoder tells apart; any other is as good as none.
+const KNOWN_NAMESPACES: [&str; 8] = [
+    ithaca_wsdl::SOAP11_ENVELOPE_NS,
+    ithaca_wsdl::SOAP12_ENVELOPE_NS,
+    WSA_2005,
+    WSA_2004,
+    WSCOOR_2006,
+    WSCOOR_2004,
+    WSAT_2006,
+    WSAT_2004,
+];
+
+/// One child element: its namespace when it is one of
+/// [`KNOWN_NAMESPACES`], its start tag and whether it was an
+/// empty-element tag. Nothing is copied out of the input.
 struct Child<'i> {
-    namespace: Option<String>,
-    local: String,
+    namespace: Option<&'static str>,
     start: BytesStart<'i>,
     empty: bool,
 }
 
 impl Child<'_> {
     fn is(&self, namespace: &str, local: &str) -> bool {
-        self.namespace.as_deref() == Some(namespace) && self.local == local
+        self.namespace == Some(namespace) && self.local() == local
     }
 
     fn is_in(&self, namespace: &str) -> bool {
-        self.namespace.as_deref() == Some(namespace)
+        self.namespace == Some(namespace)
+    }
+
+    /// The element's local name.
+    fn local(&self) -> &str {
+        self.start.local_name().into_inner()
     }
 }
 
@@ -60,7 +80,11 @@ pub fn decode(
     limits: &Limits,
     wire: &WireLimits,
 ) -> Result<Message, WireError> {
-    let envelope = read_envelope(input, content_type, limits).map_err(WireError::Envelope)?;
+    // The ranges form: nothing of the envelope is copied that this pass
+    // reads again anyway.
+    let (envelope, _) =
+        read_envelope_ranges_validating(input, content_type, limits, |_| None::<BodyValidator>)
+            .map_err(WireError::Envelope)?;
     let fault = if envelope.is_fault() {
         let (_, fault) = read_fault(input, limits).map_err(WireError::Envelope)?;
         let found = fault.subcodes.iter().find_map(|code| {
@@ -83,7 +107,7 @@ pub fn decode(
         limits: *wire,
     };
     decoder.reader.config_mut().trim_text(false);
-    decoder.envelope(envelope.version, fault)
+    decoder.envelope(envelope.version(), fault)
 }
 
 /// A `wsa:Action` header must name the body's message (WS-Addressing 1.0
@@ -166,7 +190,12 @@ impl<'i> Decoder<'i> {
         loop {
             let (resolved, event) = self.reader.read_resolved_event().map_err(WireError::xml)?;
             let namespace = match resolved {
-                ResolveResult::Bound(namespace) => Some(namespace.as_ref().to_owned()),
+                ResolveResult::Bound(namespace) => {
+                    let namespace = namespace.into_inner();
+                    KNOWN_NAMESPACES
+                        .into_iter()
+                        .find(|known| *known == namespace)
+                }
                 ResolveResult::Unbound => None,
                 ResolveResult::Unknown(_) => return Err(WireError::malformed("an unbound prefix")),
             };
@@ -177,10 +206,8 @@ impl<'i> Decoder<'i> {
                 Event::DocType(_) => return Err(WireError::malformed("a DOCTYPE")),
                 _ => continue,
             };
-            let local = start.local_name().as_ref().to_owned();
             return Ok(Some(Child {
                 namespace,
-                local,
                 start,
                 empty,
             }));
@@ -230,7 +257,7 @@ impl<'i> Decoder<'i> {
 
     fn header(&mut self, headers: &mut Headers) -> Result<(), WireError> {
         while let Some(child) = self.next_child()? {
-            let namespace = child.namespace.as_deref().unwrap_or_default();
+            let namespace = child.namespace.unwrap_or_default();
             let marked = is_reference_parameter(&self.reader, &child.start);
             if marked {
                 let block = self.capture(
@@ -246,7 +273,7 @@ impl<'i> Decoder<'i> {
                 )?;
             } else if namespace == WSA_2005 || namespace == WSA_2004 {
                 self.addressing_header(&child, &mut headers.addressing)?;
-            } else if child.local == "CoordinationContext"
+            } else if child.local() == "CoordinationContext"
                 && let Some(version) = WsTxVersion::from_namespace(namespace)
                 && namespace == version.wscoor()
             {
@@ -281,7 +308,7 @@ impl<'i> Decoder<'i> {
         child: &Child<'i>,
         addressing: &mut Addressing,
     ) -> Result<(), WireError> {
-        let slot = match child.local.as_str() {
+        let slot = match child.local() {
             "To" => &mut addressing.to,
             "Action" => &mut addressing.action,
             "MessageID" => &mut addressing.message_id,
@@ -291,7 +318,7 @@ impl<'i> Decoder<'i> {
             "From" => return set_once(&mut addressing.from, self.epr(child)?, "From"),
             _ => return self.skip(child),
         };
-        let what = match child.local.as_str() {
+        let what = match child.local() {
             "To" => "To",
             "Action" => "Action",
             "MessageID" => "MessageID",
@@ -310,7 +337,7 @@ impl<'i> Decoder<'i> {
         let mut reference_parameters = Vec::new();
         while let Some(child) = self.next_child()? {
             let in_wsa = child.is_in(WSA_2005) || child.is_in(WSA_2004);
-            match child.local.as_str() {
+            match child.local() {
                 "Address" if in_wsa => {
                     let text = self.text(&child, "Address")?;
                     set_once(&mut address, text, "Address")?;
@@ -409,17 +436,17 @@ impl<'i> Decoder<'i> {
         let child = self
             .next_child()?
             .ok_or(WireError::Missing("a body element"))?;
-        let namespace = child.namespace.clone().unwrap_or_default();
-        let version = WsTxVersion::from_namespace(&namespace).ok_or(WireError::NotWsTx)?;
+        let namespace = child.namespace.unwrap_or_default();
+        let version = WsTxVersion::from_namespace(namespace).ok_or(WireError::NotWsTx)?;
         let body = if namespace == version.wsat() {
             let notification =
-                Notification::from_local_name(&child.local).ok_or(WireError::NotWsTx)?;
+                Notification::from_local_name(child.local()).ok_or(WireError::NotWsTx)?;
             // The 2006/06 Replay action and element are tolerated on input
             // (WCF's dictionary defines them); only 2004/10 writes Replay.
             self.skip(&child)?;
             Body::Notification(notification)
         } else {
-            match child.local.as_str() {
+            match child.local() {
                 "CreateCoordinationContext" => {
                     Body::CreateCoordinationContext(self.create(&child, version)?)
                 }

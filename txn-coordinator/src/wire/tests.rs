@@ -443,6 +443,58 @@ fn characters_xml_cannot_carry_are_refused_when_writing() {
 }
 
 #[test]
+fn a_character_xml_cannot_carry_is_refused_after_non_ascii_text_too() {
+    let mut message = Message::new(
+        SoapVersion::Soap11,
+        WsTxVersion::Jun2006,
+        Body::Notification(Notification::Commit),
+    );
+    message.addressing.message_id = Some("urn:uuid:é-\u{FFFE}".into());
+    assert!(matches!(message.encode(), Err(WireError::Invalid(_))));
+    message.addressing.message_id = Some("urn:uuid:é-\u{10000}\t-x".into());
+    let read = decode_default(&message.encode().unwrap()).unwrap();
+    assert_eq!(read.addressing.message_id, message.addressing.message_id);
+}
+
+#[test]
+fn markup_characters_round_trip_through_text_and_attributes() {
+    let tricky = "a&b<c>d\"e\r\nf'g é &amp; ]]>";
+    let mut message = Message::new(
+        SoapVersion::Soap12,
+        WsTxVersion::Jun2006,
+        Body::Notification(Notification::Prepared),
+    );
+    message.addressing.message_id = Some(tricky.into());
+    message.addressing.reply_to = Some(EndpointReference {
+        address: format!("http://p.example/2pc?{tricky}"),
+        reference_parameters: vec![
+            r#"<x:Id xmlns:x="urn:x" x:v="1&amp;2&lt;&quot;3&#13;">t&lt;1</x:Id>"#.into(),
+        ],
+    });
+    let read = decode_default(&message.encode().unwrap()).unwrap();
+    assert_eq!(read.addressing.message_id, message.addressing.message_id);
+    assert_eq!(read.addressing.reply_to, message.addressing.reply_to);
+}
+
+#[test]
+fn a_captured_element_declares_the_prefixes_its_content_uses_in_prefix_order() {
+    let xml = br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:wsa="http://www.w3.org/2005/08/addressing" xmlns:z="urn:z" xmlns:b="urn:b" xmlns:unused="urn:unused" xmlns="urn:default">
+ <s:Header>
+  <wsa:Action>http://docs.oasis-open.org/ws-tx/wsat/2006/06/Prepared</wsa:Action>
+  <wsa:ReplyTo><wsa:Address>http://p.example/2pc</wsa:Address><wsa:ReferenceParameters><z:Key b:kind="k"><Inner><z:Leaf b:x="1"/></Inner></z:Key></wsa:ReferenceParameters></wsa:ReplyTo>
+ </s:Header>
+ <s:Body><wsat:Prepared xmlns:wsat="http://docs.oasis-open.org/ws-tx/wsat/2006/06"/></s:Body>
+</s:Envelope>"#;
+    let message = decode_default(xml).unwrap();
+    assert_eq!(
+        message.addressing.reply_to.unwrap().reference_parameters,
+        vec![
+            r#"<z:Key xmlns="urn:default" xmlns:b="urn:b" xmlns:z="urn:z" b:kind="k"><Inner><z:Leaf b:x="1"/></Inner></z:Key>"#
+        ]
+    );
+}
+
+#[test]
 fn the_content_type_must_announce_the_envelope_version() {
     let message = Message::new(
         SoapVersion::Soap12,

@@ -67,7 +67,7 @@ impl Message {
             Body::Fault(fault) => write_fault(&mut out, self.soap, self.version, fault),
         }
         out.push_str("</s:Body></s:Envelope>");
-        if out.chars().any(|c| !is_xml_char(c)) {
+        if !is_xml_text(&out) {
             return Err(WireError::Invalid("a character XML 1.0 cannot carry"));
         }
         Ok(out.into_bytes())
@@ -94,6 +94,18 @@ impl Message {
         if let Some(fault_to) = &addressing.fault_to {
             write_epr(out, "wsa:FaultTo", fault_to);
         }
+    }
+}
+
+/// Whether XML 1.0 allows every character of `text` in a document:
+/// ASCII bytes are checked as bytes, characters only past the first
+/// non-ASCII byte.
+fn is_xml_text(text: &str) -> bool {
+    match text.bytes().position(|b| !(0x20..0x80).contains(&b)) {
+        None => true,
+        Some(at) => text
+            .get(at..)
+            .is_some_and(|rest| rest.chars().all(is_xml_char)),
     }
 }
 

@@ -16,17 +16,30 @@ const MAX_FRAGMENT_ELEMENTS: usize = 1024;
 const MAX_FRAGMENT_DEPTH: usize = 32;
 
 /// Appends `text` escaped for character data or a double-quoted attribute.
+///
+/// Runs of bytes that need no escaping are copied at once (every byte
+/// escaped is ASCII, so a run never splits a character).
 pub(crate) fn escape_into(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\r' => out.push_str("&#13;"),
-            _ => out.push(c),
-        }
+    let mut rest = text;
+    while let Some(at) = rest.bytes().position(needs_escape) {
+        let (plain, tail) = rest.split_at(at);
+        out.push_str(plain);
+        let mut chars = tail.chars();
+        out.push_str(match chars.next() {
+            Some('&') => "&amp;",
+            Some('<') => "&lt;",
+            Some('>') => "&gt;",
+            Some('"') => "&quot;",
+            _ => "&#13;",
+        });
+        rest = chars.as_str();
     }
+    out.push_str(rest);
+}
+
+/// Whether [`escape_into`] replaces the byte.
+fn needs_escape(byte: u8) -> bool {
+    matches!(byte, b'&' | b'<' | b'>' | b'"' | b'\r')
 }
 
 /// The text of a predefined entity or character reference.
@@ -60,8 +73,9 @@ pub(crate) fn read_text(
     let mut text = String::new();
     loop {
         let piece: Cow<'_, str> = match reader.read_event().map_err(WireError::xml)? {
-            Event::Text(t) => Cow::Owned(t.xml10_content().into_owned()),
-            Event::CData(c) => Cow::Owned(c.xml10_content().into_owned()),
+            // Both borrow the input (copied only when line ends change).
+            Event::Text(t) => t.xml10_content(),
+            Event::CData(c) => c.xml10_content(),
             Event::GeneralRef(r) => resolve_reference(&r)?,
             Event::Comment(_) | Event::PI(_) => Cow::Borrowed(""),
             Event::End(_) => break,
@@ -73,7 +87,12 @@ pub(crate) fn read_text(
         if text.len().saturating_add(piece.len()) > max {
             return Err(WireError::TooLong(what));
         }
-        text.push_str(&piece);
+        if text.is_empty() {
+            // The usual case, one piece: no second copy.
+            text = piece.into_owned();
+        } else {
+            text.push_str(&piece);
+        }
     }
     Ok(text)
 }
@@ -81,29 +100,88 @@ pub(crate) fn read_text(
 /// Adds to `used` the prefixes (`None`: the default namespace) that
 /// element and attribute names use in `content`, the raw text of an
 /// element's content.
-fn content_prefixes(content: &[u8], used: &mut Vec<Option<String>>) {
-    let mut note = |prefix: Option<&str>| {
-        let prefix = prefix.map(str::to_owned);
+fn content_prefixes<'c>(content: &'c str, used: &mut Vec<Option<&'c str>>) {
+    if !content.contains('<') {
+        // Text only (the usual reference parameter): no names.
+        return;
+    }
+    let mut note = |prefix: Option<&'c str>| {
         if !used.contains(&prefix) {
             used.push(prefix);
         }
     };
-    let mut reader = quick_xml::Reader::from_reader(content);
+    let mut reader = quick_xml::Reader::from_str(content);
     while let Ok(event) = reader.read_event() {
         match event {
             Event::Start(tag) | Event::Empty(tag) => {
-                note(tag.name().prefix().map(|p| p.into_inner()));
+                note(qname_prefix(content, tag.name().into_inner()));
                 for attribute in tag.attributes().flatten() {
                     if attribute.key.as_namespace_binding().is_none()
-                        && let Some(prefix) = attribute.key.prefix()
+                        && attribute.key.prefix().is_some()
                     {
-                        note(Some(prefix.into_inner()));
+                        note(qname_prefix(content, attribute.key.into_inner()));
                     }
                 }
             }
             Event::Eof => break,
             _ => {}
         }
+    }
+}
+
+/// The prefix of the qualified name `name` (a slice of `content`), as a
+/// slice of `content` again so that it outlives the reader's events.
+fn qname_prefix<'c>(content: &'c str, name: &str) -> Option<&'c str> {
+    let colon = name.find(':')?;
+    let offset = (name.as_ptr() as usize).checked_sub(content.as_ptr() as usize)?;
+    content.get(offset..offset.checked_add(colon)?)
+}
+
+/// The namespace bindings in scope at the element being captured, copied
+/// into one buffer (they are gone from the reader once its end tag is
+/// read): each as the range of its prefix (`None`: the default
+/// namespace) and of its namespace in `text`.
+#[derive(Default)]
+struct Scope {
+    text: String,
+    bindings: Vec<(Option<std::ops::Range<usize>>, std::ops::Range<usize>)>,
+}
+
+impl Scope {
+    fn of(reader: &NsReader<&[u8]>) -> Self {
+        let mut scope = Self::default();
+        for (prefix, namespace) in reader.resolver().bindings() {
+            let prefix = match prefix {
+                PrefixDeclaration::Default => None,
+                PrefixDeclaration::Named(prefix) => Some(scope.push(prefix)),
+            };
+            let namespace = scope.push(namespace.into_inner());
+            scope.bindings.push((prefix, namespace));
+        }
+        scope
+    }
+
+    fn push(&mut self, text: &str) -> std::ops::Range<usize> {
+        let start = self.text.len();
+        self.text.push_str(text);
+        start..self.text.len()
+    }
+
+    fn get(&self, range: &std::ops::Range<usize>) -> &str {
+        self.text.get(range.clone()).unwrap_or_default()
+    }
+
+    /// The bindings whose prefix is in `used`, in prefix order (the
+    /// default namespace first).
+    fn used(&self, used: &[Option<&str>]) -> Vec<(Option<&str>, &str)> {
+        let mut kept: Vec<(Option<&str>, &str)> = self
+            .bindings
+            .iter()
+            .map(|(prefix, namespace)| (prefix.as_ref().map(|p| self.get(p)), self.get(namespace)))
+            .filter(|(prefix, _)| used.contains(prefix))
+            .collect();
+        kept.sort_by(|a, b| a.0.cmp(&b.0));
+        kept
     }
 }
 
@@ -117,26 +195,24 @@ fn content_prefixes(content: &[u8], used: &mut Vec<Option<String>>) {
 ///
 /// Prefixes used only inside attribute values or text (QName content)
 /// must be declared on the element itself or inside it to survive.
-pub(crate) fn capture_element(
-    reader: &mut NsReader<&[u8]>,
-    input: &[u8],
-    start: &BytesStart<'_>,
+pub(crate) fn capture_element<'i>(
+    reader: &mut NsReader<&'i [u8]>,
+    input: &'i [u8],
+    start: &BytesStart<'i>,
     empty: bool,
     max: usize,
     what: &'static str,
     mut drop: impl FnMut(&ResolveResult<'_>, &str) -> bool,
 ) -> Result<String, WireError> {
-    let name = start.name().as_ref().to_owned();
-    let mut bindings: Vec<(Option<String>, String)> = Vec::new();
-    for (prefix, namespace) in reader.resolver().bindings() {
-        let prefix = match prefix {
-            PrefixDeclaration::Default => None,
-            PrefixDeclaration::Named(prefix) => Some(prefix.to_owned()),
-        };
-        bindings.push((prefix, namespace.as_ref().to_owned()));
-    }
-    let mut used: Vec<Option<String>> =
-        vec![start.name().prefix().map(|p| p.into_inner().to_owned())];
+    let name = start.name().into_inner();
+    let scope = Scope::of(reader);
+    let mut used: Vec<Option<&str>> = Vec::with_capacity(4);
+    used.push(start.name().prefix().map(|p| p.into_inner()));
+    let mut out = String::with_capacity(256);
+    out.push('<');
+    out.push_str(name);
+    // The attributes are written after the declarations, which are known
+    // only once the content is read.
     let mut attributes = String::new();
     for attribute in start.attributes() {
         let attribute = attribute.map_err(|e| WireError::malformed(&e.to_string()))?;
@@ -148,17 +224,16 @@ pub(crate) fn capture_element(
             continue;
         }
         if let Some(prefix) = attribute.key.prefix() {
-            let prefix = Some(prefix.into_inner().to_owned());
+            let prefix = Some(prefix.into_inner());
             if !used.contains(&prefix) {
                 used.push(prefix);
             }
         }
-        let key = attribute.key.as_ref();
         let value = attribute
             .normalized_value(XmlVersion::Implicit1_0)
             .map_err(|e| WireError::malformed(&e.to_string()))?;
         attributes.push(' ');
-        attributes.push_str(key);
+        attributes.push_str(attribute.key.into_inner());
         attributes.push_str("=\"");
         escape_into(&mut attributes, &value);
         attributes.push('"');
@@ -175,18 +250,12 @@ pub(crate) fn capture_element(
         if content.len() > max {
             return Err(WireError::TooLong(what));
         }
-        Some(
-            std::str::from_utf8(content)
-                .map_err(|_| WireError::malformed("content that is not UTF-8"))?,
-        )
+        let content = std::str::from_utf8(content)
+            .map_err(|_| WireError::malformed("content that is not UTF-8"))?;
+        content_prefixes(content, &mut used);
+        Some(content)
     };
-    content_prefixes(content.unwrap_or_default().as_bytes(), &mut used);
-    bindings.retain(|(prefix, _)| used.contains(prefix));
-    bindings.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut out = String::with_capacity(64);
-    out.push('<');
-    out.push_str(&name);
-    for (prefix, uri) in &bindings {
+    for (prefix, uri) in scope.used(&used) {
         match prefix {
             None => out.push_str(" xmlns=\""),
             Some(prefix) => {
@@ -205,7 +274,7 @@ pub(crate) fn capture_element(
             out.push('>');
             out.push_str(content);
             out.push_str("</");
-            out.push_str(&name);
+            out.push_str(name);
             out.push('>');
         }
     }
