@@ -83,6 +83,10 @@ pub(crate) fn split(record: &EndpointRef) -> Result<(EndpointReference, Peer), W
 }
 
 fn read_marker(parameter: &str) -> Option<Peer> {
+    if !parameter.contains(PEER_ELEMENT) {
+        // Not the marker (whose element name holds it): no parse.
+        return None;
+    }
     let mut reader = NsReader::from_str(parameter);
     loop {
         let (resolved, event) = reader.read_resolved_event().ok()?;
