@@ -21,7 +21,7 @@ pub(crate) struct IdMap<V> {
     many: BTreeMap<u32, V>,
 }
 
-impl<V: Copy> IdMap<V> {
+impl<V> IdMap<V> {
     /// An empty map; the vector is allocated on first use.
     pub(crate) fn new() -> Self {
         Self {

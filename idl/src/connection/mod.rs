@@ -19,6 +19,8 @@
 mod ids;
 mod reassembly;
 
+pub(crate) use ids::IdMap;
+
 use std::collections::VecDeque;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -32,7 +34,6 @@ use crate::giop::{
     Reply, ReplyStatus, Request, ResponseFlags, ServiceContext, TargetAddress,
 };
 use crate::version::GiopVersion;
-use ids::IdMap;
 use reassembly::Reassembly;
 
 /// Which end of the connection this is.
@@ -206,19 +207,51 @@ impl Connection {
         response_flags: ResponseFlags,
         write_args: impl FnOnce(&mut CdrWriter<'_>) -> Result<()>,
     ) -> Result<u32> {
+        self.send_request_with_contexts(object_key, operation, response_flags, &[], write_args)
+    }
+
+    /// [`send_request_with`](Self::send_request_with) with these service
+    /// contexts in the request, after the CodeSets context when it is
+    /// still to be announced (such as a CosTransactions
+    /// `PropagationContext`). Returns the request id.
+    pub fn send_request_with_contexts(
+        &mut self,
+        object_key: &[u8],
+        operation: &str,
+        response_flags: ResponseFlags,
+        contexts: &[ServiceContext],
+        write_args: impl FnOnce(&mut CdrWriter<'_>) -> Result<()>,
+    ) -> Result<u32> {
         self.check_can_send(Role::Client)?;
         let (version, byte_order) = (self.config.version, self.config.byte_order);
         let code_sets = self.code_sets(version).unwrap_or_default();
         let code_set_context = self.pending_code_set_context();
+        // Only the first request of a connection carries both.
+        let service_contexts: std::borrow::Cow<'_, [ServiceContext]> =
+            match (&code_set_context, contexts) {
+                (None, contexts) => contexts.into(),
+                (Some(code_sets), []) => std::slice::from_ref(code_sets).into(),
+                (Some(code_sets), contexts) => std::iter::once(code_sets.clone())
+                    .chain(contexts.iter().cloned())
+                    .collect::<Vec<_>>()
+                    .into(),
+            };
+        let contexts_size: usize = service_contexts
+            .iter()
+            .map(|c| c.context_data.len() + 8)
+            .sum();
         let request_id = self.fresh_request_id();
         let header = KeyRequestHeader {
             request_id,
             response_flags,
             object_key,
             operation,
-            service_contexts: code_set_context.as_slice(),
+            service_contexts: &service_contexts,
         };
-        reserve_buffer(&mut self.outbound, object_key.len() + operation.len() + 128);
+        reserve_buffer(
+            &mut self.outbound,
+            object_key.len() + operation.len() + contexts_size + 128,
+        );
         let start = self.outbound.len();
         let encoded = encode_message(&mut self.outbound, version, byte_order, |w| {
             let mut w = w
