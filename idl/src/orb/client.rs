@@ -20,7 +20,7 @@ use super::OrbError;
 use crate::GiopVersion;
 use crate::cdr::{ByteOrder, CdrReader, CdrWriter};
 use crate::codeset::{CodeSetPolicy, CodeSets};
-use crate::connection::{Connection, ConnectionConfig, Event, Role};
+use crate::connection::{Connection, ConnectionConfig, Event, IdMap, Role};
 use crate::giop::{
     LocateStatus, Message, MessageBody, ReplyStatus, Request, ResponseFlags, SystemException,
     TargetAddress,
@@ -567,6 +567,57 @@ impl Endpoint {
     }
 }
 
+/// The connections an [`Orb`] keeps to one endpoint.
+#[derive(Debug, Default)]
+struct Pool {
+    muxes: Mutex<Vec<Arc<Mux>>>,
+}
+
+impl Pool {
+    /// How many of its connections are known to be open.
+    fn usable(&self) -> usize {
+        self.muxes
+            .lock()
+            .map(|m| m.iter().filter(|m| m.is_usable()).count())
+            .unwrap_or(0)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.muxes.lock().map(|m| m.is_empty()).unwrap_or(true)
+    }
+}
+
+/// An object reference read once for many calls ([`Orb::bind`]): its
+/// IIOP profile, the endpoint its calls go to and that endpoint's kept
+/// connections, so that a call with [`Orb::invoke_bound`] neither reads
+/// the reference again nor looks its connections up. Connections that
+/// close are replaced as with [`Orb::invoke`]; LOCATION_FORWARD replies
+/// are followed per call (the binding keeps naming the reference it was
+/// made from). Cloning is cheap.
+#[derive(Clone, Debug)]
+pub struct BoundObject {
+    inner: Arc<Binding>,
+}
+
+#[derive(Debug)]
+struct Binding {
+    target: Ior,
+    profile: IiopProfile,
+    pool: Arc<Pool>,
+}
+
+impl BoundObject {
+    /// The reference the binding was made from.
+    pub fn target(&self) -> &Ior {
+        &self.inner.target
+    }
+
+    /// The object key requests carry.
+    pub fn object_key(&self) -> &[u8] {
+        &self.inner.profile.object_key
+    }
+}
+
 /// Invokes operations on object references, DII style.
 ///
 /// Connections to an endpoint (host, port, GIOP version, code sets) are
@@ -586,12 +637,14 @@ impl Endpoint {
 /// LOCATION_FORWARD_PERM replies, and OBJECT_FORWARD locate replies, are
 /// followed up to [`ClientConfig::max_forwards`] hops, then the call fails
 /// with [`OrbError::TooManyForwards`]. Every call has the configured
-/// deadline; a late reply is dropped. Cloning gives another handle on the
-/// same connections.
+/// deadline; a late reply is dropped. A caller that calls one object many
+/// times binds it once ([`Orb::bind`]) and calls [`Orb::invoke_bound`],
+/// with a deadline of its own over the whole call if it likes. Cloning
+/// gives another handle on the same connections.
 #[derive(Clone, Debug)]
 pub struct Orb {
     config: ClientConfig,
-    connections: Arc<Mutex<HashMap<Endpoint, Vec<Arc<Mux>>>>>,
+    connections: Arc<Mutex<HashMap<Endpoint, Arc<Pool>>>>,
     /// Held while a connection is being opened, so concurrent first calls
     /// to an endpoint open one connection at a time, not one each.
     opening: Arc<tokio::sync::Mutex<()>>,
@@ -639,6 +692,31 @@ impl Drop for Lease {
     }
 }
 
+/// Runs `future` until `deadline` (`None`: for ever); `None` past it.
+/// The timer is made only when the future does not finish on its first
+/// poll, so what is ready at once (a write the socket takes, a reply
+/// already read by another caller) costs no timer.
+async fn until<F: std::future::Future>(deadline: Option<Instant>, future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(future.as_mut().poll(cx))).await;
+    if let std::task::Poll::Ready(output) = first {
+        return Some(output);
+    }
+    match deadline {
+        None => Some(future.await),
+        Some(deadline) => tokio::time::timeout_at(deadline, future).await.ok(),
+    }
+}
+
+/// The earlier of two optional deadlines.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
 impl Orb {
     /// An ORB whose connections use `config`.
     pub fn new(config: ClientConfig) -> Self {
@@ -666,6 +744,46 @@ impl Orb {
     /// The configuration of its connections.
     pub fn config(&self) -> &ClientConfig {
         &self.config
+    }
+
+    /// Reads `target` for calls with [`Orb::invoke_bound`]: its IIOP
+    /// profile and the connections kept to its endpoint. Fails as a call
+    /// to it would (a nil reference, no IIOP profile, a malformed one,
+    /// code sets that cannot be read).
+    pub fn bind(&self, target: &Ior) -> Result<BoundObject, OrbError> {
+        self.bind_owned(target.clone())
+    }
+
+    fn bind_owned(&self, target: Ior) -> Result<BoundObject, OrbError> {
+        let profile = iiop_profile(&target)?;
+        let endpoint = Endpoint::of(&profile, &self.config)?;
+        let pool = self.pool(endpoint);
+        Ok(BoundObject {
+            inner: Arc::new(Binding {
+                target,
+                profile,
+                pool,
+            }),
+        })
+    }
+
+    /// The kept connections of `endpoint`. Past [`MAX_POOLED_ENDPOINTS`],
+    /// pools no binding holds and without connections are forgotten
+    /// first; if none is, the endpoint's connections are not kept.
+    fn pool(&self, endpoint: Endpoint) -> Arc<Pool> {
+        let Ok(mut connections) = self.connections.lock() else {
+            return Arc::default();
+        };
+        if let Some(pool) = connections.get(&endpoint) {
+            return pool.clone();
+        }
+        if connections.len() >= MAX_POOLED_ENDPOINTS {
+            connections.retain(|_, pool| Arc::strong_count(pool) > 1 || !pool.is_empty());
+            if connections.len() >= MAX_POOLED_ENDPOINTS {
+                return Arc::default();
+            }
+        }
+        connections.entry(endpoint).or_default().clone()
     }
 
     /// Invokes `operation` on the object `target` names; `args` writes the
@@ -709,18 +827,48 @@ impl Orb {
             .await
     }
 
+    /// [`Orb::invoke_with_contexts`] on a bound object, within `deadline`
+    /// as well as the configured [`call_timeout`](ClientConfig::call_timeout)
+    /// per hop. `deadline` covers the whole call: waiting for and opening
+    /// a connection, every forward hop, the reply. Past it the call fails
+    /// with [`OrbError::Timeout`] (a request already sent is cancelled).
+    /// Returns the reply and, when a LOCATION_FORWARD was followed, the
+    /// reference that answered.
+    pub async fn invoke_bound(
+        &self,
+        object: &BoundObject,
+        operation: &str,
+        contexts: &[crate::giop::ServiceContext],
+        response_expected: bool,
+        deadline: Option<Instant>,
+        args: impl Fn(&mut CdrWriter<'_>) -> crate::Result<()>,
+    ) -> Result<(ReplyBody, Option<Ior>), OrbError> {
+        self.call_bound(
+            object,
+            operation,
+            contexts,
+            &args,
+            response_expected,
+            deadline,
+        )
+        .await
+    }
+
     /// Asks where the object `target` names is, following OBJECT_FORWARD
     /// answers; returns the last answer and the reference it came from.
     pub async fn locate(&self, target: &Ior) -> Result<(LocateStatus, Ior), OrbError> {
-        let mut target = target.clone();
+        let mut object = self.bind(target)?;
         for _ in 0..=self.config.max_forwards {
-            let profile = iiop_profile(&target)?;
-            let mux = self.connection(&profile).await?;
-            match mux.locate(&profile.object_key).await? {
+            let deadline = self
+                .config
+                .call_timeout
+                .and_then(|t| Instant::now().checked_add(t));
+            let mux = self.connection(&object, deadline).await?;
+            match mux.locate(object.object_key(), deadline).await? {
                 LocateStatus::ObjectForward(next) | LocateStatus::ObjectForwardPerm(next) => {
-                    target = next;
+                    object = self.bind_owned(next)?;
                 }
-                status => return Ok((status, target)),
+                status => return Ok((status, object.target().clone())),
             }
         }
         Err(OrbError::TooManyForwards(self.config.max_forwards))
@@ -728,10 +876,11 @@ impl Orb {
 
     /// How many open connections the ORB keeps.
     pub fn connections(&self) -> usize {
-        self.connections
-            .lock()
-            .map(|c| c.values().flatten().filter(|m| m.is_usable()).count())
-            .unwrap_or(0)
+        let pools: Vec<Arc<Pool>> = match self.connections.lock() {
+            Ok(connections) => connections.values().cloned().collect(),
+            Err(_) => return 0,
+        };
+        pools.iter().map(|pool| pool.usable()).sum()
     }
 
     async fn call(
@@ -742,81 +891,109 @@ impl Orb {
         args: &(impl Fn(&mut CdrWriter<'_>) -> crate::Result<()> + ?Sized),
         response_expected: bool,
     ) -> Result<(ReplyBody, Ior), OrbError> {
-        let mut target = target.clone();
+        let object = self.bind(target)?;
+        let (reply, forwarded) = self
+            .call_bound(&object, operation, contexts, args, response_expected, None)
+            .await?;
+        Ok((reply, forwarded.unwrap_or_else(|| target.clone())))
+    }
+
+    async fn call_bound(
+        &self,
+        object: &BoundObject,
+        operation: &str,
+        contexts: &[crate::giop::ServiceContext],
+        args: &(impl Fn(&mut CdrWriter<'_>) -> crate::Result<()> + ?Sized),
+        response_expected: bool,
+        deadline: Option<Instant>,
+    ) -> Result<(ReplyBody, Option<Ior>), OrbError> {
+        // A forwarded hop reads its reference afresh: the binding keeps
+        // naming the reference it was made from.
+        let mut forwarded: Option<BoundObject> = None;
         for _ in 0..=self.config.max_forwards {
-            let profile = iiop_profile(&target)?;
-            let mux = self.connection(&profile).await?;
+            let hop = forwarded.as_ref().unwrap_or(object);
+            let hop_deadline = match self.config.call_timeout {
+                Some(timeout) => earliest(deadline, Instant::now().checked_add(timeout)),
+                None => deadline,
+            };
+            let mux = self.connection(hop, hop_deadline).await?;
             let reply = mux
                 .call(
-                    &profile.object_key,
+                    hop.object_key(),
                     operation,
                     contexts,
                     args,
                     response_expected,
+                    hop_deadline,
                 )
                 .await?;
             match reply {
-                ReplyBody::Forward(next) => target = next,
-                reply => return Ok((reply, target)),
+                ReplyBody::Forward(next) => forwarded = Some(self.bind_owned(next)?),
+                reply => return Ok((reply, forwarded.map(|f| f.target().clone()))),
             }
         }
         Err(OrbError::TooManyForwards(self.config.max_forwards))
     }
 
-    /// A connection to the profile's endpoint, claimed for one call: an
-    /// idle pooled one, else a new one while the endpoint has room, else
-    /// the least busy one.
-    async fn connection(&self, profile: &IiopProfile) -> Result<Lease, OrbError> {
-        let endpoint = Endpoint::of(profile, &self.config)?;
-        match self.pick(&endpoint) {
+    /// A connection to the object's endpoint, claimed for one call: an
+    /// idle kept one, else a new one while the endpoint has room, else
+    /// the least busy one. Waiting for and opening a connection end at
+    /// `deadline`.
+    async fn connection(
+        &self,
+        object: &BoundObject,
+        deadline: Option<Instant>,
+    ) -> Result<Lease, OrbError> {
+        let pool = &object.inner.pool;
+        match self.pick(pool) {
             Pick::Idle(lease) | Pick::Share(lease) => return Ok(lease),
             Pick::Open => {}
         }
+        until(deadline, self.open(object))
+            .await
+            .unwrap_or(Err(OrbError::Timeout))
+    }
+
+    /// Opens a connection to the object's endpoint (one at a time), unless
+    /// another call made one available meanwhile.
+    async fn open(&self, object: &BoundObject) -> Result<Lease, OrbError> {
+        let pool = &object.inner.pool;
         let _opening = self.opening.lock().await;
         // Another call may have opened one, or finished with one, while
         // this one waited.
-        match self.pick(&endpoint) {
+        match self.pick(pool) {
             Pick::Idle(lease) | Pick::Share(lease) => return Ok(lease),
             Pick::Open => {}
         }
         let mux = Arc::new(Mux::open(
-            OrbClient::connect_profile(profile, self.config).await?,
+            OrbClient::connect_profile(&object.inner.profile, self.config).await?,
         ));
         let lease = Lease::claim(&mux);
-        if let Ok(mut connections) = self.connections.lock() {
-            connections.retain(|_, pool| {
-                pool.retain(|m| !m.is_dead());
-                !pool.is_empty()
-            });
-            if connections.contains_key(&endpoint) || connections.len() < MAX_POOLED_ENDPOINTS {
-                let pool = connections.entry(endpoint).or_default();
-                if pool.len() < self.per_endpoint {
-                    pool.push(mux);
-                }
+        if let Ok(mut muxes) = pool.muxes.lock() {
+            muxes.retain(|m| !m.is_dead());
+            if muxes.len() < self.per_endpoint {
+                muxes.push(mux);
             }
         }
         Ok(lease)
     }
 
-    /// Which kept connection to `endpoint` a call takes. A connection
-    /// found closed is dropped from the pool on the way.
-    fn pick(&self, endpoint: &Endpoint) -> Pick {
+    /// Which kept connection of `pool` a call takes. A connection found
+    /// closed is dropped from the pool on the way.
+    fn pick(&self, pool: &Pool) -> Pick {
         loop {
             let lease = {
-                let Ok(mut connections) = self.connections.lock() else {
+                let Ok(mut muxes) = pool.muxes.lock() else {
                     return Pick::Open;
                 };
-                let Some(pool) = connections.get_mut(endpoint) else {
-                    return Pick::Open;
-                };
-                pool.retain(|m| !m.is_dead());
+                muxes.retain(|m| !m.is_dead());
                 // Claimed under the pool's lock, so two calls never take
                 // the same idle connection.
-                if let Some(idle) = pool.iter().find(|m| m.in_flight() == 0) {
+                if let Some(idle) = muxes.iter().find(|m| m.in_flight() == 0) {
                     Pick::Idle(Lease::claim(idle))
-                } else if pool.len() < self.per_endpoint {
+                } else if muxes.len() < self.per_endpoint {
                     return Pick::Open;
-                } else if let Some(busy) = pool.iter().min_by_key(|m| m.in_flight()) {
+                } else if let Some(busy) = muxes.iter().min_by_key(|m| m.in_flight()) {
                     Pick::Share(Lease::claim(busy))
                 } else {
                     return Pick::Open;
@@ -841,20 +1018,39 @@ type ReplySlot = tokio::sync::oneshot::Sender<Option<Message>>;
 #[derive(Debug)]
 struct MuxState {
     connection: Connection,
-    /// Callers waiting for the reply to each request id.
-    waiting: HashMap<u32, ReplySlot>,
+    /// Callers waiting for the reply to each request id (no hashing and,
+    /// once warm, no allocation per call: see [`IdMap`]).
+    waiting: IdMap<ReplySlot>,
     dead: bool,
+}
+
+/// The messages a send queued: almost always one, which needs no vector.
+#[derive(Debug, Default)]
+struct Outgoing {
+    first: Option<Bytes>,
+    rest: Vec<Bytes>,
+}
+
+impl Outgoing {
+    fn chunks(&self) -> impl Iterator<Item = &Bytes> {
+        self.first.iter().chain(&self.rest)
+    }
 }
 
 impl MuxState {
     /// Ends every wait: the connection is gone.
     fn die(&mut self) {
         self.dead = true;
-        self.waiting.clear();
+        self.waiting = IdMap::new();
     }
 
-    fn take_transmit(&mut self) -> Vec<Bytes> {
-        std::iter::from_fn(|| self.connection.poll_transmit()).collect()
+    fn take_transmit(&mut self) -> Outgoing {
+        let first = self.connection.poll_transmit();
+        let rest = match first {
+            Some(_) => std::iter::from_fn(|| self.connection.poll_transmit()).collect(),
+            None => Vec::new(),
+        };
+        Outgoing { first, rest }
     }
 
     /// Feeds what was read to the connection and hands each reply to the
@@ -873,7 +1069,7 @@ impl MuxState {
                         MessageBody::LocateReply(reply) => reply.request_id,
                         _ => continue,
                     };
-                    if let Some(slot) = self.waiting.remove(&id) {
+                    if let Some(slot) = self.waiting.remove(id) {
                         let _ = slot.send(Some(message));
                     }
                 }
@@ -881,7 +1077,7 @@ impl MuxState {
                     request_id: Some(id),
                     ..
                 } => {
-                    if let Some(slot) = self.waiting.remove(&id) {
+                    if let Some(slot) = self.waiting.remove(id) {
                         let _ = slot.send(None);
                     }
                 }
@@ -919,7 +1115,6 @@ struct Mux {
     state: Mutex<MuxState>,
     writer: tokio::sync::Mutex<tokio::net::tcp::OwnedWriteHalf>,
     reader: tokio::sync::Mutex<ReadSide>,
-    config: ClientConfig,
     code_sets: CodeSets,
     /// How many calls hold a [`Lease`] on it.
     in_flight: AtomicUsize,
@@ -931,7 +1126,6 @@ impl Mux {
         let OrbClient {
             stream,
             connection,
-            config,
             code_sets,
             read_buf,
             ..
@@ -940,7 +1134,7 @@ impl Mux {
         Self {
             state: Mutex::new(MuxState {
                 connection,
-                waiting: HashMap::new(),
+                waiting: IdMap::new(),
                 dead: false,
             }),
             writer: tokio::sync::Mutex::new(write_half),
@@ -948,7 +1142,6 @@ impl Mux {
                 half: read_half,
                 buf: read_buf,
             }),
-            config,
             code_sets,
             in_flight: AtomicUsize::new(0),
         }
@@ -1028,23 +1221,14 @@ impl Mux {
             (id, state.take_transmit())
         };
         let write = async {
-            for chunk in &bytes {
+            for chunk in bytes.chunks() {
                 writer.write_all(chunk).await?;
             }
             Ok::<(), std::io::Error>(())
         };
-        let written = match deadline {
-            None => write.await.map_err(OrbError::from),
-            Some(deadline) => tokio::time::timeout_at(deadline, write)
-                .await
-                .unwrap_or(Err(std::io::ErrorKind::TimedOut.into()))
-                .map_err(|e| {
-                    if e.kind() == std::io::ErrorKind::TimedOut {
-                        OrbError::Timeout
-                    } else {
-                        OrbError::Io(e)
-                    }
-                }),
+        let written = match until(deadline, write).await {
+            Some(written) => written.map_err(OrbError::from),
+            None => Err(OrbError::Timeout),
         };
         if let Err(error) = written {
             // Half a message may be on the wire: nobody can use it now.
@@ -1064,15 +1248,9 @@ impl Mux {
         reply: tokio::sync::oneshot::Receiver<Option<Message>>,
         deadline: Option<Instant>,
     ) -> Result<Message, OrbError> {
-        let received = match deadline {
-            None => self.receive(reply).await,
-            Some(deadline) => match tokio::time::timeout_at(deadline, self.receive(reply)).await {
-                Ok(received) => received,
-                Err(_) => {
-                    self.cancel(id).await;
-                    return Err(OrbError::Timeout);
-                }
-            },
+        let Some(received) = until(deadline, self.receive(reply)).await else {
+            self.cancel(id).await;
+            return Err(OrbError::Timeout);
         };
         match received {
             Some(Some(message)) => Ok(message),
@@ -1114,7 +1292,7 @@ impl Mux {
     async fn cancel(&self, id: u32) {
         let bytes = match self.lock() {
             Ok(mut state) => {
-                state.waiting.remove(&id);
+                state.waiting.remove(id);
                 if state.connection.cancel_request(id).is_err() {
                     return;
                 }
@@ -1125,7 +1303,7 @@ impl Mux {
         let deadline = Instant::now() + Duration::from_millis(100);
         let write = async {
             let mut writer = self.writer.lock().await;
-            for chunk in &bytes {
+            for chunk in bytes.chunks() {
                 writer.write_all(chunk).await?;
             }
             Ok::<(), std::io::Error>(())
@@ -1137,6 +1315,8 @@ impl Mux {
         }
     }
 
+    /// One request on this connection, its reply awaited until
+    /// `deadline`.
     async fn call(
         &self,
         key: &[u8],
@@ -1144,36 +1324,36 @@ impl Mux {
         contexts: &[crate::giop::ServiceContext],
         args: &(impl Fn(&mut CdrWriter<'_>) -> crate::Result<()> + ?Sized),
         response_expected: bool,
+        deadline: Option<Instant>,
     ) -> Result<ReplyBody, OrbError> {
-        let deadline = self.config.call_timeout.map(|t| Instant::now() + t);
-        let (config, code_sets) = (self.config, self.code_sets);
+        let flags = if response_expected {
+            ResponseFlags::SyncWithTarget
+        } else {
+            ResponseFlags::from_response_expected(false)
+        };
         let (id, reply) = self
             .send(response_expected, deadline, |state| {
-                let request = build_request(
-                    &config,
-                    code_sets,
-                    state
-                        .connection
-                        .pending_code_set_context()
-                        .into_iter()
-                        .chain(contexts.iter().cloned())
-                        .collect(),
-                    key,
-                    operation,
-                    args,
-                    response_expected,
-                )?;
-                Ok(state.connection.send_request(request)?)
+                // The arguments go straight into the connection's buffer.
+                state
+                    .connection
+                    .send_request_with_contexts(key, operation, flags, contexts, |w| args(w))
+                    .map_err(|error| match error {
+                        crate::Error::NoWcharCodeSet => OrbError::NoWideCodeSet,
+                        other => OrbError::Giop(other),
+                    })
             })
             .await?;
         if !response_expected {
             return Ok(ReplyBody::None);
         }
-        reply_body(self.wait(id, reply, deadline).await?, code_sets)
+        reply_body(self.wait(id, reply, deadline).await?, self.code_sets)
     }
 
-    async fn locate(&self, key: &[u8]) -> Result<LocateStatus, OrbError> {
-        let deadline = self.config.call_timeout.map(|t| Instant::now() + t);
+    async fn locate(
+        &self,
+        key: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<LocateStatus, OrbError> {
         let (id, reply) = self
             .send(true, deadline, |state| {
                 Ok(state
@@ -1346,6 +1526,128 @@ mod tests {
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 4);
         assert_eq!(orb.connections(), 4);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_bound_object_is_called_on_kept_connections_and_forwards_per_call() {
+        use crate::orb::{ForwardingServant, OrbServer};
+        let (addr, accepted) = rendezvous_server(1).await;
+        let echo =
+            crate::naming::object_ior("IDL:Echo:1.0", "127.0.0.1", addr.port(), &b"Echo"[..])
+                .unwrap();
+        let orb = Orb::new(ClientConfig::default()).with_connections_per_endpoint(2);
+        let bound = orb.bind(&echo).unwrap();
+        assert_eq!(bound.object_key(), b"Echo");
+        assert_eq!(bound.target(), &echo);
+        let deadline = Instant::now().checked_add(Duration::from_secs(10));
+        for text in ["one", "two", "three"] {
+            let (reply, forwarded) = orb
+                .invoke_bound(&bound, "echoString", &[], true, deadline, |w| {
+                    w.write_string(text)
+                })
+                .await
+                .unwrap();
+            match reply {
+                ReplyBody::Return(mut r) => assert_eq!(r.read_string().unwrap(), text),
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(forwarded, None);
+        }
+        // Calls one at a time reuse one kept connection, which
+        // `Orb::invoke` on the same reference shares.
+        echo_calls(&orb, &echo, 1, 0).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        assert_eq!(orb.connections(), 1);
+
+        // A moved object: every call through the binding is forwarded.
+        let server = OrbServer::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        server.register(
+            "Moved",
+            Arc::new(ForwardingServant::new(echo.clone(), false)),
+        );
+        let moved = crate::naming::object_ior(
+            "IDL:Echo:1.0",
+            "127.0.0.1",
+            server.local_addr().port(),
+            &b"Moved"[..],
+        )
+        .unwrap();
+        let running = server.spawn();
+        let bound = orb.bind(&moved).unwrap();
+        for _ in 0..2 {
+            let (reply, forwarded) = orb
+                .invoke_bound(&bound, "echoString", &[], true, deadline, |w| {
+                    w.write_string("moved")
+                })
+                .await
+                .unwrap();
+            assert!(matches!(reply, ReplyBody::Return(_)), "{reply:?}");
+            assert_eq!(forwarded.as_ref(), Some(&echo));
+            assert_eq!(bound.target(), &moved);
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        running.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_bound_call_ends_at_its_deadline_and_the_next_one_waits_again() {
+        // Connections land in the backlog; nothing ever answers.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let target = crate::naming::object_ior(
+            "IDL:Echo:1.0",
+            "127.0.0.1",
+            silent.local_addr().unwrap().port(),
+            &b"Echo"[..],
+        )
+        .unwrap();
+        let orb = Orb::new(ClientConfig::default());
+        let bound = orb.bind(&target).unwrap();
+        for _ in 0..2 {
+            let started = Instant::now();
+            let deadline = started.checked_add(Duration::from_millis(200));
+            let result = orb
+                .invoke_bound(&bound, "echoString", &[], true, deadline, |w| {
+                    w.write_string("x")
+                })
+                .await;
+            assert!(matches!(result, Err(OrbError::Timeout)), "{result:?}");
+            let took = started.elapsed();
+            assert!(took >= Duration::from_millis(200), "{took:?}");
+            assert!(took < Duration::from_secs(5), "{took:?}");
+        }
+        // The request cancelled, the connection stays usable.
+        assert_eq!(orb.connections(), 1);
+        // A per-hop `call_timeout` shorter than the deadline ends it first.
+        let orb = Orb::new(ClientConfig {
+            call_timeout: Some(Duration::from_millis(100)),
+            ..ClientConfig::default()
+        });
+        let bound = orb.bind(&target).unwrap();
+        let started = Instant::now();
+        let result = orb
+            .invoke_bound(
+                &bound,
+                "echoString",
+                &[],
+                true,
+                started.checked_add(Duration::from_secs(30)),
+                |w| w.write_string("x"),
+            )
+            .await;
+        assert!(matches!(result, Err(OrbError::Timeout)), "{result:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        drop(silent);
+    }
+
+    #[test]
+    fn a_reference_without_an_iiop_profile_does_not_bind() {
+        let orb = Orb::new(ClientConfig::default());
+        assert!(matches!(
+            orb.bind(&Ior::default()),
+            Err(OrbError::NoAddress(_))
+        ));
     }
 
     #[test]

@@ -78,7 +78,8 @@ mod server;
 
 pub use blocking_client::BlockingOrbClient;
 pub use client::{
-    ClientConfig, DEFAULT_MAX_FORWARDS, MAX_CONNECTIONS_PER_ENDPOINT, Orb, OrbClient, ReplyBody,
+    BoundObject, ClientConfig, DEFAULT_MAX_FORWARDS, MAX_CONNECTIONS_PER_ENDPOINT, Orb, OrbClient,
+    ReplyBody,
 };
 pub use servant::{Call, Forward, ForwardingServant, Outcome, Servant, ServantFuture};
 pub use server::{OrbServer, RunningOrbServer, Threading};
