@@ -524,9 +524,15 @@ async fn an_unreachable_object_answers_a_prompt_server_fault() {
     // A port nothing listens on: connection refused, TRANSIENT at once.
     let closed = ithaca_testkit::free_port().unwrap();
     let refused = format!("corbaloc::1.2@127.0.0.1:{closed}/Rich");
-    // An address that does not answer: the deadline ends the call.
-    let mut silent =
-        CorbaObjectConfig::new("Silent", rich_idl(), "corbaloc::1.2@10.255.255.1:2809/Rich");
+    // A server that takes the connection and never answers (the kernel
+    // accepts it into the listener's backlog): the deadline ends the call.
+    let silent_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent_listener.local_addr().unwrap().port();
+    let mut silent = CorbaObjectConfig::new(
+        "Silent",
+        rich_idl(),
+        &format!("corbaloc::1.2@127.0.0.1:{silent_port}/Rich"),
+    );
     silent.deadline = HumanDuration(Duration::from_millis(800));
     let gw = gateway_for(&[
         CorbaObjectConfig::new("Refused", rich_idl(), &refused),
@@ -560,13 +566,27 @@ async fn an_unreachable_object_answers_a_prompt_server_fault() {
         "{:?}",
         started.elapsed()
     );
-    assert_eq!(status, 500, "{text}");
     assert!(
-        text.contains("IDL:omg.org/CORBA/TIMEOUT:1.0")
-            || text.contains("IDL:omg.org/CORBA/TRANSIENT:1.0")
-            || text.contains("IDL:omg.org/CORBA/COMM_FAILURE:1.0"),
+        started.elapsed() >= Duration::from_millis(800),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(status, 500, "{text}");
+    assert!(text.contains("IDL:omg.org/CORBA/TIMEOUT:1.0"), "{text}");
+    assert!(
+        text.contains("no reply from the CORBA object within 800ms"),
         "{text}"
     );
+    // The deadline is per call: the next one waits its own 800 ms again.
+    let started = Instant::now();
+    let (_, text) = soap_call(&gw, "Silent", body).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(800),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(text.contains("IDL:omg.org/CORBA/TIMEOUT:1.0"), "{text}");
+    drop(silent_listener);
 }
 
 /// An Ithaca servant of `Bridge::Rich` (only `add` answers) that records

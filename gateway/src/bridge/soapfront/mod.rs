@@ -45,12 +45,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use ithaca_idl::dynamic::{Operation, ReplyValues, TypeCode};
 use ithaca_idl::front::{self, Dialect, Options};
 use ithaca_idl::giop::{CompletionStatus, ServiceContext, SystemException};
 use ithaca_idl::ior::{Corbaloc, Ior};
 use ithaca_idl::naming::{Corbaname, NamingClient, ObjectTarget};
-use ithaca_idl::orb::{ClientConfig, Orb, OrbError, ReplyBody};
+use ithaca_idl::orb::{BoundObject, ClientConfig, Orb, OrbError, ReplyBody};
 use ithaca_wsdl::value::{Direction, Field, MessageCodec, Value as XmlValue, ValueLimits};
 use ithaca_wsdl::wsdl11::OperationInfo;
 use ithaca_wsdl::{Fault, FaultCode, Loaded, QName};
@@ -260,13 +262,14 @@ impl SoapFront {
             detail,
         })?;
         let deadline = config.deadline.get();
+        let orb = Orb::new(ClientConfig {
+            call_timeout: Some(deadline),
+            ..ClientConfig::default()
+        })
+        .with_connections_per_endpoint(config.connections);
         let object = Arc::new(BridgedObject {
-            orb: Orb::new(ClientConfig {
-                call_timeout: Some(deadline),
-                ..ClientConfig::default()
-            })
-            .with_connections_per_endpoint(config.connections),
-            target,
+            target: target.bind(&orb),
+            orb,
             deadline,
         });
         let mut builder = SoapService::builder(interface.contract.clone())
@@ -515,8 +518,32 @@ enum Target {
     /// A corbaname URL, resolved on first use and again after a failure.
     Named {
         url: Corbaname,
-        resolved: Mutex<Option<Ior>>,
+        resolved: Mutex<Option<BoundObject>>,
     },
+}
+
+/// Where calls go, read once for many calls: a fixed reference bound at
+/// start-up (its profile, endpoint and kept connections), or a name bound
+/// each time it is resolved.
+#[derive(Debug)]
+enum BoundTarget {
+    /// A fixed reference: bound, or (a reference no call can use) kept
+    /// as it is, so that each call fails as it would.
+    Fixed(Result<BoundObject, Ior>),
+    /// A corbaname URL and the object it last resolved to.
+    Named {
+        url: Corbaname,
+        resolved: Mutex<Option<BoundObject>>,
+    },
+}
+
+impl Target {
+    fn bind(self, orb: &Orb) -> BoundTarget {
+        match self {
+            Self::Fixed(ior) => BoundTarget::Fixed(orb.bind(&ior).map_err(|_| ior)),
+            Self::Named { url, resolved } => BoundTarget::Named { url, resolved },
+        }
+    }
 }
 
 impl Target {
@@ -757,7 +784,7 @@ impl OperationPlan {
 #[derive(Debug)]
 struct BridgedObject {
     orb: Orb,
-    target: Target,
+    target: BoundTarget,
     deadline: Duration,
 }
 
@@ -783,18 +810,19 @@ impl BridgedObject {
             &|| request.body_scope(),
         )?;
         let contexts = transaction_contexts(request)?;
-        let call = self.invoke_retrying(plan, &args, &contexts);
-        let Ok(outcome) = tokio::time::timeout(self.deadline, call).await else {
-            return Err(system_fault(
+        // One deadline over the whole call (name resolution, connection,
+        // forwards, reply), checked by the ORB where it waits: no timer of
+        // its own, and none at all for what is ready at once.
+        let deadline = tokio::time::Instant::now().checked_add(self.deadline);
+        match self.invoke_retrying(plan, &args, &contexts, deadline).await {
+            Outcome::Failed(OrbError::Timeout) => Err(system_fault(
                 &SystemException::standard(
                     "TIMEOUT",
                     SystemException::OMG_VMCID,
                     CompletionStatus::Maybe,
                 ),
                 &format!("no reply from the CORBA object within {:?}", self.deadline),
-            ));
-        };
-        match outcome {
+            )),
             Outcome::Failed(error) => Err(system_fault(
                 &error.system_exception(),
                 &format!("the CORBA object cannot be reached: {error}"),
@@ -810,12 +838,13 @@ impl BridgedObject {
         plan: &OperationPlan,
         args: &[ithaca_idl::dynamic::Value],
         contexts: &[ServiceContext],
+        deadline: Option<Instant>,
     ) -> Outcome {
-        let first = self.invoke(plan, args, contexts, false).await;
-        if !matches!(self.target, Target::Named { .. }) || !moved(&first) {
+        let first = self.invoke(plan, args, contexts, false, deadline).await;
+        if !matches!(self.target, BoundTarget::Named { .. }) || !moved(&first) {
             return first;
         }
-        self.invoke(plan, args, contexts, true).await
+        self.invoke(plan, args, contexts, true, deadline).await
     }
 
     async fn invoke(
@@ -824,15 +853,16 @@ impl BridgedObject {
         args: &[ithaca_idl::dynamic::Value],
         contexts: &[ServiceContext],
         fresh: bool,
+        deadline: Option<Instant>,
     ) -> Outcome {
-        let target = match self.target_ior(fresh).await {
-            Ok(ior) => ior,
+        let object = match self.bound_target(fresh, deadline).await {
+            Ok(object) => object,
             Err(error) => return Outcome::Failed(error),
         };
         let op = &plan.operation;
         match self
             .orb
-            .invoke_with_contexts(&target, &op.name, contexts, !op.oneway, |w| {
+            .invoke_bound(&object, &op.name, contexts, !op.oneway, deadline, |w| {
                 op.encode_request(args, w)
             })
             .await
@@ -842,20 +872,33 @@ impl BridgedObject {
         }
     }
 
-    /// The reference to call: fixed, or the name resolved (again when
-    /// `fresh`).
-    async fn target_ior(&self, fresh: bool) -> Result<Cow<'_, Ior>, OrbError> {
+    /// The object to call: fixed, or the name resolved (again when
+    /// `fresh`) by `deadline`.
+    async fn bound_target(
+        &self,
+        fresh: bool,
+        deadline: Option<Instant>,
+    ) -> Result<Cow<'_, BoundObject>, OrbError> {
         match &self.target {
-            Target::Fixed(ior) => Ok(Cow::Borrowed(ior)),
-            Target::Named { url, resolved } => {
-                if !fresh && let Some(ior) = resolved.lock().ok().and_then(|r| r.clone()) {
-                    return Ok(Cow::Owned(ior));
+            BoundTarget::Fixed(Ok(object)) => Ok(Cow::Borrowed(object)),
+            // Fails as a call to it would.
+            BoundTarget::Fixed(Err(ior)) => self.orb.bind(ior).map(Cow::Owned),
+            BoundTarget::Named { url, resolved } => {
+                if !fresh && let Some(object) = resolved.lock().ok().and_then(|r| r.clone()) {
+                    return Ok(Cow::Owned(object));
                 }
-                let ior = resolve_name(url, *self.orb.config()).await?;
+                let resolve = resolve_name(url, *self.orb.config());
+                let ior = match deadline {
+                    None => resolve.await?,
+                    Some(deadline) => tokio::time::timeout_at(deadline, resolve)
+                        .await
+                        .map_err(|_| OrbError::Timeout)??,
+                };
+                let object = self.orb.bind(&ior)?;
                 if let Ok(mut slot) = resolved.lock() {
-                    *slot = Some(ior.clone());
+                    *slot = Some(object.clone());
                 }
-                Ok(Cow::Owned(ior))
+                Ok(Cow::Owned(object))
             }
         }
     }
