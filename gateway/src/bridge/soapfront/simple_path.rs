@@ -16,9 +16,11 @@
 //! takes the general path, which gives the same values or the precise
 //! fault. So the two paths can differ in speed only.
 
+use std::fmt::Write as _;
+
 use super::values::Converter;
 use crate::bridge::flat_xml::{
-    declares_default_namespace, only_whitespace_around, push_text, read_children,
+    declares_default_namespace, for_each_child, only_whitespace_around, push_text,
 };
 use crate::bridge::mapping::{IDL_MAPPED_NS, OperationMapping, ParamMode, xml_escape};
 use ithaca_idl::dynamic::{Operation, TypeCode, Value as IdlValue};
@@ -131,19 +133,14 @@ impl SimplePlan {
         if declares_default_namespace(message) || !only_whitespace_around(payload, body) {
             return None;
         }
-        let texts = read_children(body, self.inputs.len())?.children;
-        if texts.len() != self.inputs.len() {
-            return None;
-        }
-        let mut args = Vec::with_capacity(texts.len());
-        for (slot, (name, text)) in self.inputs.iter().zip(texts) {
-            if name != slot.name {
-                return None;
-            }
-            let value = XmlValue::Simple(Simple::String(text));
-            args.push(converter.to_idl(&slot.tc, &value, &slot.path).ok()?);
-        }
-        Some(args)
+        let mut args = Vec::with_capacity(self.inputs.len());
+        let mut slots = self.inputs.iter();
+        let read = for_each_child(body, self.inputs.len(), &mut |name, text| {
+            let slot = slots.next().filter(|slot| slot.name == name)?;
+            args.push(converter.text_to_idl(&slot.tc, text, &slot.path).ok()?);
+            Some(())
+        })?;
+        (read == self.inputs.len()).then_some(args)
     }
 
     /// The response element for a reply's result and `out`/`inout`
@@ -165,17 +162,29 @@ impl SimplePlan {
         xml.push_str(&self.open);
         let mut written = 0;
         for (slot, value) in self.outputs.iter().zip(values) {
+            xml.push('<');
+            xml.push_str(&slot.name);
+            xml.push('>');
+            // A string is written as it is (what `to_xml` would answer,
+            // without the copy).
+            if let (TypeCode::String(_), IdlValue::String(text))
+            | (TypeCode::WString(_), IdlValue::WString(text)) = (&slot.tc, value)
+            {
+                push_text(&mut xml, text)?;
+                xml.push_str("</");
+                xml.push_str(&slot.name);
+                xml.push('>');
+                written += 1;
+                continue;
+            }
             let XmlValue::Simple(simple) = converter.to_xml(&slot.tc, value, &slot.path).ok()?
             else {
                 return None;
             };
-            xml.push('<');
-            xml.push_str(&slot.name);
-            xml.push('>');
             match simple {
                 Simple::String(text) => push_text(&mut xml, &text)?,
-                Simple::Int(n) => xml.push_str(&n.to_string()),
-                Simple::UInt(n) => xml.push_str(&n.to_string()),
+                Simple::Int(n) => write!(xml, "{n}").ok()?,
+                Simple::UInt(n) => write!(xml, "{n}").ok()?,
                 Simple::Boolean(b) => xml.push_str(if b { "true" } else { "false" }),
                 _ => return None,
             }

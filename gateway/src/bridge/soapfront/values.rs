@@ -229,6 +229,28 @@ impl<'r> Converter<'r> {
         self.idl(tc, value, path, &mut Vec::new())
     }
 
+    /// [`Converter::to_idl`] of an element's text: the same value or
+    /// refusal, without copying the text into an IDL `string` or
+    /// `wstring`.
+    pub fn text_to_idl(
+        &self,
+        tc: &TypeCode,
+        text: String,
+        path: &str,
+    ) -> Result<IdlValue, ConversionError> {
+        match tc {
+            TypeCode::String(bound) => {
+                check_bounded(&text, path, *bound, "string")?;
+                Ok(IdlValue::String(text))
+            }
+            TypeCode::WString(bound) => {
+                check_bounded(&text, path, *bound, "wstring")?;
+                Ok(IdlValue::WString(text))
+            }
+            _ => self.to_idl(tc, &XmlValue::Simple(Simple::String(text)), path),
+        }
+    }
+
     /// The XSD value an IDL value of type `tc` is sent as.
     pub fn to_xml(
         &self,
@@ -913,6 +935,13 @@ fn one_char(value: &XmlValue, path: &str, idl: &str) -> Result<char, ConversionE
 
 fn bounded(value: &XmlValue, path: &str, bound: u32, idl: &str) -> Result<String, ConversionError> {
     let text = text_of(value, path)?;
+    check_bounded(text, path, bound, idl)?;
+    Ok(text.to_owned())
+}
+
+/// Whether an IDL `string` or `wstring` (`idl`) of `bound` characters (0:
+/// unbounded) can hold `text`.
+fn check_bounded(text: &str, path: &str, bound: u32, idl: &str) -> Result<(), ConversionError> {
     if text.contains('\0') {
         return Err(refuse(
             path,
@@ -928,7 +957,7 @@ fn bounded(value: &XmlValue, path: &str, bound: u32, idl: &str) -> Result<String
             ));
         }
     }
-    Ok(text.to_owned())
+    Ok(())
 }
 
 fn bytes_of(value: &XmlValue, path: &str) -> Result<Vec<u8>, ConversionError> {
