@@ -7,98 +7,33 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod support;
 
 use ithaca_gateway::soap::client::{CallError, SoapClient};
 use ithaca_soap_codegen_example::{echo, orders};
 use ithaca_wsdl::SoapVersion;
 use ithaca_wsdl::typed::{Base64Binary, DateTime, Decimal};
+use support::gsoap::{GsoapBuild, start};
 
-const HINT: &str = "run scripts/install-test-deps.sh (it installs gsoap and libgsoap-dev)";
-
-/// Kills the server when the test ends, also on panic.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn run(command: &mut Command, what: &str) {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: {e}; {HINT}"));
-    assert!(
-        output.status.success(),
-        "{what} failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// Builds the gSOAP server from the contracts and `gsoap/server.cc`.
-fn build() -> PathBuf {
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gsoap-codegen");
-    std::fs::create_dir_all(&out).unwrap();
-    run(
-        Command::new("wsdl2h")
-            .current_dir(&out)
-            .arg("-o")
-            .arg("contracts.h")
-            .arg(crate_dir.join("contracts/echo.wsdl"))
-            .arg(crate_dir.join("contracts/orders.wsdl"))
-            .arg(crate_dir.join("contracts/calculator.wsdl")),
-        "wsdl2h",
-    );
-    run(
-        Command::new("soapcpp2").current_dir(&out).args([
-            "-S",
-            "-L",
-            "-x",
-            "-I/usr/share/gsoap/import",
-            "contracts.h",
-        ]),
-        "soapcpp2",
-    );
-    run(
-        Command::new("g++")
-            .current_dir(&out)
-            .args(["-O1", "-I."])
-            .args(["-o", "gsoap_server"])
-            .arg(crate_dir.join("gsoap/server.cc"))
-            .args(["soapC.cpp", "soapServer.cpp", "-lgsoap++"]),
-        "g++",
-    );
-    out.join("gsoap_server")
-}
-
-fn start(program: &Path) -> (Server, u16) {
-    let mut child = Command::new(program)
-        .arg("0")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let server = Server(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let port = line
-        .trim()
-        .strip_prefix("listening ")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("the gSOAP server said {line:?}"));
-    (server, port)
-}
+/// The server this test calls.
+const SERVER: GsoapBuild<'static> = GsoapBuild {
+    wsdls: &[
+        "contracts/echo.wsdl",
+        "contracts/orders.wsdl",
+        "contracts/calculator.wsdl",
+    ],
+    header: "contracts.h",
+    server: "gsoap/server.cc",
+    program: "gsoap_server",
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_generated_clients_call_a_gsoap_server() {
-    let program = tokio::task::spawn_blocking(build).await.unwrap();
-    let (_server, port) = start(&program);
+    let program = tokio::task::spawn_blocking(|| SERVER.build())
+        .await
+        .unwrap();
+    let server = start(&program);
+    let port = server.port;
     let endpoint = format!("http://127.0.0.1:{port}/");
 
     let echo = echo::EchoPortClient::new(SoapClient::new(&endpoint, SoapVersion::Soap11).unwrap());

@@ -9,92 +9,21 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod support;
 
 use ithaca_gateway::soap::Contract;
 use ithaca_gateway::soap::client::{CallError, SoapClient};
 use ithaca_soap_codegen_example::{LEGACY_WSDL, legacy};
 use ithaca_wsdl::SoapVersion;
+use support::gsoap::{GsoapBuild, start};
 
-const HINT: &str = "run scripts/install-test-deps.sh (it installs gsoap and libgsoap-dev)";
-
-/// Kills the server when the test ends, also on panic.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn run(command: &mut Command, what: &str) {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: {e}; {HINT}"));
-    assert!(
-        output.status.success(),
-        "{what} failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// Builds the gSOAP server from the legacy contract and
-/// `gsoap/legacy_server.cc`.
-fn build() -> PathBuf {
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gsoap-codegen-encoded");
-    std::fs::create_dir_all(&out).unwrap();
-    run(
-        Command::new("wsdl2h")
-            .current_dir(&out)
-            .arg("-o")
-            .arg("legacy.h")
-            .arg(crate_dir.join("contracts/legacy.wsdl")),
-        "wsdl2h",
-    );
-    run(
-        Command::new("soapcpp2").current_dir(&out).args([
-            "-S",
-            "-L",
-            "-x",
-            "-I/usr/share/gsoap/import",
-            "legacy.h",
-        ]),
-        "soapcpp2",
-    );
-    run(
-        Command::new("g++")
-            .current_dir(&out)
-            .args(["-O1", "-I."])
-            .args(["-o", "gsoap_legacy_server"])
-            .arg(crate_dir.join("gsoap/legacy_server.cc"))
-            .args(["soapC.cpp", "soapServer.cpp", "-lgsoap++"]),
-        "g++",
-    );
-    out.join("gsoap_legacy_server")
-}
-
-fn start(program: &Path) -> (Server, u16) {
-    let mut child = Command::new(program)
-        .arg("0")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let server = Server(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let port = line
-        .trim()
-        .strip_prefix("listening ")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("the gSOAP server said {line:?}"));
-    (server, port)
-}
+/// The server this test calls.
+const SERVER: GsoapBuild<'static> = GsoapBuild {
+    wsdls: &["contracts/legacy.wsdl"],
+    header: "legacy.h",
+    server: "gsoap/legacy_server.cc",
+    program: "gsoap_legacy_server",
+};
 
 fn person(name: &str, age: i32, email: Option<&str>) -> legacy::Person {
     legacy::Person {
@@ -106,8 +35,11 @@ fn person(name: &str, age: i32, email: Option<&str>) -> legacy::Person {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_generated_encoded_client_calls_a_gsoap_server() {
-    let program = tokio::task::spawn_blocking(build).await.unwrap();
-    let (_server, port) = start(&program);
+    let program = tokio::task::spawn_blocking(|| SERVER.build())
+        .await
+        .unwrap();
+    let server = start(&program);
+    let port = server.port;
     let contract = Contract::from_bytes("legacy.wsdl", LEGACY_WSDL).unwrap();
     let client = legacy::LegacyClient::new(
         SoapClient::new(&format!("http://127.0.0.1:{port}/"), SoapVersion::Soap11).unwrap(),

@@ -2,6 +2,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod gsoap;
+
 use ithaca_gateway::config::Config;
 use ithaca_gateway::{Gateway, RunningGateway};
 
