@@ -268,6 +268,83 @@ async fn corba_call_pokes_an_ithaca_servant() {
     );
 }
 
+/// `ithaca corba call` with valuetypes (`Values.idl`): a value as a JSON
+/// object, a null value as `null`, a value box as its boxed value, and a
+/// value sent twice as `{"$ref": N}` (the N-th value of the body), both in
+/// the arguments and in the reply, against an Ithaca servant that checks
+/// what arrived.
+#[tokio::test(flavor = "multi_thread")]
+async fn corba_call_passes_valuetypes_shared_values_and_boxes() {
+    let text = std::fs::read_to_string(omniorb_dir().join("Values.idl")).unwrap();
+    let model = front::analyze_str(&text).model;
+    let servant = DynamicServant::new(&model, "Vals::Keeper", |op, args| {
+        let result = match (op.name.as_str(), args.as_slice()) {
+            ("echoNode" | "echoLabel", [value]) => value.clone(),
+            // The same value twice: the second is a reference to the first.
+            ("same", [Value::Valuetype(Some(_)), b]) => Value::Boolean(*b == Value::ValueRef(0)),
+            ("share", [node]) => Value::Struct(vec![
+                ("a".into(), node.clone()),
+                ("b".into(), Value::ValueRef(0)),
+            ]),
+            _ => Value::Null,
+        };
+        Ok(ReplyValues {
+            result,
+            out: Vec::new(),
+        })
+    })
+    .unwrap();
+    let server = OrbServer::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    server.register(&b"Keeper"[..], Arc::new(servant));
+    let server = server.spawn();
+    let keeper = format!("corbaloc:iiop:1.2@{}/Keeper", server.local_addr());
+    let call =
+        |operation: &str, args: &[&str]| run(call_args(&keeper, operation, "Values.idl", args));
+
+    let chain = r#"{"n": 1, "next": {"n": 2, "next": null, "name": null}, "name": "first"}"#;
+    let output = call("echoNode", &[chain]).await;
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        stdout_json(&output),
+        json!({"result": {"n": 1, "next": {"n": 2, "next": null, "name": null}, "name": "first"}, "out": {}})
+    );
+    let output = call("echoLabel", &["\"a box\""]).await;
+    assert_eq!(stdout_json(&output)["result"], "a box");
+    let output = call("echoLabel", &["null"]).await;
+    assert_eq!(stdout_json(&output)["result"], Json::Null);
+
+    // One value passed as both arguments, then two equal ones.
+    let node = r#"{"n": 7, "next": null, "name": null}"#;
+    let output = call("same", &[node, r#"{"$ref": 0}"#]).await;
+    assert_eq!(stdout_json(&output)["result"], true, "{output:?}");
+    let output = call("same", &[node, node]).await;
+    assert_eq!(stdout_json(&output)["result"], false, "{output:?}");
+    // A reply sharing one value between two fields.
+    let output = call("share", &[node]).await;
+    assert_eq!(
+        stdout_json(&output)["result"],
+        json!({"a": {"n": 7, "next": null, "name": null}, "b": {"$ref": 0}})
+    );
+
+    // A member missing or unknown: exit 2, one line naming it.
+    for (bad, says) in [
+        (r#"{"n": 1, "next": null}"#, "member name is missing"),
+        (
+            r#"{"n": 1, "next": null, "name": null, "x": 0}"#,
+            "has no member x",
+        ),
+    ] {
+        let output = call("echoNode", &[bad]).await;
+        assert_eq!(output.status.code(), Some(2), "{output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(says), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    server.shutdown().await;
+}
+
 /// Builds omniORB's `dyn_server` once; returns its directory.
 fn omniorb_programs() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
